@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CompetenciesConfig(AppConfig):
+    name = "competencies"
+    verbose_name = "Competency framework"

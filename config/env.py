@@ -1,0 +1,80 @@
+"""Read settings from the environment, rejecting values that would silently misconfigure the app."""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(name: str, value: str | None, *, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}.")
+
+
+def parse_list(value: str | None, *, default: list[str]) -> list[str]:
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_database_url(url: str | None, *, base_dir: Path) -> dict:
+    """Turn DATABASE_URL into a Django DATABASES entry.
+
+    No URL means the embedded SQLite database in the project folder. Supported:
+    ``sqlite:///relative/path.sqlite3``, ``sqlite:////absolute/path.sqlite3`` and
+    ``postgres://user:password@host:port/name`` (or ``postgresql://``), with optional
+    ``?sslmode=...`` style query parameters passed to the driver.
+    """
+    if not url:
+        return _sqlite(base_dir / "db.sqlite3")
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if not path or path == "/":
+            raise ImproperlyConfigured("DATABASE_URL for SQLite needs a file path, e.g. sqlite:///db.sqlite3.")
+        # sqlite:///db.sqlite3 is relative to the project; sqlite:////tmp/x.sqlite3 is absolute.
+        relative = path[1:]
+        return _sqlite(Path(relative) if relative.startswith("/") else base_dir / relative)
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured("DATABASE_URL for PostgreSQL needs a database name, e.g. postgres://user@host/appraisals.")
+        options = {}
+        for pair in filter(None, parts.query.split("&")):
+            key, _, value = pair.partition("=")
+            options[unquote(key)] = unquote(value)
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported; use sqlite:// or postgres://.")
+
+
+def _sqlite(path: Path) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            # Writers take the lock when their transaction starts and wait for each other
+            # instead of failing with "database is locked"; WAL lets readers carry on meanwhile.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }

@@ -1,0 +1,72 @@
+"""Who the logged-in user is to the organisation: HR admin, line manager, member of staff.
+
+Views ask these helpers; they never decide access by hiding links. Results are cached on the
+user object for the request.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+
+HR_ADMIN_GROUP = "HR admin"
+# The back office (Django admin) lets HR admins manage these apps' records.
+HR_ADMIN_APPS = ("competencies", "roles", "appraisal", "auth")
+
+
+def is_hr_admin(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if not hasattr(user, "_is_hr_admin"):
+        user._is_hr_admin = user.groups.filter(name=HR_ADMIN_GROUP).exists()
+    return user._is_hr_admin
+
+
+def staff_member_for(user):
+    """The user's staff record, or None (an HR admin account need not be one)."""
+    if not user.is_authenticated:
+        return None
+    if not hasattr(user, "_staff_member"):
+        from roles.models import StaffMember
+
+        user._staff_member = StaffMember.objects.select_related("service", "line_manager__user").filter(user=user).first()
+    return user._staff_member
+
+
+def is_line_manager(user) -> bool:
+    """True if the user currently line-manages at least one active member of staff."""
+    if not user.is_authenticated:
+        return False
+    if not hasattr(user, "_is_line_manager"):
+        from roles.models import StaffMember
+
+        user._is_line_manager = StaffMember.objects.active().filter(line_manager__user=user).exists()
+    return user._is_line_manager
+
+
+def hr_admin_required(view):
+    """Anonymous users go to the login page; logged-in users who are not HR admins get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_hr_admin(request.user):
+            raise PermissionDenied("Only HR admins can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def ensure_hr_admin_group() -> Group:
+    """The HR admin group, with every permission on the product's records (for the back office)."""
+    group, _ = Group.objects.get_or_create(name=HR_ADMIN_GROUP)
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=HR_ADMIN_APPS))
+    return group
+
+
+def make_hr_admin(user) -> None:
+    user.groups.add(ensure_hr_admin_group())
+    if not user.is_staff:
+        user.is_staff = True  # the Django admin requires it; BackOfficeSite also requires the group
+        user.save(update_fields=["is_staff"])

@@ -1,0 +1,60 @@
+from django.db.models import Prefetch
+from django.http import Http404
+
+from competencies.models import Competency
+from competencies.selectors import framework_competencies
+from roles.models import RoleProfile, RoleProfileVersion, RoleRequirement
+
+
+def current_role_profiles() -> list[RoleProfile]:
+    """Role profiles with a published version, sorted by the current title."""
+    profiles = list(RoleProfile.objects.with_current_version())
+    return sorted(profiles, key=lambda profile: profile.current_version.title.lower())
+
+
+def current_version_for_page(slug: str) -> RoleProfileVersion:
+    """The current published version of a role profile with every section, ready to render.
+
+    Raises Http404 when there is no such role profile or it has no published version yet.
+    """
+    competencies = {competency.pk: competency for competency in framework_competencies()}
+    version = (
+        RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED)
+        .select_related("role_profile")
+        .prefetch_related("accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements")
+        .order_by("-number")
+        .first()
+    )
+    if version is None:
+        raise Http404("No such role profile.")
+    for requirement in version.requirements.all():
+        requirement.competency = competencies[requirement.competency_id]
+    return version
+
+
+def window_table(requirement: RoleRequirement) -> list[dict]:
+    """The Entry / Desired / Exceptional columns of a requirement, each with its level of the framework."""
+    levels = {level.number: level for level in requirement.competency.levels.all()}
+    return [
+        {"label": label, "number": number, "level": levels.get(number)}
+        for label, number in zip(("Entry", "Desired", "Exceptional"), requirement.window)
+    ]
+
+
+def matrix(competencies=None):
+    """Role profiles (current versions) × competencies, each cell the role's requirement or None.
+
+    `competencies` defaults to the framework's competencies without their levels.
+    """
+    competencies = list(Competency.objects.all() if competencies is None else competencies)
+    by_pk = {competency.pk: competency for competency in competencies}
+    versions = [profile.current_version for profile in current_role_profiles()]
+    by_cell = {}
+    for requirement in RoleRequirement.objects.filter(version__in=versions):
+        requirement.competency = by_pk[requirement.competency_id]
+        by_cell[requirement.version_id, requirement.competency_id] = requirement
+    rows = [
+        {"version": version, "cells": [by_cell.get((version.pk, competency.pk)) for competency in competencies]}
+        for version in versions
+    ]
+    return competencies, rows

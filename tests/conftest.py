@@ -1,0 +1,69 @@
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from roles.access import make_hr_admin
+from roles.models import RoleProfile, Service, StaffMember
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database holds the organisation's framework and role profiles, as in production."""
+    with django_db_blocker.unblock():
+        call_command("load_framework", verbosity=0, stdout=open("/dev/null", "w"))
+
+
+def make_person(username, *, role="support-worker-supported-housing", manager=None, hr=False, service=None):
+    user = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, first_name=username.replace("_", " ").title(), last_name="Example"
+    )
+    profile = RoleProfile.objects.get(slug=role) if role else None
+    member = StaffMember.objects.create(
+        user=user,
+        role_profile=profile,
+        role_profile_since=datetime.date(2022, 4, 1) if profile else None,
+        line_manager=manager.staff_member if manager else None,
+        line_manager_since=datetime.date(2023, 1, 1) if manager else None,
+        service=Service.objects.get_or_create(name=service)[0] if service else None,
+        job_title="" if profile else "HR Business Partner",
+    )
+    if hr:
+        make_hr_admin(user)
+    assert member.pk
+    return user
+
+
+@pytest.fixture
+def hr(db):
+    return make_person("hr", role=None, hr=True)
+
+
+@pytest.fixture
+def manager(db):
+    return make_person("manager", role="senior-service-coordinator-afeo")
+
+
+@pytest.fixture
+def staff(manager):
+    return make_person("staff", manager=manager, service="Supported Housing, Bristol")
+
+
+@pytest.fixture
+def other_manager(db):
+    return make_person("other_manager", role="senior-service-coordinator-afeo")
+
+
+@pytest.fixture
+def other_staff(other_manager):
+    return make_person("other_staff", role="housing-worker", manager=other_manager)
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''}".rstrip()

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import parse_bool, parse_database_url, parse_list
+
+
+def test_no_database_url_means_the_embedded_sqlite_database():
+    config = parse_database_url(None, base_dir=Path("/srv/app"))
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == Path("/srv/app/db.sqlite3")
+
+
+def test_sqlite_urls_take_relative_and_absolute_paths():
+    assert parse_database_url("sqlite:///data/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path("/srv/app/data/x.sqlite3")
+    assert parse_database_url("sqlite:////tmp/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path("/tmp/x.sqlite3")
+
+
+def test_postgres_urls_give_every_connection_detail():
+    config = parse_database_url("postgres://app:s%40cret@db.internal:5433/appraisals?sslmode=require", base_dir=Path("."))
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("appraisals", "app", "s@cret")
+    assert (config["HOST"], config["PORT"]) == ("db.internal", "5433")
+    assert config["OPTIONS"] == {"sslmode": "require"}
+
+
+@pytest.mark.parametrize("url", ["mysql://x@y/z", "postgres://user@host/", "sqlite://"])
+def test_unusable_database_urls_fail_loudly(url):
+    with pytest.raises(ImproperlyConfigured):
+        parse_database_url(url, base_dir=Path("."))
+
+
+def test_booleans_and_lists():
+    assert parse_bool("DEBUG", "yes", default=False) is True
+    assert parse_bool("DEBUG", None, default=False) is False
+    with pytest.raises(ImproperlyConfigured):
+        parse_bool("DEBUG", "maybe", default=False)
+    assert parse_list(" a.org, b.org ,", default=[]) == ["a.org", "b.org"]
