@@ -9,6 +9,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 
 HR_ADMIN_GROUP = "HR admin"
 # The back office (Django admin) lets HR admins manage these apps' records.
@@ -30,19 +31,19 @@ def staff_member_for(user):
     if not hasattr(user, "_staff_member"):
         from roles.models import StaffMember
 
-        user._staff_member = StaffMember.objects.select_related("service", "line_manager__user").filter(user=user).first()
+        user._staff_member = (
+            StaffMember.objects.select_related("service", "role_profile", "line_manager__user")
+            .annotate(has_active_reports=Exists(StaffMember.objects.active().filter(line_manager=OuterRef("pk"))))
+            .filter(user=user)
+            .first()
+        )
     return user._staff_member
 
 
 def is_line_manager(user) -> bool:
     """True if the user currently line-manages at least one active member of staff."""
-    if not user.is_authenticated:
-        return False
-    if not hasattr(user, "_is_line_manager"):
-        from roles.models import StaffMember
-
-        user._is_line_manager = StaffMember.objects.active().filter(line_manager__user=user).exists()
-    return user._is_line_manager
+    staff_member = staff_member_for(user)
+    return bool(staff_member and staff_member.has_active_reports)
 
 
 def hr_admin_required(view):

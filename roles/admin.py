@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from roles.models import (
     Accountability,
+    OrganisationSection,
     PerformanceMeasure,
     PersonSpecificationItem,
     RoleProfile,
@@ -35,6 +36,7 @@ class RoleProfileVersionAdmin(admin.ModelAdmin):
     list_display = ["title", "number", "status", "document_date", "published_at"]
     list_filter = ["status"]
     inlines = [
+        _inline(OrganisationSection),
         _inline(Accountability),
         _inline(PerformanceMeasure),
         _inline(PersonSpecificationItem),

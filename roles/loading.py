@@ -11,6 +11,7 @@ from competencies.loading import FixtureError, read_json
 from competencies.models import Competency
 from roles.models import (
     Accountability,
+    OrganisationSection,
     PerformanceMeasure,
     PersonSpecificationItem,
     RoleProfile,
@@ -59,6 +60,12 @@ def load_role_profile(path: Path) -> RoleProfileVersion | None:
     ordered(Accountability, data.get("accountabilities", []))
     ordered(PerformanceMeasure, data.get("performance_measures", []))
     ordered(SourceDiscrepancy, data.get("discrepancies", []))
+    OrganisationSection.objects.bulk_create(
+        OrganisationSection(
+            version=version, position=position, heading=section["heading"], items="\n".join(section.get("items", [])), text=section.get("text", "")
+        )
+        for position, section in enumerate(data.get("organisation_sections", []), start=1)
+    )
     items = []
     for row in data.get("person_specification", []):
         for essential in (True, False):

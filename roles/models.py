@@ -145,6 +145,25 @@ class PersonSpecificationItem(OrderedText):
     essential = models.BooleanField(help_text="Essential if ticked, desirable otherwise.")
 
 
+class OrganisationSection(models.Model):
+    """A further part of a document's Organisation section, such as a team structure or the values."""
+
+    version = models.ForeignKey(RoleProfileVersion, on_delete=models.CASCADE, related_name="organisation_sections")
+    position = models.PositiveSmallIntegerField()
+    heading = models.CharField(max_length=200)
+    items = models.TextField(blank=True, help_text="One item per line.")
+    text = models.TextField(blank=True, help_text="A paragraph after the items.")
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self):
+        return self.heading
+
+    def item_list(self) -> list[str]:
+        return [line.strip() for line in self.items.splitlines() if line.strip()]
+
+
 class SourceDiscrepancy(OrderedText):
     """Something HR should know about the source document: an inconsistency, an inference made."""
 

@@ -21,7 +21,7 @@ def current_version_for_page(slug: str) -> RoleProfileVersion:
     version = (
         RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED)
         .select_related("role_profile")
-        .prefetch_related("accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements")
+        .prefetch_related("organisation_sections", "accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements")
         .order_by("-number")
         .first()
     )

@@ -71,3 +71,14 @@ def test_loading_the_fixtures_again_changes_nothing():
     before = RoleProfileVersion.objects.count(), RoleProfile.objects.count()
     call_command("load_framework", stdout=open("/dev/null", "w"))
     assert (RoleProfileVersion.objects.count(), RoleProfile.objects.count()) == before
+
+
+def test_further_organisation_sections_are_kept():
+    housing = current("housing-worker").organisation_sections.get()
+    assert (housing.heading, housing.item_list()) == (
+        "Team Structure",
+        ["Housing Workers", "Senior Housing Worker", "Housing Team Manager"],
+    )
+    values = current("senior-service-coordinator-afeo").organisation_sections.get()
+    assert values.heading == "Values" and len(values.item_list()) == 5
+    assert values.text == "All staff must continuously demonstrate these values in their professional practice."
