@@ -1,3 +1,4 @@
+import io
 import datetime
 
 import pytest
@@ -14,7 +15,7 @@ PASSWORD = "correct-horse-battery"
 def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database holds the organisation's framework and role profiles, as in production."""
     with django_db_blocker.unblock():
-        call_command("load_framework", verbosity=0, stdout=open("/dev/null", "w"))
+        call_command("load_framework", verbosity=0, stdout=io.StringIO())
 
 
 def make_person(username, *, role="support-worker-supported-housing", manager=None, hr=False, service=None):

@@ -1,3 +1,4 @@
+import io
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def seed():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
 
 
 def test_seed_demo_creates_a_small_organisation_and_is_idempotent():
