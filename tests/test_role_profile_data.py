@@ -1,6 +1,7 @@
 """Each role profile in fixtures/ holds its source document's sections and the windows of framework-ladder.md."""
 
 import io
+
 import pytest
 
 from roles.models import RoleProfile, RoleProfileVersion

@@ -1,4 +1,5 @@
 import io
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
