@@ -7,6 +7,7 @@ behavioural indicators or a sustained-level rule ("Competency at Level 4 maintai
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 LOWEST_LEVEL = 1
 HIGHEST_LEVEL = 5
@@ -89,15 +90,34 @@ class Level(models.Model):
         return self.sustained_level is not None
 
 
+class IndicatorQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(retired_at__isnull=True)
+
+
 class Indicator(models.Model):
-    level = models.ForeignKey(Level, on_delete=models.CASCADE, related_name="indicators")
+    """One behavioural indicator. Its text never changes once saved: an edit retires this row and
+    adds a new one, so whatever refers to this row (an appraisal's rating) keeps its words."""
+
+    level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="indicators")
     position = models.PositiveSmallIntegerField()
     text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", help_text="The row this one rewords."
+    )
+
+    objects = IndicatorQuerySet.as_manager()
 
     class Meta:
-        ordering = ["level", "position"]
+        ordering = ["level", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["level", "position"], name="indicator_position_unique_per_level"),
+            models.UniqueConstraint(
+                fields=["level", "position"],
+                condition=models.Q(retired_at__isnull=True),
+                name="indicator_position_unique_per_level",
+            ),
         ]
 
     def __str__(self):

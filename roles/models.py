@@ -72,6 +72,8 @@ class RoleProfileVersion(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     title = models.CharField(max_length=200)
     service = models.CharField(max_length=200, blank=True)
@@ -295,3 +297,35 @@ class StaffMember(models.Model):
                 manager = manager.line_manager
         if errors:
             raise ValidationError(errors)
+
+
+class RoleAssignment(models.Model):
+    """History: from `since`, the person holds `role_profile`. The newest row is the current one."""
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="role_history")
+    role_profile = models.ForeignKey(RoleProfile, on_delete=models.PROTECT, related_name="+")
+    since = models.DateField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["staff_member", "since", "pk"]
+
+    def __str__(self):
+        return f"{self.staff_member}: {self.role_profile} from {self.since:%d %b %Y}"
+
+
+class LineManagerAssignment(models.Model):
+    """History: from `since`, `line_manager` manages the person (empty: nobody does)."""
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="manager_history")
+    line_manager = models.ForeignKey(StaffMember, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    since = models.DateField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["staff_member", "since", "pk"]
+
+    def __str__(self):
+        return f"{self.staff_member}: managed by {self.line_manager or 'nobody'} from {self.since:%d %b %Y}"

@@ -1,0 +1,37 @@
+"""Record changes in the audit trail. Call inside the transaction that makes the change."""
+
+from django.db import models
+
+from appraisal.models import AuditEntry
+
+
+def record(*, actor, action: str, obj: models.Model, changes: dict | None = None, person=None, object_type: str | None = None) -> AuditEntry:
+    """Write one audit entry for `action` on `obj` by `actor`.
+
+    `changes` maps a field or section name to `[before, after]` (or holds a short summary);
+    `object_type` defaults to the model's verbose name.
+    """
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        object_type=object_type or str(obj._meta.verbose_name),
+        object_id=str(obj.pk or ""),
+        object_repr=str(obj)[:300],
+        person=person,
+        changes=_jsonable(changes or {}),
+    )
+
+
+def field_changes(before: dict, after: dict) -> dict:
+    """`{field: [old, new]}` for the fields whose value differs."""
+    return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
