@@ -12,24 +12,42 @@ def current_role_profiles() -> list[RoleProfile]:
     return sorted(profiles, key=lambda profile: profile.current_version.title.lower())
 
 
-def current_version_for_page(slug: str) -> RoleProfileVersion:
-    """The current published version of a role profile with every section, ready to render.
+def version_for_page(slug: str, *, number: int | None = None, include_drafts: bool = False) -> RoleProfileVersion:
+    """A role profile version with every section and its windows' framework levels, ready to render.
 
-    Raises Http404 when there is no such role profile or it has no published version yet.
+    Without `number`, the newest version (the current published one, or the newest draft when
+    `include_drafts`). Raises Http404 when there is no such version, or it is a draft and drafts
+    are not included: a draft's existence is not revealed to those who may not see it.
     """
-    competencies = {competency.pk: competency for competency in framework_competencies()}
+    versions = RoleProfileVersion.objects.filter(role_profile__slug=slug)
+    if number is not None:
+        versions = versions.filter(number=number)
+    if not include_drafts:
+        versions = versions.filter(status=RoleProfileVersion.Status.PUBLISHED)
     version = (
-        RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED)
-        .select_related("role_profile")
-        .prefetch_related("organisation_sections", "accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements")
+        versions.select_related("role_profile", "published_by", "created_by")
+        .prefetch_related(
+            "organisation_sections", "accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements"
+        )
         .order_by("-number")
         .first()
     )
     if version is None:
         raise Http404("No such role profile.")
+    competencies = {competency.pk: competency for competency in framework_competencies()}
     for requirement in version.requirements.all():
         requirement.competency = competencies[requirement.competency_id]
     return version
+
+
+def current_version_for_page(slug: str) -> RoleProfileVersion:
+    """The current published version of a role profile, ready to render (Http404 if none)."""
+    return version_for_page(slug)
+
+
+def competency_tables(version: RoleProfileVersion) -> list[dict]:
+    """Per requirement of a version loaded by `version_for_page`: the requirement and its three columns."""
+    return [{"requirement": requirement, "columns": window_table(requirement)} for requirement in version.requirements.all()]
 
 
 def window_table(requirement: RoleRequirement) -> list[dict]:

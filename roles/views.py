@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from roles.access import is_hr_admin, staff_member_for
 from roles.models import StaffMember, published_versions_prefetch
-from roles.selectors import current_role_profiles, current_version_for_page, window_table
+from roles.selectors import competency_tables, current_role_profiles, current_version_for_page
 
 
 @login_required
@@ -22,7 +22,7 @@ def role_profile_list(request):
 @login_required
 def role_profile_detail(request, slug):
     version = current_version_for_page(slug)
-    tables = [{"requirement": r, "columns": window_table(r)} for r in version.requirements.all()]
+    tables = competency_tables(version)
     return render(
         request,
         "roles/role_profile_detail.html",
