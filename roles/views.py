@@ -1,9 +1,12 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 
 from roles.access import is_hr_admin, staff_member_for
-from roles.models import StaffMember, published_versions_prefetch
-from roles.selectors import competency_tables, current_role_profiles, current_version_for_page
+from roles.models import RoleProfile, RoleProfileVersion, StaffMember, published_versions_prefetch
+from roles.selectors import competency_tables, current_role_profiles, current_version_for_page, version_for_page
+from roles.services import draft_of
+from roles.versioning import diff, snapshot
 
 
 @login_required
@@ -16,18 +19,71 @@ def home(request):
 @login_required
 def role_profile_list(request):
     profiles = current_role_profiles()
-    return render(request, "roles/role_profile_list.html", {"profiles": profiles})
+    drafts = []
+    if is_hr_admin(request.user):
+        drafts = RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.DRAFT).select_related("role_profile", "created_by").order_by("title")
+    return render(request, "roles/role_profile_list.html", {"profiles": profiles, "drafts": drafts})
 
 
 @login_required
 def role_profile_detail(request, slug):
+    hr = is_hr_admin(request.user)
+    if hr and not RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED).exists():
+        return redirect("role_profile_draft", slug)  # a new role profile, not yet published
     version = current_version_for_page(slug)
-    tables = competency_tables(version)
+    return _version_page(request, version, hr=hr)
+
+
+@login_required
+def role_profile_version(request, slug, number):
+    hr = is_hr_admin(request.user)
+    version = version_for_page(slug, number=number, include_drafts=hr)
+    return _version_page(request, version, hr=hr)
+
+
+def _version_page(request, version, *, hr):
+    role_profile = version.role_profile
+    context = {
+        "version": version,
+        "tables": competency_tables(version),
+        "show_discrepancies": hr,
+        "is_current": version.pk == getattr(role_profile.current_version, "pk", None),
+        "draft": draft_of(role_profile) if hr else None,
+    }
+    return render(request, "roles/role_profile_detail.html", context)
+
+
+@login_required
+def role_profile_versions(request, slug):
+    """Version history: who published what and when; HR admins also see the draft."""
+    role_profile = get_object_or_404(RoleProfile, slug=slug)
+    versions = role_profile.versions.select_related("published_by", "created_by").order_by("-number")
+    if not is_hr_admin(request.user):
+        versions = versions.filter(status=RoleProfileVersion.Status.PUBLISHED)
+    versions = list(versions)
+    if not versions:
+        raise Http404("No such role profile.")
+    published = [v for v in versions if v.status == RoleProfileVersion.Status.PUBLISHED]
+    for version, older in zip(versions, versions[1:]):
+        version.previous_number = older.number
     return render(
         request,
-        "roles/role_profile_detail.html",
-        {"version": version, "tables": tables, "show_discrepancies": is_hr_admin(request.user)},
+        "roles/versions.html",
+        {"role_profile": role_profile, "versions": versions, "current": published[0] if published else None},
     )
+
+
+@login_required
+def role_profile_compare(request, slug):
+    """What changed between two versions (?from=1&to=2): sections and windows."""
+    hr = is_hr_admin(request.user)
+    try:
+        numbers = int(request.GET["from"]), int(request.GET["to"])
+    except (KeyError, ValueError):
+        raise Http404("Choose two versions to compare.")
+    older, newer = (version_for_page(slug, number=n, include_drafts=hr) for n in numbers)
+    changes = diff(snapshot(older), snapshot(newer))
+    return render(request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes})
 
 
 @login_required

@@ -1,0 +1,252 @@
+"""Changes to role profiles. Every function is one transaction, validates its input, and is audited.
+
+A published version never changes: edits go to the role profile's draft, which `start_draft`
+creates as a copy of the current version, and `publish` makes current.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from appraisal.audit import field_changes, record
+from competencies.models import Competency
+from roles.models import (
+    Accountability,
+    OrganisationSection,
+    PerformanceMeasure,
+    PersonSpecificationItem,
+    RoleAssignment,
+    RoleProfile,
+    RoleProfileVersion,
+    RoleRequirement,
+    SourceDiscrepancy,
+)
+from roles.versioning import DETAIL_FIELDS, list_changes, snapshot
+
+AUDIT_TYPE = "role profile"
+RESERVED_SLUGS = {"new"}  # addresses under /roles/ that are pages, not role profiles
+
+# Sections edited as ordered lists of plain texts.
+TEXT_LISTS = {
+    "accountabilities": Accountability,
+    "performance_measures": PerformanceMeasure,
+    "discrepancies": SourceDiscrepancy,
+}
+
+
+def require_draft(version: RoleProfileVersion) -> None:
+    if version.status != RoleProfileVersion.Status.DRAFT:
+        raise ValidationError("A published version never changes. Start a new draft to edit this role profile.")
+
+
+def draft_of(role_profile: RoleProfile) -> RoleProfileVersion | None:
+    return role_profile.versions.filter(status=RoleProfileVersion.Status.DRAFT).first()
+
+
+@transaction.atomic
+def create_role_profile(*, by, title: str, slug: str = "") -> RoleProfileVersion:
+    """A new role profile, as a first draft with only its title."""
+    title = title.strip()
+    slug = slugify(slug or title)
+    if not title:
+        raise ValidationError({"title": "Give the role profile a title."})
+    if not slug:
+        raise ValidationError({"slug": "The web address needs letters or numbers."})
+    if slug in RESERVED_SLUGS or RoleProfile.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A role profile already uses the address “{slug}”. Choose another."})
+    role_profile = RoleProfile.objects.create(slug=slug)
+    version = RoleProfileVersion.objects.create(
+        role_profile=role_profile, number=1, title=title, created_by=by, status=RoleProfileVersion.Status.DRAFT
+    )
+    record(actor=by, action="create", obj=version, object_type=AUDIT_TYPE, changes={"title": [None, title], "slug": [None, slug]})
+    return version
+
+
+@transaction.atomic
+def start_draft(*, by, role_profile: RoleProfile) -> RoleProfileVersion:
+    """The role profile's draft: the existing one, or a new copy of its newest version."""
+    RoleProfile.objects.select_for_update().filter(pk=role_profile.pk).first()  # one draft at a time
+    existing = draft_of(role_profile)
+    if existing:
+        return existing
+    source = role_profile.versions.order_by("-number").first()
+    number = (role_profile.versions.aggregate(Max("number"))["number__max"] or 0) + 1
+    draft = RoleProfileVersion.objects.create(
+        role_profile=role_profile,
+        number=number,
+        status=RoleProfileVersion.Status.DRAFT,
+        created_by=by,
+        **{name: getattr(source, name) for name, _ in DETAIL_FIELDS},
+        source_document=source.source_document,
+    )
+    for model in (*TEXT_LISTS.values(), PersonSpecificationItem, OrganisationSection, RoleRequirement):
+        rows = list(model.objects.filter(version=source))
+        for row in rows:
+            row.pk = None
+            row.version = draft
+        model.objects.bulk_create(rows)
+    record(actor=by, action="start draft", obj=draft, object_type=AUDIT_TYPE, changes={"copied from version": source.number})
+    return draft
+
+
+@transaction.atomic
+def update_details(*, by, version: RoleProfileVersion, **values) -> dict:
+    """Set the title-block and job-description text fields of a draft."""
+    require_draft(version)
+    # From the database: a ModelForm bound to `version` has already changed the instance.
+    before = RoleProfileVersion.objects.filter(pk=version.pk).values(*values).get()
+    for name, value in values.items():
+        setattr(version, name, value)
+    version.full_clean(exclude=["role_profile", "published_by", "created_by"])
+    version.save(update_fields=list(values))
+    changes = field_changes(before, values)
+    if changes:
+        record(actor=by, action="edit", obj=version, object_type=AUDIT_TYPE, changes=changes)
+    return changes
+
+
+@transaction.atomic
+def replace_text_list(*, by, version: RoleProfileVersion, section: str, texts: list[str]) -> dict:
+    """Make a draft's accountabilities, performance measures or notes exactly `texts`, in order."""
+    require_draft(version)
+    model = TEXT_LISTS[section]
+    texts = [text.strip() for text in texts if text.strip()]
+    before = list(model.objects.filter(version=version).values_list("text", flat=True))
+    model.objects.filter(version=version).delete()
+    model.objects.bulk_create(model(version=version, position=i, text=text) for i, text in enumerate(texts, start=1))
+    return _audit_list(by, version, section, before, texts)
+
+
+@transaction.atomic
+def replace_person_specification(*, by, version: RoleProfileVersion, items: list[dict]) -> dict:
+    """Items: dicts with category, essential (bool) and text, in order."""
+    require_draft(version)
+    items = [item for item in items if item["text"].strip()]
+    for item in items:
+        if not item["category"].strip():
+            raise ValidationError(f"Give a category for “{item['text'][:60]}”.")
+    label = lambda c, e, t: f"{c} ({'essential' if e else 'desirable'}): {t}"  # noqa: E731
+    before = [label(i.category, i.essential, i.text) for i in version.person_specification.all()]
+    PersonSpecificationItem.objects.filter(version=version).delete()
+    PersonSpecificationItem.objects.bulk_create(
+        PersonSpecificationItem(
+            version=version, position=i, category=item["category"].strip(), essential=item["essential"], text=item["text"].strip()
+        )
+        for i, item in enumerate(items, start=1)
+    )
+    after = [label(item["category"].strip(), item["essential"], item["text"].strip()) for item in items]
+    return _audit_list(by, version, "person_specification", before, after)
+
+
+@transaction.atomic
+def replace_organisation_sections(*, by, version: RoleProfileVersion, sections: list[dict]) -> dict:
+    """Sections: dicts with heading, items (list of str) and text, in order."""
+    require_draft(version)
+    sections = [s for s in sections if s["heading"].strip() or s["items"] or s["text"].strip()]
+    for section in sections:
+        if not section["heading"].strip():
+            raise ValidationError("Every further organisation section needs a heading.")
+    describe = lambda h, items, t: " — ".join(filter(None, [h, "; ".join(items), t]))  # noqa: E731
+    before = [describe(s.heading, s.item_list(), s.text) for s in version.organisation_sections.all()]
+    OrganisationSection.objects.filter(version=version).delete()
+    OrganisationSection.objects.bulk_create(
+        OrganisationSection(
+            version=version, position=i, heading=s["heading"].strip(), items="\n".join(s["items"]), text=s["text"].strip()
+        )
+        for i, s in enumerate(sections, start=1)
+    )
+    after = [describe(s["heading"].strip(), s["items"], s["text"].strip()) for s in sections]
+    return _audit_list(by, version, "organisation_sections", before, after)
+
+
+@transaction.atomic
+def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int | None]) -> dict:
+    """Set the draft's required window per competency: {competency pk: entry level, or None for not required}.
+
+    Raises ValidationError keyed by competency pk when a window is not three levels the
+    competency defines; then nothing is saved.
+    """
+    require_draft(version)
+    competencies = {c.pk: c for c in Competency.objects.prefetch_related("levels")}
+    existing = {r.competency_id: r for r in version.requirements.all()}
+    errors, keep, create = {}, [], []
+    next_position = max((r.position for r in existing.values()), default=0) + 1
+    for competency_id, entry in entry_levels.items():
+        current = existing.get(competency_id)
+        if entry is None:
+            continue
+        if current and current.entry_level == entry:
+            keep.append(current)
+            continue
+        requirement = RoleRequirement(
+            version=version,
+            competency=competencies[competency_id],
+            entry_level=entry,
+            printed=True,  # chosen by HR from now on, no longer inferred
+            position=current.position if current else next_position,
+        )
+        if not current:
+            next_position += 1
+        try:
+            requirement.clean()
+        except ValidationError as error:
+            errors[competency_id] = error.message_dict["entry_level"]
+            continue
+        create.append(requirement)
+    if errors:
+        raise ValidationError(errors)
+    before = {competencies[r.competency_id].name: r.window_label for r in existing.values()}
+    RoleRequirement.objects.filter(version=version).exclude(pk__in=[r.pk for r in keep]).delete()
+    RoleRequirement.objects.bulk_create(create)
+    after = {competencies[r.competency_id].name: r.window_label for r in keep + create}
+    changes = {name: [before.get(name), after.get(name)] for name in {**before, **after} if before.get(name) != after.get(name)}
+    if changes:
+        record(actor=by, action="edit windows", obj=version, object_type=AUDIT_TYPE, changes=changes)
+    return changes
+
+
+@transaction.atomic
+def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
+    """Make a draft the current version, dated `document_date`; the previous version stays readable."""
+    require_draft(version)
+    if not version.title.strip():
+        raise ValidationError("Give the role profile a title before publishing it.")
+    if not version.requirements.exists():
+        raise ValidationError("Choose the required window of at least one competency before publishing.")
+    previous = version.role_profile.current_version
+    version.status = RoleProfileVersion.Status.PUBLISHED
+    version.published_at = timezone.now()
+    version.published_by = by
+    version.document_date = document_date
+    version.save(update_fields=["status", "published_at", "published_by", "document_date"])
+    record(
+        actor=by,
+        action="publish",
+        obj=version,
+        object_type=AUDIT_TYPE,
+        changes={"version": [previous.number if previous else None, version.number], "date": version.date_label},
+    )
+    return version
+
+
+@transaction.atomic
+def discard_draft(*, by, version: RoleProfileVersion) -> None:
+    """Throw a draft away. A role profile that was never published goes with it."""
+    require_draft(version)
+    role_profile = version.role_profile
+    record(actor=by, action="discard draft", obj=version, object_type=AUDIT_TYPE, changes=snapshot(version)["details"])
+    version.delete()
+    never_held = not role_profile.holders.exists() and not RoleAssignment.objects.filter(role_profile=role_profile).exists()
+    if not role_profile.versions.exists() and never_held:
+        role_profile.delete()
+
+
+def _audit_list(by, version, section, before, after) -> dict:
+    change = list_changes(before, after)
+    if change["removed"] or change["added"] or change["reordered"]:
+        record(actor=by, action="edit", obj=version, object_type=AUDIT_TYPE, changes={section: change})
+    return change
