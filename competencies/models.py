@@ -14,6 +14,12 @@ HIGHEST_LEVEL = 5
 WINDOW_SIZE = 3  # Entry, Desired, Exceptional
 
 
+class CurrentQuerySet(models.QuerySet):
+    def current(self):
+        """Those not retired."""
+        return self.filter(retired_at__isnull=True)
+
+
 class Competency(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=120, unique=True)
@@ -23,6 +29,9 @@ class Competency(models.Model):
     )
     note = models.TextField(blank=True, help_text="Any note printed with the competency, such as who counts as a customer.")
     sources = models.TextField(blank=True, help_text="Which source documents print which levels, and whose wording was kept.")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="A retired competency can no longer be required by a role.")
+
+    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["position"]
@@ -32,8 +41,8 @@ class Competency(models.Model):
         return self.name
 
     def defined_level_numbers(self) -> list[int]:
-        """The level numbers this competency defines (uses prefetched levels when present)."""
-        return sorted(level.number for level in self.levels.all())
+        """The level numbers this competency defines, retired levels aside (uses prefetched levels)."""
+        return sorted(level.number for level in self.levels.all() if level.retired_at is None)
 
     def valid_entry_levels(self) -> list[int]:
         """Entry levels whose three-level window covers only levels this competency defines."""
@@ -58,6 +67,9 @@ class Level(models.Model):
     )
     sustained_months = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     rule_text = models.TextField(blank=True, help_text="The rule as the documents word it.")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="A retired level is no longer part of any new window.")
+
+    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["competency__position", "number"]
@@ -90,11 +102,6 @@ class Level(models.Model):
         return self.sustained_level is not None
 
 
-class IndicatorQuerySet(models.QuerySet):
-    def current(self):
-        return self.filter(retired_at__isnull=True)
-
-
 class Indicator(models.Model):
     """One behavioural indicator. Its text never changes once saved: an edit retires this row and
     adds a new one, so whatever refers to this row (an appraisal's rating) keeps its words."""
@@ -108,7 +115,7 @@ class Indicator(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", help_text="The row this one rewords."
     )
 
-    objects = IndicatorQuerySet.as_manager()
+    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["level", "position", "pk"]

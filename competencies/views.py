@@ -12,7 +12,7 @@ from roles.selectors import matrix
 
 @login_required
 def framework(request):
-    competencies, rows = matrix(framework_competencies())
+    competencies, rows = matrix(framework_competencies().filter(retired_at__isnull=True))
     # Which role profiles use each level of each competency, and as which column of their window.
     used_by = {}
     for row in rows:
@@ -23,7 +23,7 @@ def framework(request):
                 )
     ladders = []
     for competency in competencies:
-        levels = {level.number: level for level in competency.levels.all()}
+        levels = {level.number: level for level in competency.levels.all() if level.retired_at is None}
         ladders.append(
             {
                 "competency": competency,

@@ -175,7 +175,7 @@ def draft_organisation(request, slug):
 @hr_admin_required
 def draft_windows(request, slug):
     role_profile, draft = _draft(slug)
-    competencies = list(framework_competencies())
+    competencies = list(framework_competencies().filter(retired_at__isnull=True))
     current = {r.competency_id: r.entry_level for r in draft.requirements.all()}
     form = WindowsForm(request.POST or None, competencies=competencies, current=current)
     if request.method == "POST" and form.is_valid():
@@ -193,7 +193,7 @@ def draft_windows(request, slug):
     for competency in competencies:
         field = form[form.field_name(competency)]
         chosen = field.value()
-        levels = {level.number: level for level in competency.levels.all()}
+        levels = {level.number: level for level in competency.levels.all() if level.retired_at is None}
         columns = []
         if chosen and str(chosen).isdigit():
             entry = int(chosen)

@@ -64,7 +64,7 @@ def matrix(competencies=None):
 
     `competencies` defaults to the framework's competencies without their levels.
     """
-    competencies = list(Competency.objects.all() if competencies is None else competencies)
+    competencies = list(Competency.objects.current() if competencies is None else competencies)
     by_pk = {competency.pk: competency for competency in competencies}
     versions = [profile.current_version for profile in current_role_profiles()]
     by_cell = {}

@@ -1,0 +1,202 @@
+"""Changes to the competency framework. Each function is one transaction, validated and audited.
+
+Indicator rows are never changed in place: rewording one retires it and adds a new row that
+`replaces` it, so whatever refers to the old row (a completed appraisal) keeps its words.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from appraisal.audit import field_changes, record
+from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
+
+# A position no indicator holds, used while positions are reassigned (the unique constraint
+# on current positions is checked row by row on SQLite).
+_PARKING = 10_000
+
+
+def usage(competency: Competency, number: int | None = None) -> list[dict]:
+    """Current and draft role profile versions that require `competency` (at level `number`, if given).
+
+    Each: {"version", "label"}, label naming the window's column the level falls in.
+    """
+    from roles.models import RoleProfileVersion, RoleRequirement
+
+    requirements = RoleRequirement.objects.filter(competency=competency).select_related("version__role_profile")
+    current_ids = {
+        profile_id: max_number
+        for profile_id, max_number in RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED)
+        .values_list("role_profile")
+        .annotate(Max("number"))
+    }
+    uses = []
+    for requirement in requirements:
+        version = requirement.version
+        is_current = version.status == RoleProfileVersion.Status.PUBLISHED and current_ids.get(version.role_profile_id) == version.number
+        if not (is_current or version.status == RoleProfileVersion.Status.DRAFT):
+            continue
+        if number is not None and number not in requirement.window:
+            continue
+        label = ("Entry", "Desired", "Exceptional")[number - requirement.entry_level] if number else requirement.window_label
+        uses.append({"version": version, "label": label, "draft": version.status == RoleProfileVersion.Status.DRAFT})
+    return sorted(uses, key=lambda use: (use["version"].title, use["version"].number))
+
+
+def _describe_uses(uses) -> str:
+    return "; ".join(f"{use['version'].title}{' (draft)' if use['draft'] else ''}" for use in uses)
+
+
+@transaction.atomic
+def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: str = "") -> Competency:
+    name = name.strip()
+    if Competency.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": "A competency with this name exists already."})
+    slug = slugify(name)
+    if not slug or Competency.objects.filter(slug=slug).exists():
+        raise ValidationError({"name": "Choose a name that gives a new web address."})
+    position = (Competency.objects.aggregate(Max("position"))["position__max"] or 0) + 1
+    competency = Competency(slug=slug, name=name, position=position, relevance_to_recovery=relevance_to_recovery, note=note)
+    competency.full_clean()
+    competency.save()
+    record(actor=by, action="create", obj=competency, changes={"name": [None, name]})
+    return competency
+
+
+@transaction.atomic
+def update_competency(*, by, competency: Competency, **values) -> dict:
+    before = Competency.objects.filter(pk=competency.pk).values(*values).get()
+    if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=values["name"].strip()).exists():
+        raise ValidationError({"name": "Another competency has this name."})
+    for name, value in values.items():
+        setattr(competency, name, value)
+    competency.full_clean()
+    competency.save(update_fields=list(values))
+    changes = field_changes(before, values)
+    if changes:
+        record(actor=by, action="edit", obj=competency, changes=changes)
+    return changes
+
+
+@transaction.atomic
+def move_competency(*, by, competency: Competency, step: int) -> None:
+    """Move a competency one place up (step -1) or down (+1) in the framework's order."""
+    ordered = list(Competency.objects.current().select_for_update())
+    index = next(i for i, c in enumerate(ordered) if c.pk == competency.pk)
+    other = index + step
+    if not 0 <= other < len(ordered):
+        return
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    for position, item in enumerate(ordered, start=1):
+        if item.position != position:
+            Competency.objects.filter(pk=item.pk).update(position=position)
+    record(actor=by, action="reorder", obj=competency, changes={"position": [index + 1, other + 1]})
+
+
+@transaction.atomic
+def retire_competency(*, by, competency: Competency) -> None:
+    uses = usage(competency)
+    if uses:
+        raise ValidationError(f"{competency.name} is required by {_describe_uses(uses)}. Remove it from those role profiles first.")
+    competency.retired_at = timezone.now()
+    competency.save(update_fields=["retired_at"])
+    record(actor=by, action="retire", obj=competency)
+
+
+@transaction.atomic
+def add_level(
+    *, by, competency: Competency, number: int, lead: str = "", indicators: list[str] = (), sustained_level=None, sustained_months=None, rule_text=""
+) -> Level:
+    indicators = [text.strip() for text in indicators if text.strip()]
+    if not LOWEST_LEVEL <= number <= HIGHEST_LEVEL:
+        raise ValidationError({"number": "A level is a number from 1 to 5."})
+    if competency.levels.current().filter(number=number).exists():
+        raise ValidationError({"number": f"{competency.name} already defines level {number}."})
+    is_rule = sustained_level is not None
+    if is_rule == bool(indicators):
+        raise ValidationError("A level has either behavioural indicators or a sustained-level rule, not both and not neither.")
+    level = competency.levels.filter(number=number).first()  # a retired level comes back
+    if level is None:
+        level = Level(competency=competency, number=number)
+    level.lead, level.rule_text, level.retired_at = lead.strip(), rule_text.strip() if is_rule else "", None
+    level.sustained_level, level.sustained_months = (sustained_level, sustained_months) if is_rule else (None, None)
+    level.full_clean()
+    level.save()
+    _add_indicators(level, indicators, start=_next_position(level))
+    record(actor=by, action="create", obj=level, changes={"indicators": indicators, "rule": rule_text})
+    return level
+
+
+@transaction.atomic
+def update_level(*, by, level: Level, **values) -> dict:
+    """Change a level's lead sentence or its rule (which level, how many months, the wording)."""
+    before = Level.objects.filter(pk=level.pk).values(*values).get()
+    for name, value in values.items():
+        setattr(level, name, value)
+    level.full_clean()
+    level.save(update_fields=list(values))
+    changes = field_changes(before, values)
+    if changes:
+        record(actor=by, action="edit", obj=level, changes=changes)
+    return changes
+
+
+@transaction.atomic
+def update_indicators(*, by, level: Level, items: list[dict]) -> dict:
+    """Make the level's current indicators `items`, in order.
+
+    Each item: {"id": an existing indicator's pk or None, "text": str, "retire": bool}. A changed
+    text retires the old row and adds a new one; retired rows are kept, never deleted.
+    """
+    if level.is_sustained_rule:
+        raise ValidationError("This level is a sustained-level rule: it has no indicators.")
+    current = {i.pk: i for i in level.indicators.current().select_for_update()}
+    unknown = [item["id"] for item in items if item["id"] is not None and item["id"] not in current]
+    if unknown:
+        raise ValidationError("Some indicators changed since this page was loaded. Reload the page and try again.")
+    kept = [item for item in items if not item["retire"] and item["text"].strip()]
+    if not kept:
+        raise ValidationError("A level needs at least one indicator. Retire the level instead.")
+    now = timezone.now()
+    before = [i.text for i in sorted(current.values(), key=lambda i: i.position)]
+    Indicator.objects.filter(pk__in=current).update(position=F("position") + _PARKING)
+    for item in items:
+        if item["id"] is not None and (item["retire"] or not item["text"].strip()):
+            Indicator.objects.filter(pk=item["id"]).update(retired_at=now)
+    for position, item in enumerate(kept, start=1):
+        text = item["text"].strip()
+        old = current.get(item["id"])
+        if old is not None and old.text == text:
+            Indicator.objects.filter(pk=old.pk).update(position=position)
+        else:
+            if old is not None:
+                Indicator.objects.filter(pk=old.pk).update(retired_at=now)
+            Indicator.objects.create(level=level, position=position, text=text, replaces=old)
+    after = [item["text"].strip() for item in kept]
+    if after != before:
+        record(actor=by, action="edit indicators", obj=level, changes={"indicators": [before, after]})
+    return {"before": before, "after": after}
+
+
+@transaction.atomic
+def retire_level(*, by, level: Level) -> None:
+    uses = usage(level.competency, level.number)
+    if uses:
+        raise ValidationError(
+            f"Level {level.number} of {level.competency.name} is in the window of {_describe_uses(uses)}. "
+            "Change those windows first."
+        )
+    level.retired_at = timezone.now()
+    level.save(update_fields=["retired_at"])
+    record(actor=by, action="retire", obj=level)
+
+
+def _next_position(level: Level) -> int:
+    return (level.indicators.current().aggregate(Max("position"))["position__max"] or 0) + 1
+
+
+def _add_indicators(level: Level, texts: list[str], *, start: int) -> None:
+    Indicator.objects.bulk_create(Indicator(level=level, position=start + i, text=text) for i, text in enumerate(texts))
+
