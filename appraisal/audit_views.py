@@ -1,0 +1,44 @@
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from appraisal.models import AuditEntry
+from roles.access import hr_admin_required
+from roles.models import StaffMember
+
+PAGE_SIZE = 50
+
+
+@hr_admin_required
+@require_GET
+def audit_log(request):
+    """The audit trail, newest first, filtered by person, kind of record, record or action. Read only."""
+    entries = AuditEntry.objects.select_related("actor", "person__user")
+    filters = {
+        "person": request.GET.get("person", ""),
+        "object_type": request.GET.get("object_type", ""),
+        "object_id": request.GET.get("object_id", ""),
+        "action": request.GET.get("action", ""),
+    }
+    if filters["person"].isdigit():
+        entries = entries.filter(person_id=int(filters["person"]))
+    if filters["object_type"]:
+        entries = entries.filter(object_type=filters["object_type"])
+    if filters["object_id"]:
+        entries = entries.filter(object_id=filters["object_id"])
+    if filters["action"]:
+        entries = entries.filter(action=filters["action"])
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = "&".join(f"{key}={value}" for key, value in filters.items() if value)
+    return render(
+        request,
+        "appraisal/audit_log.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "people": StaffMember.objects.select_related("user").order_by("user__last_name", "user__first_name"),
+            "object_types": AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True).distinct(),
+            "actions": AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct(),
+        },
+    )
