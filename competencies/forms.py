@@ -3,6 +3,7 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Level
+from roles.forms import OrderedFormSet, ordered_formset
 
 
 def _helper(layout=None) -> FormHelper:
@@ -57,7 +58,11 @@ class IndicatorForm(forms.Form):
     helper = _helper(Layout("id", Row(Column("text", css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
 
 
-IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=2, can_order=True, can_delete=True, max_num=50, validate_max=True)
+class IndicatorBaseFormSet(OrderedFormSet):
+    delete_label = "Retire"
+
+
+IndicatorFormSet = ordered_formset(IndicatorForm, extra=2, formset=IndicatorBaseFormSet)
 
 
 class NewLevelForm(forms.Form):

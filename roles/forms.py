@@ -89,8 +89,19 @@ class OrganisationSectionForm(forms.Form):
         return data
 
 
-def ordered_formset(form_class, *, extra=3):
-    return forms.formset_factory(form_class, extra=extra, can_order=True, can_delete=True, max_num=200, validate_max=True)
+class OrderedFormSet(forms.BaseFormSet):
+    """A formset of list items that can be reordered by position number and removed, without JavaScript."""
+
+    delete_label = "Remove"
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        form.fields["ORDER"].label = "Position"
+        form.fields["DELETE"].label = self.delete_label
+
+
+def ordered_formset(form_class, *, extra=3, formset=OrderedFormSet):
+    return forms.formset_factory(form_class, formset=formset, extra=extra, can_order=True, can_delete=True, max_num=200, validate_max=True)
 
 
 def ordered_values(formset) -> list[dict]:
