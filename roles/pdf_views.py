@@ -1,0 +1,25 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+
+from roles.access import is_hr_admin
+from roles.pdf import render_role_profile_pdf
+from roles.selectors import current_version_for_page, version_for_page
+
+
+def _pdf_response(version) -> HttpResponse:
+    response = HttpResponse(render_role_profile_pdf(version), content_type="application/pdf")
+    filename = f"{version.role_profile.slug}-v{version.number}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@login_required
+def role_profile_pdf(request, slug):
+    """The current published version of a role profile as a PDF."""
+    return _pdf_response(current_version_for_page(slug))
+
+
+@login_required
+def role_profile_version_pdf(request, slug, number):
+    """One version as a PDF: published versions for everyone, drafts for HR admins only (404 otherwise)."""
+    return _pdf_response(version_for_page(slug, number=number, include_drafts=is_hr_admin(request.user)))
