@@ -174,3 +174,12 @@ def test_static_assets_are_served_locally(client, staff):
     page = client.get(reverse("home")).content.decode()
     assert "/static/vendor/bootstrap/bootstrap.min.css" in page
     assert "https://" not in page and "http://" not in page
+
+
+def test_the_role_profile_list_and_page_link_to_the_pdfs(client, staff):
+    client.force_login(staff)
+    page = client.get(reverse("role_profile_list")).content.decode()
+    for slug in WINDOWS:
+        assert f'href="/roles/{slug}.pdf"' in page
+    page = client.get(reverse("role_profile_detail", args=["housing-worker"])).content.decode()
+    assert 'href="/roles/housing-worker.pdf"' in page
