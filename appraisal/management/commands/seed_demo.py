@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from roles.access import make_hr_admin
-from roles.models import RoleProfile, Service, StaffMember
+from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
 
 DEMO_PASSWORD = "demo"
 
@@ -54,6 +54,12 @@ PEOPLE = [
 ]
 # People who have left keep their records.
 LEFT_ON = {"amy": "2025-08-29"}
+# Roles and line managers held before the current ones (above), so that histories show a change.
+EARLIER_ROLES = {
+    "manager": [("support-worker-supported-housing", "2019-02-04")],
+    "jo": [("support-worker-supported-housing", "2022-05-09")],
+}
+EARLIER_MANAGERS = {"jo": [("manager", "2022-05-09")]}
 
 
 class Command(BaseCommand):
@@ -101,5 +107,20 @@ class Command(BaseCommand):
                 member.line_manager_since = max(started[username], started[manager])
                 member.full_clean()
                 member.save(update_fields=["line_manager", "line_manager_since"])
+        for username, member in members.items():
+            self._record_history(member, members, role_profiles, username)
         make_hr_admin(members["hr"].user)
         return created
+
+    def _record_history(self, member, members, role_profiles, username) -> None:
+        """The person's role and line-manager history rows, ending with their current ones (matched, so never doubled)."""
+        roles = [(role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])]
+        if member.role_profile_id:
+            roles.append((member.role_profile, member.role_profile_since))
+        for profile, since in roles:
+            RoleAssignment.objects.get_or_create(staff_member=member, role_profile=profile, since=since)
+        managers = [(members[name], datetime.date.fromisoformat(since)) for name, since in EARLIER_MANAGERS.get(username, [])]
+        if member.line_manager_id:
+            managers.append((member.line_manager, member.line_manager_since))
+        for manager, since in managers:
+            LineManagerAssignment.objects.get_or_create(staff_member=member, line_manager=manager, since=since)

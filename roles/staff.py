@@ -1,0 +1,532 @@
+"""Staff records: every write to a person's record, and the CSV import that creates many at once.
+
+Each service is keyword-only and atomic, raises `ValidationError({field: message})` with messages
+meant to be shown next to the form field they concern, and writes its audit entry about the person
+in the same transaction. Role and line-manager history is appended to, never changed or deleted;
+`StaffMember.role_profile` / `line_manager` (and their `_since`) mirror the newest history row.
+"""
+
+import csv
+import datetime
+import io
+import math
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from appraisal.audit import field_changes, record
+from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
+
+IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
+IMPORT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
+MAX_IMPORT_BYTES = 1_000_000
+
+
+# Writes to one person's record.
+
+
+@transaction.atomic
+def create_staff_member(
+    *,
+    by,
+    first_name: str,
+    last_name: str,
+    email: str,
+    service: Service | None = None,
+    job_title: str = "",
+    role_profile: RoleProfile | None = None,
+    role_since: datetime.date | None = None,
+    line_manager: StaffMember | None = None,
+    manager_since: datetime.date | None = None,
+) -> StaffMember:
+    """Create a person's login and staff record, with their first role and line-manager history rows.
+
+    The login gets an unusable password: the person cannot log in until HR sets one.
+    """
+    first_name, last_name, email, job_title = first_name.strip(), last_name.strip(), _normal_email(email), job_title.strip()
+    errors = _details_errors(first_name=first_name, last_name=last_name, email=email)
+    if role_profile is not None:
+        if (message := _unpublished_error(role_profile)) is not None:
+            errors["role_profile"] = message
+        if role_since is None:
+            errors["role_since"] = "Give the date from which this person holds the role profile."
+    if line_manager is not None:
+        if (message := _left_error(line_manager)) is not None:
+            errors["line_manager"] = message
+        if manager_since is None:
+            errors["manager_since"] = "Give the date from which this line manager manages this person."
+    if errors:
+        raise ValidationError(errors)
+
+    user = get_user_model().objects.create_user(
+        username=_unique_username(email), email=email, first_name=first_name, last_name=last_name, password=None
+    )
+    member = StaffMember.objects.create(user=user, service=service, job_title=job_title)
+    if role_profile is not None:
+        _append_role(by=by, member=member, role_profile=role_profile, since=role_since)
+    if line_manager is not None:
+        _append_line_manager(by=by, member=member, manager=line_manager, since=manager_since)
+    record(
+        actor=by,
+        action="create",
+        obj=member,
+        person=member,
+        changes={
+            "name": member.name,
+            "email": email,
+            "username": user.username,
+            "service": service,
+            "job_title": job_title,
+            "role_profile": role_profile,
+            "role_profile_since": role_since if role_profile else None,
+            "line_manager": line_manager,
+            "line_manager_since": manager_since if line_manager else None,
+        },
+    )
+    return member
+
+
+@transaction.atomic
+def update_staff_details(
+    *, by, member: StaffMember, first_name: str, last_name: str, email: str, service: Service | None, job_title: str
+) -> StaffMember:
+    """Change a person's name, email, service and job title. Saves and audits only what changed."""
+    first_name, last_name, email, job_title = first_name.strip(), last_name.strip(), _normal_email(email), job_title.strip()
+    errors = _details_errors(first_name=first_name, last_name=last_name, email=email, user=member.user)
+    if errors:
+        raise ValidationError(errors)
+    user = member.user
+    before = _details(member)
+    user.first_name, user.last_name, user.email = first_name, last_name, email
+    member.service, member.job_title = service, job_title
+    changes = field_changes(before, _details(member))
+    if not changes:
+        return member
+    user.save(update_fields=["first_name", "last_name", "email"])
+    member.save(update_fields=["service", "job_title"])
+    record(actor=by, action="edit", obj=member, person=member, changes=changes)
+    return member
+
+
+@transaction.atomic
+def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, since: datetime.date) -> RoleAssignment:
+    """From `since`, the person holds `role_profile`: a new history row, and the current state updated."""
+    _lock(member)
+    errors = {}
+    if role_profile is None:
+        errors["role_profile"] = "Choose a role profile."
+    elif (message := _unpublished_error(role_profile)) is not None:
+        errors["role_profile"] = message
+    elif member.role_profile_id == role_profile.pk:
+        errors["role_profile"] = f"{member.name} already holds this role profile (since {_day(member.role_profile_since)})."
+    current = _latest(member.role_history.all(), member.role_profile_since)
+    if since is None:
+        errors["since"] = "Give the date from which this person holds the role profile."
+    elif current is not None and since < current:
+        errors["since"] = (
+            f"The current role profile is held since {_day(current)}; a new one can only start on or after that date. "
+            "History is not rewritten."
+        )
+    if errors:
+        raise ValidationError(errors)
+    before = {"role_profile": member.role_profile, "role_profile_since": member.role_profile_since}
+    assignment = _append_role(by=by, member=member, role_profile=role_profile, since=since)
+    after = {"role_profile": member.role_profile, "role_profile_since": member.role_profile_since}
+    record(actor=by, action="assign role", obj=member, person=member, changes=field_changes(before, after))
+    return assignment
+
+
+@transaction.atomic
+def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None, since: datetime.date) -> LineManagerAssignment:
+    """From `since`, `manager` line-manages the person (None: nobody does). Appends history, updates the current state."""
+    _lock(member)
+    errors = {}
+    if manager is not None:
+        if manager.pk == member.pk:
+            errors["manager"] = "A person cannot be their own line manager."
+        elif (message := _left_error(manager)) is not None:
+            errors["manager"] = message
+        elif (message := _loop_error(member, manager)) is not None:
+            errors["manager"] = message
+    if "manager" not in errors and member.line_manager_id == (manager.pk if manager else None):
+        errors["manager"] = (
+            f"{manager.name} already line-manages {member.name}." if manager else f"{member.name} has no line manager already."
+        )
+    current = _latest(member.manager_history.all(), member.line_manager_since)
+    if since is None:
+        errors["since"] = "Give the date from which this takes effect."
+    elif current is not None and since < current:
+        errors["since"] = (
+            f"The current line manager is recorded from {_day(current)}; a change can only start on or after that date. "
+            "History is not rewritten."
+        )
+    if errors:
+        raise ValidationError(errors)
+    before = {"line_manager": member.line_manager, "line_manager_since": member.line_manager_since}
+    assignment = _append_line_manager(by=by, member=member, manager=manager, since=since)
+    after = {"line_manager": member.line_manager, "line_manager_since": member.line_manager_since}
+    record(actor=by, action="assign line manager", obj=member, person=member, changes=field_changes(before, after))
+    return assignment
+
+
+@transaction.atomic
+def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None) -> StaffMember:
+    """Record the person's last day of employment, change it, or (with None) clear it. Their records are kept."""
+    _lock(member)
+    errors = {}
+    if left_on is not None:
+        latest_start = max(filter(None, [member.role_profile_since, member.line_manager_since]), default=None)
+        if latest_start is not None and left_on < latest_start:
+            errors["left_on"] = (
+                f"The leaving date cannot be before the start of {member.name}'s current role profile or line manager "
+                f"({_day(latest_start)})."
+            )
+        reports = StaffMember.objects.active(left_on).filter(line_manager=member).count()
+        if reports:
+            people = "person" if reports == 1 else "people"
+            errors["left_on"] = (
+                f"{member.name} line-manages {reports} {people} who will still be working here: "
+                "give them another line manager first."
+            )
+    if errors:
+        raise ValidationError(errors)
+    if member.left_on == left_on:
+        return member
+    before = {"left_on": member.left_on}
+    member.left_on = left_on
+    member.save(update_fields=["left_on"])
+    action = "mark leaver" if left_on else "clear leaver"
+    record(actor=by, action=action, obj=member, person=member, changes=field_changes(before, {"left_on": left_on}))
+    return member
+
+
+# CSV import: a preview that checks every row, and the import that creates them all or nothing.
+
+
+@dataclass
+class ImportRow:
+    """One data line of an import file, what it refers to, and what is wrong with it."""
+
+    line: int
+    name: str
+    email: str
+    role_profile_text: str
+    line_manager_text: str
+    start_date_text: str
+    first_name: str = ""
+    last_name: str = ""
+    role_profile: RoleProfile | None = None
+    start_date: datetime.date | None = None
+    manager: StaffMember | None = None  # an existing member of staff
+    manager_row: "ImportRow | None" = None  # another row of the same file
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportPreview:
+    rows: list[ImportRow]
+    errors: list[str]  # about the file as a whole
+
+    @property
+    def invalid_rows(self) -> list[ImportRow]:
+        return [row for row in self.rows if row.errors]
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.rows) and not self.errors and not self.invalid_rows
+
+
+@dataclass(frozen=True)
+class StaffImport:
+    """What one import created, named in the audit trail (it is not a record of its own)."""
+
+    people: tuple
+    pk = None
+
+    def __str__(self):
+        return f"CSV import of {len(self.people)} {'person' if len(self.people) == 1 else 'people'}"
+
+
+def check_import_size(size: int) -> None:
+    if size > MAX_IMPORT_BYTES:
+        raise ValidationError(
+            f"The file is {math.ceil(size / 1000):,} kB; the limit is 1 MB ({MAX_IMPORT_BYTES // 1000:,} kB). "
+            "Split it into smaller files."
+        )
+
+
+def decode_import_file(data: bytes) -> str:
+    """The text of an uploaded import file, or ValidationError saying why it cannot be read."""
+    check_import_size(len(data))
+    try:
+        text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte-order mark
+    except UnicodeDecodeError:
+        raise ValidationError(
+            "The file is not UTF-8 text. In Excel, save it as “CSV UTF-8 (Comma delimited)” and upload it again."
+        ) from None
+    if not text.strip():
+        raise ValidationError("The file is empty.")
+    return text
+
+
+def preview_import(csv_text: str) -> ImportPreview:
+    """Read an import file and check every row against the file and the records, without writing anything."""
+    lines = list(csv.reader(io.StringIO(csv_text)))
+    if not lines or not any(cell.strip() for cell in lines[0]):
+        return ImportPreview(rows=[], errors=["The file is empty."])
+    header = [cell.strip().lower() for cell in lines[0]]
+    if header != IMPORT_COLUMNS:
+        return ImportPreview(
+            rows=[],
+            errors=[f"The first line must be exactly “{','.join(IMPORT_COLUMNS)}”; it is “{','.join(lines[0])}”."],
+        )
+    rows = []
+    for number, cells in enumerate(lines[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        values = [cell.strip() for cell in cells] + [""] * (len(IMPORT_COLUMNS) - len(cells))
+        row = ImportRow(number, " ".join(values[0].split()), values[1].lower(), values[2], values[3].lower(), values[4])
+        if len(cells) != len(IMPORT_COLUMNS):
+            row.errors.append(f"This line has {len(cells)} values; it needs {len(IMPORT_COLUMNS)}.")
+        rows.append(row)
+    if not rows:
+        return ImportPreview(rows=[], errors=["The file has a header line but nobody in it."])
+    _check_import_rows(rows)
+    return ImportPreview(rows=rows, errors=[])
+
+
+@transaction.atomic
+def import_staff(*, by, csv_text: str) -> list[StaffMember]:
+    """Create everyone in an import file, managers before their reports, or nobody if any row is wrong."""
+    preview = preview_import(csv_text)
+    if not preview.is_valid:
+        raise ValidationError("The file has problems; nothing was imported. Fix it and upload it again.")
+    created: dict[str, StaffMember] = {}
+
+    def create(row: ImportRow) -> StaffMember:
+        if row.email not in created:
+            manager = create(row.manager_row) if row.manager_row else row.manager
+            created[row.email] = create_staff_member(
+                by=by,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                role_profile=row.role_profile,
+                role_since=row.start_date,
+                line_manager=manager,
+                manager_since=row.start_date if manager else None,
+            )
+        return created[row.email]
+
+    people = [create(row) for row in preview.rows]
+    record(
+        actor=by,
+        action="import",
+        obj=StaffImport(tuple(people)),
+        object_type="staff import",
+        changes={"count": len(people), "names": [person.name for person in people]},
+    )
+    return people
+
+
+# Helpers.
+
+
+def _lock(member: StaffMember) -> None:
+    """Lock the person's row and reread their current state, so that two HR admins' changes are checked one after the other."""
+    StaffMember.objects.select_for_update().only("pk").get(pk=member.pk)
+    member.refresh_from_db(fields=["role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on"])
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _details_errors(*, first_name: str, last_name: str, email: str, user=None) -> dict:
+    errors = {}
+    if not first_name:
+        errors["first_name"] = "Give the person's first name."
+    if not last_name:
+        errors["last_name"] = "Give the person's last name."
+    if not email:
+        errors["email"] = "Give the person's email address."
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = f"“{email}” is not a valid email address."
+        else:
+            in_use = get_user_model().objects.filter(email__iexact=email)
+            if user is not None:
+                in_use = in_use.exclude(pk=user.pk)
+            if in_use.exists():
+                errors["email"] = f"{email} is already the email address of someone else."
+    return errors
+
+
+def _details(member: StaffMember) -> dict:
+    user = member.user
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "service": member.service,
+        "job_title": member.job_title,
+    }
+
+
+def _unique_username(email: str) -> str:
+    """The email's local part, reduced to the characters usernames allow, with a number added if taken."""
+    base = re.sub(r"[^\w.+-]", "", email.split("@")[0].lower())[:140] or "user"
+    users = get_user_model().objects
+    username, number = base, 1
+    while users.filter(username__iexact=username).exists():
+        number += 1
+        username = f"{base}{number}"
+    return username
+
+
+def _unpublished_error(role_profile: RoleProfile) -> str | None:
+    if role_profile.current_version is None:
+        return f"The role profile “{role_profile.slug}” has no published version yet; publish it before assigning it."
+    return None
+
+
+def _left_error(manager: StaffMember) -> str | None:
+    if not manager.is_active:
+        return f"{manager.name} left on {_day(manager.left_on)}; choose someone who works here."
+    return None
+
+
+def _loop_error(member: StaffMember, manager: StaffMember) -> str | None:
+    """StaffMember.clean's check, on a copy so that a refused manager never shows on the person's record."""
+    probe = StaffMember(pk=member.pk, user_id=member.user_id, line_manager=manager, line_manager_since=timezone.localdate())
+    try:
+        probe.clean()
+    except ValidationError as error:
+        messages = error.message_dict.get("line_manager")
+        return messages[0] if messages else None
+    return None
+
+
+def _latest(history, current_since: datetime.date | None) -> datetime.date | None:
+    """The date of the newest history row (or of the current state, for records that predate the history)."""
+    newest = history.order_by("-since").values_list("since", flat=True).first()
+    return max(filter(None, [newest, current_since]), default=None)
+
+
+def _append_role(*, by, member: StaffMember, role_profile: RoleProfile, since: datetime.date) -> RoleAssignment:
+    assignment = RoleAssignment.objects.create(staff_member=member, role_profile=role_profile, since=since, recorded_by=by)
+    member.role_profile, member.role_profile_since = role_profile, since
+    member.save(update_fields=["role_profile", "role_profile_since"])
+    return assignment
+
+
+def _append_line_manager(*, by, member: StaffMember, manager: StaffMember | None, since: datetime.date) -> LineManagerAssignment:
+    assignment = LineManagerAssignment.objects.create(staff_member=member, line_manager=manager, since=since, recorded_by=by)
+    member.line_manager, member.line_manager_since = manager, since
+    member.save(update_fields=["line_manager", "line_manager_since"])
+    return assignment
+
+
+def _day(day: datetime.date | None) -> str:
+    return f"{day.day} {day:%B %Y}" if day else "an unknown date"
+
+
+def _check_import_rows(rows: list[ImportRow]) -> None:
+    """Fill in each row's names, role profile, date and line manager, and list its problems."""
+    by_email: dict[str, ImportRow] = {}
+    for row in rows:
+        if row.email and row.email not in by_email:
+            by_email[row.email] = row
+    mentioned = {row.email for row in rows} | {row.line_manager_text for row in rows}
+    users = (
+        get_user_model()
+        .objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=mentioned - {""})
+        .select_related("staff_member__user")
+    )
+    existing = {user.email_lower: user for user in users}
+    profiles = {}
+    for profile in RoleProfile.objects.with_current_version():
+        profiles[profile.slug.lower()] = profile
+        profiles[profile.current_version.title.lower()] = profile
+
+    for row in rows:
+        if not row.name:
+            row.errors.append("The name is missing.")
+        elif " " not in row.name:
+            row.errors.append(f"Give a first and a last name (“First Last”), not just “{row.name}”.")
+        else:
+            row.first_name, _, row.last_name = row.name.rpartition(" ")
+
+        if not row.email:
+            row.errors.append("The email address is missing.")
+        else:
+            try:
+                validate_email(row.email)
+            except ValidationError:
+                row.errors.append(f"“{row.email}” is not a valid email address.")
+            else:
+                first = by_email[row.email]
+                if first is not row:
+                    row.errors.append(f"{row.email} is also on line {first.line} of this file.")
+                elif row.email in existing:
+                    row.errors.append(f"{row.email} is already the email address of {_person(existing[row.email])}.")
+
+        if not row.role_profile_text:
+            row.errors.append("The role profile is missing.")
+        else:
+            row.role_profile = profiles.get(row.role_profile_text.lower())
+            if row.role_profile is None:
+                row.errors.append(f"There is no published role profile called “{row.role_profile_text}” (use its title or its slug).")
+
+        row.start_date = _parse_date(row.start_date_text)
+        if not row.start_date_text:
+            row.errors.append("The start date is missing.")
+        elif row.start_date is None:
+            row.errors.append(f"“{row.start_date_text}” is not a date: write it as YYYY-MM-DD or DD/MM/YYYY.")
+
+        manager_email = row.line_manager_text
+        if not manager_email:
+            pass
+        elif manager_email == row.email:
+            row.errors.append("A person cannot be their own line manager.")
+        elif manager_email in by_email:
+            row.manager_row = by_email[manager_email]
+        elif manager_email in existing and hasattr(existing[manager_email], "staff_member"):
+            manager = existing[manager_email].staff_member
+            if manager.is_active:
+                row.manager = manager
+            else:
+                row.errors.append(f"The line manager {manager.name} ({manager_email}) left on {_day(manager.left_on)}.")
+        else:
+            row.errors.append(f"No one working here or in this file has the email {manager_email}, given as the line manager.")
+
+    for row in rows:
+        chain, manager_row = [row], row.manager_row
+        while manager_row is not None and manager_row not in chain:
+            chain.append(manager_row)
+            manager_row = manager_row.manager_row
+        if manager_row is row:
+            loop = " → ".join(person.email for person in chain + [row])
+            row.errors.append(f"The line managers in this file go round in a loop: {loop}.")
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _parse_date(text: str) -> datetime.date | None:
+    for date_format in IMPORT_DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text, date_format).date()
+        except ValueError:
+            continue
+    return None

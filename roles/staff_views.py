@@ -1,0 +1,242 @@
+"""HR's staff records: list, create, edit, role and line-manager changes, leavers, CSV import.
+
+Every view is for HR admins only. Each one parses the request, calls one service in `roles.staff`
+and redirects with a message; a refused input is shown next to its field and nothing is saved.
+"""
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import dateformat, timezone
+from django.views.decorators.http import require_http_methods
+
+from appraisal.models import AuditEntry
+from roles import staff as services
+from roles.access import hr_admin_required
+from roles.models import LineManagerAssignment, RoleAssignment, StaffMember, published_versions_prefetch
+from roles.staff_forms import (
+    AssignManagerForm,
+    AssignRoleForm,
+    ImportConfirmForm,
+    ImportUploadForm,
+    LeaverForm,
+    StaffCreateForm,
+    StaffDetailsForm,
+    StaffFilterForm,
+)
+
+AUDIT_ENTRIES_SHOWN = 50
+IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-worker", "", "2026-01-05"]
+
+
+@hr_admin_required
+def staff_list(request):
+    filters = StaffFilterForm(request.GET or None)
+    members = _staff_with_roles(StaffMember.objects.all())
+    if filters.is_valid():
+        members = _filtered(members, **filters.cleaned_data)
+    return render(request, "roles/staff/staff_list.html", {"members": members, "filters": filters})
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_create(request):
+    form = StaffCreateForm(request.POST or None)
+    if form.is_valid():
+        try:
+            member = services.create_staff_member(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{member.name} was added. They cannot log in until a password is set for them.")
+            return redirect("staff_detail", member.pk)
+    return render(request, "roles/staff/staff_form.html", {"form": form, "title": "Add a member of staff"})
+
+
+@hr_admin_required
+def staff_detail(request, pk):
+    member = _staff_member(pk)
+    role_history = (
+        RoleAssignment.objects.filter(staff_member=member)
+        .select_related("role_profile", "recorded_by")
+        .prefetch_related(published_versions_prefetch("role_profile__versions"))
+        .order_by("-since", "-pk")
+    )
+    manager_history = (
+        LineManagerAssignment.objects.filter(staff_member=member)
+        .select_related("line_manager__user", "recorded_by")
+        .order_by("-since", "-pk")
+    )
+    reports = StaffMember.objects.active().filter(line_manager=member).select_related("user")
+    entries = AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN]
+    return render(
+        request,
+        "roles/staff/staff_detail.html",
+        {
+            "member": member,
+            "role_history": role_history,
+            "manager_history": manager_history,
+            "reports": reports,
+            "audit_entries": [(entry, _change_rows(entry.changes)) for entry in entries],
+            "audit_entries_shown": AUDIT_ENTRIES_SHOWN,
+        },
+    )
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_edit(request, pk):
+    member = _staff_member(pk)
+    form = StaffDetailsForm.for_member(member, request.POST or None)
+    if form.is_valid():
+        try:
+            services.update_staff_details(by=request.user, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{member.name}'s details were saved.")
+            return redirect("staff_detail", member.pk)
+    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Edit details"})
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_assign_role(request, pk):
+    member = _staff_member(pk)
+    form = AssignRoleForm(request.POST or None, initial={"role_profile": member.role_profile_id})
+    if form.is_valid():
+        try:
+            services.assign_role_profile(by=request.user, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{member.name} holds {member.role_profile} from {_day(member.role_profile_since)}.")
+            return redirect("staff_detail", member.pk)
+    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Change role profile"})
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_assign_manager(request, pk):
+    member = _staff_member(pk)
+    form = AssignManagerForm(request.POST or None, member=member, initial={"manager": member.line_manager_id})
+    if form.is_valid():
+        try:
+            services.assign_line_manager(by=request.user, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            manager = member.line_manager.name if member.line_manager else "nobody"
+            messages.success(request, f"{member.name} is line-managed by {manager} from {_day(member.line_manager_since)}.")
+            return redirect("staff_detail", member.pk)
+    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Change line manager"})
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_mark_leaver(request, pk):
+    member = _staff_member(pk)
+    form = LeaverForm(request.POST or None, initial={"left_on": member.left_on or timezone.localdate()})
+    if form.is_valid():
+        try:
+            services.mark_leaver(by=request.user, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if member.left_on:
+                messages.success(request, f"{member.name}'s last day of employment is {_day(member.left_on)}.")
+            else:
+                messages.success(request, f"{member.name} is no longer marked as a leaver.")
+            return redirect("staff_detail", member.pk)
+    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Leaving date"})
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def staff_import(request):
+    """Step 1: upload a file. Step 2: a preview of every row; if all are valid, confirm to import them."""
+    if request.method == "POST" and "csv_text" in request.POST:
+        confirm = ImportConfirmForm(request.POST)
+        if not confirm.is_valid():
+            messages.error(request, "The import could not be read; upload the file again.")
+            return redirect("staff_import")
+        csv_text = confirm.cleaned_data["csv_text"]
+        try:
+            people = services.import_staff(by=request.user, csv_text=csv_text)
+        except ValidationError:
+            return _import_preview(request, csv_text, stale=True)
+        messages.success(request, f"Imported {len(people)} {'person' if len(people) == 1 else 'people'}. They cannot log in until passwords are set for them.")
+        return redirect("staff_list")
+    upload = ImportUploadForm(request.POST or None, request.FILES or None)
+    if upload.is_valid():
+        return _import_preview(request, upload.cleaned_data["file"])
+    return render(request, "roles/staff/staff_import.html", {"upload": upload, "columns": services.IMPORT_COLUMNS})
+
+
+@hr_admin_required
+def staff_import_template(request):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="staff-import-template.csv"'
+    writer = csv.writer(response)
+    writer.writerow(services.IMPORT_COLUMNS)
+    writer.writerow(IMPORT_TEMPLATE_EXAMPLE)
+    return response
+
+
+# Helpers.
+
+
+def _staff_member(pk: int) -> StaffMember:
+    """Any member of staff (HR admins may see everyone's record), ready for the record's pages; 404 if unknown."""
+    return get_object_or_404(_staff_with_roles(StaffMember.objects.all()), pk=pk)
+
+
+def _staff_with_roles(members):
+    return members.select_related("user", "service", "role_profile", "line_manager__user").prefetch_related(
+        published_versions_prefetch("role_profile__versions")
+    )
+
+
+def _filtered(members, *, service, role_profile, status):
+    if service is not None:
+        members = members.filter(service=service)
+    if role_profile is not None:
+        members = members.filter(role_profile=role_profile)
+    if status == "active":
+        members = members.active()
+    elif status == "left":
+        members = members.filter(left_on__lte=timezone.localdate())
+    return members
+
+
+def _day(day) -> str:
+    return dateformat.format(day, "j F Y")
+
+
+def _change_rows(changes) -> list[dict]:
+    """An audit entry's changes as rows to display: `{field: [before, after]}`, or a summary value."""
+    if not isinstance(changes, dict):
+        return [{"field": "", "value": changes}]
+    rows = []
+    for name, value in changes.items():
+        label = name.replace("_", " ").capitalize()
+        if isinstance(value, list) and len(value) == 2 and name != "names":
+            rows.append({"field": label, "before": value[0], "after": value[1], "is_change": True})
+        elif isinstance(value, list):
+            rows.append({"field": label, "value": ", ".join(map(str, value))})
+        else:
+            rows.append({"field": label, "value": value})
+    return rows
+
+
+def _import_preview(request, csv_text: str, *, stale: bool = False):
+    preview = services.preview_import(csv_text)
+    confirm = ImportConfirmForm(initial={"csv_text": csv_text}) if preview.is_valid else None
+    return render(
+        request,
+        "roles/staff/staff_import_preview.html",
+        {"preview": preview, "confirm": confirm, "stale": stale, "upload": ImportUploadForm()},
+    )

@@ -1,0 +1,208 @@
+"""HR imports staff from a CSV file: every row is checked first, then all are created or none."""
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils.html import escape
+
+from appraisal.models import AuditEntry
+from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
+from roles.staff import mark_leaver
+from tests.test_staff_records import snapshot
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "name,email,role_profile,line_manager,start_date\n"
+
+
+def upload(client, text: str | bytes, name="staff.csv"):
+    content = text.encode() if isinstance(text, str) else text
+    return client.post(reverse("staff_import"), {"file": SimpleUploadedFile(name, content, content_type="text/csv")})
+
+
+def confirm(client, text: str):
+    return client.post(reverse("staff_import"), {"csv_text": text})
+
+
+@pytest.fixture
+def good_file(manager):
+    manager.email = "morgan.ellis@example.org"
+    manager.save()
+    # Kofi is managed by Alex, who comes later in the file: Alex must be created first.
+    return HEADER + (
+        "Kofi Mensah,kofi.mensah@example.org,housing-worker,Alex.de.Souza@example.org,2025-09-01\n"
+        "Alex de Souza,alex.de.souza@example.org,night senior support worker,morgan.ellis@example.org,01/04/2024\n"
+        "Jess Hill,jess.hill@example.org,RECOVERY-COACH-SOMERSET,,2025-10-13\n"
+    )
+
+
+def test_a_good_file_is_previewed_and_nothing_is_created_until_confirmed(client, hr, good_file):
+    client.force_login(hr)
+    before = snapshot()
+    response = upload(client, good_file)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "All 3 rows can be imported" in page and "Import 3 people" in page
+    assert "Alex de Souza" in page and "(line 3)" in page and "Manager Example" in page
+    assert response.context["confirm"].initial["csv_text"] == good_file
+    assert snapshot() == before
+
+
+def test_confirming_a_good_file_creates_everyone_with_history_and_audit_entries(client, hr, manager, good_file):
+    client.force_login(hr)
+    response = confirm(client, good_file)
+    assert response.status_code == 302 and response.url == reverse("staff_list")
+    assert "Imported 3 people" in client.get(response.url).content.decode()
+
+    kofi, alex, jess = (StaffMember.objects.get(user__email=f"{name}@example.org") for name in ("kofi.mensah", "alex.de.souza", "jess.hill"))
+    assert (alex.user.first_name, alex.user.last_name, alex.user.username) == ("Alex de", "Souza", "alex.de.souza")
+    assert not kofi.user.has_usable_password()
+    assert (kofi.role_profile.slug, kofi.role_profile_since, kofi.line_manager) == ("housing-worker", datetime.date(2025, 9, 1), alex)
+    assert (alex.role_profile.slug, alex.role_profile_since, alex.line_manager) == (
+        "night-senior-support-worker",
+        datetime.date(2024, 4, 1),
+        manager.staff_member,
+    )
+    assert (jess.role_profile.slug, jess.line_manager) == ("recovery-coach-somerset", None)
+
+    assert list(RoleAssignment.objects.filter(staff_member=kofi).values_list("role_profile__slug", "since", "recorded_by")) == [
+        ("housing-worker", datetime.date(2025, 9, 1), hr.pk)
+    ]
+    assert list(LineManagerAssignment.objects.filter(staff_member=kofi).values_list("line_manager", "since")) == [
+        (alex.pk, datetime.date(2025, 9, 1))
+    ]
+    assert LineManagerAssignment.objects.filter(staff_member=jess).count() == 0
+    assert alex.pk < kofi.pk  # the manager in the file was created first
+
+    assert AuditEntry.objects.filter(action="create", person__in=[kofi, alex, jess], actor=hr).count() == 3
+    entry = AuditEntry.objects.get(action="import")
+    assert entry.actor == hr and entry.object_type == "staff import"
+    assert entry.changes == {"count": 3, "names": ["Kofi Mensah", "Alex de Souza", "Jess Hill"]}
+
+
+def test_a_file_with_bad_rows_shows_every_rows_problem_and_imports_nothing(client, hr, manager, staff, other_staff):
+    staff.email = "sam.taylor@example.org"
+    staff.save()
+    other_staff.email = "gone@example.org"
+    other_staff.save()
+    mark_leaver(by=hr, member=other_staff.staff_member, left_on=datetime.date(2024, 1, 31))
+    rows = [
+        "Good Person,good@example.org,housing-worker,boss@example.org,2025-01-06",  # manager on line 3, itself fine
+        "Boss Person,boss@example.org,housing-worker,,2025-01-06",
+        "Bad Email,not-an-email,housing-worker,,2025-01-06",
+        "Taken Email,SAM.TAYLOR@example.org,housing-worker,,2025-01-06",
+        "Twice One,twice@example.org,housing-worker,,2025-01-06",
+        "Twice Two,twice@example.org,housing-worker,,2025-01-06",
+        "No Role,norole@example.org,chief-executive,,2025-01-06",
+        "No Manager,nomanager@example.org,housing-worker,nobody@example.org,2025-01-06",
+        "Left Manager,leftmanager@example.org,housing-worker,gone@example.org,2025-01-06",
+        "Loop One,loop1@example.org,housing-worker,loop2@example.org,2025-01-06",
+        "Loop Two,loop2@example.org,housing-worker,loop1@example.org,2025-01-06",
+        "Bad Date,baddate@example.org,housing-worker,,2025-13-45",
+        ",noname@example.org,housing-worker,,2025-01-06",
+        "Madonna,mononym@example.org,housing-worker,,2025-01-06",
+        "Short Row,short@example.org,housing-worker",
+    ]
+    client.force_login(hr)
+    before = snapshot()
+    response = upload(client, HEADER + "\n".join(rows) + "\n")
+    page = response.content.decode()
+    assert "12 of 15 rows have problems" in page and "Nothing can be imported" in page
+    assert response.context["confirm"] is None and "csv_text" not in page
+    errors = {row.line: row.errors for row in response.context["preview"].rows}
+    assert errors[2] == [] and errors[3] == []
+    assert response.context["preview"].rows[0].manager_row.line == 3
+    expected = {
+        4: "“not-an-email” is not a valid email address.",
+        5: "sam.taylor@example.org is already the email address of Staff Example.",
+        7: "twice@example.org is also on line 6 of this file.",
+        8: "There is no published role profile called “chief-executive”",
+        9: "No one working here or in this file has the email nobody@example.org",
+        10: "left on 31 January 2024",
+        11: "go round in a loop: loop1@example.org → loop2@example.org → loop1@example.org",
+        12: "go round in a loop: loop2@example.org → loop1@example.org → loop2@example.org",
+        13: "“2025-13-45” is not a date: write it as YYYY-MM-DD or DD/MM/YYYY.",
+        14: "The name is missing.",
+        15: "Give a first and a last name (“First Last”), not just “Madonna”.",
+        16: "This line has 3 values; it needs 5.",
+    }
+    for line, message in expected.items():
+        assert any(message in error for error in errors[line]), (line, errors[line])
+        assert escape(errors[line][0]) in page
+    assert errors[6] == []  # the first of the two rows with the same email is not itself wrong
+    assert snapshot() == before
+
+
+def test_a_bad_file_posted_as_if_confirmed_imports_nothing(client, hr):
+    client.force_login(hr)
+    before = snapshot()
+    response = confirm(client, HEADER + "Only Name,bad-email,housing-worker,,2025-01-06\n")
+    assert response.status_code == 200
+    assert "no longer passes the checks" in response.content.decode()
+    assert snapshot() == before
+
+
+def test_an_email_taken_between_preview_and_confirm_stops_the_whole_import(client, hr, staff, good_file):
+    client.force_login(hr)
+    assert upload(client, good_file).context["preview"].is_valid
+    staff.email = "jess.hill@example.org"  # someone else took it meanwhile
+    staff.save()
+    before = snapshot()
+    response = confirm(client, good_file)
+    assert response.status_code == 200
+    assert "jess.hill@example.org is already the email address of Staff Example" in response.content.decode()
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "The file is empty."),
+        (b"  \n\n", "The file is empty."),
+        (b"name,email,role\nA B,a@example.org,housing-worker\n", "The first line must be exactly"),
+        (HEADER.encode(), "The file has a header line but nobody in it."),
+        ((HEADER + "Zoë Brontë,zoe@example.org,housing-worker,,2025-01-06\n").encode("latin-1"), "The file is not UTF-8 text"),
+        (HEADER.encode() + b"A B,a@example.org,housing-worker,,2025-01-06\n" * 25_000, "the limit is 1 MB"),
+    ],
+    ids=["empty", "blank", "wrong-header", "header-only", "not-utf-8", "too-large"],
+)
+def test_a_file_that_cannot_be_read_says_why(client, hr, content, message):
+    client.force_login(hr)
+    before = snapshot()
+    response = upload(client, content)
+    assert response.status_code == 200
+    assert escape(message) in response.content.decode()
+    assert "Import 0" not in response.content.decode()
+    assert snapshot() == before
+
+
+def test_a_utf8_file_from_excel_with_a_byte_order_mark_is_read(client, hr):
+    client.force_login(hr)
+    text = HEADER + "Zoë Brontë,zoe@example.org,Housing Worker,,06/01/2025\n"
+    response = upload(client, b"\xef\xbb\xbf" + text.encode())
+    assert response.context["preview"].is_valid
+    assert "Zoë Brontë" in response.content.decode()
+
+
+def test_the_template_can_be_downloaded_and_passes_the_checks(client, hr):
+    client.force_login(hr)
+    response = client.get(reverse("staff_import_template"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["name", "email", "role_profile", "line_manager", "start_date"]
+    assert len(rows) == 2
+    assert upload(client, response.content).context["preview"].is_valid
+
+
+def test_the_import_page_explains_the_columns_and_links_the_template(client, hr):
+    client.force_login(hr)
+    page = client.get(reverse("staff_import")).content.decode()
+    assert "name,email,role_profile,line_manager,start_date" in page
+    assert reverse("staff_import_template") in page
+    assert 'enctype="multipart/form-data"' in page
