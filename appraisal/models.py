@@ -25,3 +25,13 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_repr}"
+
+    def change_rows(self) -> list[dict]:
+        """The changes for display: {"name", "before", "after"} for a [before, after] pair, else {"name", "value"}."""
+        rows = []
+        for name, value in self.changes.items():
+            if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, (list, dict)) for v in value):
+                rows.append({"name": name, "before": value[0], "after": value[1], "pair": True})
+            else:
+                rows.append({"name": name, "value": value, "pair": False})
+        return rows

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from appraisal.audit import field_changes, record
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
+from config.text import normalise_text
 
 # A position no indicator holds, used while positions are reassigned (the unique constraint
 # on current positions is checked row by row on SQLite).
@@ -67,6 +68,7 @@ def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: s
 
 @transaction.atomic
 def update_competency(*, by, competency: Competency, **values) -> dict:
+    values = {name: normalise_text(value) for name, value in values.items()}
     before = Competency.objects.filter(pk=competency.pk).values(*values).get()
     if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=values["name"].strip()).exists():
         raise ValidationError({"name": "Another competency has this name."})
@@ -132,6 +134,7 @@ def add_level(
 @transaction.atomic
 def update_level(*, by, level: Level, **values) -> dict:
     """Change a level's lead sentence or its rule (which level, how many months, the wording)."""
+    values = {name: normalise_text(value) for name, value in values.items()}
     before = Level.objects.filter(pk=level.pk).values(*values).get()
     for name, value in values.items():
         setattr(level, name, value)

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from appraisal.audit import field_changes, record
 from competencies.models import Competency
+from config.text import normalise_text
 from roles.models import (
     Accountability,
     OrganisationSection,
@@ -97,6 +98,8 @@ def start_draft(*, by, role_profile: RoleProfile) -> RoleProfileVersion:
 def update_details(*, by, version: RoleProfileVersion, **values) -> dict:
     """Set the title-block and job-description text fields of a draft."""
     require_draft(version)
+    # Browsers send textareas with CRLF line endings; store one form so versions compare equal.
+    values = {name: normalise_text(value) for name, value in values.items()}
     # From the database: a ModelForm bound to `version` has already changed the instance.
     before = RoleProfileVersion.objects.filter(pk=version.pk).values(*values).get()
     for name, value in values.items():

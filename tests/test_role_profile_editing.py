@@ -252,3 +252,12 @@ def test_non_hr_users_are_refused_every_editing_url(client, request, hr, name, a
 def test_anonymous_visitors_are_sent_to_log_in_from_editing_urls(client, name, args):
     response = client.post(reverse(name, args=args))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_line_endings_from_browsers_do_not_count_as_changes(client, draft):
+    data = {name: getattr(draft, name) for name in ["title", "service", "location", "introduction", "purpose", "supervisor", "peers", "direct_reports"]}
+    data["context"] = draft.context.replace("\n", "\r\n")
+    client.post(reverse("role_profile_draft_details", args=[SLUG]), data)
+    draft.refresh_from_db()
+    assert "\r" not in draft.context
+    assert not AuditEntry.objects.filter(action="edit", object_id=str(draft.pk)).exists()
