@@ -3,6 +3,7 @@
 from django.db import models
 
 from appraisal.models import AuditEntry
+from config.text import normalise_text
 
 
 def record(*, actor, action: str, obj: models.Model, changes: dict | None = None, person=None, object_type: str | None = None) -> AuditEntry:
@@ -20,6 +21,25 @@ def record(*, actor, action: str, obj: models.Model, changes: dict | None = None
         person=person,
         changes=_jsonable(changes or {}),
     )
+
+
+def update_fields(*, by, obj: models.Model, values: dict, clean_exclude=(), object_type: str | None = None, person=None) -> dict:
+    """Set `values` on `obj`, validate and save just those fields, and record an "edit" entry.
+
+    Call inside the caller's transaction. Text is stored with one kind of line ending, so a
+    browser's CRLF is not a change. Returns `{field: [before, after]}` for what changed.
+    """
+    values = {name: normalise_text(value) for name, value in values.items()}
+    # From the database: a ModelForm bound to `obj` may already have changed the instance.
+    before = type(obj).objects.filter(pk=obj.pk).values(*values).get()
+    for name, value in values.items():
+        setattr(obj, name, value)
+    obj.full_clean(exclude=list(clean_exclude))
+    obj.save(update_fields=list(values))
+    changes = field_changes(before, values)
+    if changes:
+        record(actor=by, action="edit", obj=obj, changes=changes, object_type=object_type, person=person)
+    return changes
 
 
 def field_changes(before: dict, after: dict) -> dict:

@@ -1,18 +1,8 @@
-from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Level
-from roles.forms import OrderedFormSet, ordered_formset
-
-
-def _helper(layout=None) -> FormHelper:
-    helper = FormHelper()
-    helper.form_tag = False
-    helper.disable_csrf = True
-    if layout is not None:
-        helper.layout = layout
-    return helper
+from roles.forms import OrderedFormSet, form_helper, ordered_formset
 
 
 class CompetencyForm(forms.Form):
@@ -22,7 +12,7 @@ class CompetencyForm(forms.Form):
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="e.g. who counts as a customer.")
 
-    helper = _helper()
+    helper = form_helper()
 
 
 class LevelForm(forms.Form):
@@ -33,7 +23,7 @@ class LevelForm(forms.Form):
     sustained_months = forms.IntegerField(label="For how many months", min_value=1, max_value=120)
     rule_text = forms.CharField(label="Wording of the rule", widget=forms.Textarea(attrs={"rows": 2}))
 
-    helper = _helper()
+    helper = form_helper()
 
     def __init__(self, *args, level: Level, **kwargs):
         initial = {"lead": level.lead, "sustained_level": level.sustained_level, "sustained_months": level.sustained_months, "rule_text": level.rule_text}
@@ -55,7 +45,7 @@ class IndicatorForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     text = forms.CharField(label="Indicator", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
-    helper = _helper(Layout("id", Row(Column("text", css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
+    helper = form_helper(Layout("id", Row(Column("text", css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
 
 
 class IndicatorBaseFormSet(OrderedFormSet):
@@ -83,7 +73,7 @@ class NewLevelForm(forms.Form):
     sustained_months = forms.IntegerField(label="For how many months", required=False, min_value=1, max_value=120, initial=12)
     rule_text = forms.CharField(label="Wording of the rule", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    helper = _helper()
+    helper = form_helper()
 
     def clean(self):
         data = super().clean()

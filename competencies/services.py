@@ -10,9 +10,8 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from appraisal.audit import field_changes, record
+from appraisal.audit import record, update_fields
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
-from config.text import normalise_text
 
 # A position no indicator holds, used while positions are reassigned (the unique constraint
 # on current positions is checked row by row on SQLite).
@@ -68,18 +67,9 @@ def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: s
 
 @transaction.atomic
 def update_competency(*, by, competency: Competency, **values) -> dict:
-    values = {name: normalise_text(value) for name, value in values.items()}
-    before = Competency.objects.filter(pk=competency.pk).values(*values).get()
     if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=values["name"].strip()).exists():
         raise ValidationError({"name": "Another competency has this name."})
-    for name, value in values.items():
-        setattr(competency, name, value)
-    competency.full_clean()
-    competency.save(update_fields=list(values))
-    changes = field_changes(before, values)
-    if changes:
-        record(actor=by, action="edit", obj=competency, changes=changes)
-    return changes
+    return update_fields(by=by, obj=competency, values=values)
 
 
 @transaction.atomic
@@ -134,16 +124,7 @@ def add_level(
 @transaction.atomic
 def update_level(*, by, level: Level, **values) -> dict:
     """Change a level's lead sentence or its rule (which level, how many months, the wording)."""
-    values = {name: normalise_text(value) for name, value in values.items()}
-    before = Level.objects.filter(pk=level.pk).values(*values).get()
-    for name, value in values.items():
-        setattr(level, name, value)
-    level.full_clean()
-    level.save(update_fields=list(values))
-    changes = field_changes(before, values)
-    if changes:
-        record(actor=by, action="edit", obj=level, changes=changes)
-    return changes
+    return update_fields(by=by, obj=level, values=values)
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from roles.models import RoleProfileVersion
 WINDOW_NOT_REQUIRED = ""
 
 
-def _helper(layout=None) -> FormHelper:
+def form_helper(layout=None) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False
     helper.disable_csrf = True
@@ -27,7 +27,7 @@ class RoleProfileCreateForm(forms.Form):
         help_text="Letters, numbers and hyphens; leave empty to make it from the title.",
     )
 
-    helper = _helper()
+    helper = form_helper()
 
 
 class VersionDetailsForm(forms.ModelForm):
@@ -44,7 +44,7 @@ class VersionDetailsForm(forms.ModelForm):
             "context": "Paragraphs separated by a blank line.",
         }
 
-    helper = _helper()
+    helper = form_helper()
 
 
 class OrderedItemForm(forms.Form):
@@ -52,7 +52,7 @@ class OrderedItemForm(forms.Form):
 
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
-    helper = _helper(Layout(Row(Column(Field("text"), css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
+    helper = form_helper(Layout(Row(Column(Field("text"), css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
 
 
 class PersonSpecificationItemForm(forms.Form):
@@ -62,7 +62,7 @@ class PersonSpecificationItemForm(forms.Form):
     )
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
-    helper = _helper(
+    helper = form_helper(
         Layout(
             Row(Column("category", css_class="col-md-3"), Column("essential", css_class="col-md-2"), Column("text", css_class="col-md-5"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))
         )
@@ -80,7 +80,7 @@ class OrganisationSectionForm(forms.Form):
     items = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text="One item per line.")
     text = forms.CharField(label="Closing paragraph", widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
-    helper = _helper(Layout(Row(Column("heading", css_class="col-md-3"), Column("items", css_class="col-md-5"), Column("text", css_class="col-md-2"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))))
+    helper = form_helper(Layout(Row(Column("heading", css_class="col-md-3"), Column("items", css_class="col-md-5"), Column("text", css_class="col-md-2"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))))
 
     def clean(self):
         data = super().clean()
@@ -145,7 +145,7 @@ class PublishForm(forms.Form):
         help_text="The date the role profile carries (shown as month and year).",
     )
 
-    helper = _helper()
+    helper = form_helper()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -12,9 +12,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from appraisal.audit import field_changes, record
+from appraisal.audit import record, update_fields
 from competencies.models import Competency
-from config.text import normalise_text
 from roles.models import (
     Accountability,
     OrganisationSection,
@@ -98,18 +97,9 @@ def start_draft(*, by, role_profile: RoleProfile) -> RoleProfileVersion:
 def update_details(*, by, version: RoleProfileVersion, **values) -> dict:
     """Set the title-block and job-description text fields of a draft."""
     require_draft(version)
-    # Browsers send textareas with CRLF line endings; store one form so versions compare equal.
-    values = {name: normalise_text(value) for name, value in values.items()}
-    # From the database: a ModelForm bound to `version` has already changed the instance.
-    before = RoleProfileVersion.objects.filter(pk=version.pk).values(*values).get()
-    for name, value in values.items():
-        setattr(version, name, value)
-    version.full_clean(exclude=["role_profile", "published_by", "created_by"])
-    version.save(update_fields=list(values))
-    changes = field_changes(before, values)
-    if changes:
-        record(actor=by, action="edit", obj=version, object_type=AUDIT_TYPE, changes=changes)
-    return changes
+    return update_fields(
+        by=by, obj=version, values=values, clean_exclude=["role_profile", "published_by", "created_by"], object_type=AUDIT_TYPE
+    )
 
 
 @transaction.atomic
