@@ -177,7 +177,7 @@ def test_the_draft_pages_are_gone_once_published(client, hr, draft):
     assert client.get(reverse("role_profile_draft_list", args=[SLUG, "accountabilities"])).status_code == 404
 
 
-def test_the_version_diff_shows_sections_and_windows(client, hr, staff, draft):
+def test_the_version_diff_shows_sections_and_windows(client, hr, staff, draft, django_assert_max_num_queries):
     services.update_details(by=hr, version=draft, purpose="A new purpose.")
     texts = list(draft.accountabilities.values_list("text", flat=True))
     services.replace_text_list(by=hr, version=draft, section="accountabilities", texts=texts[1:] + ["A new accountability."])
@@ -195,6 +195,8 @@ def test_the_version_diff_shows_sections_and_windows(client, hr, staff, draft):
 
     client.force_login(staff)
     page = client.get(reverse("role_profile_compare", args=[SLUG]) + "?from=1&to=2").content.decode()
+    with django_assert_max_num_queries(30):  # two whole versions, whatever their length
+        client.get(reverse("role_profile_compare", args=[SLUG]) + "?from=1&to=2")
     assert "A new accountability." in page and "1–3" in page
     history = client.get(reverse("role_profile_versions", args=[SLUG])).content.decode()
     assert "Helen" in history or "hr" in history
