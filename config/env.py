@@ -1,5 +1,7 @@
 """Read settings from the environment, rejecting values that would silently misconfigure the app."""
 
+import os
+import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +26,24 @@ def parse_list(value: str | None, *, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def local_secret_key(path: Path) -> str:
+    """A random secret key kept in `path` (created, readable by its owner only, on first use)."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it meanwhile
+        return path.read_text(encoding="ascii").strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"Set SECRET_KEY: no key in the environment and {path} cannot be written ({error}).") from error
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(key)
+    return key
 
 
 def parse_database_url(url: str | None, *, base_dir: Path) -> dict:

@@ -7,19 +7,15 @@ and nowhere else: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS.
 import os
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
-from config.env import parse_bool, parse_database_url, parse_list
+from config.env import local_secret_key, parse_bool, parse_database_url, parse_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = parse_bool("DEBUG", os.environ.get("DEBUG"), default=False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for local development).")
-    SECRET_KEY = "django-insecure-local-development-only"
+# Production sets SECRET_KEY. A laptop with none gets a random key kept in a git-ignored file,
+# so sessions survive restarts without anyone having to invent a secret.
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or local_secret_key(BASE_DIR / ".secret_key")
 
 ALLOWED_HOSTS = parse_list(os.environ.get("ALLOWED_HOSTS"), default=["localhost", "127.0.0.1", "[::1]"])
 

@@ -37,3 +37,13 @@ def test_booleans_and_lists():
     with pytest.raises(ImproperlyConfigured):
         parse_bool("DEBUG", "maybe", default=False)
     assert parse_list(" a.org, b.org ,", default=[]) == ["a.org", "b.org"]
+
+
+def test_a_laptop_without_secret_key_gets_a_random_one_kept_for_next_time(tmp_path):
+    from config.env import local_secret_key
+
+    path = tmp_path / ".secret_key"
+    key = local_secret_key(path)
+    assert len(key) >= 50 and local_secret_key(path) == key
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert local_secret_key(tmp_path / "other") != key
