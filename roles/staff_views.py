@@ -91,15 +91,9 @@ def staff_detail(request, pk):
 def staff_edit(request, pk):
     member = _staff_member(pk)
     form = StaffDetailsForm.for_member(member, request.POST or None)
-    if form.is_valid():
-        try:
-            services.update_staff_details(by=request.user, member=member, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"{member.name}'s details were saved.")
-            return redirect("staff_detail", member.pk)
-    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Edit details"})
+    return _change_member(
+        request, member, form, services.update_staff_details, "Edit details", lambda m: f"{m.name}'s details were saved."
+    )
 
 
 @hr_admin_required
@@ -107,15 +101,14 @@ def staff_edit(request, pk):
 def staff_assign_role(request, pk):
     member = _staff_member(pk)
     form = AssignRoleForm(request.POST or None, initial={"role_profile": member.role_profile_id})
-    if form.is_valid():
-        try:
-            services.assign_role_profile(by=request.user, member=member, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"{member.name} holds {member.role_profile} from {_day(member.role_profile_since)}.")
-            return redirect("staff_detail", member.pk)
-    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Change role profile"})
+    return _change_member(
+        request,
+        member,
+        form,
+        services.assign_role_profile,
+        "Change role profile",
+        lambda m: f"{m.name} holds {m.role_profile} from {_day(m.role_profile_since)}.",
+    )
 
 
 @hr_admin_required
@@ -123,16 +116,14 @@ def staff_assign_role(request, pk):
 def staff_assign_manager(request, pk):
     member = _staff_member(pk)
     form = AssignManagerForm(request.POST or None, member=member, initial={"manager": member.line_manager_id})
-    if form.is_valid():
-        try:
-            services.assign_line_manager(by=request.user, member=member, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            manager = member.line_manager.name if member.line_manager else "nobody"
-            messages.success(request, f"{member.name} is line-managed by {manager} from {_day(member.line_manager_since)}.")
-            return redirect("staff_detail", member.pk)
-    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Change line manager"})
+    return _change_member(
+        request,
+        member,
+        form,
+        services.assign_line_manager,
+        "Change line manager",
+        lambda m: f"{m.name} is line-managed by {m.line_manager.name if m.line_manager else 'nobody'} from {_day(m.line_manager_since)}.",
+    )
 
 
 @hr_admin_required
@@ -140,18 +131,27 @@ def staff_assign_manager(request, pk):
 def staff_mark_leaver(request, pk):
     member = _staff_member(pk)
     form = LeaverForm(request.POST or None, initial={"left_on": member.left_on or timezone.localdate()})
+    return _change_member(
+        request,
+        member,
+        form,
+        services.mark_leaver,
+        "Leaving date",
+        lambda m: f"{m.name}'s last day of employment is {_day(m.left_on)}." if m.left_on else f"{m.name} is no longer marked as a leaver.",
+    )
+
+
+def _change_member(request, member, form, service, title, success):
+    """Run one service on a valid form; its refusals become form errors and nothing is saved."""
     if form.is_valid():
         try:
-            services.mark_leaver(by=request.user, member=member, **form.cleaned_data)
+            service(by=request.user, member=member, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            if member.left_on:
-                messages.success(request, f"{member.name}'s last day of employment is {_day(member.left_on)}.")
-            else:
-                messages.success(request, f"{member.name} is no longer marked as a leaver.")
+            messages.success(request, success(member))
             return redirect("staff_detail", member.pk)
-    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": "Leaving date"})
+    return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": title})
 
 
 @hr_admin_required
