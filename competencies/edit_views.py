@@ -11,14 +11,7 @@ from competencies import services
 from competencies.forms import CompetencyForm, IndicatorFormSet, LevelForm, NewLevelForm
 from competencies.models import Competency, Indicator, Level
 from roles.access import hr_admin_required
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error.messages)
+from roles.forms import add_validation_error
 
 
 @hr_admin_required
@@ -34,7 +27,7 @@ def competency_create(request):
         try:
             competency = services.create_competency(by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"{competency.name} added to the framework. Now add its levels.")
             return redirect("competency_edit", competency.slug)
@@ -50,7 +43,7 @@ def competency_edit(request, slug):
         try:
             services.update_competency(by=request.user, competency=competency, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"{competency.name} saved.")
             return redirect("competency_edit", competency.slug)
@@ -103,7 +96,7 @@ def level_edit(request, slug, number):
             try:
                 services.update_level(by=request.user, level=level, **level_form.cleaned_data)
             except ValidationError as error:
-                _add_errors(level_form, error)
+                add_validation_error(level_form, error)
             else:
                 messages.success(request, "Level saved.")
                 return redirect("level_edit", slug, number)
@@ -151,7 +144,7 @@ def level_create(request, slug):
                 rule_text=data["rule_text"] if rule else "",
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, f"Level {level.number} added to {competency.name}.")
             return redirect("competency_edit", slug)

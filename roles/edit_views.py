@@ -17,6 +17,7 @@ from roles.forms import (
     RoleProfileCreateForm,
     VersionDetailsForm,
     WindowsForm,
+    add_validation_error,
     ordered_formset,
     ordered_values,
 )
@@ -44,11 +45,7 @@ def _apply(request, form, action, success):
     try:
         action()
     except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            for field, field_errors in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, field_errors)
-        else:
-            form.add_error(None, error.messages)
+        add_validation_error(form, error)
         return False
     messages.success(request, success)
     return True

@@ -3,6 +3,7 @@ import datetime
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from roles.models import RoleProfileVersion
@@ -17,6 +18,15 @@ def form_helper(layout=None) -> FormHelper:
     if layout is not None:
         helper.layout = layout
     return helper
+
+
+def add_validation_error(form, error: ValidationError) -> None:
+    """Show a service's refusal on the form: by field where it names one of the form's fields."""
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
 
 
 class RoleProfileCreateForm(forms.Form):
