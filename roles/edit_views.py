@@ -51,6 +51,14 @@ def _apply(request, form, action, success):
     return True
 
 
+def _list_page(request, draft, formset, heading, hint):
+    """The page that edits one ordered list of a draft (any formset of `ordered_formset`)."""
+    helper = formset.form.helper
+    return render(
+        request, "roles/edit/list.html", {"formset": formset, "version": draft, "heading": heading, "hint": hint, "helper": helper}
+    )
+
+
 @hr_admin_required
 def role_profile_create(request):
     form = RoleProfileCreateForm(request.POST or None)
@@ -109,11 +117,7 @@ def draft_text_list(request, slug, section):
         services.replace_text_list(by=request.user, version=draft, section=name, texts=texts)
         messages.success(request, f"{heading} saved.")
         return redirect("role_profile_draft", slug)
-    return render(
-        request,
-        "roles/edit/list.html",
-        {"formset": formset, "version": draft, "heading": heading, "hint": hint, "helper": OrderedItemForm.helper},
-    )
+    return _list_page(request, draft, formset, heading, hint)
 
 
 @hr_admin_required
@@ -128,16 +132,13 @@ def draft_person_specification(request, slug):
         services.replace_person_specification(by=request.user, version=draft, items=ordered_values(formset))
         messages.success(request, "Person specification saved.")
         return redirect("role_profile_draft", slug)
-    return render(
+    return _list_page(
         request,
-        "roles/edit/list.html",
-        {
-            "formset": formset,
-            "version": draft,
-            "heading": "2.1 Person specification",
-            "hint": "One item per row, with its category and whether it is essential or desirable. Rows are shown grouped by category in the order of each category's first row.",
-            "helper": PersonSpecificationItemForm.helper,
-        },
+        draft,
+        formset,
+        "2.1 Person specification",
+        "One item per row, with its category and whether it is essential or desirable. "
+        "Rows are shown grouped by category in the order of each category's first row.",
     )
 
 
@@ -156,16 +157,12 @@ def draft_organisation(request, slug):
         services.replace_organisation_sections(by=request.user, version=draft, sections=sections)
         messages.success(request, "Organisation sections saved.")
         return redirect("role_profile_draft", slug)
-    return render(
+    return _list_page(
         request,
-        "roles/edit/list.html",
-        {
-            "formset": formset,
-            "version": draft,
-            "heading": "1.2 Organisation: further sections",
-            "hint": "Anything else printed under Organisation, such as a team structure or the organisation's values.",
-            "helper": OrganisationSectionForm.helper,
-        },
+        draft,
+        formset,
+        "1.2 Organisation: further sections",
+        "Anything else printed under Organisation, such as a team structure or the organisation's values.",
     )
 
 
