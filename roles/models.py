@@ -299,33 +299,33 @@ class StaffMember(models.Model):
             raise ValidationError(errors)
 
 
-class RoleAssignment(models.Model):
-    """History: from `since`, the person holds `role_profile`. The newest row is the current one."""
+class HistoryEntry(models.Model):
+    """A row of a person's history: from `since`, recorded when and by whom. Rows are only ever added."""
 
-    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="role_history")
-    role_profile = models.ForeignKey(RoleProfile, on_delete=models.PROTECT, related_name="+")
     since = models.DateField()
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        abstract = True
         ordering = ["staff_member", "since", "pk"]
+
+
+class RoleAssignment(HistoryEntry):
+    """History: from `since`, the person holds `role_profile`. The newest row is the current one."""
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="role_history")
+    role_profile = models.ForeignKey(RoleProfile, on_delete=models.PROTECT, related_name="+")
 
     def __str__(self):
         return f"{self.staff_member}: {self.role_profile} from {self.since:%d %b %Y}"
 
 
-class LineManagerAssignment(models.Model):
+class LineManagerAssignment(HistoryEntry):
     """History: from `since`, `line_manager` manages the person (empty: nobody does)."""
 
     staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="manager_history")
     line_manager = models.ForeignKey(StaffMember, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    since = models.DateField()
-    recorded_at = models.DateTimeField(default=timezone.now)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-
-    class Meta:
-        ordering = ["staff_member", "since", "pk"]
 
     def __str__(self):
         return f"{self.staff_member}: managed by {self.line_manager or 'nobody'} from {self.since:%d %b %Y}"
