@@ -10,7 +10,7 @@ def record(*, actor, action: str, obj: models.Model, changes: dict | None = None
     """Write one audit entry for `action` on `obj` by `actor`.
 
     `changes` maps a field or section name to `[before, after]` (or holds a short summary);
-    `object_type` defaults to the model's verbose name.
+    `object_type` defaults to the model's verbose name; `person` is a StaffMember or its id.
     """
     return AuditEntry.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
@@ -18,7 +18,7 @@ def record(*, actor, action: str, obj: models.Model, changes: dict | None = None
         object_type=object_type or str(obj._meta.verbose_name),
         object_id=str(obj.pk or ""),
         object_repr=str(obj)[:300],
-        person=person,
+        person_id=getattr(person, "pk", person),
         changes=_jsonable(changes or {}),
     )
 

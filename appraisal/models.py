@@ -1,5 +1,9 @@
+"""Annual appraisals and the audit trail."""
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEntry(models.Model):
@@ -35,3 +39,237 @@ class AuditEntry(models.Model):
             else:
                 rows.append({"name": name, "value": value, "pair": False})
         return rows
+
+
+class AppraisalCycle(models.Model):
+    """An annual appraisal round ("Annual appraisal 2026"). Opening it creates everyone's appraisal."""
+
+    name = models.CharField(max_length=120, unique=True, error_messages={"unique": "A cycle with this name already exists."})
+    period_start = models.DateField(help_text="First day of the year under review.")
+    period_end = models.DateField(help_text="Last day of the year under review: the date the records speak to.")
+    due_on = models.DateField("due date", help_text="When appraisals should be completed.")
+    self_assessment = models.BooleanField(
+        "staff self-assess first", default=True, help_text="Staff rate themselves against the indicators before their manager does."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-period_end", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gt=models.F("period_start")),
+                name="cycle_period_ends_after_it_starts",
+                violation_error_message="The period must end after it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period_start:%-d %B %Y} to {self.period_end:%-d %B %Y}"
+
+    def clean(self):
+        super().clean()
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            raise ValidationError({"period_end": "The period must end after it starts."})
+        if self.period_start and self.due_on and self.due_on < self.period_start:
+            raise ValidationError({"due_on": "The due date cannot be before the period starts."})
+
+
+class AppraisalQuerySet(models.QuerySet):
+    def completed(self):
+        return self.filter(state=Appraisal.State.COMPLETED)
+
+
+class Appraisal(models.Model):
+    """One person's appraisal in one cycle, against the role profile version they held when it opened."""
+
+    class State(models.TextChoices):
+        SELF_ASSESSMENT = "self_assessment", "Self-assessment"
+        MANAGER_REVIEW = "manager_review", "Manager review"
+        AWAITING_SIGN_OFF = "awaiting_sign_off", "Shared, awaiting sign-off"
+        AWAITING_COUNTERSIGN = "awaiting_countersign", "Awaiting countersignature"
+        COMPLETED = "completed", "Completed"
+
+    # States in which the staff member may read the manager's scores.
+    SHARED_STATES = (State.AWAITING_SIGN_OFF, State.AWAITING_COUNTERSIGN, State.COMPLETED)
+
+    cycle = models.ForeignKey(AppraisalCycle, on_delete=models.PROTECT, related_name="appraisals")
+    staff_member = models.ForeignKey("roles.StaffMember", on_delete=models.PROTECT, related_name="appraisals")
+    appraiser = models.ForeignKey("roles.StaffMember", on_delete=models.PROTECT, related_name="appraisals_to_conduct")
+    role_version = models.ForeignKey("roles.RoleProfileVersion", on_delete=models.PROTECT, related_name="appraisals")
+    state = models.CharField(max_length=24, choices=State.choices, db_index=True)
+    # Bumped by every save: a save made from an older revision is refused, not silently applied.
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    self_assessment_comments = models.TextField("your comments on the year", blank=True)
+    meeting_date = models.DateField(null=True, blank=True)
+    objectives = models.TextField("objectives for the next year", blank=True)
+    development_plan = models.TextField(blank=True)
+    manager_comments = models.TextField("overall comments", blank=True)
+    shared_at = models.DateTimeField(null=True, blank=True)
+    staff_comments = models.TextField("comments", blank=True)
+    staff_agrees = models.BooleanField(null=True, blank=True, help_text="Empty until signed off; False records disagreement.")
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    countersign_comments = models.TextField("countersignature comments", blank=True)
+    countersigned_at = models.DateTimeField(null=True, blank=True)
+    countersigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AppraisalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-cycle__period_end", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "staff_member"],
+                name="one_appraisal_per_person_per_cycle",
+                violation_error_message="This person already has an appraisal in this cycle.",
+            ),
+        ]
+        indexes = [models.Index(fields=["staff_member", "state"], name="appraisal_person_state")]
+
+    def __str__(self):
+        return f"{self.staff_member} – {self.cycle}"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.state == self.State.COMPLETED
+
+    @property
+    def is_shared(self) -> bool:
+        return self.state in self.SHARED_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return not self.is_completed and self.cycle.due_on < timezone.localdate()
+
+
+class ScoredCompetency(models.Model):
+    """A competency of the role's window as it stood when the appraisal opened, with its result.
+
+    The name, window and level wording are copied here, and `levels` lists the indicator ids of
+    each level of the window, so that later edits to the framework never change the record.
+    """
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="competencies")
+    competency = models.ForeignKey("competencies.Competency", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=120)
+    entry_level = models.PositiveSmallIntegerField()
+    # [{"number", "lead", "rule_text", "sustained_level", "sustained_months", "indicators": [id, ...]}, ...]
+    levels = models.JSONField()
+    # Derived by appraisal.rules.derive_level: a level of the window, entry_level - 1 for "below
+    # entry", or empty while the ratings do not yet decide it.
+    derived_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    self_level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Derived from the self-assessment.")
+    override_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    override_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["appraisal", "position"]
+        verbose_name_plural = "scored competencies"
+        constraints = [
+            models.UniqueConstraint(fields=["appraisal", "competency"], name="scored_competency_unique_per_appraisal"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.window_label})"
+
+    @property
+    def desired_level(self) -> int:
+        return self.entry_level + 1
+
+    @property
+    def exceptional_level(self) -> int:
+        return self.entry_level + 2
+
+    @property
+    def window_label(self) -> str:
+        return f"{self.entry_level}–{self.exceptional_level}"
+
+    @property
+    def achieved_level(self) -> int | None:
+        """The final level: the override when there is one, else the derived level."""
+        return self.override_level if self.override_level is not None else self.derived_level
+
+    def level_label(self, number: int | None) -> str:
+        """How a level of this window reads: "3 (Desired)", "Below entry", "Not yet scored"."""
+        if number is None:
+            return "Not yet scored"
+        if number < self.entry_level:
+            return "Below entry"
+        names = {self.entry_level: "Entry", self.desired_level: "Desired", self.exceptional_level: "Exceptional"}
+        return f"{number} ({names.get(number, 'outside the window')})"
+
+
+class IndicatorRating(models.Model):
+    """The manager's rating of one indicator (and the staff member's own, when they self-assess)."""
+
+    class Rating(models.TextChoices):
+        NOT_YET = "not_yet", "Not yet"
+        PARTLY = "partly", "Partly"
+        CONSISTENTLY = "consistently", "Consistently demonstrated"
+
+    scored_competency = models.ForeignKey(ScoredCompetency, on_delete=models.CASCADE, related_name="ratings")
+    indicator = models.ForeignKey("competencies.Indicator", on_delete=models.PROTECT, related_name="+")
+    rating = models.CharField(max_length=12, choices=Rating.choices, blank=True)
+    evidence = models.TextField(blank=True)
+    self_rating = models.CharField(max_length=12, choices=Rating.choices, blank=True)
+    self_evidence = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["scored_competency", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["scored_competency", "indicator"], name="rating_unique_per_indicator"),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator_id}: {self.get_rating_display() or 'not rated'}"
+
+
+class MeasureReview(models.Model):
+    """The manager's comment on one performance measure of the role profile version."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="measure_reviews")
+    measure = models.ForeignKey("roles.PerformanceMeasure", on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["appraisal", "measure__position"]
+        constraints = [models.UniqueConstraint(fields=["appraisal", "measure"], name="measure_review_unique_per_appraisal")]
+
+
+class AppraisalEvent(models.Model):
+    """One step of an appraisal's workflow: who moved it from which state to which, when, and why."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=24, blank=True)
+    to_state = models.CharField(max_length=24)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["appraisal", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def to_state_label(self) -> str:
+        return Appraisal.State(self.to_state).label

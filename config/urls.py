@@ -12,6 +12,8 @@ urlpatterns = [
     path("roles/", include("roles.urls")),
     path("framework/", include("competencies.urls")),
     path("staff/", include("roles.staff_urls")),
+    path("appraisals/", include("appraisal.urls")),
+    path("reports/", include("appraisal.report_urls")),
     path("audit/", include("appraisal.audit_urls")),
     path("team/", role_views.team, name="team"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,105 @@
+"""Who may see an appraisal, in one place.
+
+An appraisal is visible to the person appraised, their appraiser, anyone above the person in the
+current line-management chain, and HR admins. To anyone else it does not exist (404). Inside that
+scope, what someone may *do* depends on who they are and the record's state; the services refuse
+the rest (403). The person appraised sees the manager's scores only once the record is shared.
+"""
+
+from django.db import connection
+from django.db.models import Q
+from django.http import Http404
+
+from appraisal.models import Appraisal
+from roles.access import is_hr_admin, staff_member_for
+
+
+def managers_above(staff_member_id: int) -> set[int]:
+    """Ids of everyone above a person in the current line-management chain (one query)."""
+    table = connection.ops.quote_name("roles_staffmember")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE chain(id, depth) AS (
+                SELECT line_manager_id, 1 FROM {table} WHERE id = %s AND line_manager_id IS NOT NULL
+                UNION
+                SELECT s.line_manager_id, chain.depth + 1 FROM {table} s JOIN chain ON s.id = chain.id
+                WHERE s.line_manager_id IS NOT NULL AND chain.depth < 50
+            )
+            SELECT DISTINCT id FROM chain
+            """,
+            [staff_member_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def reports_in_line(staff_member_id: int) -> set[int]:
+    """Ids of everyone below a person in the current line-management chain, however deep (one query)."""
+    table = connection.ops.quote_name("roles_staffmember")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE line(id, depth) AS (
+                SELECT id, 1 FROM {table} WHERE line_manager_id = %s
+                UNION
+                SELECT s.id, line.depth + 1 FROM {table} s JOIN line ON s.line_manager_id = line.id
+                WHERE line.depth < 50
+            )
+            SELECT DISTINCT id FROM line
+            """,
+            [staff_member_id],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def visible_appraisals(user):
+    """The appraisals `user` may see (a queryset)."""
+    if is_hr_admin(user):
+        return Appraisal.objects.all()
+    person = staff_member_for(user)
+    if person is None:
+        return Appraisal.objects.none()
+    return Appraisal.objects.filter(
+        Q(staff_member=person) | Q(appraiser=person) | Q(staff_member_id__in=reports_in_line(person.pk))
+    )
+
+
+def get_appraisal_for(user, pk: int) -> Appraisal:
+    """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it.
+
+    Sets `viewer_is_owner`, `viewer_is_appraiser`, `viewer_is_hr` and `viewer_is_above` on it.
+    """
+    appraisal = (
+        Appraisal.objects.select_related(
+            "cycle",
+            "staff_member__user",
+            "staff_member__service",
+            "appraiser__user",
+            "role_version__role_profile",
+            "signed_off_by",
+            "countersigned_by",
+            "updated_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if appraisal is None:
+        raise Http404("No such appraisal.")
+    person = staff_member_for(user)
+    appraisal.viewer_is_hr = is_hr_admin(user)
+    appraisal.viewer_is_owner = person is not None and person.pk == appraisal.staff_member_id
+    appraisal.viewer_is_appraiser = person is not None and person.pk == appraisal.appraiser_id
+    appraisal.viewer_is_above = (
+        person is not None
+        and not appraisal.viewer_is_owner
+        and not appraisal.viewer_is_appraiser
+        and person.pk in managers_above(appraisal.staff_member_id)
+    )
+    if not (appraisal.viewer_is_hr or appraisal.viewer_is_owner or appraisal.viewer_is_appraiser or appraisal.viewer_is_above):
+        raise Http404("No such appraisal.")
+    return appraisal
+
+
+def may_see_scores(appraisal: Appraisal) -> bool:
+    """Whether the viewer of an appraisal from `get_appraisal_for` may read the manager's scores."""
+    return appraisal.viewer_is_hr or appraisal.viewer_is_appraiser or appraisal.viewer_is_above or appraisal.is_shared

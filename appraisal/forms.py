@@ -1,0 +1,207 @@
+from django import forms
+
+from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating
+from appraisal.selectors import Sheet
+from roles.forms import form_helper
+from roles.models import StaffMember
+
+RATING_CHOICES = [("", "Not rated"), *IndicatorRating.Rating.choices]
+TEXT_LIMIT = 10_000
+
+
+class CycleForm(forms.ModelForm):
+    class Meta:
+        model = AppraisalCycle
+        fields = ["name", "period_start", "period_end", "due_on", "self_assessment"]
+        widgets = {
+            "period_start": forms.DateInput(attrs={"type": "date"}),
+            "period_end": forms.DateInput(attrs={"type": "date"}),
+            "due_on": forms.DateInput(attrs={"type": "date"}),
+        }
+        help_texts = {"name": "For example “Annual appraisal 2026”."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("Create the cycle")
+
+
+class SheetForm(forms.Form):
+    """The long form of an appraisal: a rating and evidence per indicator, and, for the appraiser,
+    an override per competency, a comment per performance measure and the record's other fields.
+
+    Fields are named `rating-<indicator id>`, `evidence-<indicator id>`, `override-<competency id>`,
+    `reason-<competency id>` and `measure-<measure id>`. The page renders them in one template loop
+    from `rows()`, not one widget template per input.
+    """
+
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, data=None, *, sheet: Sheet, appraisal: Appraisal, for_self: bool, **kwargs):
+        super().__init__(data, **kwargs)
+        self.sheet, self.appraisal, self.for_self = sheet, appraisal, for_self
+        self.initial.setdefault("revision", appraisal.revision)
+        for indicator_id in sheet.indicator_ids:
+            self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
+            self.fields[f"evidence-{indicator_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT, strip=True)
+        for competency in sheet.competencies:
+            for row in competency.levels:
+                for indicator in row.indicators:
+                    self.initial.setdefault(f"rating-{indicator.indicator.pk}", indicator.self_rating if for_self else indicator.rating)
+                    self.initial.setdefault(f"evidence-{indicator.indicator.pk}", indicator.self_evidence if for_self else indicator.evidence)
+        if for_self:
+            self.fields["self_assessment_comments"] = forms.CharField(
+                label="Your comments on the year", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
+            )
+            self.initial.setdefault("self_assessment_comments", appraisal.self_assessment_comments)
+            return
+        for competency in sheet.competencies:
+            scored = competency.scored
+            choices = [("", "As derived")] + [
+                (number, scored.level_label(number)) for number in range(scored.entry_level - 1, scored.exceptional_level + 1)
+            ]
+            self.fields[f"override-{scored.competency_id}"] = forms.TypedChoiceField(
+                choices=choices, coerce=int, empty_value=None, required=False
+            )
+            self.fields[f"reason-{scored.competency_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
+            self.initial.setdefault(f"override-{scored.competency_id}", scored.override_level if scored.override_level is not None else "")
+            self.initial.setdefault(f"reason-{scored.competency_id}", scored.override_reason)
+        for item in sheet.measures:
+            self.fields[f"measure-{item['measure'].pk}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
+            self.initial.setdefault(f"measure-{item['measure'].pk}", item["comment"])
+        self.fields["meeting_date"] = forms.DateField(
+            label="Date of the appraisal meeting", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        )
+        for name, label in (
+            ("objectives", "Objectives for the next year"),
+            ("development_plan", "Development plan"),
+            ("manager_comments", "Overall comments"),
+        ):
+            self.fields[name] = forms.CharField(label=label, required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
+        for name in ("meeting_date", "objectives", "development_plan", "manager_comments"):
+            self.initial.setdefault(name, getattr(appraisal, name))
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.for_self:
+            return cleaned
+        for competency in self.sheet.competencies:
+            competency_id = competency.scored.competency_id
+            level, reason = cleaned.get(f"override-{competency_id}"), (cleaned.get(f"reason-{competency_id}") or "").strip()
+            if level is not None and not reason:
+                self.add_error(f"reason-{competency_id}", "Give the reason for overriding the derived level.")
+            elif level is None and reason:
+                self.add_error(f"override-{competency_id}", "Choose the level you give instead of the derived one, or clear the reason.")
+        return cleaned
+
+    def value(self, name: str):
+        """The field's value as the page shows it: what was submitted, else what is saved."""
+        if self.is_bound:
+            return self.data.get(name, "")
+        value = self.initial.get(name, "")
+        return "" if value is None else value
+
+    def ratings(self) -> dict[int, tuple[str, str]]:
+        return {
+            indicator_id: (self.cleaned_data[f"rating-{indicator_id}"], self.cleaned_data[f"evidence-{indicator_id}"])
+            for indicator_id in self.sheet.indicator_ids
+        }
+
+    def overrides(self) -> dict[int, tuple[int | None, str]]:
+        return {
+            competency.scored.competency_id: (
+                self.cleaned_data[f"override-{competency.scored.competency_id}"],
+                self.cleaned_data[f"reason-{competency.scored.competency_id}"],
+            )
+            for competency in self.sheet.competencies
+        }
+
+    def measures(self) -> dict[int, str]:
+        return {item["measure"].pk: self.cleaned_data[f"measure-{item['measure'].pk}"] for item in self.sheet.measures}
+
+    def rows(self) -> list[dict]:
+        """The page's competencies with each input's name, value and errors, for one template loop."""
+        errors = self.errors if self.is_bound else {}
+        rows = []
+        for competency in self.sheet.competencies:
+            scored = competency.scored
+            levels = []
+            for level in competency.levels:
+                indicators = []
+                for row in level.indicators:
+                    pk = row.indicator.pk
+                    value = self.value(f"rating-{pk}")
+                    saved = row.self_rating if self.for_self else row.rating
+                    indicators.append(
+                        {
+                            "row": row,
+                            "pk": pk,
+                            "value": value,
+                            "evidence": self.value(f"evidence-{pk}"),
+                            "errors": errors.get(f"rating-{pk}", []) + errors.get(f"evidence-{pk}", []),
+                            "saved_label": dict(RATING_CHOICES).get(saved, "") if value != saved else "",
+                            "choices": [(choice, label, choice == value) for choice, label in RATING_CHOICES],
+                        }
+                    )
+                levels.append({"level": level, "indicators": indicators})
+            item = {"competency": competency, "scored": scored, "levels": levels}
+            if not self.for_self:
+                override = str(self.value(f"override-{scored.competency_id}"))
+                item.update(
+                    override_choices=[(str(choice), label, str(choice) == override) for choice, label in self.fields[f"override-{scored.competency_id}"].choices],
+                    reason=self.value(f"reason-{scored.competency_id}"),
+                    override_errors=errors.get(f"override-{scored.competency_id}", []),
+                    reason_errors=errors.get(f"reason-{scored.competency_id}", []),
+                )
+            rows.append(item)
+        return rows
+
+    def measure_rows(self) -> list[dict]:
+        errors = self.errors if self.is_bound else {}
+        return [
+            {"measure": item["measure"], "name": f"measure-{item['measure'].pk}", "value": self.value(f"measure-{item['measure'].pk}"),
+             "errors": errors.get(f"measure-{item['measure'].pk}", [])}
+            for item in self.sheet.measures
+        ]
+
+
+class SignOffForm(forms.Form):
+    agrees = forms.TypedChoiceField(
+        label="Do you agree with this record?",
+        choices=[("yes", "I agree with this record"), ("no", "I disagree with this record (say why below)")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    comments = forms.CharField(label="Your comments", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("Sign off")
+
+
+class CountersignForm(forms.Form):
+    comments = forms.CharField(label="Your comments (optional)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper("Countersign and complete")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, submit: str = "Reopen", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper(submit)
+
+
+class ReassignForm(forms.Form):
+    appraiser = forms.ModelChoiceField(queryset=StaffMember.objects.none(), label="New appraiser")
+    reason = forms.CharField(label="Reason", max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, appraisal: Appraisal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["appraiser"].queryset = StaffMember.objects.active().exclude(pk=appraisal.staff_member_id).select_related("user")
+        self.helper = form_helper("Reassign")

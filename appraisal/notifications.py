@@ -1,0 +1,112 @@
+"""Emails to whoever must act next on an appraisal. Sent after the change commits, never before.
+
+Django's email backend sends them: the console in development, SMTP in production (see README).
+People without an email address are skipped; the page shows them what to do anyway.
+"""
+
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.urls import reverse
+
+from appraisal.models import Appraisal, AppraisalCycle
+
+
+def _link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _record_link(appraisal: Appraisal) -> str:
+    return _link(reverse("appraisal", args=[appraisal.pk]))
+
+
+def _send(messages: list[EmailMessage]) -> None:
+    messages = [message for message in messages if message.to]
+    if messages:
+        transaction.on_commit(lambda: get_connection(fail_silently=True).send_messages(messages))
+
+
+def _message(user, subject: str, body: str) -> EmailMessage:
+    greeting = f"Dear {user.first_name or user.username},\n\n"
+    return EmailMessage(subject, greeting + body + "\n", to=[user.email] if user.email else [])
+
+
+def _person(appraisal: Appraisal):
+    return appraisal.staff_member.user
+
+
+def _appraiser(appraisal: Appraisal):
+    return appraisal.appraiser.user
+
+
+def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
+    """Tell each person their self-assessment is open, or each appraiser how many reviews are due."""
+    if not appraisals:
+        return
+    due = f"{cycle.due_on:%-d %B %Y}"
+    ids = [appraisal.pk for appraisal in appraisals]
+    rows = Appraisal.objects.filter(pk__in=ids).select_related("staff_member__user", "appraiser__user")
+    messages = []
+    if cycle.self_assessment:
+        for appraisal in rows:
+            messages.append(
+                _message(
+                    _person(appraisal),
+                    f"{cycle.name}: your self-assessment",
+                    f"{cycle.name} has opened. Please rate yourself against your role's behavioural indicators "
+                    f"before your appraisal meeting:\n{_record_link(appraisal)}\n\nAppraisals are due by {due}.",
+                )
+            )
+    else:
+        by_appraiser = defaultdict(list)
+        for appraisal in rows:
+            by_appraiser[appraisal.appraiser_id].append(appraisal)
+        for group in by_appraiser.values():
+            names = "\n".join(f"- {appraisal.staff_member}: {_record_link(appraisal)}" for appraisal in group)
+            messages.append(
+                _message(_appraiser(group[0]), f"{cycle.name}: {len(group)} appraisal(s) to carry out", f"Due by {due}:\n{names}")
+            )
+    _send(messages)
+
+
+def appraiser_assigned(appraisal: Appraisal) -> None:
+    _send([_message(_appraiser(appraisal), f"You are now {appraisal.staff_member}'s appraiser",
+                    f"HR has asked you to carry out {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}")])
+
+
+def review_due(appraisal: Appraisal) -> None:
+    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member} has completed their self-assessment",
+                    f"You can now score {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}")])
+
+
+def sign_off_due(appraisal: Appraisal) -> None:
+    _send([_message(_person(appraisal), f"Your appraisal is ready for you to read and sign",
+                    f"{appraisal.appraiser} has shared your {appraisal.cycle} appraisal with you. Please read it, add your "
+                    f"comments and sign it off (you can record that you disagree):\n{_record_link(appraisal)}")])
+
+
+def withdrawn(appraisal: Appraisal) -> None:
+    _send([_message(_person(appraisal), "Your appraisal has been taken back for changes",
+                    f"{appraisal.appraiser} is changing your {appraisal.cycle} appraisal; you will be asked to sign it when it is "
+                    f"shared again:\n{_record_link(appraisal)}")])
+
+
+def countersign_due(appraisal: Appraisal) -> None:
+    agreement = "agreeing with it" if appraisal.staff_agrees else "recording that they disagree"
+    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member} has signed their appraisal",
+                    f"{appraisal.staff_member} has signed off their {appraisal.cycle} appraisal, {agreement}. Please read their "
+                    f"comments and countersign:\n{_record_link(appraisal)}")])
+
+
+def completed(appraisal: Appraisal) -> None:
+    _send([_message(_person(appraisal), "Your appraisal is complete",
+                    f"{appraisal.appraiser} has countersigned your {appraisal.cycle} appraisal. You can read it and download it "
+                    f"as a PDF:\n{_record_link(appraisal)}")])
+
+
+def reopened(appraisal: Appraisal) -> None:
+    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member}'s appraisal has been reopened",
+                    f"HR has reopened {appraisal.staff_member}'s {appraisal.cycle} appraisal so that it can be changed; it will "
+                    f"need to be shared and signed again:\n{_record_link(appraisal)}")])

@@ -1,0 +1,142 @@
+"""Reads for the appraisal pages: everything a record needs, in a fixed number of queries."""
+
+from dataclasses import dataclass, field
+
+from appraisal.models import Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.rules import WindowLevel, add_months, held_since
+from appraisal.services import earlier_records
+from competencies.models import Indicator
+
+WINDOW_LABELS = ("Entry", "Desired", "Exceptional")
+RATING_LABELS = dict(IndicatorRating.Rating.choices)
+
+
+@dataclass
+class IndicatorRow:
+    indicator: Indicator
+    rating: str = ""
+    evidence: str = ""
+    self_rating: str = ""
+    self_evidence: str = ""
+    last_rating: str = ""
+
+    @property
+    def rating_label(self) -> str:
+        return RATING_LABELS.get(self.rating, "")
+
+    @property
+    def self_rating_label(self) -> str:
+        return RATING_LABELS.get(self.self_rating, "")
+
+    @property
+    def last_rating_label(self) -> str:
+        return RATING_LABELS.get(self.last_rating, "")
+
+
+@dataclass
+class LevelRow:
+    number: int
+    label: str
+    lead: str = ""
+    rule_text: str = ""
+    is_rule: bool = False
+    rule_status: str = ""
+    indicators: list[IndicatorRow] = field(default_factory=list)
+
+
+@dataclass
+class CompetencyRow:
+    scored: ScoredCompetency
+    levels: list[LevelRow]
+    last_level: int | None = None
+
+    @property
+    def indicator_count(self) -> int:
+        return sum(len(level.indicators) for level in self.levels)
+
+
+@dataclass
+class Sheet:
+    competencies: list[CompetencyRow]
+    measures: list[dict]
+    previous: Appraisal | None
+
+    @property
+    def indicator_ids(self) -> list[int]:
+        return [row.indicator.pk for competency in self.competencies for level in competency.levels for row in level.indicators]
+
+
+def appraisal_sheet(appraisal: Appraisal) -> Sheet:
+    """The appraisal's competencies, levels and indicators with their ratings, the person's previous
+    completed appraisal's ratings for reference, and the performance measures with their reviews."""
+    scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
+    indicator_ids = [i for competency in scored for level in competency.levels for i in level.get("indicators") or ()]
+    indicators = Indicator.objects.in_bulk(indicator_ids)
+    previous = (
+        Appraisal.objects.completed()
+        .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
+        .select_related("cycle")
+        .order_by("-cycle__period_end")
+        .first()
+    )
+    last_ratings, last_levels = {}, {}
+    if previous is not None:
+        last_ratings = dict(
+            IndicatorRating.objects.filter(scored_competency__appraisal=previous).exclude(rating="").values_list("indicator_id", "rating")
+        )
+        for row in ScoredCompetency.objects.filter(appraisal=previous):
+            last_levels[row.competency_id] = row.achieved_level
+    has_rules = any(level.get("sustained_level") for competency in scored for level in competency.levels)
+    history = earlier_records(appraisal) if has_rules else {}
+    rows = []
+    for competency in scored:
+        ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
+        levels = []
+        for label, level in zip(WINDOW_LABELS, competency.levels):
+            row = LevelRow(number=level["number"], label=label, lead=level.get("lead", ""), rule_text=level.get("rule_text", ""))
+            window_level = WindowLevel.from_snapshot(level)
+            if window_level.is_rule:
+                row.is_rule = True
+                row.rule_status = _rule_status(window_level, appraisal, history.get(competency.competency_id, []))
+            for indicator_id in window_level.indicator_ids:
+                indicator = indicators[indicator_id]
+                rating = ratings.get(indicator_id)
+                last = last_ratings.get(indicator_id) or last_ratings.get(indicator.replaces_id, "")
+                row.indicators.append(
+                    IndicatorRow(
+                        indicator=indicator,
+                        rating=rating.rating if rating else "",
+                        evidence=rating.evidence if rating else "",
+                        self_rating=rating.self_rating if rating else "",
+                        self_evidence=rating.self_evidence if rating else "",
+                        last_rating=last,
+                    )
+                )
+            levels.append(row)
+        rows.append(CompetencyRow(scored=competency, levels=levels, last_level=last_levels.get(competency.competency_id)))
+    reviews = {review.measure_id: review.comment for review in MeasureReview.objects.filter(appraisal=appraisal)}
+    measures = [
+        {"measure": measure, "comment": reviews.get(measure.pk, "")} for measure in appraisal.role_version.performance_measures.all()
+    ]
+    return Sheet(competencies=rows, measures=measures, previous=previous)
+
+
+def _rule_status(level: WindowLevel, appraisal: Appraisal, history) -> str:
+    """How the sustained-level rule stands, in words, from the person's completed appraisals."""
+    period_end = appraisal.cycle.period_end
+    since = held_since(level.sustained_level, period_end, history)
+    if since == period_end:
+        return (
+            f"No earlier completed appraisal shows level {level.sustained_level} or above continuously up to this one, so "
+            f"level {level.number} is reached when level {level.sustained_level} has been held for "
+            f"{level.sustained_months} months."
+        )
+    reached = add_months(since, level.sustained_months) <= period_end
+    return (
+        f"Completed appraisals show level {level.sustained_level} or above continuously since {since:%-d %B %Y}. "
+        + (
+            f"With level {level.sustained_level} in this appraisal, that is {level.sustained_months} months or more."
+            if reached
+            else f"Level {level.number} needs {level.sustained_months} months."
+        )
+    )

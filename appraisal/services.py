@@ -1,0 +1,623 @@
+"""Every change to a cycle or an appraisal: one function per verb, atomic, checked and audited.
+
+Who may do what, in which state:
+
+| action                   | who                    | from state                        | to state             |
+|--------------------------|------------------------|-----------------------------------|----------------------|
+| save_self_assessment     | the staff member       | self-assessment                   | (same)               |
+| submit_self_assessment   | the staff member       | self-assessment                   | manager review       |
+| save_review              | the appraiser          | manager review                    | (same)               |
+| share                    | the appraiser          | manager review                    | awaiting sign-off    |
+| withdraw                 | the appraiser          | awaiting sign-off                 | manager review       |
+| sign_off                 | the staff member       | awaiting sign-off                 | awaiting countersign |
+| countersign              | the appraiser          | awaiting countersign              | completed            |
+| reopen                   | an HR admin            | completed                         | manager review       |
+| reassign_appraiser       | an HR admin            | any but completed                 | (same)               |
+
+A refusal because of who asks is `NotAllowed` (403); because the record has moved on, or another
+save came first, `StaleRecord`; because of what was entered, `ValidationError`. Every change bumps
+`Appraisal.revision` with a conditional UPDATE, so of two saves made from the same revision only
+the first applies, on SQLite and PostgreSQL alike.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F, Prefetch
+from django.utils import timezone
+
+from appraisal import audit, notifications
+from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.rules import Record, WindowLevel, derive_level
+from competencies.models import Competency, Indicator
+from config.text import normalise_text
+from roles.access import is_hr_admin, staff_member_for
+from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
+
+State = Appraisal.State
+RATINGS = {choice.value for choice in IndicatorRating.Rating}
+
+
+class NotAllowed(PermissionDenied):
+    """The person asking may not do this to this appraisal."""
+
+
+class StaleRecord(Exception):
+    """The appraisal changed since the form was loaded (another save, or a change of state)."""
+
+    def __init__(self, appraisal: Appraisal, message: str):
+        super().__init__(message)
+        self.appraisal = appraisal
+        self.message = message
+
+
+# --- cycles ---------------------------------------------------------------------------------------
+
+
+def create_cycle(
+    *, by, name: str, period_start: datetime.date, period_end: datetime.date, due_on: datetime.date, self_assessment: bool
+) -> AppraisalCycle:
+    _require_hr(by)
+    cycle = AppraisalCycle(
+        name=normalise_text(name).strip(),
+        period_start=period_start,
+        period_end=period_end,
+        due_on=due_on,
+        self_assessment=self_assessment,
+        created_by=by,
+    )
+    cycle.full_clean()
+    with transaction.atomic():
+        cycle.save()
+        audit.record(
+            actor=by,
+            action="create",
+            obj=cycle,
+            object_type="appraisal cycle",
+            changes={"period": cycle.period_label, "due": str(due_on), "self-assessment": self_assessment},
+        )
+    return cycle
+
+
+@dataclass
+class NotAppraised:
+    """An active member of staff whom opening the cycle could not give an appraisal, and why."""
+
+    staff_member: StaffMember
+    reason: str
+
+
+@dataclass
+class OpeningResult:
+    created: list[Appraisal] = field(default_factory=list)
+    not_appraised: list[NotAppraised] = field(default_factory=list)
+
+
+def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
+    """Create an appraisal for every active member of staff who has none in this cycle yet.
+
+    Each gets the current published version of the role profile they hold and their line manager
+    as appraiser. Opening again (after HR has fixed someone's record) adds only the missing ones.
+    People with no role profile, no published version of it, or no line manager are returned in
+    `not_appraised`, and shown on the cycle's page until fixed.
+    """
+    _require_hr(by)
+    now = timezone.now()
+    with transaction.atomic():
+        cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
+        result = OpeningResult(not_appraised=not_appraised(cycle))
+        unappraised = {entry.staff_member.pk for entry in result.not_appraised}
+        candidates = [
+            person
+            for person in _staff_without_appraisal(cycle).select_related("line_manager")
+            if person.pk not in unappraised
+        ]
+        versions = _current_versions({person.role_profile_id for person in candidates})
+        snapshots = _window_snapshots(versions.values())
+        state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
+        appraisals = Appraisal.objects.bulk_create(
+            [
+                Appraisal(
+                    cycle=cycle,
+                    staff_member=person,
+                    appraiser=person.line_manager,
+                    role_version=versions[person.role_profile_id],
+                    state=state,
+                    created_at=now,
+                    updated_at=now,
+                    updated_by=by,
+                )
+                for person in candidates
+            ]
+        )
+        if appraisals and appraisals[0].pk is None:  # backends that do not return ids from bulk_create
+            by_person = dict(Appraisal.objects.filter(cycle=cycle).values_list("staff_member_id", "pk"))
+            for appraisal in appraisals:
+                appraisal.pk = by_person[appraisal.staff_member_id]
+        ScoredCompetency.objects.bulk_create(
+            [
+                ScoredCompetency(appraisal_id=appraisal.pk, **row)
+                for appraisal in appraisals
+                for row in snapshots[appraisal.role_version_id]
+            ],
+            batch_size=2000,
+        )
+        AppraisalEvent.objects.bulk_create(
+            [AppraisalEvent(appraisal_id=appraisal.pk, at=now, by=by, action="open", to_state=state) for appraisal in appraisals],
+            batch_size=2000,
+        )
+        first_opening = cycle.opened_at is None
+        if first_opening:
+            cycle.opened_at, cycle.opened_by = now, by
+            cycle.save(update_fields=["opened_at", "opened_by"])
+        audit.record(
+            actor=by,
+            action="open" if first_opening else "open again",
+            obj=cycle,
+            object_type="appraisal cycle",
+            changes={
+                "appraisals created": len(appraisals),
+                "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in result.not_appraised],
+            },
+        )
+        result.created = appraisals
+        notifications.cycle_opened(cycle, appraisals)
+    return result
+
+
+def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
+    """Active staff without an appraisal in `cycle` whose record must be fixed before they can have one."""
+    people = list(_staff_without_appraisal(cycle).select_related("user", "role_profile", "line_manager__user"))
+    versions = _current_versions({person.role_profile_id for person in people if person.role_profile_id})
+    problems = []
+    for person in people:
+        if person.role_profile_id is None:
+            reason = "holds no role profile"
+        elif person.role_profile_id not in versions:
+            reason = "holds a role profile with no published version"
+        elif person.line_manager_id is None:
+            reason = "has no line manager"
+        elif not person.line_manager.is_active:
+            reason = f"has a line manager who has left ({person.line_manager})"
+        else:
+            continue
+        problems.append(NotAppraised(person, reason))
+    return problems
+
+
+def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
+    """Give an appraisal to another appraiser (any state but completed)."""
+    _require_hr(by)
+    errors = {}
+    if appraiser.pk == appraisal.staff_member_id:
+        errors["appraiser"] = "A person cannot appraise themselves."
+    elif not appraiser.is_active:
+        errors["appraiser"] = f"{appraiser} has left the organisation."
+    elif appraiser.pk == appraisal.appraiser_id:
+        errors["appraiser"] = f"{appraiser} is already the appraiser."
+    if not normalise_text(reason).strip():
+        errors["reason"] = "Say why the appraiser changes."
+    if errors:
+        raise ValidationError(errors)
+    previous = appraisal.appraiser
+    with transaction.atomic():
+        appraisal = _advance(appraisal, by=by, expect=[s for s in State if s != State.COMPLETED], revision=None, values={"appraiser": appraiser})
+        _event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason.strip()}")
+        _audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason.strip()})
+        notifications.appraiser_assigned(appraisal)
+    return appraisal
+
+
+# --- saving drafts --------------------------------------------------------------------------------
+
+
+def save_self_assessment(*, by, appraisal: Appraisal, revision: int, ratings: dict[int, tuple[str, str]], comments: str) -> Appraisal:
+    """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments."""
+    _require_staff_member(by, appraisal)
+    with transaction.atomic():
+        appraisal = _advance(
+            appraisal, by=by, expect=[State.SELF_ASSESSMENT], revision=revision, values={"self_assessment_comments": normalise_text(comments)}
+        )
+        changes = _save_ratings(appraisal, ratings, rating_field="self_rating", evidence_field="self_evidence")
+        if appraisal.previous_values["self_assessment_comments"] != appraisal.self_assessment_comments:
+            changes["Comments on the year"] = [appraisal.previous_values["self_assessment_comments"], appraisal.self_assessment_comments]
+        _rederive(appraisal)
+        _audit(appraisal, by, "save self-assessment", changes)
+    return appraisal
+
+
+def save_review(
+    *,
+    by,
+    appraisal: Appraisal,
+    revision: int,
+    ratings: dict[int, tuple[str, str]],
+    overrides: dict[int, tuple[int | None, str]],
+    measures: dict[int, str],
+    meeting_date: datetime.date | None,
+    objectives: str,
+    development_plan: str,
+    manager_comments: str,
+) -> Appraisal:
+    """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
+    overrides per competency ({competency id: (level or None, reason)}), a comment per performance
+    measure ({measure id: comment}) and the record's other fields."""
+    _require_appraiser(by, appraisal)
+    values = {
+        "meeting_date": meeting_date,
+        "objectives": normalise_text(objectives),
+        "development_plan": normalise_text(development_plan),
+        "manager_comments": normalise_text(manager_comments),
+    }
+    with transaction.atomic():
+        appraisal = _advance(appraisal, by=by, expect=[State.MANAGER_REVIEW], revision=revision, values=values)
+        changes = audit.field_changes(appraisal.previous_values, values)
+        changes.update(_save_ratings(appraisal, ratings, rating_field="rating", evidence_field="evidence"))
+        changes.update(_save_overrides(appraisal, overrides))
+        changes.update(_save_measure_reviews(appraisal, measures))
+        changes.update(_rederive(appraisal))
+        _audit(appraisal, by, "save review", changes)
+    return appraisal
+
+
+# --- workflow -------------------------------------------------------------------------------------
+
+
+def submit_self_assessment(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
+    _require_staff_member(by, appraisal)
+    return _transition(appraisal, by=by, action="submit self-assessment", expect=State.SELF_ASSESSMENT, to=State.MANAGER_REVIEW,
+                       revision=revision, notify=notifications.review_due)
+
+
+def share(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
+    """Share the record with the staff member for sign-off: every competency scored, the meeting held."""
+    _require_appraiser(by, appraisal)
+    return _transition(appraisal, by=by, action="share", expect=State.MANAGER_REVIEW, to=State.AWAITING_SIGN_OFF, revision=revision,
+                       values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
+
+
+def _ready_to_share(appraisal: Appraisal) -> None:
+    problems = {}
+    unscored = [competency.name for competency in ScoredCompetency.objects.filter(appraisal=appraisal) if competency.achieved_level is None]
+    if unscored:
+        problems["competencies"] = "Rate the indicators of " + ", ".join(unscored) + " before sharing (or override the level, with a reason)."
+    if appraisal.meeting_date is None:
+        problems["meeting_date"] = "Record the date of the appraisal meeting before sharing."
+    if problems:
+        raise ValidationError(problems)
+
+
+def withdraw(*, by, appraisal: Appraisal, reason: str = "", revision: int | None = None) -> Appraisal:
+    """Take a shared record back to make changes before the staff member signs it."""
+    _require_appraiser(by, appraisal)
+    return _transition(appraisal, by=by, action="withdraw", expect=State.AWAITING_SIGN_OFF, to=State.MANAGER_REVIEW, revision=revision,
+                       values={"shared_at": None}, comment=reason, notify=notifications.withdrawn)
+
+
+def sign_off(*, by, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None) -> Appraisal:
+    """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
+    _require_staff_member(by, appraisal)
+    comments = normalise_text(comments).strip()
+    if not agrees and not comments:
+        raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
+    return _transition(appraisal, by=by, action="sign off" if agrees else "sign off, disagreeing", expect=State.AWAITING_SIGN_OFF,
+                       to=State.AWAITING_COUNTERSIGN, revision=revision,
+                       values={"staff_agrees": agrees, "staff_comments": comments, "signed_off_at": timezone.now(), "signed_off_by": by},
+                       comment=comments, notify=notifications.countersign_due)
+
+
+def countersign(*, by, appraisal: Appraisal, comments: str = "", revision: int | None = None) -> Appraisal:
+    """The appraiser countersigns: the appraisal is completed and locked."""
+    _require_appraiser(by, appraisal)
+    now = timezone.now()
+    comments = normalise_text(comments).strip()
+    return _transition(appraisal, by=by, action="countersign", expect=State.AWAITING_COUNTERSIGN, to=State.COMPLETED, revision=revision,
+                       values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
+                       comment=comments, notify=notifications.completed)
+
+
+def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None) -> Appraisal:
+    """An HR admin reopens a completed record for its appraiser to change; the reason is kept.
+
+    The sign-offs are cleared (they are kept in the record's history and the audit trail): the
+    changed record must be shared and signed again.
+    """
+    _require_hr(by)
+    reason = normalise_text(reason).strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for reopening a completed record."})
+    values = {
+        "shared_at": None,
+        "staff_agrees": None,
+        "staff_comments": "",
+        "signed_off_at": None,
+        "signed_off_by": None,
+        "countersign_comments": "",
+        "countersigned_at": None,
+        "countersigned_by": None,
+        "completed_at": None,
+    }
+    return _transition(appraisal, by=by, action="reopen", expect=State.COMPLETED, to=State.MANAGER_REVIEW, revision=revision,
+                       values=values, comment=reason, notify=notifications.reopened)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _require_hr(user) -> None:
+    if not is_hr_admin(user):
+        raise NotAllowed("Only HR admins can do this.")
+
+
+def _require_appraiser(user, appraisal: Appraisal) -> None:
+    person = staff_member_for(user)
+    if person is None or person.pk != appraisal.appraiser_id:
+        raise NotAllowed("Only the appraiser can do this.")
+
+
+def _require_staff_member(user, appraisal: Appraisal) -> None:
+    person = staff_member_for(user)
+    if person is None or person.pk != appraisal.staff_member_id:
+        raise NotAllowed("Only the person appraised can do this.")
+
+
+def _advance(appraisal: Appraisal, *, by, expect, revision: int | None, values: dict, to_state: str | None = None) -> Appraisal:
+    """Apply `values` (and a new state) to the appraisal if it is still in an `expect`ed state and,
+    when `revision` is given, still at that revision; bump the revision. Call inside a transaction.
+
+    Returns the appraisal as now saved, with `previous_values` holding what the changed fields were.
+    Raises StaleRecord, naming who changed it, when another change came first.
+    """
+    names = list(values) + (["state"] if to_state else [])
+    previous = Appraisal.objects.filter(pk=appraisal.pk).values(*names, "state", "revision").first()
+    now = timezone.now()
+    update = {**values, "revision": F("revision") + 1, "updated_at": now, "updated_by": by}
+    if to_state:
+        update["state"] = to_state
+    rows = Appraisal.objects.filter(pk=appraisal.pk, state__in=list(expect))
+    if revision is not None:
+        rows = rows.filter(revision=revision)
+    if previous is None or not rows.update(**update):
+        current = Appraisal.objects.select_related("updated_by").get(pk=appraisal.pk)
+        raise StaleRecord(current, _stale_message(current, expect, revision))
+    for name, value in values.items():
+        setattr(appraisal, name, value)
+    appraisal.state = to_state or previous["state"]
+    appraisal.revision = previous["revision"] + 1
+    appraisal.updated_at, appraisal.updated_by = now, by
+    appraisal.previous_values = previous
+    return appraisal
+
+
+def _stale_message(current: Appraisal, expect, revision: int | None) -> str:
+    who = current.updated_by.get_full_name() or current.updated_by.username if current.updated_by else "someone"
+    when = timezone.localtime(current.updated_at).strftime("%-d %B %Y at %H:%M")
+    if current.state not in list(expect):
+        return f"This appraisal is now “{current.get_state_display()}” ({who}, {when}), so this can no longer be done."
+    return f"{who} saved this appraisal on {when}, after you opened it. Nothing of yours was saved."
+
+
+def _transition(appraisal, *, by, action, expect, to, revision=None, values=None, comment="", check=None, notify=None) -> Appraisal:
+    """Move the appraisal from `expect` to `to` in one transaction; `check` may refuse (and roll back)."""
+    with transaction.atomic():
+        appraisal = _advance(appraisal, by=by, expect=[expect], revision=revision, values=values or {}, to_state=to)
+        if check:
+            _rederive(appraisal)
+            appraisal.meeting_date = Appraisal.objects.values_list("meeting_date", flat=True).get(pk=appraisal.pk)
+            check(appraisal)
+        _event(appraisal, by=by, action=action, from_state=expect, to_state=to, comment=comment)
+        changes = {"state": [State(expect).label, State(to).label]}
+        if comment:
+            changes["comment"] = comment
+        _audit(appraisal, by, action, changes)
+        if notify:
+            notify(appraisal)
+    return appraisal
+
+
+def _event(appraisal, *, by, action, from_state, to_state=None, comment="") -> AppraisalEvent:
+    return AppraisalEvent.objects.create(
+        appraisal=appraisal, by=by, action=action, from_state=from_state, to_state=to_state or from_state, comment=normalise_text(comment)
+    )
+
+
+def _audit(appraisal: Appraisal, by, action: str, changes: dict) -> None:
+    audit.record(actor=by, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id, changes=changes)
+
+
+def _save_ratings(appraisal: Appraisal, ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str) -> dict:
+    """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused."""
+    scored = {competency.pk: competency for competency in ScoredCompetency.objects.filter(appraisal=appraisal)}
+    owner = {}
+    for competency in scored.values():
+        for level in competency.levels:
+            for indicator_id in level.get("indicators") or ():
+                owner[indicator_id] = (competency, level["number"])
+    unknown = set(ratings) - set(owner)
+    if unknown:
+        raise ValidationError(f"These indicators are not part of this appraisal: {sorted(unknown)}.")
+    for indicator_id, (rating, _evidence) in ratings.items():
+        if rating and rating not in RATINGS:
+            raise ValidationError(f"“{rating}” is not a rating.")
+    existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__appraisal=appraisal)}
+    labels = dict(IndicatorRating.Rating.choices)
+    changes, to_create, to_update = {}, [], []
+    for indicator_id, (rating, evidence) in ratings.items():
+        evidence = normalise_text(evidence).strip()
+        row = existing.get(indicator_id)
+        before = (getattr(row, rating_field), getattr(row, evidence_field)) if row else ("", "")
+        if before == (rating, evidence):
+            continue
+        competency, number = owner[indicator_id]
+        key = f"{competency.name}, level {number}, indicator {indicator_id}"
+        if before[0] != rating:
+            changes[f"{key}: {'self-' if rating_field == 'self_rating' else ''}rating"] = [labels.get(before[0], ""), labels.get(rating, "")]
+        if before[1] != evidence:
+            changes[f"{key}: {'self-' if rating_field == 'self_rating' else ''}evidence"] = [before[1], evidence]
+        if row is None:
+            row = IndicatorRating(scored_competency=competency, indicator_id=indicator_id)
+            to_create.append(row)
+        else:
+            to_update.append(row)
+        setattr(row, rating_field, rating)
+        setattr(row, evidence_field, evidence)
+    IndicatorRating.objects.bulk_create(to_create)
+    IndicatorRating.objects.bulk_update(to_update, [rating_field, evidence_field])
+    return changes
+
+
+def _save_overrides(appraisal: Appraisal, overrides: dict[int, tuple[int | None, str]]) -> dict:
+    changes = {}
+    rows = {row.competency_id: row for row in ScoredCompetency.objects.filter(appraisal=appraisal)}
+    errors = {}
+    for competency_id, (level, reason) in overrides.items():
+        row = rows.get(competency_id)
+        if row is None:
+            raise ValidationError(f"Competency {competency_id} is not part of this appraisal.")
+        reason = normalise_text(reason).strip()
+        if level is not None and not row.entry_level - 1 <= level <= row.exceptional_level:
+            errors[f"override-{competency_id}"] = f"Choose a level from below entry to {row.exceptional_level}."
+        elif level is not None and not reason:
+            errors[f"reason-{competency_id}"] = "Give the reason for overriding the derived level."
+        if level is None:
+            reason = ""  # no override, so no reason to keep
+        if (row.override_level, row.override_reason) != (level, reason):
+            changes[f"{row.name}: final level"] = [row.level_label(row.override_level), row.level_label(level)]
+            if row.override_reason != reason:
+                changes[f"{row.name}: override reason"] = [row.override_reason, reason]
+            row.override_level, row.override_reason = level, reason
+            row.save(update_fields=["override_level", "override_reason"])
+    if errors:
+        raise ValidationError(errors)
+    return changes
+
+
+def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> dict:
+    valid = dict(appraisal.role_version.performance_measures.values_list("pk", "text"))
+    unknown = set(measures) - set(valid)
+    if unknown:
+        raise ValidationError(f"These performance measures are not part of this role profile version: {sorted(unknown)}.")
+    existing = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
+    changes, to_create, to_update = {}, [], []
+    for measure_id, comment in measures.items():
+        comment = normalise_text(comment).strip()
+        review = existing.get(measure_id)
+        before = review.comment if review else ""
+        if before == comment:
+            continue
+        changes[f"Performance measure: {valid[measure_id][:60]}"] = [before, comment]
+        if review is None:
+            to_create.append(MeasureReview(appraisal=appraisal, measure_id=measure_id, comment=comment))
+        else:
+            review.comment = comment
+            to_update.append(review)
+    MeasureReview.objects.bulk_create(to_create)
+    MeasureReview.objects.bulk_update(to_update, ["comment"])
+    return changes
+
+
+def _rederive(appraisal: Appraisal) -> dict:
+    """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings."""
+    scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
+    history = earlier_records(appraisal)
+    period_end = appraisal.cycle.period_end
+    changes, changed = {}, []
+    for competency in scored:
+        levels = [WindowLevel.from_snapshot(level) for level in competency.levels]
+        ratings = {row.indicator_id: row.rating for row in competency.ratings.all()}
+        self_ratings = {row.indicator_id: row.self_rating for row in competency.ratings.all()}
+        records = history.get(competency.competency_id, [])
+        derived = derive_level(levels, ratings, period_end=period_end, history=records)
+        self_level = derive_level(levels, self_ratings, period_end=period_end, history=records)
+        if (derived, self_level) != (competency.derived_level, competency.self_level):
+            if derived != competency.derived_level:
+                changes[f"{competency.name}: derived level"] = [competency.level_label(competency.derived_level), competency.level_label(derived)]
+            competency.derived_level, competency.self_level = derived, self_level
+            changed.append(competency)
+    ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])
+    return changes
+
+
+def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle.
+
+    Every earlier completed appraisal appears for every competency: with None where the record
+    does not include the competency, which breaks a sustained run (see appraisal.rules).
+    """
+    earlier = list(
+        Appraisal.objects.completed()
+        .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
+        .exclude(pk=appraisal.pk)
+        .values_list("pk", "cycle__period_end")
+    )
+    if not earlier:
+        return {}
+    levels = defaultdict(dict)
+    for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
+        appraisal_id__in=[pk for pk, _ in earlier]
+    ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
+        levels[competency_id][appraisal_id] = override if override is not None else derived
+    return {
+        competency_id: [Record(period_end, by_appraisal.get(pk)) for pk, period_end in earlier]
+        for competency_id, by_appraisal in levels.items()
+    }
+
+
+def _staff_without_appraisal(cycle: AppraisalCycle):
+    return StaffMember.objects.active().exclude(appraisals__cycle=cycle)
+
+
+def _current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
+    """{role profile id: its newest published version}."""
+    versions = {}
+    for version in RoleProfileVersion.objects.filter(
+        role_profile_id__in=role_profile_ids, status=RoleProfileVersion.Status.PUBLISHED
+    ).order_by("role_profile_id", "number"):
+        versions[version.role_profile_id] = version
+    return versions
+
+
+def _window_snapshots(versions) -> dict[int, list[dict]]:
+    """{version id: [ScoredCompetency field values, ...]}: each required competency's window as it stands now."""
+    versions = list(versions)
+    requirements = list(RoleRequirement.objects.filter(version__in=versions).order_by("version_id", "position"))
+    competencies = {
+        competency.pk: competency
+        for competency in Competency.objects.filter(pk__in={r.competency_id for r in requirements}).prefetch_related(
+            "levels", _prefetch_current_indicators()
+        )
+    }
+    snapshots = {version.pk: [] for version in versions}
+    for requirement in requirements:
+        competency = competencies[requirement.competency_id]
+        levels = {level.number: level for level in competency.levels.all() if level.retired_at is None}
+        snapshots[requirement.version_id].append(
+            {
+                "competency_id": competency.pk,
+                "position": requirement.position,
+                "name": competency.name,
+                "entry_level": requirement.entry_level,
+                "levels": [level_snapshot(levels[number]) for number in requirement.window if number in levels],
+            }
+        )
+    return snapshots
+
+
+def _prefetch_current_indicators() -> Prefetch:
+    return Prefetch("levels__indicators", queryset=Indicator.objects.current().order_by("position", "pk"), to_attr="current_indicators")
+
+
+def level_snapshot(level) -> dict:
+    """One level of the framework as an appraisal keeps it (uses `current_indicators` when prefetched)."""
+    indicators = level.current_indicators if hasattr(level, "current_indicators") else level.indicators.current().order_by("position", "pk")
+    return {
+        "number": level.number,
+        "lead": level.lead,
+        "rule_text": level.rule_text,
+        "sustained_level": level.sustained_level,
+        "sustained_months": level.sustained_months,
+        "indicators": [indicator.pk for indicator in indicators],
+    }

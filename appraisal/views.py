@@ -1,0 +1,332 @@
+"""Appraisal pages. Each view finds the appraisal through `get_appraisal_for` (404 outside the
+viewer's scope), calls one service, and redirects; the services refuse what the viewer may not do."""
+
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from appraisal import drafts, services
+from appraisal.access import get_appraisal_for, may_see_scores, visible_appraisals
+from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm, SheetForm, SignOffForm
+from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.pdf import render_appraisal_pdf
+from appraisal.selectors import appraisal_sheet
+from roles.access import hr_admin_required, staff_member_for
+from roles.forms import add_validation_error
+
+State = Appraisal.State
+
+
+# --- cycles (HR admins) ---------------------------------------------------------------------------
+
+
+@hr_admin_required
+def cycle_list(request):
+    cycles = AppraisalCycle.objects.annotate(appraisal_count=Count("appraisals"))
+    return render(request, "appraisal/cycle_list.html", {"cycles": cycles})
+
+
+@hr_admin_required
+def cycle_create(request):
+    form = CycleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cycle = services.create_cycle(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, f"{cycle} created. Open it when you are ready to create everyone's appraisal.")
+            return redirect("cycle_detail", cycle.pk)
+    return render(request, "appraisal/cycle_form.html", {"form": form})
+
+
+@hr_admin_required
+def cycle_detail(request, pk):
+    cycle = get_object_or_404(AppraisalCycle, pk=pk)
+    appraisals = list(
+        cycle.appraisals.select_related("staff_member__user", "appraiser__user", "role_version").order_by(
+            "staff_member__user__last_name", "staff_member__user__first_name"
+        )
+    )
+    counts = Counter(appraisal.state for appraisal in appraisals)
+    states = [{"state": state, "count": counts.get(state.value, 0)} for state in State]
+    return render(
+        request,
+        "appraisal/cycle_detail.html",
+        {"cycle": cycle, "appraisals": appraisals, "states": states, "not_appraised": services.not_appraised(cycle)},
+    )
+
+
+@hr_admin_required
+@require_POST
+def cycle_open(request, pk):
+    cycle = get_object_or_404(AppraisalCycle, pk=pk)
+    result = services.open_cycle(by=request.user, cycle=cycle)
+    messages.success(request, f"{len(result.created)} appraisal(s) created.")
+    if result.not_appraised:
+        messages.warning(request, f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.")
+    return redirect("cycle_detail", cycle.pk)
+
+
+# --- the record -----------------------------------------------------------------------------------
+
+
+@login_required
+def appraisal_list(request):
+    """The viewer's own appraisals, and those they conduct."""
+    person = staff_member_for(request.user)
+    rows = visible_appraisals(request.user).select_related("cycle", "staff_member__user", "appraiser__user", "role_version")
+    own, to_conduct = [], []
+    if person is not None:
+        for appraisal in rows.filter(staff_member=person) | rows.filter(appraiser=person):
+            (own if appraisal.staff_member_id == person.pk else to_conduct).append(appraisal)
+    return render(request, "appraisal/appraisal_list.html", {"own": own, "to_conduct": to_conduct})
+
+
+def _record_context(request, appraisal, **extra) -> dict:
+    show_scores = may_see_scores(appraisal)
+    context = {
+        "appraisal": appraisal,
+        "show_scores": show_scores,
+        "sheet": appraisal_sheet(appraisal),
+        "events": appraisal.events.select_related("by"),
+        "next_step": next_step(appraisal),
+    }
+    if appraisal.viewer_is_owner and appraisal.state == State.AWAITING_SIGN_OFF:
+        context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(initial={"revision": appraisal.revision})
+    if appraisal.viewer_is_appraiser and appraisal.state == State.AWAITING_COUNTERSIGN:
+        context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(initial={"revision": appraisal.revision})
+    context.update(extra)
+    return context
+
+
+def next_step(appraisal: Appraisal) -> str:
+    """Who must act next, in words."""
+    return {
+        State.SELF_ASSESSMENT: f"{appraisal.staff_member} completes their self-assessment.",
+        State.MANAGER_REVIEW: f"{appraisal.appraiser} scores the appraisal, holds the meeting and shares the record.",
+        State.AWAITING_SIGN_OFF: f"{appraisal.staff_member} reads the record, comments and signs it off.",
+        State.AWAITING_COUNTERSIGN: f"{appraisal.appraiser} countersigns the record.",
+        State.COMPLETED: "Nobody: the record is complete and locked.",
+    }[State(appraisal.state)]
+
+
+@login_required
+def appraisal_detail(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal))
+
+
+@login_required
+def appraisal_pdf(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    if not may_see_scores(appraisal):
+        raise services.NotAllowed("Your appraisal can be downloaded once your manager has shared it with you.")
+    response = HttpResponse(render_appraisal_pdf(appraisal), content_type="application/pdf")
+    filename = f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+# --- the long forms -------------------------------------------------------------------------------
+
+
+def _sheet_view(request, pk, *, for_self: bool):
+    appraisal = get_appraisal_for(request.user, pk)
+    allowed_state, may_edit = (
+        (State.SELF_ASSESSMENT, appraisal.viewer_is_owner) if for_self else (State.MANAGER_REVIEW, appraisal.viewer_is_appraiser)
+    )
+    if not may_edit:
+        raise services.NotAllowed("Only the person appraised fills in the self-assessment." if for_self else "Only the appraiser scores the appraisal.")
+    if appraisal.state != allowed_state:
+        messages.info(request, f"This appraisal is at “{appraisal.get_state_display()}”, so that form is closed.")
+        return redirect("appraisal", appraisal.pk)
+    sheet = appraisal_sheet(appraisal)
+    data = request.POST if request.method == "POST" else drafts.take(request)
+    form = SheetForm(data, sheet=sheet, appraisal=appraisal, for_self=for_self)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if for_self:
+                services.save_self_assessment(
+                    by=request.user,
+                    appraisal=appraisal,
+                    revision=form.cleaned_data["revision"],
+                    ratings=form.ratings(),
+                    comments=form.cleaned_data["self_assessment_comments"],
+                )
+            else:
+                services.save_review(
+                    by=request.user,
+                    appraisal=appraisal,
+                    revision=form.cleaned_data["revision"],
+                    ratings=form.ratings(),
+                    overrides=form.overrides(),
+                    measures=form.measures(),
+                    **{name: form.cleaned_data[name] for name in ("meeting_date", "objectives", "development_plan", "manager_comments")},
+                )
+        except services.StaleRecord as stale:
+            conflict = stale.message
+            if stale.appraisal.state != allowed_state:
+                messages.error(request, conflict)
+                return redirect("appraisal", appraisal.pk)
+            # Keep the user's input; show what is saved now beside it; a second save is deliberate.
+            appraisal = get_appraisal_for(request.user, pk)
+            sheet = appraisal_sheet(appraisal)
+            data = request.POST.copy()
+            data["revision"] = str(appraisal.revision)
+            form = SheetForm(data, sheet=sheet, appraisal=appraisal, for_self=for_self)
+            form.is_valid()
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, "Draft saved.")
+            if request.POST.get("then") == "share" and not for_self:
+                return redirect(reverse("appraisal", args=[appraisal.pk]) + "#actions")
+            anchor = request.POST.get("anchor", "")
+            return redirect(request.path + (f"#{anchor}" if anchor.replace("-", "").isalnum() else ""))
+    return render(
+        request,
+        "appraisal/sheet_form.html",
+        {"appraisal": appraisal, "form": form, "rows": form.rows(), "measure_rows": form.measure_rows() if not for_self else [],
+         "for_self": for_self, "conflict": conflict, "sheet": sheet},
+    )
+
+
+@drafts.keeps_unsaved_input
+@login_required
+def appraisal_review(request, pk):
+    """The appraiser's scoring page."""
+    return _sheet_view(request, pk, for_self=False)
+
+
+@drafts.keeps_unsaved_input
+@login_required
+def appraisal_self_assessment(request, pk):
+    """The staff member's self-assessment."""
+    return _sheet_view(request, pk, for_self=True)
+
+
+# --- workflow steps -------------------------------------------------------------------------------
+
+
+def _revision(request) -> int | None:
+    try:
+        return int(request.POST["revision"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _step(request, pk, action, done: str, **kwargs):
+    appraisal = get_appraisal_for(request.user, pk)
+    try:
+        action(by=request.user, appraisal=appraisal, revision=_revision(request), **kwargs)
+    except services.StaleRecord as stale:
+        messages.error(request, stale.message)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, done)
+    return redirect("appraisal", appraisal.pk)
+
+
+@login_required
+@require_POST
+def submit_self_assessment(request, pk):
+    return _step(request, pk, services.submit_self_assessment, "Self-assessment sent to your manager.")
+
+
+@login_required
+@require_POST
+def share(request, pk):
+    return _step(request, pk, services.share, "Shared: the staff member has been asked to read and sign the record.")
+
+
+@login_required
+@require_POST
+def withdraw(request, pk):
+    return _step(request, pk, services.withdraw, "Taken back: you can change the record and share it again.")
+
+
+@login_required
+@require_POST
+def sign_off(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    form = SignOffForm(request.POST)
+    if form.is_valid():
+        try:
+            services.sign_off(
+                by=request.user, appraisal=appraisal, agrees=form.cleaned_data["agrees"], comments=form.cleaned_data["comments"],
+                revision=form.cleaned_data["revision"],
+            )
+        except services.StaleRecord as stale:
+            messages.error(request, stale.message)
+            return redirect("appraisal", appraisal.pk)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, "Signed off. Your manager has been asked to countersign.")
+            return redirect("appraisal", appraisal.pk)
+    elif not appraisal.viewer_is_owner:
+        raise services.NotAllowed("Only the person appraised signs off the record.")
+    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, sign_off_form=form), status=400)
+
+
+@login_required
+@require_POST
+def countersign(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    form = CountersignForm(request.POST)
+    if not form.is_valid():
+        if not appraisal.viewer_is_appraiser:
+            raise services.NotAllowed("Only the appraiser countersigns the record.")
+        return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, countersign_form=form), status=400)
+    return _step(request, pk, services.countersign, "Countersigned: the appraisal is complete.", comments=form.cleaned_data["comments"])
+
+
+@login_required
+def reopen(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    if not appraisal.viewer_is_hr:
+        raise services.NotAllowed("Only HR admins can reopen a completed record.")
+    form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision}, submit="Reopen the record")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reopen(by=request.user, appraisal=appraisal, reason=form.cleaned_data["reason"], revision=form.cleaned_data["revision"])
+        except services.StaleRecord as stale:
+            messages.error(request, stale.message)
+            return redirect("appraisal", appraisal.pk)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, "Reopened: the appraiser can change the record; it must be shared and signed again.")
+            return redirect("appraisal", appraisal.pk)
+    return render(request, "appraisal/reopen.html", {"appraisal": appraisal, "form": form})
+
+
+@login_required
+def reassign(request, pk):
+    appraisal = get_appraisal_for(request.user, pk)
+    if not appraisal.viewer_is_hr:
+        raise services.NotAllowed("Only HR admins can change who appraises someone.")
+    form = ReassignForm(request.POST or None, appraisal=appraisal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reassign_appraiser(by=request.user, appraisal=appraisal, **form.cleaned_data)
+        except services.StaleRecord as stale:
+            messages.error(request, stale.message)
+            return redirect("appraisal", appraisal.pk)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, f"{form.cleaned_data['appraiser']} is now the appraiser.")
+            return redirect("appraisal", appraisal.pk)
+    return render(request, "appraisal/reassign.html", {"appraisal": appraisal, "form": form})
