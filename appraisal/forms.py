@@ -22,7 +22,7 @@ class CycleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = form_helper("Create the cycle")
+        self.helper = form_helper()
 
 
 class SheetForm(forms.Form):
@@ -143,7 +143,14 @@ class SheetForm(forms.Form):
                         }
                     )
                 levels.append({"level": level, "indicators": indicators})
-            item = {"competency": competency, "scored": scored, "levels": levels}
+            item = {
+                "competency": competency,
+                "scored": scored,
+                "levels": levels,
+                "derived_label": scored.level_label(scored.derived_level),
+                "self_label": scored.level_label(scored.self_level),
+                "last_label": scored.level_label(competency.last_level),
+            }
             if not self.for_self:
                 override = str(self.value(f"override-{scored.competency_id}"))
                 item.update(
@@ -154,6 +161,18 @@ class SheetForm(forms.Form):
                 )
             rows.append(item)
         return rows
+
+    def record_fields(self) -> dict:
+        """The appraiser's other fields: the meeting date's value and the text fields, for the page."""
+        errors = self.errors if self.is_bound else {}
+        date = self.value("meeting_date")
+        return {
+            "meeting_date_value": date.isoformat() if hasattr(date, "isoformat") else date,
+            "text_fields": [
+                {"name": name, "label": self.fields[name].label, "value": self.value(name), "errors": errors.get(name, [])}
+                for name in ("objectives", "development_plan", "manager_comments")
+            ],
+        }
 
     def measure_rows(self) -> list[dict]:
         errors = self.errors if self.is_bound else {}
@@ -176,7 +195,7 @@ class SignOffForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = form_helper("Sign off")
+        self.helper = form_helper()
 
 
 class CountersignForm(forms.Form):
@@ -185,16 +204,16 @@ class CountersignForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = form_helper("Countersign and complete")
+        self.helper = form_helper()
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
     revision = forms.IntegerField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, submit: str = "Reopen", **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = form_helper(submit)
+        self.helper = form_helper()
 
 
 class ReassignForm(forms.Form):
@@ -204,4 +223,4 @@ class ReassignForm(forms.Form):
     def __init__(self, *args, appraisal: Appraisal, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["appraiser"].queryset = StaffMember.objects.active().exclude(pk=appraisal.staff_member_id).select_related("user")
-        self.helper = form_helper("Reassign")
+        self.helper = form_helper()

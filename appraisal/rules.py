@@ -84,7 +84,9 @@ def held_since(level: int, period_end: datetime.date, history: Iterable[Record])
     is taken to show the level, so with no qualifying history the answer is `period_end` itself.
     """
     since = period_end
-    for record in sorted(history, key=lambda record: record.period_end, reverse=True):
+    # Newest first; of two records on one date, the higher level (so the order given does not matter).
+    ordered = sorted(history, key=lambda record: (record.period_end, -1 if record.level is None else record.level), reverse=True)
+    for record in ordered:
         if record.period_end >= since:
             continue  # not before the run being extended
         if record.level is None or record.level < level:

@@ -51,6 +51,22 @@ class CompetencyRow:
     last_level: int | None = None
 
     @property
+    def derived_label(self) -> str:
+        return self.scored.level_label(self.scored.derived_level)
+
+    @property
+    def final_label(self) -> str:
+        return self.scored.level_label(self.scored.achieved_level)
+
+    @property
+    def self_label(self) -> str:
+        return self.scored.level_label(self.scored.self_level) if self.scored.self_level is not None else ""
+
+    @property
+    def last_label(self) -> str:
+        return self.scored.level_label(self.last_level)
+
+    @property
     def indicator_count(self) -> int:
         return sum(len(level.indicators) for level in self.levels)
 

@@ -192,12 +192,19 @@ def _sheet_view(request, pk, *, for_self: bool):
                 return redirect(reverse("appraisal", args=[appraisal.pk]) + "#actions")
             anchor = request.POST.get("anchor", "")
             return redirect(request.path + (f"#{anchor}" if anchor.replace("-", "").isalnum() else ""))
-    return render(
-        request,
-        "appraisal/sheet_form.html",
-        {"appraisal": appraisal, "form": form, "rows": form.rows(), "measure_rows": form.measure_rows() if not for_self else [],
-         "for_self": for_self, "conflict": conflict, "sheet": sheet},
-    )
+    context = {
+        "appraisal": appraisal,
+        "form": form,
+        "rows": form.rows(),
+        "for_self": for_self,
+        "conflict": conflict,
+        "revision_value": form.value("revision") or appraisal.revision,
+    }
+    if for_self:
+        context["self_comments"] = form.value("self_assessment_comments")
+    else:
+        context.update(form.record_fields(), measure_rows=form.measure_rows())
+    return render(request, "appraisal/sheet_form.html", context)
 
 
 @drafts.keeps_unsaved_input
@@ -297,7 +304,7 @@ def reopen(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not appraisal.viewer_is_hr:
         raise services.NotAllowed("Only HR admins can reopen a completed record.")
-    form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision}, submit="Reopen the record")
+    form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision})
     if request.method == "POST" and form.is_valid():
         try:
             services.reopen(by=request.user, appraisal=appraisal, reason=form.cleaned_data["reason"], revision=form.cleaned_data["revision"])

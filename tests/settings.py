@@ -7,3 +7,10 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# On SQLite, a file rather than memory, so that tests of concurrent saves can open a second
+# connection from another thread (an in-memory database is private to one connection).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}  # noqa: F405
