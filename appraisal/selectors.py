@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from appraisal.models import Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import WindowLevel, add_months, held_since
 from appraisal.services import earlier_records
@@ -156,3 +158,15 @@ def _rule_status(level: WindowLevel, appraisal: Appraisal, history) -> str:
             else f"Level {level.number} needs {level.sustained_months} months."
         )
     )
+
+
+def waiting_for(person) -> list[Appraisal]:
+    """The appraisals on which `person` (a StaffMember or None) must act next, oldest cycle first."""
+    if person is None:
+        return []
+    State = Appraisal.State
+    rows = Appraisal.objects.filter(
+        Q(staff_member=person, state__in=[State.SELF_ASSESSMENT, State.AWAITING_SIGN_OFF])
+        | Q(appraiser=person, state__in=[State.MANAGER_REVIEW, State.AWAITING_COUNTERSIGN])
+    )
+    return list(rows.select_related("cycle", "staff_member__user").order_by("cycle__due_on", "pk"))

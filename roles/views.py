@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
+from appraisal.selectors import waiting_for
 from roles.access import is_hr_admin, staff_member_for
 from roles.models import RoleProfile, RoleProfileVersion, StaffMember, published_versions_prefetch
 from roles.selectors import competency_tables, current_role_profiles, current_version_for_page, version_for_page
@@ -13,7 +14,11 @@ from roles.versioning import diff, snapshot
 def home(request):
     staff_member = staff_member_for(request.user)
     role_version = staff_member.role_profile.current_version if staff_member and staff_member.role_profile else None
-    return render(request, "roles/home.html", {"staff_member": staff_member, "role_version": role_version})
+    return render(
+        request,
+        "roles/home.html",
+        {"staff_member": staff_member, "role_version": role_version, "waiting": waiting_for(staff_member)},
+    )
 
 
 @login_required

@@ -1,15 +1,21 @@
-"""Demo data: the framework and role profiles from fixtures/, and a small organisation to try them with.
+"""Demo data: the framework and role profiles from fixtures/, a small organisation to try them with,
+and its appraisal history (three completed annual cycles and the current one in progress; see
+appraisal.demo_appraisals).
 
-Idempotent: run it again and nothing is duplicated; people are matched by username.
+Idempotent: run it again and nothing is duplicated; people are matched by username, cycles by name,
+and a cycle that already has appraisals is left alone.
 """
 
 import datetime
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
+from appraisal.demo_appraisals import seed_appraisals
 from roles.access import make_hr_admin
 from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
 
@@ -63,13 +69,20 @@ EARLIER_MANAGERS = {"jo": [("manager", "2022-05-09")]}
 
 
 class Command(BaseCommand):
-    help = "Load the framework and role profiles, and create a small demo organisation (logins hr, manager, staff; password demo)."
+    help = (
+        "Load the framework and role profiles, and create a small demo organisation with its appraisal history "
+        "(logins hr, manager, staff; password demo)."
+    )
 
     def handle(self, *args, **options):
         call_command("load_framework", stdout=self.stdout)
         with transaction.atomic():
             created = self._create_organisation()
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready ({created} people created)."))
+        # The workflow services email whoever acts next; nobody needs hundreds of demo emails.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"), transaction.atomic():
+            summary = seed_appraisals()
+        self.stdout.write(self.style.SUCCESS(summary.line()))
         self.stdout.write("Log in as hr (HR admin), manager (line manager) or staff (member of staff); password: demo")
 
     def _create_organisation(self) -> int:
@@ -77,13 +90,15 @@ class Command(BaseCommand):
         services = {name: Service.objects.get_or_create(name=name)[0] for name in SERVICES}
         role_profiles = {profile.slug: profile for profile in RoleProfile.objects.all()}
         members, created = {}, 0
+        password = None  # hashed once: a million PBKDF2 rounds per user would take seconds
         for username, first, last, role, service, manager, since in PEOPLE:
             user, user_created = User.objects.get_or_create(
                 username=username,
                 defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
             )
             if user_created:
-                user.set_password(DEMO_PASSWORD)
+                password = password or make_password(DEMO_PASSWORD)
+                user.password = password
                 user.save(update_fields=["password"])
                 created += 1
             since_date = datetime.date.fromisoformat(since)

@@ -1,0 +1,390 @@
+"""The appraisal pages: the scoring form, no lost work, the record, and the outcomes export."""
+
+import csv
+import datetime
+import io
+import re
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+
+from appraisal import services
+from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
+from appraisal.report_views import OUTCOME_COLUMNS
+from appraisal.selectors import appraisal_sheet
+from roles.models import RoleProfile, StaffMember
+from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
+from tests.conftest import PASSWORD, make_person
+
+State = Appraisal.State
+
+
+def review_url(appraisal):
+    return reverse("appraisal_review", args=[appraisal.pk])
+
+
+def form_data(appraisal, *, rating="consistently", evidence="", **extra):
+    """A full POST of the scoring form, as a browser would send it."""
+    sheet = appraisal_sheet(reload(appraisal))
+    data = {"revision": reload(appraisal).revision, "meeting_date": "2026-04-15", "objectives": "", "development_plan": "",
+            "manager_comments": ""}
+    for indicator_id in sheet.indicator_ids:
+        data[f"rating-{indicator_id}"] = rating
+        data[f"evidence-{indicator_id}"] = evidence
+    for competency in sheet.competencies:
+        data[f"override-{competency.scored.competency_id}"] = ""
+        data[f"reason-{competency.scored.competency_id}"] = ""
+    for item in sheet.measures:
+        data[f"measure-{item['measure'].pk}"] = ""
+    data.update(extra)
+    return data
+
+
+def largest_role_slug() -> str:
+    """The role profile whose current version has the most indicators in its windows."""
+    best, most = None, -1
+    for profile in RoleProfile.objects.with_current_version():
+        version = profile.current_version
+        count = sum(
+            level.indicators.current().count()
+            for requirement in version.requirements.select_related("competency")
+            for level in requirement.competency.levels.filter(number__in=list(requirement.window))
+        )
+        if count > most:
+            best, most = profile.slug, count
+    return best
+
+
+# --- the scoring page -----------------------------------------------------------------------------
+
+
+def test_the_scoring_page_shows_each_competency_s_window_levels_and_indicators(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    response = client.get(review_url(appraisal))
+    assert response.status_code == 200
+    page = response.content.decode()
+    sheet = appraisal_sheet(reload(appraisal))
+    for competency in sheet.competencies:
+        assert competency.scored.name.replace("'", "&#x27;") in page
+        for level in competency.levels:
+            assert f"{level.label}: level {level.number}" in page
+    # One radio group per indicator, with a legend, and an evidence box with a label.
+    assert page.count('type="radio"') == 4 * len(sheet.indicator_ids)
+    assert page.count("<legend class=\"indicator-text\">") == len(sheet.indicator_ids)
+    assert page.count('<label class="visually-hidden" for="e') == len(sheet.indicator_ids)
+
+
+def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(client, hr, django_assert_max_num_queries):
+    boss = make_person("boss", role="senior-service-coordinator-afeo")
+    person = make_person("person", role=largest_role_slug(), manager=boss)
+    earlier = open_appraisal(hr, person, year=2025, self_assessment=False)
+    complete(earlier, manager=boss, staff=person)
+    appraisal = open_appraisal(hr, person, year=2026, self_assessment=True)
+    services.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision,
+                                  ratings={i: ("partly", "An example") for i in appraisal_sheet(appraisal).indicator_ids}, comments="")
+    services.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
+    rate(appraisal, boss, evidence="Seen in supervision")
+    client.force_login(boss)
+    with django_assert_max_num_queries(16):
+        response = client.get(review_url(appraisal))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Self-assessment: <strong>Partly</strong>" in page and "Last year: <strong>Consistently demonstrated</strong>" in page
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("appraisal", args=[appraisal.pk])).status_code == 200
+
+
+def test_saving_the_form_saves_ratings_evidence_and_derives_the_level(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    data = form_data(appraisal, rating="consistently", evidence="Seen at team meeting", objectives="Lead a house meeting")
+    response = client.post(review_url(appraisal), data, follow=True)
+    assert response.status_code == 200
+    assert "Draft saved." in response.content.decode()
+    appraisal = reload(appraisal)
+    assert appraisal.objectives == "Lead a house meeting"
+    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", "evidence")) == {
+        ("consistently", "Seen at team meeting")
+    }
+    assert all(s.derived_level == s.exceptional_level for s in ScoredCompetency.objects.filter(appraisal=appraisal))
+
+
+def test_an_override_without_reason_is_refused_next_to_the_field_and_nothing_is_saved(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    competency = appraisal.competencies.first()
+    client.force_login(manager)
+    data = form_data(appraisal, objectives="Typed but not saved", **{f"override-{competency.competency_id}": str(competency.entry_level)})
+    response = client.post(review_url(appraisal), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'id="reason{competency.competency_id}-error"' in page
+    assert "Give the reason for overriding the derived level." in page
+    assert "Typed but not saved" in page  # the input is still on the page
+    assert reload(appraisal).objectives == "" and not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()
+
+
+def test_the_scoring_page_is_the_appraiser_s_alone(client, hr, manager, staff, other_manager):
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(staff)
+    assert client.get(review_url(appraisal)).status_code == 403
+    assert client.post(review_url(appraisal), form_data(appraisal)).status_code == 403
+    client.force_login(other_manager)
+    assert client.get(review_url(appraisal)).status_code == 404
+    assert client.post(review_url(appraisal), form_data(appraisal)).status_code == 404
+    client.force_login(hr)
+    assert client.get(review_url(appraisal)).status_code == 403
+    assert reload(appraisal).revision == 1
+
+
+def test_a_completed_record_s_form_is_closed(client, hr, manager, staff):
+    appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    client.force_login(manager)
+    response = client.post(review_url(appraisal), form_data(appraisal, rating="not_yet"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("appraisal", args=[appraisal.pk])
+    assert "can no longer be done" in response.content.decode() or "that form is closed" in response.content.decode()
+    assert not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal, rating="not_yet").exists()
+
+
+def test_the_self_assessment_form_saves_the_staff_member_s_own_ratings(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff, self_assessment=True)
+    client.force_login(staff)
+    url = reverse("appraisal_self_assessment", args=[appraisal.pk])
+    sheet = appraisal_sheet(appraisal)
+    data = {"revision": appraisal.revision, "self_assessment_comments": "A steady year"}
+    data.update({f"rating-{i}": "partly" for i in sheet.indicator_ids})
+    data.update({f"evidence-{i}": "" for i in sheet.indicator_ids})
+    assert client.post(url, data).status_code == 302
+    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("self_rating", "rating")) == {("partly", "")}
+    assert reload(appraisal).self_assessment_comments == "A steady year"
+    client.force_login(manager)
+    assert client.get(url).status_code == 403
+
+
+# --- no lost work ---------------------------------------------------------------------------------
+
+
+def test_a_save_after_the_session_expired_keeps_the_input_through_the_login(hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    browser = Client()
+    browser.login(username="manager", password=PASSWORD)
+    data = form_data(appraisal, evidence="Typed before the session expired", objectives="Objectives typed late")
+    Session.objects.all().delete()  # the session expires on the server
+    response = browser.post(review_url(appraisal), data)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert reload(appraisal).revision == 1  # nothing applied without a login
+    response = browser.post(response.url, {"username": "manager", "password": PASSWORD}, follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == review_url(appraisal)
+    assert "You were signed out before your changes were saved" in page
+    assert "Typed before the session expired" in page and "Objectives typed late" in page
+    # Saved only when the user presses Save on the restored page.
+    restored = {key: value for key, value in data.items()}
+    response = browser.post(review_url(appraisal), restored)
+    assert response.status_code == 302
+    assert reload(appraisal).objectives == "Objectives typed late"
+    # The input is kept once only.
+    assert "You were signed out" not in browser.get(review_url(appraisal)).content.decode()
+
+
+def test_a_save_from_a_page_with_a_stale_csrf_token_keeps_the_input(hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    browser = Client(enforce_csrf_checks=True)
+    browser.login(username="manager", password=PASSWORD)
+    page = browser.get(review_url(appraisal)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    # Meanwhile, in another tab, the user logged out and in again: the token rotates.
+    browser.logout()
+    browser.login(username="manager", password=PASSWORD)
+    data = form_data(appraisal, evidence="Typed in the old tab", csrfmiddlewaretoken=token)
+    response = browser.post(review_url(appraisal), data)
+    assert response.status_code == 302 and response.url == review_url(appraisal)
+    assert not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()  # not applied
+    page = browser.get(review_url(appraisal)).content.decode()
+    assert "This page had expired before your changes were saved" in page
+    assert page.count("Typed in the old tab") == len(appraisal_sheet(appraisal).indicator_ids)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = browser.post(review_url(appraisal), {**data, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert IndicatorRating.objects.filter(scored_competency__appraisal=appraisal, evidence="Typed in the old tab").exists()
+
+
+def test_a_stale_token_on_another_form_gets_the_ordinary_refusal(hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    browser = Client(enforce_csrf_checks=True)
+    browser.login(username="manager", password=PASSWORD)
+    response = browser.post(reverse("appraisal_share", args=[appraisal.pk]), {"csrfmiddlewaretoken": "stale", "revision": 1})
+    assert response.status_code == 403
+    assert reload(appraisal).state == State.MANAGER_REVIEW
+
+
+def test_the_second_of_two_saves_is_told_and_keeps_its_input(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    first = form_data(appraisal, rating="partly", objectives="From the first tab")
+    second = form_data(appraisal, rating="consistently", objectives="From the second tab")
+    assert client.post(review_url(appraisal), first).status_code == 302
+    response = client.post(review_url(appraisal), second)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Not saved: someone else saved first" in page
+    assert "From the second tab" in page  # their input is kept
+    assert "Saved now: <strong>Partly</strong>" in page  # and what is saved is shown beside it
+    appraisal = reload(appraisal)
+    assert appraisal.objectives == "From the first tab"
+    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", flat=True)) == {"partly"}
+    # Saving again from the conflict page is a deliberate choice, and applies.
+    revision = re.search(r'name="revision" value="(\d+)"', page).group(1)
+    assert client.post(review_url(appraisal), {**second, "revision": revision}).status_code == 302
+    assert reload(appraisal).objectives == "From the second tab"
+
+
+@pytest.fixture
+def reload_framework_after():
+    """Transactional tests empty every table afterwards; put the framework back for the next tests."""
+    yield
+    call_command("load_framework", verbosity=0, stdout=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_from_two_connections_apply_exactly_one(reload_framework_after):
+    hr = make_person("hr", role=None, hr=True)
+    manager = make_person("manager", role="senior-service-coordinator-afeo")
+    staff = make_person("staff", manager=manager)
+    appraisal = open_appraisal(hr, staff)
+    revision = appraisal.revision
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def save(objectives):
+        try:
+            barrier.wait(timeout=10)
+            services.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, ratings={}, overrides={}, measures={},
+                                 meeting_date=None, objectives=objectives, development_plan="", manager_comments="")
+            outcomes.append(("saved", objectives))
+        except services.StaleRecord:
+            outcomes.append(("stale", objectives))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            outcomes.append(("error", repr(error)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(text,)) for text in ("Thread one", "Thread two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(kind for kind, _ in outcomes) == ["saved", "stale"], outcomes
+    winner = next(text for kind, text in outcomes if kind == "saved")
+    appraisal = reload(appraisal)
+    assert (appraisal.objectives, appraisal.revision) == (winner, revision + 1)
+
+
+# --- the record page ------------------------------------------------------------------------------
+
+
+def test_the_person_sees_no_scores_until_the_record_is_shared(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    rate(appraisal, manager, evidence="Manager's private draft note")
+    client.force_login(staff)
+    page = client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
+    assert "being prepared" in page and "Manager&#x27;s private draft note" not in page
+    assert client.get(reverse("appraisal_pdf", args=[appraisal.pk])).status_code == 403
+    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    page = client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
+    assert "Manager&#x27;s private draft note" in page and "Sign off your appraisal" in page
+
+
+def test_the_record_is_visible_up_the_line_and_to_hr_and_nobody_else(client, hr, manager, staff, other_manager, other_staff):
+    head = make_person("head", role=None)
+    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member, line_manager_since=datetime.date(2024, 1, 1))
+    appraisal = open_appraisal(hr, staff)
+    url = reverse("appraisal", args=[appraisal.pk])
+    for user, status in ((staff, 200), (manager, 200), (head, 200), (hr, 200), (other_manager, 404), (other_staff, 404)):
+        client.force_login(user)
+        assert client.get(url).status_code == status, user.username
+    client.logout()
+    assert client.get(url).status_code == 302
+
+
+def test_signing_off_through_the_page_records_disagreement(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    rate(appraisal, manager)
+    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    client.force_login(staff)
+    url = reverse("appraisal_sign_off", args=[appraisal.pk])
+    response = client.post(url, {"agrees": "no", "comments": "", "revision": reload(appraisal).revision})
+    assert response.status_code == 400 and "Say what you disagree with" in response.content.decode()
+    response = client.post(url, {"agrees": "no", "comments": "Level too low", "revision": reload(appraisal).revision})
+    assert response.status_code == 302
+    appraisal = reload(appraisal)
+    assert (appraisal.state, appraisal.staff_agrees, appraisal.staff_comments) == (State.AWAITING_COUNTERSIGN, False, "Level too low")
+
+
+# --- outcomes export ------------------------------------------------------------------------------
+
+
+def test_the_outcomes_csv_has_one_row_per_appraisal_and_competency(client, hr, manager, staff, other_staff):
+    appraisal = open_appraisal(hr, staff)
+    competencies = list(appraisal.competencies.all())
+    first = competencies[0]
+    rate(appraisal, manager, per_competency={first.name: lambda number: "not_yet"})
+    other = Appraisal.objects.get(cycle=appraisal.cycle, staff_member__user=other_staff)
+    client.force_login(hr)
+    response = client.get("/reports/outcomes.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == OUTCOME_COLUMNS
+    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert len(body) == len(competencies) + other.competencies.count()
+    mine = [row for row in body if row["username"] == "staff"]
+    below = next(row for row in mine if row["competency"] == first.name)
+    assert below == {
+        "appraisal_id": str(appraisal.pk), "username": "staff", "person": "Staff Example",
+        "role_profile": appraisal.role_version.title, "cycle": "Annual appraisal 2026", "cycle_end": "2026-03-31",
+        "state": "manager_review", "competency": first.name, "entry_level": str(first.entry_level),
+        "desired_level": str(first.entry_level + 1), "exceptional_level": str(first.entry_level + 2),
+        "derived_level": str(first.entry_level - 1), "achieved_level": str(first.entry_level - 1),
+    }
+    assert all(row["derived_level"] == row["exceptional_level"] for row in mine if row["competency"] != first.name)
+    unscored = [row for row in body if row["username"] == "other_staff"]
+    assert unscored and all(row["derived_level"] == "" and row["achieved_level"] == "" for row in unscored)
+
+
+def test_the_outcomes_csv_is_for_hr_admins_only(client, hr, manager, staff):
+    client.force_login(manager)
+    assert client.get("/reports/outcomes.csv").status_code == 403
+    client.logout()
+    assert client.get("/reports/outcomes.csv").status_code == 302
+
+
+def test_the_cycle_pages_let_hr_create_open_and_follow_a_cycle(client, hr, manager, staff):
+    make_person("no_role", role=None, manager=manager)
+    client.force_login(hr)
+    response = client.post(reverse("cycle_create"), {"name": "Annual appraisal 2026", "period_start": "2025-04-01",
+                                                     "period_end": "2026-03-31", "due_on": "2026-06-30", "self_assessment": "on"})
+    assert response.status_code == 302
+    cycle_url = response.url
+    response = client.post(cycle_url + "open/", follow=True)
+    page = response.content.decode()
+    assert "appraisal(s) created" in page
+    assert "No_Role Example" in page or "No Role Example" in page
+    assert "holds no role profile" in page
+    assert Appraisal.objects.filter(cycle__name="Annual appraisal 2026", state=State.SELF_ASSESSMENT).count() == 1
+    client.force_login(manager)
+    assert client.get(cycle_url).status_code == 403
+    assert client.post(cycle_url + "open/").status_code == 403
+
+
+def test_a_cycle_form_with_bad_dates_says_so_next_to_the_field(client, hr):
+    client.force_login(hr)
+    response = client.post(reverse("cycle_create"), {"name": "Bad", "period_start": "2026-04-01", "period_end": "2025-03-31",
+                                                     "due_on": "2026-06-30"})
+    assert response.status_code == 200
+    assert "The period must end after it starts." in response.content.decode()
+    assert not AppraisalCycle.objects.exists()
