@@ -260,6 +260,15 @@ MEASURE_COMMENTS = [
 ]
 
 
+STATE_WORDS = {
+    State.SELF_ASSESSMENT: "self-assessment",
+    State.MANAGER_REVIEW: "manager review",
+    State.AWAITING_SIGN_OFF: "awaiting sign-off",
+    State.AWAITING_COUNTERSIGN: "awaiting countersignature",
+    State.COMPLETED: "completed",
+}
+
+
 @dataclass
 class Summary:
     cycles_created: int = 0
@@ -269,17 +278,14 @@ class Summary:
 
     def line(self) -> str:
         if not self.appraisals_created:
-            return "Appraisal history already seeded: nothing added."
-        states = ", ".join(f"{count} {State(state).label.lower()}" for state, count in sorted(self.current_states.items(), key=_state_order))
-        rule = "; ".join(self.level_5_by_rule) or "nobody"
+            return "Appraisal history already there: nothing added."
+        states = ", ".join(f"{self.current_states[state]} {words}" for state, words in STATE_WORDS.items() if self.current_states[state])
+        people = sorted({entry.split(":")[0] for entry in self.level_5_by_rule})
         return (
-            f"Appraisal history: {self.cycles_created} cycles and {self.appraisals_created} appraisals created "
-            f"(Annual appraisal {CURRENT_YEAR}: {states}); level 5 by the sustained rule: {rule}."
+            f"Appraisal history: {self.cycles_created} cycles, {self.appraisals_created} appraisals "
+            f"(Annual appraisal {CURRENT_YEAR}: {states}); level 5 by the sustained rule "
+            f"{len(self.level_5_by_rule)} times ({', '.join(people) or 'nobody'})."
         )
-
-
-def _state_order(item) -> int:
-    return list(State).index(item[0])
 
 
 def seed_appraisals(*, hr_username: str = "hr") -> Summary:

@@ -81,6 +81,12 @@ def review_due(appraisal: Appraisal) -> None:
                     f"You can now score {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}")])
 
 
+def review_begun(appraisal: Appraisal) -> None:
+    _send([_message(_person(appraisal), "Your manager has started your appraisal",
+                    f"{appraisal.appraiser} has started scoring your {appraisal.cycle} appraisal without waiting for your "
+                    f"self-assessment; what you had saved of it is kept beside their ratings:\n{_record_link(appraisal)}")])
+
+
 def sign_off_due(appraisal: Appraisal) -> None:
     _send([_message(_person(appraisal), f"Your appraisal is ready for you to read and sign",
                     f"{appraisal.appraiser} has shared your {appraisal.cycle} appraisal with you. Please read it, add your "

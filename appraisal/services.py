@@ -6,6 +6,7 @@ Who may do what, in which state:
 |--------------------------|------------------------|-----------------------------------|----------------------|
 | save_self_assessment     | the staff member       | self-assessment                   | (same)               |
 | submit_self_assessment   | the staff member       | self-assessment                   | manager review       |
+| begin_review             | the appraiser          | self-assessment                   | manager review       |
 | save_review              | the appraiser          | manager review                    | (same)               |
 | share                    | the appraiser          | manager review                    | awaiting sign-off    |
 | withdraw                 | the appraiser          | awaiting sign-off                 | manager review       |
@@ -270,6 +271,13 @@ def submit_self_assessment(*, by, appraisal: Appraisal, revision: int | None = N
     _require_staff_member(by, appraisal)
     return _transition(appraisal, by=by, action="submit self-assessment", expect=State.SELF_ASSESSMENT, to=State.MANAGER_REVIEW,
                        revision=revision, notify=notifications.review_due)
+
+
+def begin_review(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
+    """The appraiser goes ahead without waiting any longer for the self-assessment (what is saved of it is kept)."""
+    _require_appraiser(by, appraisal)
+    return _transition(appraisal, by=by, action="begin review without self-assessment", expect=State.SELF_ASSESSMENT,
+                       to=State.MANAGER_REVIEW, revision=revision, notify=notifications.review_begun)
 
 
 def share(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:

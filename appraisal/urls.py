@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/review/", views.appraisal_review, name="appraisal_review"),
     path("<int:pk>/self-assessment/", views.appraisal_self_assessment, name="appraisal_self_assessment"),
     path("<int:pk>/submit-self-assessment/", views.submit_self_assessment, name="appraisal_submit_self_assessment"),
+    path("<int:pk>/begin-review/", views.begin_review, name="appraisal_begin_review"),
     path("<int:pk>/share/", views.share, name="appraisal_share"),
     path("<int:pk>/withdraw/", views.withdraw, name="appraisal_withdraw"),
     path("<int:pk>/sign-off/", views.sign_off, name="appraisal_sign_off"),

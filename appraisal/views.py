@@ -253,6 +253,12 @@ def submit_self_assessment(request, pk):
 
 @login_required
 @require_POST
+def begin_review(request, pk):
+    return _step(request, pk, services.begin_review, "You can now score the appraisal; the self-assessment is closed.")
+
+
+@login_required
+@require_POST
 def share(request, pk):
     return _step(request, pk, services.share, "Shared: the staff member has been asked to read and sign the record.")
 

@@ -150,6 +150,8 @@ ACTIONS = {
     # action: (the state it starts from, who may do it, the state it ends in, how to call it)
     "submit self-assessment": (State.SELF_ASSESSMENT, "staff", State.MANAGER_REVIEW,
                                lambda by, a: services.submit_self_assessment(by=by, appraisal=a)),
+    "begin review without self-assessment": (State.SELF_ASSESSMENT, "manager", State.MANAGER_REVIEW,
+                                             lambda by, a: services.begin_review(by=by, appraisal=a)),
     "share": (State.MANAGER_REVIEW, "manager", State.AWAITING_SIGN_OFF, None),
     "withdraw": (State.AWAITING_SIGN_OFF, "manager", State.MANAGER_REVIEW, lambda by, a: services.withdraw(by=by, appraisal=a)),
     "sign off": (State.AWAITING_SIGN_OFF, "staff", State.AWAITING_COUNTERSIGN,
@@ -159,7 +161,7 @@ ACTIONS = {
 }
 
 
-NOTIFIED = {"submit self-assessment": "manager", "share": "staff", "withdraw": "staff", "sign off": "manager",
+NOTIFIED = {"submit self-assessment": "manager", "begin review without self-assessment": "staff", "share": "staff", "withdraw": "staff", "sign off": "manager",
             "countersign": "staff", "reopen": "manager"}
 
 
