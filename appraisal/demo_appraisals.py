@@ -281,10 +281,10 @@ class Summary:
             return "Appraisal history already there: nothing added."
         states = ", ".join(f"{self.current_states[state]} {words}" for state, words in STATE_WORDS.items() if self.current_states[state])
         people = sorted({entry.split(":")[0] for entry in self.level_5_by_rule})
+        current = f" (Annual appraisal {CURRENT_YEAR}: {states})" if states else ""
         return (
-            f"Appraisal history: {self.cycles_created} cycles, {self.appraisals_created} appraisals "
-            f"(Annual appraisal {CURRENT_YEAR}: {states}); level 5 by the sustained rule "
-            f"{len(self.level_5_by_rule)} times ({', '.join(people) or 'nobody'})."
+            f"Appraisal history: {self.cycles_created} cycles, {self.appraisals_created} appraisals{current}; "
+            f"level 5 by the sustained rule {len(self.level_5_by_rule)} times ({', '.join(people) or 'nobody'})."
         )
 
 
@@ -431,11 +431,11 @@ def _appraisals(cycle: AppraisalCycle):
     )
 
 
-def _starts() -> dict[int, datetime.date]:
-    """{staff member id: the first day of their first role}."""
+def _starts() -> dict[str, datetime.date]:
+    """{username: the first day of their first role}."""
     starts = {}
-    for person_id, since in RoleAssignment.objects.order_by("-since").values_list("staff_member_id", "since"):
-        starts[person_id] = since
+    for username, since in RoleAssignment.objects.order_by("-since").values_list("staff_member__user__username", "since"):
+        starts[username] = since
     return starts
 
 
@@ -537,7 +537,7 @@ def _targets(username: str, year: int, scored: list[ScoredCompetency], context: 
     traits = random.Random(username)
     strengths = {slug: traits.gauss(0, 0.45) for slug in sorted(context.slugs.values())}
     offset, growth = TRENDS.get(username, (0.0, 0.0))
-    start = context.starts.get(_person_id(context, username))
+    start = context.starts.get(username)
     first_year = next((y for y in (*PAST_YEARS, CURRENT_YEAR) if start is None or datetime.date(y, 3, 31) >= start), year)
     targets = {}
     for competency in scored:
@@ -551,10 +551,6 @@ def _targets(username: str, year: int, scored: list[ScoredCompetency], context: 
         top = max((lv["number"] for lv in competency.levels if lv["indicators"]), default=competency.entry_level)
         targets[competency.competency_id] = min(level, top)
     return targets
-
-
-def _person_id(context: _Context, username: str) -> int | None:
-    return next((pk for pk, name in context.usernames.items() if name == username), None)
 
 
 def _ratings(scored: list[ScoredCompetency], targets: dict[int, int], rng: random.Random) -> dict[int, tuple[str, str]]:
