@@ -162,6 +162,33 @@ class SheetForm(forms.Form):
             rows.append(item)
         return rows
 
+    def error_links(self) -> list[dict]:
+        """For the summary at the top of the page: each field in error, as a link to it."""
+        if not self.is_bound:
+            return []
+        names = {f"c{item.scored.competency_id}": item.scored.name for item in self.sheet.competencies}
+        owners = {
+            row.indicator.pk: item.scored.name
+            for item in self.sheet.competencies
+            for level in item.levels
+            for row in level.indicators
+        }
+        links = []
+        for name, errors in self.errors.items():
+            kind, _, key = name.partition("-")
+            if kind in ("override", "reason"):
+                target, label = f"reason{key}" if kind == "reason" else f"o{key}", f"{names.get('c' + key, '')}: final level"
+            elif kind in ("rating", "evidence") and key.isdigit():
+                target, label = f"i{key}", f"{owners.get(int(key), '')}: an indicator"
+            elif kind == "measure":
+                target, label = name, "A performance measure"
+            elif name in self.fields and name != "revision":
+                target, label = f"id_{name}", self.fields[name].label or name
+            else:
+                continue
+            links.append({"target": target, "label": label, "message": errors[0]})
+        return links
+
     def record_fields(self) -> dict:
         """The appraiser's other fields: the meeting date's value and the text fields, for the page."""
         errors = self.errors if self.is_bound else {}

@@ -199,6 +199,7 @@ def _sheet_view(request, pk, *, for_self: bool):
         "for_self": for_self,
         "conflict": conflict,
         "revision_value": form.value("revision") or appraisal.revision,
+        "error_links": form.error_links(),
     }
     if for_self:
         context["self_comments"] = form.value("self_assessment_comments")
