@@ -188,7 +188,7 @@ def _sheet_view(request, pk, *, for_self: bool):
             add_validation_error(form, error)
         else:
             messages.success(request, "Draft saved.")
-            if request.POST.get("then") == "share" and not for_self:
+            if request.POST.get("then") == "record":
                 return redirect(reverse("appraisal", args=[appraisal.pk]) + "#actions")
             anchor = request.POST.get("anchor", "")
             return redirect(request.path + (f"#{anchor}" if anchor.replace("-", "").isalnum() else ""))

@@ -159,7 +159,8 @@ def test_the_self_assessment_form_saves_the_staff_member_s_own_ratings(client, h
     data = {"revision": appraisal.revision, "self_assessment_comments": "A steady year"}
     data.update({f"rating-{i}": "partly" for i in sheet.indicator_ids})
     data.update({f"evidence-{i}": "" for i in sheet.indicator_ids})
-    assert client.post(url, data).status_code == 302
+    response = client.post(url, {**data, "then": "record"})
+    assert response.status_code == 302 and response.url == reverse("appraisal", args=[appraisal.pk]) + "#actions"
     assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("self_rating", "rating")) == {("partly", "")}
     assert reload(appraisal).self_assessment_comments == "A steady year"
     client.force_login(manager)
