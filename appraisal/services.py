@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F
 from django.utils import timezone
 
 from appraisal import audit, notifications
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, derive_level
-from competencies.models import Competency, Indicator
+from competencies.selectors import framework_competencies
 from config.text import normalise_text
 from roles.access import is_hr_admin, staff_member_for
 from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
@@ -109,14 +109,8 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
     now = timezone.now()
     with transaction.atomic():
         cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
-        result = OpeningResult(not_appraised=not_appraised(cycle))
-        unappraised = {entry.staff_member.pk for entry in result.not_appraised}
-        candidates = [
-            person
-            for person in _staff_without_appraisal(cycle).select_related("line_manager")
-            if person.pk not in unappraised
-        ]
-        versions = _current_versions({person.role_profile_id for person in candidates})
+        candidates, problems, versions = _sort_out(cycle)
+        result = OpeningResult(not_appraised=problems)
         snapshots = _window_snapshots(versions.values())
         state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
         appraisals = Appraisal.objects.bulk_create(
@@ -171,9 +165,17 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
 
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
     """Active staff without an appraisal in `cycle` whose record must be fixed before they can have one."""
-    people = list(_staff_without_appraisal(cycle).select_related("user", "role_profile", "line_manager__user"))
+    return _sort_out(cycle)[1]
+
+
+def _sort_out(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotAppraised], dict[int, RoleProfileVersion]]:
+    """Active staff without an appraisal in `cycle`: those who can have one, those who cannot and
+    why, and the current version of each role profile they hold."""
+    people = list(
+        StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
+    )
     versions = _current_versions({person.role_profile_id for person in people if person.role_profile_id})
-    problems = []
+    candidates, problems = [], []
     for person in people:
         if person.role_profile_id is None:
             reason = "holds no role profile"
@@ -184,9 +186,10 @@ def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
         elif not person.line_manager.is_active:
             reason = f"has a line manager who has left ({person.line_manager})"
         else:
+            candidates.append(person)
             continue
         problems.append(NotAppraised(person, reason))
-    return problems
+    return candidates, problems, versions
 
 
 def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
@@ -222,10 +225,11 @@ def save_self_assessment(*, by, appraisal: Appraisal, revision: int, ratings: di
         appraisal = _advance(
             appraisal, by=by, expect=[State.SELF_ASSESSMENT], revision=revision, values={"self_assessment_comments": normalise_text(comments)}
         )
-        changes = _save_ratings(appraisal, ratings, rating_field="self_rating", evidence_field="self_evidence")
+        scored = _scored(appraisal)
+        changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
         if appraisal.previous_values["self_assessment_comments"] != appraisal.self_assessment_comments:
             changes["Comments on the year"] = [appraisal.previous_values["self_assessment_comments"], appraisal.self_assessment_comments]
-        _rederive(appraisal)
+        _rederive(appraisal, scored)
         _audit(appraisal, by, "save self-assessment", changes)
     return appraisal
 
@@ -256,10 +260,11 @@ def save_review(
     with transaction.atomic():
         appraisal = _advance(appraisal, by=by, expect=[State.MANAGER_REVIEW], revision=revision, values=values)
         changes = audit.field_changes(appraisal.previous_values, values)
-        changes.update(_save_ratings(appraisal, ratings, rating_field="rating", evidence_field="evidence"))
-        changes.update(_save_overrides(appraisal, overrides))
+        scored = _scored(appraisal)
+        changes.update(_save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence"))
+        changes.update(_save_overrides(scored, overrides))
         changes.update(_save_measure_reviews(appraisal, measures))
-        changes.update(_rederive(appraisal))
+        changes.update(_rederive(appraisal, scored))
         _audit(appraisal, by, "save review", changes)
     return appraisal
 
@@ -287,9 +292,9 @@ def share(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal
                        values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
 
 
-def _ready_to_share(appraisal: Appraisal) -> None:
+def _ready_to_share(appraisal: Appraisal, scored: list[ScoredCompetency]) -> None:
     problems = {}
-    unscored = [competency.name for competency in ScoredCompetency.objects.filter(appraisal=appraisal) if competency.achieved_level is None]
+    unscored = [competency.name for competency in scored if competency.achieved_level is None]
     if unscored:
         problems["competencies"] = "Rate the indicators of " + ", ".join(unscored) + " before sharing (or override the level, with a reason)."
     if appraisal.meeting_date is None:
@@ -413,9 +418,10 @@ def _transition(appraisal, *, by, action, expect, to, revision=None, values=None
     with transaction.atomic():
         appraisal = _advance(appraisal, by=by, expect=[expect], revision=revision, values=values or {}, to_state=to)
         if check:
-            _rederive(appraisal)
+            scored = _scored(appraisal)
+            _rederive(appraisal, scored)
             appraisal.meeting_date = Appraisal.objects.values_list("meeting_date", flat=True).get(pk=appraisal.pk)
-            check(appraisal)
+            check(appraisal, scored)
         _event(appraisal, by=by, action=action, from_state=expect, to_state=to, comment=comment)
         changes = {"state": [State(expect).label, State(to).label]}
         if comment:
@@ -436,11 +442,14 @@ def _audit(appraisal: Appraisal, by, action: str, changes: dict) -> None:
     audit.record(actor=by, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id, changes=changes)
 
 
-def _save_ratings(appraisal: Appraisal, ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str) -> dict:
+def _scored(appraisal: Appraisal) -> list[ScoredCompetency]:
+    return list(ScoredCompetency.objects.filter(appraisal=appraisal))
+
+
+def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str) -> dict:
     """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused."""
-    scored = {competency.pk: competency for competency in ScoredCompetency.objects.filter(appraisal=appraisal)}
     owner = {}
-    for competency in scored.values():
+    for competency in scored:
         for level in competency.levels:
             for indicator_id in level.get("indicators") or ():
                 owner[indicator_id] = (competency, level["number"])
@@ -450,7 +459,7 @@ def _save_ratings(appraisal: Appraisal, ratings: dict[int, tuple[str, str]], *, 
     for indicator_id, (rating, _evidence) in ratings.items():
         if rating and rating not in RATINGS:
             raise ValidationError(f"“{rating}” is not a rating.")
-    existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__appraisal=appraisal)}
+    existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
     labels = dict(IndicatorRating.Rating.choices)
     changes, to_create, to_update = {}, [], []
     for indicator_id, (rating, evidence) in ratings.items():
@@ -477,9 +486,9 @@ def _save_ratings(appraisal: Appraisal, ratings: dict[int, tuple[str, str]], *, 
     return changes
 
 
-def _save_overrides(appraisal: Appraisal, overrides: dict[int, tuple[int | None, str]]) -> dict:
+def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[int | None, str]]) -> dict:
     changes = {}
-    rows = {row.competency_id: row for row in ScoredCompetency.objects.filter(appraisal=appraisal)}
+    rows = {row.competency_id: row for row in scored}
     errors = {}
     for competency_id, (level, reason) in overrides.items():
         row = rows.get(competency_id)
@@ -527,16 +536,18 @@ def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> dic
     return changes
 
 
-def _rederive(appraisal: Appraisal) -> dict:
+def _rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> dict:
     """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings."""
-    scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
+    saved = defaultdict(list)
+    for row in IndicatorRating.objects.filter(scored_competency__in=scored):
+        saved[row.scored_competency_id].append(row)
     history = earlier_records(appraisal)
     period_end = appraisal.cycle.period_end
     changes, changed = {}, []
     for competency in scored:
         levels = [WindowLevel.from_snapshot(level) for level in competency.levels]
-        ratings = {row.indicator_id: row.rating for row in competency.ratings.all()}
-        self_ratings = {row.indicator_id: row.self_rating for row in competency.ratings.all()}
+        ratings = {row.indicator_id: row.rating for row in saved[competency.pk]}
+        self_ratings = {row.indicator_id: row.self_rating for row in saved[competency.pk]}
         records = history.get(competency.competency_id, [])
         derived = derive_level(levels, ratings, period_end=period_end, history=records)
         self_level = derive_level(levels, self_ratings, period_end=period_end, history=records)
@@ -574,10 +585,6 @@ def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
     }
 
 
-def _staff_without_appraisal(cycle: AppraisalCycle):
-    return StaffMember.objects.active().exclude(appraisals__cycle=cycle)
-
-
 def _current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
     """{role profile id: its newest published version}."""
     versions = {}
@@ -593,10 +600,7 @@ def _window_snapshots(versions) -> dict[int, list[dict]]:
     versions = list(versions)
     requirements = list(RoleRequirement.objects.filter(version__in=versions).order_by("version_id", "position"))
     competencies = {
-        competency.pk: competency
-        for competency in Competency.objects.filter(pk__in={r.competency_id for r in requirements}).prefetch_related(
-            "levels", _prefetch_current_indicators()
-        )
+        competency.pk: competency for competency in framework_competencies().filter(pk__in={r.competency_id for r in requirements})
     }
     snapshots = {version.pk: [] for version in versions}
     for requirement in requirements:
@@ -614,18 +618,14 @@ def _window_snapshots(versions) -> dict[int, list[dict]]:
     return snapshots
 
 
-def _prefetch_current_indicators() -> Prefetch:
-    return Prefetch("levels__indicators", queryset=Indicator.objects.current().order_by("position", "pk"), to_attr="current_indicators")
-
-
 def level_snapshot(level) -> dict:
-    """One level of the framework as an appraisal keeps it (uses `current_indicators` when prefetched)."""
-    indicators = level.current_indicators if hasattr(level, "current_indicators") else level.indicators.current().order_by("position", "pk")
+    """One level of the framework as an appraisal keeps it; `level` comes from `framework_competencies()`,
+    so `level.indicators.all()` holds its current indicators in order."""
     return {
         "number": level.number,
         "lead": level.lead,
         "rule_text": level.rule_text,
         "sustained_level": level.sustained_level,
         "sustained_months": level.sustained_months,
-        "indicators": [indicator.pk for indicator in indicators],
+        "indicators": [indicator.pk for indicator in level.indicators.all()],
     }

@@ -18,7 +18,7 @@ from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredC
 from appraisal.report_views import OUTCOME_COLUMNS
 from appraisal.selectors import appraisal_sheet
 from roles.models import RoleProfile, StaffMember
-from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
+from tests.appraisals import complete, fresh, open_appraisal, rate, reload
 from tests.conftest import PASSWORD, make_person
 
 State = Appraisal.State
