@@ -232,18 +232,31 @@ def _revision(request) -> int | None:
         return None
 
 
-def _step(request, pk, action, done: str, **kwargs):
-    appraisal = get_appraisal_for(request.user, pk)
+def _apply(request, appraisal, call, done: str, form=None):
+    """Run one service call for a step on the record, then back to the record with what happened.
+
+    A record that moved on (StaleRecord) is said in a message. A refusal of what was entered
+    becomes the form's errors and returns None, for the caller to show the form again; without a
+    form it is said in messages too.
+    """
     try:
-        action(by=request.user, appraisal=appraisal, revision=_revision(request), **kwargs)
+        call()
     except services.StaleRecord as stale:
         messages.error(request, stale.message)
     except ValidationError as error:
+        if form is not None:
+            add_validation_error(form, error)
+            return None
         for message in error.messages:
             messages.error(request, message)
     else:
         messages.success(request, done)
     return redirect("appraisal", appraisal.pk)
+
+
+def _step(request, pk, action, done: str, **kwargs):
+    appraisal = get_appraisal_for(request.user, pk)
+    return _apply(request, appraisal, lambda: action(by=request.user, appraisal=appraisal, revision=_revision(request), **kwargs), done)
 
 
 @login_required
@@ -276,19 +289,15 @@ def sign_off(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     form = SignOffForm(request.POST)
     if form.is_valid():
-        try:
-            services.sign_off(
-                by=request.user, appraisal=appraisal, agrees=form.cleaned_data["agrees"], comments=form.cleaned_data["comments"],
-                revision=form.cleaned_data["revision"],
-            )
-        except services.StaleRecord as stale:
-            messages.error(request, stale.message)
-            return redirect("appraisal", appraisal.pk)
-        except ValidationError as error:
-            add_validation_error(form, error)
-        else:
-            messages.success(request, "Signed off. Your manager has been asked to countersign.")
-            return redirect("appraisal", appraisal.pk)
+        response = _apply(
+            request,
+            appraisal,
+            lambda: services.sign_off(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            "Signed off. Your manager has been asked to countersign.",
+            form,
+        )
+        if response:
+            return response
     elif not appraisal.viewer_is_owner:
         raise services.NotAllowed("Only the person appraised signs off the record.")
     return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, sign_off_form=form), status=400)
@@ -313,16 +322,15 @@ def reopen(request, pk):
         raise services.NotAllowed("Only HR admins can reopen a completed record.")
     form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision})
     if request.method == "POST" and form.is_valid():
-        try:
-            services.reopen(by=request.user, appraisal=appraisal, reason=form.cleaned_data["reason"], revision=form.cleaned_data["revision"])
-        except services.StaleRecord as stale:
-            messages.error(request, stale.message)
-            return redirect("appraisal", appraisal.pk)
-        except ValidationError as error:
-            add_validation_error(form, error)
-        else:
-            messages.success(request, "Reopened: the appraiser can change the record; it must be shared and signed again.")
-            return redirect("appraisal", appraisal.pk)
+        response = _apply(
+            request,
+            appraisal,
+            lambda: services.reopen(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            "Reopened: the appraiser can change the record; it must be shared and signed again.",
+            form,
+        )
+        if response:
+            return response
     return render(request, "appraisal/reopen.html", {"appraisal": appraisal, "form": form})
 
 
@@ -333,14 +341,13 @@ def reassign(request, pk):
         raise services.NotAllowed("Only HR admins can change who appraises someone.")
     form = ReassignForm(request.POST or None, appraisal=appraisal)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.reassign_appraiser(by=request.user, appraisal=appraisal, **form.cleaned_data)
-        except services.StaleRecord as stale:
-            messages.error(request, stale.message)
-            return redirect("appraisal", appraisal.pk)
-        except ValidationError as error:
-            add_validation_error(form, error)
-        else:
-            messages.success(request, f"{form.cleaned_data['appraiser']} is now the appraiser.")
-            return redirect("appraisal", appraisal.pk)
+        response = _apply(
+            request,
+            appraisal,
+            lambda: services.reassign_appraiser(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            f"{form.cleaned_data['appraiser']} is now the appraiser.",
+            form,
+        )
+        if response:
+            return response
     return render(request, "appraisal/reassign.html", {"appraisal": appraisal, "form": form})

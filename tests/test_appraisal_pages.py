@@ -389,3 +389,33 @@ def test_a_cycle_form_with_bad_dates_says_so_next_to_the_field(client, hr):
     assert response.status_code == 200
     assert "The period must end after it starts." in response.content.decode()
     assert not AppraisalCycle.objects.exists()
+
+
+def test_hr_reopens_a_completed_record_through_its_page_with_a_reason(client, hr, manager, staff):
+    appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    url = reverse("appraisal_reopen", args=[appraisal.pk])
+    client.force_login(manager)
+    assert client.get(url).status_code == 403
+    client.force_login(hr)
+    response = client.post(url, {"reason": "", "revision": appraisal.revision})
+    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert reload(appraisal).state == State.COMPLETED
+    response = client.post(url, {"reason": "Wrong competency scored", "revision": appraisal.revision})
+    assert response.status_code == 302 and response.url == reverse("appraisal", args=[appraisal.pk])
+    assert reload(appraisal).state == State.MANAGER_REVIEW
+    # The same page again, from the old revision: the record has moved on, and nothing changes.
+    response = client.post(url, {"reason": "Again", "revision": appraisal.revision}, follow=True)
+    assert "can no longer be done" in response.content.decode()
+    assert reload(appraisal).events.filter(action="reopen").count() == 1
+
+
+def test_hr_changes_the_appraiser_through_the_page(client, hr, manager, staff, other_manager):
+    appraisal = open_appraisal(hr, staff)
+    url = reverse("appraisal_reassign", args=[appraisal.pk])
+    client.force_login(hr)
+    response = client.post(url, {"appraiser": manager.staff_member.pk, "reason": "Test"})
+    assert response.status_code == 200 and "is already the appraiser." in response.content.decode()
+    assert reload(appraisal).appraiser == manager.staff_member
+    response = client.post(url, {"appraiser": other_manager.staff_member.pk, "reason": "Manager on leave"}, follow=True)
+    assert "is now the appraiser" in response.content.decode()
+    assert reload(appraisal).appraiser == other_manager.staff_member
