@@ -7,6 +7,7 @@ from roles.forms import form_helper
 from roles.models import StaffMember
 
 RATING_CHOICES = [("", "Not rated"), *IndicatorRating.Rating.choices]
+RATING_CHOICE_LABELS = dict(RATING_CHOICES)
 # One indicator's rating group. Built in Python: the page has hundreds of these, and rendering each
 # radio through the template engine was most of the page's time.
 RADIO = (
@@ -145,7 +146,7 @@ class SheetForm(forms.Form):
                             "value": value,
                             "evidence": self.value(f"evidence-{pk}"),
                             "errors": errors.get(f"rating-{pk}", []) + errors.get(f"evidence-{pk}", []),
-                            "saved_label": dict(RATING_CHOICES).get(saved, "") if value != saved else "",
+                            "saved_label": RATING_CHOICE_LABELS.get(saved, "") if value != saved else "",
                             "radios": format_html_join(
                                 "",
                                 RADIO,

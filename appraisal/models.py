@@ -241,6 +241,9 @@ class IndicatorRating(models.Model):
         return f"{self.indicator_id}: {self.get_rating_display() or 'not rated'}"
 
 
+RATING_LABELS = dict(IndicatorRating.Rating.choices)
+
+
 class MeasureReview(models.Model):
     """The manager's comment on one performance measure of the role profile version."""
 

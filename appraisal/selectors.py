@@ -4,13 +4,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from appraisal.models import Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import WindowLevel, add_months, held_since
 from appraisal.services import earlier_records
 from competencies.models import Indicator
 
 WINDOW_LABELS = ("Entry", "Desired", "Exceptional")
-RATING_LABELS = dict(IndicatorRating.Rating.choices)
 
 
 @dataclass

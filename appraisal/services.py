@@ -31,7 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from appraisal import audit, notifications
-from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, derive_level
 from competencies.selectors import framework_competencies
 from config.text import normalise_text
@@ -39,7 +39,6 @@ from roles.access import is_hr_admin, staff_member_for
 from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
 
 State = Appraisal.State
-RATINGS = {choice.value for choice in IndicatorRating.Rating}
 
 
 class NotAllowed(PermissionDenied):
@@ -457,10 +456,10 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
     if unknown:
         raise ValidationError(f"These indicators are not part of this appraisal: {sorted(unknown)}.")
     for indicator_id, (rating, _evidence) in ratings.items():
-        if rating and rating not in RATINGS:
+        if rating and rating not in RATING_LABELS:
             raise ValidationError(f"“{rating}” is not a rating.")
     existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
-    labels = dict(IndicatorRating.Rating.choices)
+    prefix = "self-" if rating_field == "self_rating" else ""  # how the audit trail names the field
     changes, to_create, to_update = {}, [], []
     for indicator_id, (rating, evidence) in ratings.items():
         evidence = normalise_text(evidence).strip()
@@ -471,9 +470,9 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
         competency, number = owner[indicator_id]
         key = f"{competency.name}, level {number}, indicator {indicator_id}"
         if before[0] != rating:
-            changes[f"{key}: {'self-' if rating_field == 'self_rating' else ''}rating"] = [labels.get(before[0], ""), labels.get(rating, "")]
+            changes[f"{key}: {prefix}rating"] = [RATING_LABELS.get(before[0], ""), RATING_LABELS.get(rating, "")]
         if before[1] != evidence:
-            changes[f"{key}: {'self-' if rating_field == 'self_rating' else ''}evidence"] = [before[1], evidence]
+            changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
         if row is None:
             row = IndicatorRating(scored_competency=competency, indicator_id=indicator_id)
             to_create.append(row)
