@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from appraisal import audit, services
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, AuditEntry, ScoredCompetency
-from appraisal.services import _current_versions, _window_snapshots
+from appraisal.services import _current_versions, create_appraisals
 from competencies.models import Competency
 from roles.models import LineManagerAssignment, PerformanceMeasure, RoleAssignment, StaffMember
 
@@ -386,38 +386,15 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
         if managers[person.pk][-1] is not None:
             held[person.pk] = (roles[person.pk][-1], managers[person.pk][-1])
     versions = _current_versions({role for role, _ in held.values()})
-    snapshots = _window_snapshots(versions.values())
-    state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
-    appraisals = Appraisal.objects.bulk_create(
-        [
-            Appraisal(
-                cycle=cycle,
-                staff_member_id=person_id,
-                appraiser_id=manager_id,
-                role_version=versions[role_id],
-                state=state,
-                created_at=opened,
-                updated_at=opened,
-                updated_by=hr,
-            )
-            for person_id, (role_id, manager_id) in held.items()
-            if role_id in versions
-        ]
-    )
-    ids = dict(Appraisal.objects.filter(cycle=cycle).values_list("staff_member_id", "pk"))
-    ScoredCompetency.objects.bulk_create(
-        [
-            ScoredCompetency(appraisal_id=ids[appraisal.staff_member_id], **row)
-            for appraisal in appraisals
-            for row in snapshots[appraisal.role_version_id]
-        ]
-    )
-    AppraisalEvent.objects.bulk_create(
-        [AppraisalEvent(appraisal_id=pk, at=opened, by=hr, action="open", to_state=state) for pk in ids.values()]
+    created = create_appraisals(
+        cycle=cycle,
+        by=hr,
+        at=opened,
+        assignments=[(person_id, manager_id, versions[role_id]) for person_id, (role_id, manager_id) in held.items() if role_id in versions],
     )
     AppraisalCycle.objects.filter(pk=cycle.pk).update(opened_at=opened, opened_by=hr)
     entry = audit.record(
-        actor=hr, action="open", obj=cycle, object_type="appraisal cycle", changes={"appraisals created": len(ids), "not appraised": []}
+        actor=hr, action="open", obj=cycle, object_type="appraisal cycle", changes={"appraisals created": len(created), "not appraised": []}
     )
     AuditEntry.objects.filter(pk=entry.pk).update(at=opened)
     return list(_appraisals(cycle))

@@ -110,38 +110,11 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
         cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
         candidates, problems, versions = _sort_out(cycle)
         result = OpeningResult(not_appraised=problems)
-        snapshots = _window_snapshots(versions.values())
-        state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
-        appraisals = Appraisal.objects.bulk_create(
-            [
-                Appraisal(
-                    cycle=cycle,
-                    staff_member=person,
-                    appraiser=person.line_manager,
-                    role_version=versions[person.role_profile_id],
-                    state=state,
-                    created_at=now,
-                    updated_at=now,
-                    updated_by=by,
-                )
-                for person in candidates
-            ]
-        )
-        if appraisals and appraisals[0].pk is None:  # backends that do not return ids from bulk_create
-            by_person = dict(Appraisal.objects.filter(cycle=cycle).values_list("staff_member_id", "pk"))
-            for appraisal in appraisals:
-                appraisal.pk = by_person[appraisal.staff_member_id]
-        ScoredCompetency.objects.bulk_create(
-            [
-                ScoredCompetency(appraisal_id=appraisal.pk, **row)
-                for appraisal in appraisals
-                for row in snapshots[appraisal.role_version_id]
-            ],
-            batch_size=2000,
-        )
-        AppraisalEvent.objects.bulk_create(
-            [AppraisalEvent(appraisal_id=appraisal.pk, at=now, by=by, action="open", to_state=state) for appraisal in appraisals],
-            batch_size=2000,
+        appraisals = create_appraisals(
+            cycle=cycle,
+            by=by,
+            at=now,
+            assignments=[(person.pk, person.line_manager_id, versions[person.role_profile_id]) for person in candidates],
         )
         first_opening = cycle.opened_at is None
         if first_opening:
@@ -160,6 +133,44 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
         result.created = appraisals
         notifications.cycle_opened(cycle, appraisals)
     return result
+
+
+def create_appraisals(*, cycle: AppraisalCycle, by, at, assignments: list[tuple[int, int, RoleProfileVersion]]) -> list[Appraisal]:
+    """Create one appraisal in `cycle` per (staff member id, appraiser id, role profile version), each
+    with its window copied from the version as the framework stands now, and an "open" event.
+
+    Call inside a transaction. The first state is self-assessment when the cycle asks for it.
+    """
+    snapshots = _window_snapshots({version.pk: version for _, _, version in assignments}.values())
+    state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
+    appraisals = Appraisal.objects.bulk_create(
+        [
+            Appraisal(
+                cycle=cycle,
+                staff_member_id=person_id,
+                appraiser_id=appraiser_id,
+                role_version=version,
+                state=state,
+                created_at=at,
+                updated_at=at,
+                updated_by=by,
+            )
+            for person_id, appraiser_id, version in assignments
+        ]
+    )
+    if appraisals and appraisals[0].pk is None:  # backends that do not return ids from bulk_create
+        by_person = dict(Appraisal.objects.filter(cycle=cycle).values_list("staff_member_id", "pk"))
+        for appraisal in appraisals:
+            appraisal.pk = by_person[appraisal.staff_member_id]
+    ScoredCompetency.objects.bulk_create(
+        [ScoredCompetency(appraisal_id=appraisal.pk, **row) for appraisal in appraisals for row in snapshots[appraisal.role_version_id]],
+        batch_size=2000,
+    )
+    AppraisalEvent.objects.bulk_create(
+        [AppraisalEvent(appraisal_id=appraisal.pk, at=at, by=by, action="open", to_state=state) for appraisal in appraisals],
+        batch_size=2000,
+    )
+    return appraisals
 
 
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
