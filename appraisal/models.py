@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -100,6 +101,13 @@ class Appraisal(models.Model):
         AWAITING_COUNTERSIGN = "awaiting_countersign", "Awaiting countersignature"
         COMPLETED = "completed", "Completed"
 
+    # Who must act next in each state: the person appraised or the appraiser (nobody once completed).
+    ACTED_ON_BY = {
+        State.SELF_ASSESSMENT: "staff_member",
+        State.MANAGER_REVIEW: "appraiser",
+        State.AWAITING_SIGN_OFF: "staff_member",
+        State.AWAITING_COUNTERSIGN: "appraiser",
+    }
     # States in which the staff member may read the manager's scores.
     SHARED_STATES = (State.AWAITING_SIGN_OFF, State.AWAITING_COUNTERSIGN, State.COMPLETED)
 
@@ -154,8 +162,35 @@ class Appraisal(models.Model):
         return self.state in self.SHARED_STATES
 
     @property
+    def next_actor(self):
+        """The StaffMember who must act next, or None once the record is completed."""
+        attribute = self.ACTED_ON_BY.get(self.state)
+        return getattr(self, attribute) if attribute else None
+
+    @property
     def is_overdue(self) -> bool:
         return not self.is_completed and self.cycle.due_on < timezone.localdate()
+
+
+class ScoredCompetencyQuerySet(models.QuerySet):
+    def with_standing(self):
+        """Annotate `achieved` (the override, else the derived level) and `standing` (a
+        `rules.Standing` value against the window the appraisal recorded), computed in the database."""
+        from appraisal.rules import Standing
+
+        achieved = Coalesce("override_level", "derived_level")
+        entry = models.F("entry_level")
+        return self.annotate(achieved=achieved).annotate(
+            standing=models.Case(
+                models.When(achieved__isnull=True, then=models.Value(Standing.NOT_SCORED.value)),
+                models.When(achieved__lt=entry, then=models.Value(Standing.BELOW_ENTRY.value)),
+                models.When(achieved=entry, then=models.Value(Standing.ENTRY.value)),
+                models.When(achieved=entry + 1, then=models.Value(Standing.DESIRED.value)),
+                models.When(achieved=entry + 2, then=models.Value(Standing.EXCEPTIONAL.value)),
+                default=models.Value(Standing.ABOVE.value),
+                output_field=models.CharField(),
+            )
+        )
 
 
 class ScoredCompetency(models.Model):
@@ -178,6 +213,8 @@ class ScoredCompetency(models.Model):
     self_level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Derived from the self-assessment.")
     override_level = models.PositiveSmallIntegerField(null=True, blank=True)
     override_reason = models.TextField(blank=True)
+
+    objects = ScoredCompetencyQuerySet.as_manager()
 
     class Meta:
         ordering = ["appraisal", "position"]

@@ -27,6 +27,7 @@ absolute, so a change of role between the records does not break the run.
 
 import calendar
 import datetime
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -134,3 +135,44 @@ def derive_level(
             break
         return None
     return achieved
+
+
+class Standing(str, enum.Enum):
+    """Where an achieved level stands against a role's window (Entry, Desired, Exceptional).
+
+    Levels are absolute, so a level can also sit above the window (after a move to a role with a
+    lower window), and "below entry" is any level under Entry.
+    """
+
+    NOT_SCORED = "not_scored"
+    BELOW_ENTRY = "below_entry"
+    ENTRY = "entry"
+    DESIRED = "desired"
+    EXCEPTIONAL = "exceptional"
+    ABOVE = "above"
+
+    @property
+    def label(self) -> str:
+        return STANDING_LABELS[self]
+
+
+STANDING_LABELS = {
+    Standing.NOT_SCORED: "Not yet scored",
+    Standing.BELOW_ENTRY: "Below entry",
+    Standing.ENTRY: "Entry",
+    Standing.DESIRED: "Desired",
+    Standing.EXCEPTIONAL: "Exceptional",
+    Standing.ABOVE: "Above the window",
+}
+# Worst to best, for tables and legends.
+STANDINGS_IN_ORDER = (Standing.BELOW_ENTRY, Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL, Standing.ABOVE)
+
+
+def standing(level: int | None, entry_level: int) -> Standing:
+    """Where `level` stands against the window that starts at `entry_level`."""
+    if level is None:
+        return Standing.NOT_SCORED
+    offset = level - entry_level
+    if offset < 0:
+        return Standing.BELOW_ENTRY
+    return (Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL)[offset] if offset < 3 else Standing.ABOVE

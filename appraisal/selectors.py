@@ -163,9 +163,9 @@ def waiting_for(person) -> list[Appraisal]:
     """The appraisals on which `person` (a StaffMember or None) must act next, oldest cycle first."""
     if person is None:
         return []
-    State = Appraisal.State
+    acts = Appraisal.ACTED_ON_BY
     rows = Appraisal.objects.filter(
-        Q(staff_member=person, state__in=[State.SELF_ASSESSMENT, State.AWAITING_SIGN_OFF])
-        | Q(appraiser=person, state__in=[State.MANAGER_REVIEW, State.AWAITING_COUNTERSIGN])
+        Q(staff_member=person, state__in=[state for state, who in acts.items() if who == "staff_member"])
+        | Q(appraiser=person, state__in=[state for state, who in acts.items() if who == "appraiser"])
     )
     return list(rows.select_related("cycle", "staff_member__user").order_by("cycle__due_on", "pk"))

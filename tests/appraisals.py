@@ -63,3 +63,40 @@ def complete(appraisal, *, manager, staff, agrees=True, comments="Thank you.", *
     appraisal = services.share(by=fresh(manager), appraisal=reload(appraisal))
     appraisal = services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=agrees, comments=comments)
     return services.countersign(by=fresh(manager), appraisal=reload(appraisal))
+
+
+def self_assess(appraisal, person_user, *, rating=CONSISTENTLY) -> Appraisal:
+    """The person rates every indicator `rating` and sends the self-assessment to their manager."""
+    appraisal = reload(appraisal)
+    ratings = {row.indicator.pk: (rating, "") for c in appraisal_sheet(appraisal).competencies for level in c.levels for row in level.indicators}
+    appraisal = services.save_self_assessment(by=fresh(person_user), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments="")
+    return services.submit_self_assessment(by=fresh(person_user), appraisal=reload(appraisal))
+
+
+PROMOTED_ON = datetime.date(2025, 5, 1)
+PROMOTED_TO = "senior-service-coordinator-afeo"
+SUSTAINED = "Organisation and Sector Awareness"
+
+
+def promoted_history(hr, manager, staff) -> list[Appraisal]:
+    """`staff`'s completed appraisals for 2024, 2025 and 2026 (in that order), a promotion between them.
+
+    2024 and 2025 are against Support Worker, every indicator consistently demonstrated (so each
+    competency at the window's Exceptional level; Organisation and Sector Awareness at level 4).
+    On PROMOTED_ON `staff` becomes a Senior Service Coordinator; in 2026 (self-assessed "partly"
+    throughout, rated consistently by the manager) Organisation and Sector Awareness reaches level 5
+    by the sustained-level rule: level 4 held since March 2025.
+    """
+    from roles import staff as staff_records
+    from roles.models import RoleProfile
+
+    records = []
+    for year in (2024, 2025):
+        records.append(complete(open_appraisal(hr, staff, year=year), manager=manager, staff=staff))
+    staff_records.assign_role_profile(
+        by=fresh(hr), member=staff.staff_member, role_profile=RoleProfile.objects.get(slug=PROMOTED_TO), since=PROMOTED_ON
+    )
+    appraisal = open_appraisal(hr, staff, year=2026, self_assessment=True)
+    self_assess(appraisal, staff, rating="partly")
+    records.append(complete(appraisal, manager=manager, staff=staff))
+    return records
