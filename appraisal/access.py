@@ -103,3 +103,18 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
 def may_see_scores(appraisal: Appraisal) -> bool:
     """Whether the viewer of an appraisal from `get_appraisal_for` may read the manager's scores."""
     return appraisal.viewer_is_hr or appraisal.viewer_is_appraiser or appraisal.viewer_is_above or appraisal.is_shared
+
+
+def get_person_for(user, pk: int):
+    """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
+    in the current line-management chain, or an HR admin. Sets `viewer_is_self` on it."""
+    from roles.models import StaffMember
+
+    person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).first()
+    if person is None:
+        raise Http404("No such person.")
+    viewer = staff_member_for(user)
+    person.viewer_is_self = viewer is not None and viewer.pk == person.pk
+    if not (person.viewer_is_self or is_hr_admin(user) or (viewer is not None and viewer.pk in managers_above(person.pk))):
+        raise Http404("No such person.")
+    return person

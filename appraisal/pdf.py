@@ -16,3 +16,9 @@ def render_appraisal_pdf(appraisal: Appraisal) -> bytes:
         {"appraisal": appraisal, "sheet": appraisal_sheet(appraisal), "events": appraisal.events.select_related("by")},
     )
     return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher()).write_pdf()
+
+
+def render_history_pdf(history) -> bytes:
+    """The PDF of a person's competency history (`appraisal.history.person_history`), charts included."""
+    html = render_to_string("appraisal/history_pdf.html", {"history": history, "person": history.person})
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher()).write_pdf()

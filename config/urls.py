@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from appraisal import team_views
 from roles import views as role_views
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("appraisals/", include("appraisal.urls")),
     path("reports/", include("appraisal.report_urls")),
     path("audit/", include("appraisal.audit_urls")),
-    path("team/", role_views.team, name="team"),
+    path("", include("appraisal.history_urls")),
+    path("team/", team_views.team, name="team"),
     path("admin/", admin.site.urls),
 ]

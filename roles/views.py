@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from appraisal.selectors import waiting_for
 from roles.access import is_hr_admin, staff_member_for
-from roles.models import RoleProfile, RoleProfileVersion, StaffMember, published_versions_prefetch
+from roles.models import RoleProfile, RoleProfileVersion
 from roles.selectors import competency_tables, current_role_profiles, current_version_for_page, version_for_page
 from roles.services import draft_of
 from roles.versioning import diff, snapshot
@@ -90,14 +90,3 @@ def role_profile_compare(request, slug):
     changes = diff(snapshot(older), snapshot(newer))
     return render(request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes})
 
-
-@login_required
-def team(request):
-    """The line manager's direct reports and the roles they hold."""
-    reports = (
-        StaffMember.objects.active()
-        .filter(line_manager__user=request.user)
-        .select_related("user", "service", "role_profile")
-        .prefetch_related(published_versions_prefetch("role_profile__versions"))
-    )
-    return render(request, "roles/team.html", {"reports": reports})

@@ -1,0 +1,134 @@
+"""Charts drawn on the server as inline SVG: no chart library, no JavaScript, and the same markup
+on the page and in WeasyPrint's PDFs.
+
+This module only computes geometry (coordinates as strings, ready for the template
+`appraisal/_level_chart.svg.html`); the template draws it. Every mark that colour tells apart also
+differs in shape or carries words (filled circles for the manager's level, hollow diamonds for the
+self-assessment, a ring for a level reached by a sustained-level rule, band names beside the
+band), so a chart reads in greyscale and on paper.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
+
+WIDTH, HEIGHT = 680, 252
+LEFT, RIGHT, TOP, BOTTOM = 62, 102, 34, 56
+INNER = 36  # space between the plot's edges and the first and last records
+BAND_NAMES = ("Entry", "Desired", "Exceptional")
+BAND_FILLS = ("#fff3cd", "#d1e7dd", "#cfe2ff")
+CHAR_WIDTH = 7.0  # average width of a character of the 12px labels, to shorten role names that do not fit
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Mark:
+    x: str
+    y: str
+    label: str
+    by_rule: bool = False
+    title: str = ""
+
+
+@dataclass
+class LevelChart:
+    title: str
+    description: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    plot_left: str = _n(LEFT)
+    plot_right: str = _n(WIDTH - RIGHT)
+    plot_width: str = _n(WIDTH - RIGHT - LEFT)
+    plot_top: str = _n(TOP)
+    plot_bottom: str = _n(HEIGHT - BOTTOM)
+    band_label_x: str = _n(WIDTH - RIGHT + 8)
+    gridlines: list[dict] = field(default_factory=list)
+    bands: list[dict] = field(default_factory=list)
+    ticks: list[dict] = field(default_factory=list)
+    role_changes: list[dict] = field(default_factory=list)
+    role_spans: list[dict] = field(default_factory=list)
+    line: str = ""
+    marks: list[Mark] = field(default_factory=list)
+    self_line: str = ""
+    self_marks: list[Mark] = field(default_factory=list)
+    note: str = ""
+
+
+def level_chart(*, points, entry_level: int | None, role_changes, title: str) -> LevelChart | None:
+    """The chart of one competency's achieved levels (`points`, oldest first, from
+    `appraisal.history`), with the current role's window from `entry_level` as a band and the
+    role changes (`RoleChange`s) marked on the time axis. None when there is nothing to draw."""
+    scored = [p for p in points if p.level is not None]
+    if not scored:
+        return None
+    lowest = min([LOWEST_LEVEL] + [p.level for p in scored] + [p.self_level for p in scored if p.self_level is not None])
+    rows = HIGHEST_LEVEL - lowest + 1
+    step = (HEIGHT - BOTTOM - TOP) / rows
+
+    def y(level: int) -> float:
+        return HEIGHT - BOTTOM - (level - lowest + 0.5) * step
+
+    first, last = scored[0].period_end, scored[-1].period_end
+    changes = [c for c in role_changes if c.since > first]
+    end = max([last] + [c.since for c in changes])
+    span = (end - first).days
+
+    def x(day: datetime.date) -> float:
+        if span == 0:
+            return (LEFT + WIDTH - RIGHT) / 2
+        return LEFT + INNER + (day - first).days / span * (WIDTH - RIGHT - LEFT - 2 * INNER)
+
+    chart = LevelChart(title=f"{title}: achieved level in each completed appraisal", description=_description(title, scored, entry_level))
+    for level in range(lowest, HIGHEST_LEVEL + 1):
+        chart.gridlines.append({"y": _n(y(level)), "label": f"Level {level}" if level >= LOWEST_LEVEL else "Below 1"})
+    if entry_level is not None:
+        for offset, (name, fill) in enumerate(zip(BAND_NAMES, BAND_FILLS)):
+            level = entry_level + offset
+            chart.bands.append(
+                {"y": _n(y(level) - step / 2), "height": _n(step), "fill": fill, "label": name, "label_y": _n(y(level) + 4), "level": level}
+            )
+    else:
+        chart.note = "Not in the current role"
+    for point in scored:
+        chart.ticks.append({"x": _n(x(point.period_end)), "label": point.year_label})
+    chart.line = " ".join(f"{'M' if i == 0 else 'L'}{_n(x(p.period_end))},{_n(y(p.level))}" for i, p in enumerate(scored))
+    chart.marks = [
+        Mark(
+            _n(x(p.period_end)), _n(y(p.level)), str(p.level) if p.level >= LOWEST_LEVEL else "–", by_rule=p.by_rule,
+            title=f"{p.cycle_name}: {p.level_label}" + (" (sustained-level rule)" if p.by_rule else ""),
+        )
+        for p in scored
+    ]
+    assessed = [p for p in scored if p.self_level is not None]
+    offset = 9  # beside the manager's mark, so that both show when they are equal
+    chart.self_line = " ".join(
+        f"{'M' if i == 0 else 'L'}{_n(x(p.period_end) + offset)},{_n(y(p.self_level))}" for i, p in enumerate(assessed)
+    )
+    chart.self_marks = [
+        Mark(_n(x(p.period_end) + offset), _n(y(p.self_level)), str(p.self_level), title=f"{p.cycle_name}: self-assessed {p.self_label}")
+        for p in assessed
+    ]
+    boundaries = [first] + [c.since for c in changes] + [end]
+    titles = [scored[0].role_title] + [c.title for c in changes]
+    for change in changes:
+        chart.role_changes.append({"x": _n(x(change.since)), "label": f"Role change {change.since:%b %Y}", "title": f"{change.since:%-d %B %Y}: {change.title}"})
+    for start, stop, role in zip(boundaries, boundaries[1:], titles):
+        left = LEFT if start == first else x(start)
+        right = WIDTH - RIGHT if stop == end else x(stop)
+        room = max(int((right - left - 8) / CHAR_WIDTH), 4)
+        chart.role_spans.append({"x": _n((left + right) / 2), "label": role if len(role) <= room else role[: room - 1].rstrip() + "…", "title": role})
+    return chart
+
+
+def _description(title: str, scored, entry_level: int | None) -> str:
+    levels = "; ".join(f"{p.year_label}: level {p.level}" + (" by the sustained-level rule" if p.by_rule else "") for p in scored)
+    window = (
+        f" The current role's window is {entry_level} (Entry) to {entry_level + 2} (Exceptional)."
+        if entry_level is not None
+        else " The current role does not require this competency."
+    )
+    return f"{title}. {levels}.{window}"

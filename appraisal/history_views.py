@@ -1,0 +1,49 @@
+"""Competency history: a person's own at /my/history/, anyone's in the viewer's line (or, for HR
+admins, anyone's) at /people/<pk>/history/; each also as a PDF. Outside that scope: 404."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from appraisal.access import get_person_for
+from appraisal.history import person_history as history_of
+from appraisal.pdf import render_history_pdf
+from roles.access import staff_member_for
+
+
+def _own_record(user):
+    person = staff_member_for(user)
+    if person is None:
+        raise Http404("Your account is not linked to a staff record.")
+    return get_person_for(user, person.pk)
+
+
+@login_required
+def my_history(request):
+    return _page(request, _own_record(request.user))
+
+
+@login_required
+def my_history_pdf(request):
+    return _pdf(_own_record(request.user))
+
+
+@login_required
+def person_history(request, pk):
+    return _page(request, get_person_for(request.user, pk))
+
+
+@login_required
+def person_history_pdf(request, pk):
+    return _pdf(get_person_for(request.user, pk))
+
+
+def _page(request, person):
+    history = history_of(person)
+    return render(request, "appraisal/history.html", {"history": history, "person": person, "own": person.viewer_is_self})
+
+
+def _pdf(person):
+    response = HttpResponse(render_history_pdf(history_of(person)), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="competency-history-{person.user.username}.pdf"'
+    return response

@@ -1,0 +1,147 @@
+"""The line manager's team page: where each report's appraisal stands in a cycle, and a grid of
+each person's latest achieved levels against their current role's window. A fixed number of
+queries whatever the size of the team."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from appraisal.access import reports_in_line
+from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
+from appraisal.rules import Standing, standing
+from competencies.models import Competency
+from roles.models import RoleRequirement, StaffMember
+
+DIRECT, LINE = "direct", "line"
+
+
+@dataclass
+class Cell:
+    """One person × competency of the grid."""
+
+    required: bool
+    entry_level: int | None = None
+    level: int | None = None
+
+    @property
+    def standing(self) -> Standing:
+        return standing(self.level, self.entry_level) if self.required else Standing.NOT_SCORED
+
+    @property
+    def words(self) -> str:
+        if not self.required:
+            return "Not in the role"
+        if self.level is None:
+            return "Not appraised yet"
+        return self.standing.label
+
+
+@dataclass
+class Member:
+    person: StaffMember
+    direct: bool = True  # a direct report (else further down the line)
+    appraisal: Appraisal | None = None
+    role_title: str = ""
+    latest_cycle: str = ""  # the cycle of the latest completed appraisal, which the grid shows
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def days_overdue(self) -> int:
+        if self.appraisal is None or not self.appraisal.is_overdue:
+            return 0
+        return (timezone.localdate() - self.appraisal.cycle.due_on).days
+
+    @property
+    def below_entry(self) -> int:
+        return sum(1 for cell in self.cells if cell.standing == Standing.BELOW_ENTRY)
+
+
+@dataclass
+class Team:
+    manager: StaffMember
+    scope: str
+    cycle: AppraisalCycle | None
+    cycles: list[AppraisalCycle]
+    members: list[Member]
+    competencies: list[Competency]
+    direct_count: int
+    line_count: int
+
+    @property
+    def completed(self) -> int:
+        return sum(1 for m in self.members if m.appraisal and m.appraisal.is_completed)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for m in self.members if m.appraisal and m.appraisal.is_overdue)
+
+    @property
+    def in_cycle(self) -> int:
+        return sum(1 for m in self.members if m.appraisal)
+
+
+def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | None = None) -> Team:
+    """`manager`'s active reports (DIRECT, or everyone in their LINE, however deep) with their
+    appraisal in the cycle (`cycle_id`, else the latest opened one) and their grid row: eight queries."""
+    line = reports_in_line(manager.pk)
+    people = StaffMember.objects.active().select_related("user", "service", "role_profile", "line_manager__user")
+    people = list(people.filter(pk__in=line) if scope == LINE else people.filter(line_manager=manager))
+    direct_count = sum(1 for p in people if p.line_manager_id == manager.pk) if scope == LINE else len(people)
+    line_count = len(people) if scope == LINE else StaffMember.objects.active().filter(pk__in=line).count()
+    cycles = list(AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name"))
+    cycle = next((c for c in cycles if c.pk == cycle_id), cycles[0] if cycles else None)
+    ids = [p.pk for p in people]
+
+    appraisals = {}
+    if cycle is not None:
+        for appraisal in Appraisal.objects.filter(cycle=cycle, staff_member_id__in=ids).select_related(
+            "cycle", "role_version", "appraiser__user"
+        ):
+            appraisals[appraisal.staff_member_id] = appraisal
+
+    requirements = {}  # role profile id -> {competency id: entry level}, from the newest published version
+    role_titles = {}
+    for requirement in RoleRequirement.objects.filter(
+        version__role_profile_id__in={p.role_profile_id for p in people if p.role_profile_id},
+        version__status="published",
+    ).select_related("version").order_by("version__role_profile_id", "-version__number", "position"):
+        version = requirement.version
+        newest = role_titles.setdefault(version.role_profile_id, (version.number, version.title))
+        if newest[0] == version.number:
+            requirements.setdefault(version.role_profile_id, {})[requirement.competency_id] = requirement.entry_level
+
+    latest = (
+        Appraisal.objects.completed()
+        .filter(staff_member_id=OuterRef("appraisal__staff_member_id"))
+        .order_by("-cycle__period_end", "-pk")
+        .values("pk")[:1]
+    )
+    levels, latest_cycles = {}, {}
+    for person_id, competency_id, derived, override, cycle_name in ScoredCompetency.objects.filter(
+        appraisal__staff_member_id__in=ids, appraisal_id=Subquery(latest)
+    ).values_list("appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"):
+        levels[person_id, competency_id] = override if override is not None else derived
+        latest_cycles[person_id] = cycle_name
+
+    column_ids = {pk for windows in requirements.values() for pk in windows}
+    competencies = list(Competency.objects.filter(pk__in=column_ids).order_by("position"))
+    members = []
+    for person in sorted(people, key=lambda p: (p.line_manager_id != manager.pk, p.user.last_name, p.user.first_name)):
+        windows = requirements.get(person.role_profile_id, {})
+        member = Member(
+            person=person,
+            direct=person.line_manager_id == manager.pk,
+            appraisal=appraisals.get(person.pk),
+            role_title=role_titles.get(person.role_profile_id, (0, person.job_title))[1],
+            latest_cycle=latest_cycles.get(person.pk, ""),
+        )
+        for competency in competencies:
+            entry = windows.get(competency.pk)
+            member.cells.append(Cell(required=entry is not None, entry_level=entry, level=levels.get((person.pk, competency.pk))))
+        members.append(member)
+    return Team(
+        manager=manager, scope=scope, cycle=cycle, cycles=cycles, members=members, competencies=competencies,
+        direct_count=direct_count, line_count=line_count,
+    )
+

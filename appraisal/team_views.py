@@ -1,0 +1,22 @@
+"""/team/: a line manager's reports, their appraisals in a cycle and where they stand."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from appraisal.team import DIRECT, LINE, team_overview
+from roles.access import staff_member_for
+
+
+@login_required
+def team(request):
+    person = staff_member_for(request.user)
+    if person is None:
+        return render(request, "appraisal/team.html", {"team": None})
+    scope = LINE if request.GET.get("scope") == LINE else DIRECT
+    try:
+        cycle_id = int(request.GET["cycle"]) if request.GET.get("cycle") else None
+    except ValueError:
+        cycle_id = -1  # not a cycle: the page says so and shows the latest
+    team = team_overview(person, scope=scope, cycle_id=cycle_id)
+    unknown_cycle = cycle_id is not None and (team.cycle is None or team.cycle.pk != cycle_id)
+    return render(request, "appraisal/team.html", {"team": team, "viewer": person, "unknown_cycle": unknown_cycle})
