@@ -1,10 +1,15 @@
-"""Exports for HR admins."""
+"""Organisation reports and exports for HR admins: /reports/ and its CSV downloads."""
 
 import csv
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.text import slugify
 
+from appraisal import reports
 from appraisal.models import ScoredCompetency
+from appraisal.report_forms import ReportFilterForm
+from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
 from roles.access import hr_admin_required
 
 OUTCOME_COLUMNS = [
@@ -57,3 +62,92 @@ def outcomes_csv(request):
 def _with_header(rows):
     yield OUTCOME_COLUMNS
     yield from rows
+
+
+# --- /reports/ ------------------------------------------------------------------------------------
+
+
+@hr_admin_required
+def report_page(request):
+    """Cycle progress, standing against the window and development needs, for the chosen filters."""
+    form = ReportFilterForm(request.GET)
+    context = {"form": form, "filters": None}
+    if form.is_valid() and (filters := form.filters()) is not None:
+        progress = reports.progress_by_state(filters)
+        context.update(
+            filters=filters,
+            progress=progress,
+            progress_rows=[progress],
+            by_service=reports.progress_by(filters, "service"),
+            by_manager=reports.progress_by(filters, "manager"),
+            heatmap=reports.standing_heatmap(filters),
+            below_entry=reports.below_entry(filters),
+            states=reports.STATES_IN_ORDER,
+            heat_steps=reports.heat_step_ranges(),
+            standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
+        )
+    return render(request, "appraisal/reports.html", context)
+
+
+# --- CSV downloads of the page's sections ---------------------------------------------------------
+
+
+def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpResponse:
+    """A download of one section for the page's filters: header row first, UTF-8.
+
+    `rows_for(filters)` gives the rows; no cycle opened yet gives the header alone; filters that do
+    not validate give 400 with what to correct.
+    """
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "\n".join(f"{form.fields[field].label}: {' '.join(errors)}" for field, errors in form.errors.items())
+        return HttpResponseBadRequest(f"Correct the filters:\n{problems}\n", content_type="text/plain; charset=utf-8")
+    filters = form.filters()
+    rows = rows_for(filters) if filters is not None else []
+    filename = f"{name}-{slugify(filters.cycle.name)}.csv" if filters is not None else f"{name}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return response
+
+
+@hr_admin_required
+def progress_by_state_csv(request):
+    return _report_csv(
+        request, "progress-by-state", reports.PROGRESS_BY_STATE_COLUMNS,
+        lambda filters: reports.progress_state_csv_rows(filters, reports.progress_by_state(filters)),
+    )
+
+
+@hr_admin_required
+def progress_by_service_csv(request):
+    return _report_csv(
+        request, "progress-by-service", reports.PROGRESS_BY_COLUMNS["service"],
+        lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "service")),
+    )
+
+
+@hr_admin_required
+def progress_by_manager_csv(request):
+    return _report_csv(
+        request, "progress-by-manager", reports.PROGRESS_BY_COLUMNS["manager"],
+        lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "manager")),
+    )
+
+
+@hr_admin_required
+def standing_csv(request):
+    return _report_csv(
+        request, "standing", reports.STANDING_COLUMNS,
+        lambda filters: reports.standing_csv_rows(filters, reports.standing_heatmap(filters)),
+    )
+
+
+@hr_admin_required
+def below_entry_csv(request):
+    return _report_csv(
+        request, "below-entry", reports.BELOW_ENTRY_COLUMNS,
+        lambda filters: reports.below_entry_csv_rows(filters, reports.below_entry(filters)),
+    )
