@@ -95,9 +95,11 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
 
     appraisals = {}
     if cycle is not None:
+        by_id = {p.pk: p for p in people}
         for appraisal in Appraisal.objects.filter(cycle=cycle, staff_member_id__in=ids).select_related(
             "cycle", "role_version", "appraiser__user"
         ):
+            appraisal.staff_member = by_id[appraisal.staff_member_id]  # for next_actor, without a query per row
             appraisals[appraisal.staff_member_id] = appraisal
 
     requirements = {}  # role profile id -> {competency id: entry level}, from the newest published version
