@@ -29,6 +29,11 @@ class Cell:
         return standing(self.level, self.entry_level) if self.required else Standing.NOT_SCORED
 
     @property
+    def level_text(self) -> str:
+        """The level as shown: below entry of a window that starts at 1 is recorded as 0."""
+        return "<1" if self.level is not None and self.level < 1 else str(self.level)
+
+    @property
     def words(self) -> str:
         if not self.required:
             return "Not in the role"

@@ -531,3 +531,29 @@ def test_the_documentation_lists_every_downloads_columns():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "appraisals.md").read_text()
     for columns in (PROGRESS_BY_STATE_COLUMNS, *PROGRESS_BY_COLUMNS.values(), STANDING_COLUMNS, BELOW_ENTRY_COLUMNS):
         assert ",".join(columns) in docs
+
+
+# --- a person promoted, with a level reached by the sustained-level rule -------------------------
+
+
+def test_a_promoted_person_counts_under_the_role_each_record_was_scored_against(client, hr, manager, staff):
+    from tests.appraisals import SUSTAINED, promoted_history
+
+    records = promoted_history(hr, manager, staff)
+    ssc = RoleProfile.objects.get(slug="senior-service-coordinator-afeo")
+    client.force_login(hr)
+    standing_2025 = csv_rows(client.get(CSV_URLS["standing"], {"cycle": records[1].cycle_id}))
+    standing_2026 = csv_rows(client.get(CSV_URLS["standing"], {"cycle": records[2].cycle_id}))
+    row_2025 = next(r for r in standing_2025 if r[2] == SUSTAINED and r[1] == SUPPORT_WORKER)
+    row_2026 = next(r for r in standing_2026 if r[2] == SUSTAINED and r[1] == ssc.current_version.title)
+    columns = STANDING_COLUMNS
+    # 2025: level 4 as a Support Worker (window 2–4) is Exceptional; 2026: level 5 by the rule, in the 3–5 window.
+    assert row_2025[columns.index("exceptional")] == "1" and row_2025[columns.index("people")] == "1"
+    assert row_2026[columns.index("exceptional")] == "1" and row_2026[columns.index("people")] == "1"
+    assert not [r for r in standing_2026 if r[1] == SUPPORT_WORKER]  # nobody completed 2026 as a Support Worker
+    # The role filter follows the record's role: in 2026 the person is not a Support Worker any more.
+    support_worker = RoleProfile.objects.get(slug="support-worker-supported-housing")
+    filtered = csv_rows(client.get(CSV_URLS["standing"], {"cycle": records[2].cycle_id, "role": support_worker.pk}))
+    assert filtered == [STANDING_COLUMNS]
+    page = client.get(PAGE, {"cycle": records[2].cycle_id}).content.decode()
+    assert ssc.current_version.title in page

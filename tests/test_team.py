@@ -144,3 +144,11 @@ def test_the_team_page_makes_as_many_queries_for_a_big_team_as_for_a_small_one(c
         with django_assert_max_num_queries(14):
             large.append(queries_for(client, url))
     assert large == small
+
+
+def test_below_entry_of_a_window_starting_at_1_reads_below_1():
+    from appraisal.team import Cell
+
+    cell = Cell(required=True, entry_level=1, level=0)
+    assert (cell.level_text, cell.words, cell.standing) == ("<1", "Below entry", Standing.BELOW_ENTRY)
+    assert Cell(required=True, entry_level=2, level=4).level_text == "4"
