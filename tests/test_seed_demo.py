@@ -172,3 +172,24 @@ def test_staff_has_completed_history_and_something_to_sign(seeded):
 def test_the_manager_appraises_reports_in_several_states(seeded):
     states = set(Appraisal.objects.filter(cycle__name=CURRENT, appraiser__user__username="manager").values_list("state", flat=True))
     assert len(states) >= 3
+
+
+@pytest.mark.parametrize("username, url, bound, shown", [
+    ("jo", "/my/history/", 16, ["Role change May 2025", "by the sustained-level rule", "Senior Service Coordinator"]),
+    ("head", "/team/?scope=line", 14, ["reports to Morgan Ellis", "Self-assessment", "Below entry"]),
+    ("manager", "/team/", 14, ["<strong>You</strong>", "Awaiting countersignature", "Exceptional"]),
+    ("hr", "/reports/?cycle=", 18, ["Cycle progress", "Standing against the role", "Staff below entry"]),
+])
+def test_the_demo_s_history_team_and_report_pages_show_its_story_in_bounded_queries(
+    seeded, client, django_assert_max_num_queries, username, url, bound, shown
+):
+    from django.contrib.auth import get_user_model
+
+    if url.endswith("?cycle="):
+        url += str(AppraisalCycle.objects.get(name=PAST[2025]).pk)
+    client.force_login(get_user_model().objects.get(username=username))
+    with django_assert_max_num_queries(bound):
+        page = client.get(url)
+    assert page.status_code == 200
+    for text in shown:
+        assert text in page.content.decode(), text
