@@ -11,7 +11,6 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from appraisal.charts import LevelChart, level_chart
@@ -20,6 +19,7 @@ from appraisal.rules import Record, Standing, held_since, standing
 from competencies.models import Level
 from competencies.selectors import framework_competencies
 from roles.models import RoleAssignment, RoleProfileVersion, StaffMember
+from roles.selectors import current_title
 
 
 @dataclass
@@ -41,10 +41,6 @@ class Point:
     @property
     def window_label(self) -> str:
         return f"{self.entry_level}–{self.entry_level + 2}"
-
-    @property
-    def standing(self) -> Standing:
-        return standing(self.level, self.entry_level)
 
     @property
     def level_label(self) -> str:
@@ -273,13 +269,8 @@ def _role_changes(person: StaffMember, completed: list[Appraisal]) -> list[RoleC
     if not completed:
         return []
     first = completed[0].cycle.period_end
-    newest_title = (
-        RoleProfileVersion.objects.filter(role_profile=OuterRef("role_profile"), status=RoleProfileVersion.Status.PUBLISHED)
-        .order_by("-number")
-        .values("title")[:1]
-    )
     assignments = list(
-        RoleAssignment.objects.filter(staff_member=person).annotate(title=Subquery(newest_title)).order_by("since", "pk")
+        RoleAssignment.objects.filter(staff_member=person).annotate(title=current_title("role_profile")).order_by("since", "pk")
     )
     changes = []
     previous = completed[0].role_version.role_profile_id  # what the first record was scored against

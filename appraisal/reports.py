@@ -15,13 +15,14 @@ the role profile of the version the appraisal was opened against.
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
-from roles.models import RoleProfile, RoleProfileVersion, Service
+from roles.models import RoleProfile, Service
+from roles.selectors import current_title
 
 State = Appraisal.State
 STATES_IN_ORDER = tuple(State)  # the workflow order: self-assessment first, completed last
@@ -80,15 +81,9 @@ def opened_cycles() -> QuerySet[AppraisalCycle]:
     return AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name")
 
 
-def _current_title(role_profile: str = "pk") -> Subquery:
-    """The title of the newest published version of the role profile whose id is the outer `role_profile` field."""
-    published = RoleProfileVersion.objects.filter(role_profile=OuterRef(role_profile), status=RoleProfileVersion.Status.PUBLISHED)
-    return Subquery(published.order_by("-number").values("title")[:1])
-
-
 def reportable_role_profiles() -> QuerySet[RoleProfile]:
     """Role profiles with a published version, annotated `current_title` and ordered by it (one query)."""
-    return RoleProfile.objects.annotate(current_title=_current_title()).filter(current_title__isnull=False).order_by("current_title", "slug")
+    return RoleProfile.objects.annotate(current_title=current_title()).filter(current_title__isnull=False).order_by("current_title", "slug")
 
 
 @dataclass(frozen=True)
@@ -293,7 +288,7 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     rows = (
         ScoredCompetency.objects.with_standing()
         .filter(filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED)
-        .annotate(role_title=_current_title("appraisal__role_version__role_profile_id"))
+        .annotate(role_title=current_title("appraisal__role_version__role_profile_id"))
         .values(
             "appraisal__role_version__role_profile_id", "role_title", "competency_id", "competency__name",
             "competency__position", "standing",

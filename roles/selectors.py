@@ -1,9 +1,16 @@
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404
 
 from competencies.models import Competency
 from competencies.selectors import framework_competencies
 from roles.models import RoleProfile, RoleProfileVersion, RoleRequirement
+
+
+def current_title(role_profile: str = "pk") -> Subquery:
+    """The title of the newest published version of the role profile whose id is the outer query's
+    `role_profile` field, for `.annotate()`."""
+    published = RoleProfileVersion.objects.filter(role_profile=OuterRef(role_profile), status=RoleProfileVersion.Status.PUBLISHED)
+    return Subquery(published.order_by("-number").values("title")[:1])
 
 
 def current_role_profiles() -> list[RoleProfile]:

@@ -8,8 +8,6 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +25,7 @@ from competencies.models import Competency
 from roles.models import RoleProfile, Service
 from tests.appraisals import CONSISTENTLY, complete, fresh, make_cycle, open_appraisal, rate, reload, self_assess
 from tests.conftest import make_person
+from tests.queries import queries_for
 
 State = Appraisal.State
 BRISTOL = "Supported Housing, Bristol"
@@ -471,10 +470,7 @@ MAX_CSV_QUERIES = 8
 
 def count_queries(client, url, django_assert_max_num_queries) -> int:
     with django_assert_max_num_queries(MAX_CSV_QUERIES if ".csv" in url else MAX_PAGE_QUERIES):
-        with CaptureQueriesContext(connection) as context:
-            response = client.get(url)
-    assert response.status_code == 200
-    return len(context.captured_queries)
+        return queries_for(client, url)
 
 
 def test_the_page_and_every_download_run_the_same_number_of_queries_however_big_the_organisation(
