@@ -1,26 +1,62 @@
 """Record changes in the audit trail. Call inside the transaction that makes the change."""
 
+import datetime
+
 from django.db import models
+from django.utils import timezone
 
 from appraisal.models import AuditEntry
 from config.text import normalise_text
 
 
-def record(*, actor, action: str, obj: models.Model, changes: dict | None = None, person=None, object_type: str | None = None) -> AuditEntry:
+def record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model,
+    changes: dict | None = None,
+    person=None,
+    object_type: str | None = None,
+    object_repr: str | None = None,
+) -> AuditEntry:
     """Write one audit entry for `action` on `obj` by `actor`.
 
     `changes` maps a field or section name to `[before, after]` (or holds a short summary);
-    `object_type` defaults to the model's verbose name; `person` is a StaffMember or its id.
+    `object_type` defaults to the model's verbose name; `person` is a StaffMember or its id;
+    `object_repr` defaults to `str(obj)`.
     """
-    return AuditEntry.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        action=action,
-        object_type=object_type or str(obj._meta.verbose_name),
-        object_id=str(obj.pk or ""),
-        object_repr=str(obj)[:300],
-        person_id=getattr(person, "pk", person),
-        changes=_jsonable(changes or {}),
-    )
+    return AuditEntry.objects.create(**_values(actor, action, obj, changes, person, object_type, object_repr))
+
+
+def build(
+    *,
+    actor,
+    action: str,
+    obj: models.Model,
+    changes: dict | None = None,
+    person=None,
+    object_type: str | None = None,
+    object_repr: str | None = None,
+) -> AuditEntry:
+    """An unsaved entry, as `record` would write it, for `record_all` to write with others in one query."""
+    return AuditEntry(**_values(actor, action, obj, changes, person, object_type, object_repr))
+
+
+def record_all(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Write entries made by `build` (one change that touches many records). Call inside the transaction."""
+    return AuditEntry.objects.bulk_create(entries, batch_size=500)
+
+
+def _values(actor, action, obj, changes, person, object_type, object_repr) -> dict:
+    return {
+        "actor": actor if getattr(actor, "is_authenticated", False) else None,
+        "action": action,
+        "object_type": object_type or str(obj._meta.verbose_name),
+        "object_id": str(obj.pk or ""),
+        "object_repr": (str(obj) if object_repr is None else object_repr)[:300],
+        "person_id": getattr(person, "pk", person),
+        "changes": _jsonable(changes or {}),
+    }
 
 
 def update_fields(*, by, obj: models.Model, values: dict, clean_exclude=(), object_type: str | None = None, person=None) -> dict:
@@ -54,4 +90,8 @@ def _jsonable(value):
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(value) else value.strftime("%Y-%m-%d %H:%M")
+    if hasattr(value, "get_full_name"):  # a login: the person's name
+        return value.get_full_name() or value.get_username()
     return str(value)

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -29,7 +31,7 @@ def audit_log(request):
     if filters["action"]:
         entries = entries.filter(action=filters["action"])
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = "&".join(f"{key}={value}" for key, value in filters.items() if value)
+    query = urlencode({key: value for key, value in filters.items() if value})  # for the page links
     return render(
         request,
         "appraisal/audit_log.html",

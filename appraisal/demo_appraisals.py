@@ -319,6 +319,7 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
         Appraisal.objects.filter(cycle=cycle).update(created_at=opened, updated_at=opened)
         AppraisalEvent.objects.filter(appraisal__cycle=cycle, action="open").update(at=opened)
         AuditEntry.objects.filter(object_type="appraisal cycle", object_id=str(cycle.pk), action="open").update(at=opened)
+        AuditEntry.objects.filter(object_type="appraisal", object_id__in=[str(pk) for pk in cycle.appraisals.values_list("pk", flat=True)], action="open").update(at=opened)
         appraisals = list(_appraisals(cycle))
         for appraisal in appraisals:
             username = context.usernames[appraisal.staff_member_id]
@@ -397,6 +398,7 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
         actor=hr, action="open", obj=cycle, object_type="appraisal cycle", changes={"appraisals created": len(created), "not appraised": []}
     )
     AuditEntry.objects.filter(pk=entry.pk).update(at=opened)
+    AuditEntry.objects.filter(object_type="appraisal", object_id__in=[str(a.pk) for a in created], action="open").update(at=opened)
     return list(_appraisals(cycle))
 
 

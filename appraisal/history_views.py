@@ -4,6 +4,7 @@ admins, anyone's) at /people/<pk>/history/; each also as a PDF. Outside that sco
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from appraisal.access import get_person_for
 from appraisal.history import person_history as history_of
@@ -19,21 +20,25 @@ def _own_record(user):
 
 
 @login_required
+@require_safe
 def my_history(request):
     return _page(request, _own_record(request.user))
 
 
 @login_required
+@require_safe
 def my_history_pdf(request):
     return _pdf(_own_record(request.user))
 
 
 @login_required
+@require_safe
 def person_history(request, pk):
     return _page(request, get_person_for(request.user, pk))
 
 
 @login_required
+@require_safe
 def person_history_pdf(request, pk):
     return _pdf(get_person_for(request.user, pk))
 

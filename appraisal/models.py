@@ -31,15 +31,74 @@ class AuditEntry(models.Model):
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_repr}"
 
+    # Summaries that hold a list of names, not a [before, after] pair, whatever their length.
+    SUMMARY_LISTS = {"names", "not appraised"}
+
     def change_rows(self) -> list[dict]:
-        """The changes for display: {"name", "before", "after"} for a [before, after] pair, else {"name", "value"}."""
+        """The changes for display, one row per field or section, each with a `name` and a `kind`:
+
+        - "pair": `before` → `after`, from `[before, after]` of plain values;
+        - "list": the `removed` and `added` items and whether the kept ones were `reordered`, from
+          `[before list, after list]` or a `{"removed", "added", "reordered"}` summary;
+        - "items": a list of values; "fields": a summary `{name: value}` as (name, value) `fields`;
+          "value": one value.
+
+        Values are shown as text: None as "(none)", "" as "(empty)", True and False as yes and no.
+        """
         rows = []
-        for name, value in self.changes.items():
-            if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, (list, dict)) for v in value):
-                rows.append({"name": name, "before": value[0], "after": value[1], "pair": True})
+        changes = self.changes if isinstance(self.changes, dict) else {"": self.changes}
+        for name, value in changes.items():
+            row = {"name": _label(name)}
+            if isinstance(value, list) and len(value) == 2 and name not in self.SUMMARY_LISTS and not any(isinstance(v, dict) for v in value):
+                before, after = value
+                if isinstance(before, list) or isinstance(after, list):
+                    before, after = before or [], after or []
+                    kept_before = [item for item in before if item in after]
+                    kept_after = [item for item in after if item in before]
+                    row.update(
+                        kind="list",
+                        removed=[_shown(item) for item in before if item not in after],
+                        added=[_shown(item) for item in after if item not in before],
+                        reordered=kept_before != kept_after,
+                    )
+                else:
+                    row.update(kind="pair", before=_shown(before), after=_shown(after))
+            elif isinstance(value, dict) and value and set(value) <= {"removed", "added", "reordered"}:
+                row.update(
+                    kind="list",
+                    removed=[_shown(item) for item in value.get("removed") or []],
+                    added=[_shown(item) for item in value.get("added") or []],
+                    reordered=bool(value.get("reordered")),
+                )
+            elif isinstance(value, dict):
+                row.update(kind="fields", fields=[(_label(key), _shown(item)) for key, item in value.items()])
+            elif isinstance(value, list):
+                row.update(kind="items", items=[_shown(item) for item in value])
             else:
-                rows.append({"name": name, "value": value, "pair": False})
+                row.update(kind="value", value=_shown(value))
+            row["pair"] = row["kind"] == "pair"
+            rows.append(row)
         return rows
+
+
+def _label(name: str) -> str:
+    """A change's name as shown: "first_name" reads "First name"."""
+    name = str(name).replace("_", " ")
+    return name[:1].upper() + name[1:]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "(none)"
+    if value == "" or value == [] or value == {}:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(_shown(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(key)}: {_shown(item)}" for key, item in value.items())
+    return str(value)
 
 
 class AppraisalCycle(models.Model):

@@ -1,15 +1,16 @@
 """Organisation reports and exports for HR admins: /reports/ and its CSV downloads."""
 
-import csv
 
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
+from django.views.decorators.http import require_safe
 
 from appraisal import reports
 from appraisal.models import ScoredCompetency
 from appraisal.report_forms import ReportFilterForm
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
+from config.text import SpreadsheetSafeWriter
 from roles.access import hr_admin_required
 
 OUTCOME_COLUMNS = [
@@ -46,13 +47,14 @@ def outcome_rows(cycle_id: int | None = None):
 
 
 @hr_admin_required
+@require_safe
 def outcomes_csv(request):
     """/reports/outcomes.csv (optionally ?cycle=<id>): every appraisal's outcome per competency."""
     try:
         cycle_id = int(request.GET["cycle"]) if request.GET.get("cycle") else None
     except ValueError:
         cycle_id = None
-    writer = csv.writer(_Echo())
+    writer = SpreadsheetSafeWriter(_Echo())
     lines = (writer.writerow(row) for row in _with_header(outcome_rows(cycle_id)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="outcomes.csv"'
@@ -68,6 +70,7 @@ def _with_header(rows):
 
 
 @hr_admin_required
+@require_safe
 def report_page(request):
     """Cycle progress, standing against the window and development needs, for the chosen filters."""
     form = ReportFilterForm(request.GET)
@@ -107,13 +110,14 @@ def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpRespons
     filename = f"{name}-{slugify(filters.cycle.name)}.csv" if filters is not None else f"{name}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = SpreadsheetSafeWriter(response)
     writer.writerow(columns)
     writer.writerows(rows)
     return response
 
 
 @hr_admin_required
+@require_safe
 def progress_by_state_csv(request):
     return _report_csv(
         request, "progress-by-state", reports.PROGRESS_BY_STATE_COLUMNS,
@@ -122,6 +126,7 @@ def progress_by_state_csv(request):
 
 
 @hr_admin_required
+@require_safe
 def progress_by_service_csv(request):
     return _report_csv(
         request, "progress-by-service", reports.PROGRESS_BY_COLUMNS["service"],
@@ -130,6 +135,7 @@ def progress_by_service_csv(request):
 
 
 @hr_admin_required
+@require_safe
 def progress_by_manager_csv(request):
     return _report_csv(
         request, "progress-by-manager", reports.PROGRESS_BY_COLUMNS["manager"],
@@ -138,6 +144,7 @@ def progress_by_manager_csv(request):
 
 
 @hr_admin_required
+@require_safe
 def standing_csv(request):
     return _report_csv(
         request, "standing", reports.STANDING_COLUMNS,
@@ -146,6 +153,7 @@ def standing_csv(request):
 
 
 @hr_admin_required
+@require_safe
 def below_entry_csv(request):
     return _report_csv(
         request, "below-entry", reports.BELOW_ENTRY_COLUMNS,

@@ -25,6 +25,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -33,6 +34,7 @@ from django.utils import timezone
 from appraisal import audit, notifications
 from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, derive_level
+from competencies.models import Indicator
 from competencies.selectors import framework_competencies
 from config.text import normalise_text
 from roles.access import is_hr_admin, staff_member_for
@@ -130,6 +132,7 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
                 "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in result.not_appraised],
             },
         )
+        _audit_opened(appraisals, by=by, cycle=cycle, people={person.pk: person for person in candidates})
         result.created = appraisals
         notifications.cycle_opened(cycle, appraisals)
     return result
@@ -171,6 +174,23 @@ def create_appraisals(*, cycle: AppraisalCycle, by, at, assignments: list[tuple[
         batch_size=2000,
     )
     return appraisals
+
+
+def _audit_opened(appraisals: list[Appraisal], *, by, cycle: AppraisalCycle, people: dict[int, StaffMember]) -> None:
+    """One "open" entry per appraisal created, about its person, written in one query."""
+    entries = []
+    for appraisal in appraisals:
+        person = people[appraisal.staff_member_id]
+        changes = {
+            "state": [None, State(appraisal.state).label],
+            "appraiser": [None, str(person.line_manager)],
+            "role profile version": [None, str(appraisal.role_version)],
+        }
+        entries.append(
+            audit.build(actor=by, action="open", obj=appraisal, object_type="appraisal", person=person.pk,
+                        object_repr=f"{person} – {cycle}", changes=changes)
+        )
+    audit.record_all(entries)
 
 
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
@@ -239,7 +259,7 @@ def save_self_assessment(*, by, appraisal: Appraisal, revision: int, ratings: di
         changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
         if appraisal.previous_values["self_assessment_comments"] != appraisal.self_assessment_comments:
             changes["Comments on the year"] = [appraisal.previous_values["self_assessment_comments"], appraisal.self_assessment_comments]
-        _rederive(appraisal, scored)
+        changes.update(_rederive(appraisal, scored))
         _audit(appraisal, by, "save self-assessment", changes)
     return appraisal
 
@@ -425,21 +445,51 @@ def _stale_message(current: Appraisal, expect, revision: int | None) -> str:
 
 def _transition(appraisal, *, by, action, expect, to, revision=None, values=None, comment="", check=None, notify=None) -> Appraisal:
     """Move the appraisal from `expect` to `to` in one transaction; `check` may refuse (and roll back)."""
+    values = values or {}
     with transaction.atomic():
-        appraisal = _advance(appraisal, by=by, expect=[expect], revision=revision, values=values or {}, to_state=to)
+        appraisal = _advance(appraisal, by=by, expect=[expect], revision=revision, values=values, to_state=to)
+        changes = {"state": [State(expect).label, State(to).label], **_workflow_changes(appraisal.previous_values, values)}
         if check:
             scored = _scored(appraisal)
-            _rederive(appraisal, scored)
+            changes.update(_rederive(appraisal, scored))
             appraisal.meeting_date = Appraisal.objects.values_list("meeting_date", flat=True).get(pk=appraisal.pk)
             check(appraisal, scored)
         _event(appraisal, by=by, action=action, from_state=expect, to_state=to, comment=comment)
-        changes = {"state": [State(expect).label, State(to).label]}
-        if comment:
-            changes["comment"] = comment
+        if comment and comment not in [pair[1] for pair in changes.values()]:  # not already recorded as comments
+            changes["reason"] = comment
         _audit(appraisal, by, action, changes)
         if notify:
             notify(appraisal)
     return appraisal
+
+
+# How the audit trail names the fields a step of the workflow sets or clears. A time or a signature
+# that the step sets is the entry's own time and actor, so only clearing one is recorded.
+WORKFLOW_FIELDS = {
+    "staff_agrees": "agrees",
+    "staff_comments": "staff comments",
+    "countersign_comments": "countersignature comments",
+    "shared_at": "shared",
+    "signed_off_at": "signed off",
+    "signed_off_by": "signed off by",
+    "countersigned_at": "countersigned",
+    "countersigned_by": "countersigned by",
+    "completed_at": "completed",
+}
+
+
+def _workflow_changes(previous: dict, values: dict) -> dict:
+    """{label: [before, after]} for the workflow fields `values` changed (see WORKFLOW_FIELDS)."""
+    changed = [
+        name for name in WORKFLOW_FIELDS
+        if name in values and previous[name] != values[name] and not (name.endswith(("_at", "_by")) and values[name] is not None)
+    ]
+    signers = [previous[name] for name in changed if name.endswith("_by") and previous[name] is not None]
+    names = {user.pk: user for user in get_user_model().objects.filter(pk__in=signers)} if signers else {}
+    return {
+        WORKFLOW_FIELDS[name]: [names.get(previous[name], previous[name]) if name.endswith("_by") else previous[name], values[name]]
+        for name in changed
+    }
 
 
 def _event(appraisal, *, by, action, from_state, to_state=None, comment="") -> AppraisalEvent:
@@ -471,21 +521,16 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
             raise ValidationError(f"“{rating}” is not a rating.")
     existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
     prefix = "self-" if rating_field == "self_rating" else ""  # how the audit trail names the field
-    changes, to_create, to_update = {}, [], []
+    changed, to_create, to_update = [], [], []
     for indicator_id, (rating, evidence) in ratings.items():
         evidence = normalise_text(evidence).strip()
         row = existing.get(indicator_id)
         before = (getattr(row, rating_field), getattr(row, evidence_field)) if row else ("", "")
         if before == (rating, evidence):
             continue
-        competency, number = owner[indicator_id]
-        key = f"{competency.name}, level {number}, indicator {indicator_id}"
-        if before[0] != rating:
-            changes[f"{key}: {prefix}rating"] = [RATING_LABELS.get(before[0], ""), RATING_LABELS.get(rating, "")]
-        if before[1] != evidence:
-            changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
+        changed.append((indicator_id, before, rating, evidence))
         if row is None:
-            row = IndicatorRating(scored_competency=competency, indicator_id=indicator_id)
+            row = IndicatorRating(scored_competency=owner[indicator_id][0], indicator_id=indicator_id)
             to_create.append(row)
         else:
             to_update.append(row)
@@ -493,6 +538,17 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
         setattr(row, evidence_field, evidence)
     IndicatorRating.objects.bulk_create(to_create)
     IndicatorRating.objects.bulk_update(to_update, [rating_field, evidence_field])
+    # One audit entry for the whole save: each changed indicator, named by competency, level and words.
+    texts = dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).values_list("pk", "text")) if changed else {}
+    changes = {}
+    for indicator_id, before, rating, evidence in changed:
+        competency, number = owner[indicator_id]
+        words = texts.get(indicator_id, "")
+        key = f"{competency.name}, level {number}, indicator {indicator_id} ({words[:60]}{'…' if len(words) > 60 else ''})"
+        if before[0] != rating:
+            changes[f"{key}: {prefix}rating"] = [RATING_LABELS.get(before[0], "Not rated"), RATING_LABELS.get(rating, "Not rated")]
+        if before[1] != evidence:
+            changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
     return changes
 
 
@@ -512,7 +568,7 @@ def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[i
         if level is None:
             reason = ""  # no override, so no reason to keep
         if (row.override_level, row.override_reason) != (level, reason):
-            changes[f"{row.name}: final level"] = [row.level_label(row.override_level), row.level_label(level)]
+            changes[f"{row.name}: override level"] = [_override_label(row, row.override_level), _override_label(row, level)]
             if row.override_reason != reason:
                 changes[f"{row.name}: override reason"] = [row.override_reason, reason]
             row.override_level, row.override_reason = level, reason
@@ -520,6 +576,10 @@ def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[i
     if errors:
         raise ValidationError(errors)
     return changes
+
+
+def _override_label(row: ScoredCompetency, level: int | None) -> str:
+    return "No override (the derived level)" if level is None else row.level_label(level)
 
 
 def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> dict:
@@ -564,6 +624,8 @@ def _rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> dict:
         if (derived, self_level) != (competency.derived_level, competency.self_level):
             if derived != competency.derived_level:
                 changes[f"{competency.name}: derived level"] = [competency.level_label(competency.derived_level), competency.level_label(derived)]
+            if self_level != competency.self_level:
+                changes[f"{competency.name}: self-assessed level"] = [competency.level_label(competency.self_level), competency.level_label(self_level)]
             competency.derived_level, competency.self_level = derived, self_level
             changed.append(competency)
     ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])

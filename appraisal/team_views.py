@@ -2,12 +2,14 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from appraisal.team import DIRECT, LINE, team_overview
 from roles.access import staff_member_for
 
 
 @login_required
+@require_safe
 def team(request):
     person = staff_member_for(request.user)
     if person is None:

@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_http_methods, require_safe
 
 from appraisal import drafts, services
 from appraisal.access import get_appraisal_for, may_see_scores, visible_appraisals
@@ -28,12 +28,14 @@ State = Appraisal.State
 
 
 @hr_admin_required
+@require_safe
 def cycle_list(request):
     cycles = AppraisalCycle.objects.annotate(appraisal_count=Count("appraisals"))
     return render(request, "appraisal/cycle_list.html", {"cycles": cycles})
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def cycle_create(request):
     form = CycleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -48,6 +50,7 @@ def cycle_create(request):
 
 
 @hr_admin_required
+@require_safe
 def cycle_detail(request, pk):
     cycle = get_object_or_404(AppraisalCycle, pk=pk)
     appraisals = list(
@@ -79,6 +82,7 @@ def cycle_open(request, pk):
 
 
 @login_required
+@require_safe
 def appraisal_list(request):
     """The viewer's own appraisals, and those they conduct."""
     person = staff_member_for(request.user)
@@ -119,12 +123,14 @@ def next_step(appraisal: Appraisal) -> str:
 
 
 @login_required
+@require_safe
 def appraisal_detail(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal))
 
 
 @login_required
+@require_safe
 def appraisal_pdf(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not may_see_scores(appraisal):
@@ -210,6 +216,7 @@ def _sheet_view(request, pk, *, for_self: bool):
 
 @drafts.keeps_unsaved_input
 @login_required
+@require_http_methods(["GET", "POST"])
 def appraisal_review(request, pk):
     """The appraiser's scoring page."""
     return _sheet_view(request, pk, for_self=False)
@@ -217,6 +224,7 @@ def appraisal_review(request, pk):
 
 @drafts.keeps_unsaved_input
 @login_required
+@require_http_methods(["GET", "POST"])
 def appraisal_self_assessment(request, pk):
     """The staff member's self-assessment."""
     return _sheet_view(request, pk, for_self=True)
@@ -316,6 +324,7 @@ def countersign(request, pk):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def reopen(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not appraisal.viewer_is_hr:
@@ -335,6 +344,7 @@ def reopen(request, pk):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def reassign(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not appraisal.viewer_is_hr:

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_http_methods, require_safe
 
 from competencies import services
 from competencies.forms import CompetencyForm, IndicatorFormSet, LevelForm, NewLevelForm
@@ -15,12 +15,14 @@ from roles.forms import add_validation_error
 
 
 @hr_admin_required
+@require_safe
 def framework_edit(request):
     competencies = Competency.objects.prefetch_related(Prefetch("levels", queryset=Level.objects.current().order_by("number")))
     return render(request, "competencies/edit/index.html", {"competencies": competencies})
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def competency_create(request):
     form = CompetencyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -35,6 +37,7 @@ def competency_create(request):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def competency_edit(request, slug):
     competency = get_object_or_404(Competency, slug=slug)
     initial = {"name": competency.name, "relevance_to_recovery": competency.relevance_to_recovery, "note": competency.note}
@@ -84,6 +87,7 @@ def _level(slug, number) -> Level:
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def level_edit(request, slug, number):
     level = _level(slug, number)
     uses = services.usage(level.competency, level.number)
@@ -126,6 +130,7 @@ def level_edit(request, slug, number):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def level_create(request, slug):
     competency = get_object_or_404(Competency.objects.current(), slug=slug)
     form = NewLevelForm(request.POST or None)

@@ -10,8 +10,11 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from appraisal.audit import record, update_fields
+from appraisal.audit import field_changes, record, update_fields
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
+
+# A level's fields as its "create" entry records them (a retired level that comes back shows what it was).
+LEVEL_AUDIT_FIELDS = ["number", "lead", "rule_text", "sustained_level", "sustained_months", "retired_at"]
 
 # A position no indicator holds, used while positions are reassigned (the unique constraint
 # on current positions is checked row by row on SQLite).
@@ -61,7 +64,8 @@ def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: s
     competency = Competency(slug=slug, name=name, position=position, relevance_to_recovery=relevance_to_recovery, note=note)
     competency.full_clean()
     competency.save()
-    record(actor=by, action="create", obj=competency, changes={"name": [None, name]})
+    after = {"name": name, "position": position, "relevance_to_recovery": relevance_to_recovery, "note": note}
+    record(actor=by, action="create", obj=competency, changes=field_changes({"relevance_to_recovery": "", "note": ""}, after))
     return competency
 
 
@@ -84,7 +88,7 @@ def move_competency(*, by, competency: Competency, step: int) -> None:
     for position, item in enumerate(ordered, start=1):
         if item.position != position:
             Competency.objects.filter(pk=item.pk).update(position=position)
-    record(actor=by, action="reorder", obj=competency, changes={"position": [index + 1, other + 1]})
+    record(actor=by, action="reorder", obj=competency, changes={"position": [index + 1, other + 1], "swapped with": ordered[index].name})
 
 
 @transaction.atomic
@@ -94,7 +98,7 @@ def retire_competency(*, by, competency: Competency) -> None:
         raise ValidationError(f"{competency.name} is required by {_describe_uses(uses)}. Remove it from those role profiles first.")
     competency.retired_at = timezone.now()
     competency.save(update_fields=["retired_at"])
-    record(actor=by, action="retire", obj=competency)
+    record(actor=by, action="retire", obj=competency, changes={"retired_at": [None, competency.retired_at]})
 
 
 @transaction.atomic
@@ -112,12 +116,16 @@ def add_level(
     level = competency.levels.filter(number=number).first()  # a retired level comes back
     if level is None:
         level = Level(competency=competency, number=number)
+    before = {name: getattr(level if level.pk else Level(), name) for name in LEVEL_AUDIT_FIELDS}
     level.lead, level.rule_text, level.retired_at = lead.strip(), rule_text.strip() if is_rule else "", None
     level.sustained_level, level.sustained_months = (sustained_level, sustained_months) if is_rule else (None, None)
     level.full_clean()
     level.save()
     _add_indicators(level, indicators, start=_next_position(level))
-    record(actor=by, action="create", obj=level, changes={"indicators": indicators, "rule": rule_text})
+    changes = field_changes(before, {name: getattr(level, name) for name in LEVEL_AUDIT_FIELDS})
+    if indicators:
+        changes["indicators"] = [[], indicators]
+    record(actor=by, action="create", obj=level, changes=changes)
     return level
 
 
@@ -174,7 +182,7 @@ def retire_level(*, by, level: Level) -> None:
         )
     level.retired_at = timezone.now()
     level.save(update_fields=["retired_at"])
-    record(actor=by, action="retire", obj=level)
+    record(actor=by, action="retire", obj=level, changes={"retired_at": [None, level.retired_at]})
 
 
 def _next_position(level: Level) -> int:

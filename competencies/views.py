@@ -1,16 +1,18 @@
-import csv
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
 from competencies.selectors import framework_competencies
+from config.text import SpreadsheetSafeWriter
 from roles.access import hr_admin_required
 from roles.selectors import matrix
 
 
 @login_required
+@require_safe
 def framework(request):
     competencies, rows = matrix(framework_competencies().filter(retired_at__isnull=True))
     # Which role profiles use each level of each competency, and as which column of their window.
@@ -37,17 +39,19 @@ def framework(request):
 
 
 @login_required
+@require_safe
 def framework_matrix(request):
     competencies, rows = matrix()
     return render(request, "competencies/matrix.html", {"competencies": competencies, "rows": rows})
 
 
 @hr_admin_required
+@require_safe
 def framework_matrix_csv(request):
     competencies, rows = matrix()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="framework-matrix.csv"'
-    writer = csv.writer(response)
+    writer = SpreadsheetSafeWriter(response)
     writer.writerow(["role_profile", "competency", "entry_level", "desired_level", "exceptional_level"])
     for row in rows:
         for requirement in filter(None, row["cells"]):

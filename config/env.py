@@ -91,8 +91,12 @@ def _sqlite(path: Path) -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "OPTIONS": {
-            # Writers take the lock when their transaction starts and wait for each other
-            # instead of failing with "database is locked"; WAL lets readers carry on meanwhile.
+            # Several people save at once (one request per thread or process). SQLite's default
+            # DEFERRED transaction starts as a reader and upgrades to a writer at its first write;
+            # when two do that together, one fails at once with "database is locked", whatever the
+            # timeout. IMMEDIATE takes the write lock at BEGIN, so writers queue instead, each
+            # waiting up to `timeout` seconds. WAL lets readers carry on while one writes, and with
+            # WAL, synchronous=NORMAL is safe from corruption while syncing far less often.
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

@@ -22,7 +22,6 @@ ALLOWED_HOSTS = parse_list(os.environ.get("ALLOWED_HOSTS"), default=["localhost"
 DATABASES = {"default": parse_database_url(os.environ.get("DATABASE_URL"), base_dir=BASE_DIR)}
 
 INSTALLED_APPS = [
-    "config.admin.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,11 +36,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.security.session_limits",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -73,6 +74,50 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # A save refused for a stale CSRF token keeps what was typed (see appraisal/drafts.py).
 CSRF_FAILURE_VIEW = "appraisal.drafts.csrf_failure"
+
+# A login session ends after 30 minutes without a request, and 12 hours after the login however
+# active (config/security.py); the cookie lasts no longer than that.
+SESSION_IDLE_TIMEOUT = 30 * 60
+SESSION_ABSOLUTE_TIMEOUT = 12 * 60 * 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+
+# Failed logins (roles/login.py): after 5 for one username, or 30 from one address, within 15
+# minutes, further attempts are refused until the window has passed.
+LOGIN_THROTTLE_WINDOW = 15 * 60
+LOGIN_THROTTLE_PER_USERNAME = 5
+LOGIN_THROTTLE_PER_ADDRESS = 30
+
+# Every page's Content-Security-Policy (config/security.py): everything from this site, nothing
+# inline. Bootstrap and all the CSS are served from static/.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Production (DEBUG off) is served over HTTPS only, behind a TLS proxy that sets
+# X-Forwarded-Proto: https (and overwrites any such header from the client) and appends the
+# client's address to X-Forwarded-For. `make run` (DEBUG on) serves plain HTTP on 127.0.0.1.
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+# The header holding the client's address as the proxy saw it (its last entry), for the login
+# throttle; None: the connection's own address (REMOTE_ADDR).
+CLIENT_IP_HEADER = None if DEBUG else "HTTP_X_FORWARDED_FOR"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

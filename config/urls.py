@@ -1,14 +1,16 @@
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appraisal import team_views
+from roles import account_views
 from roles import views as role_views
+from roles.login import ThrottledAuthenticationForm
 
 urlpatterns = [
     path("", role_views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", account_views.change_password, name="change_password"),
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
     path("framework/", include("competencies.urls")),
@@ -18,5 +20,4 @@ urlpatterns = [
     path("audit/", include("appraisal.audit_urls")),
     path("", include("appraisal.history_urls")),
     path("team/", team_views.team, name="team"),
-    path("admin/", admin.site.urls),
 ]

@@ -7,13 +7,11 @@ user object for the request.
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 
 HR_ADMIN_GROUP = "HR admin"
-# The back office (Django admin) lets HR admins manage these apps' records.
-HR_ADMIN_APPS = ("competencies", "roles", "appraisal", "auth")
 
 
 def is_hr_admin(user) -> bool:
@@ -60,14 +58,10 @@ def hr_admin_required(view):
 
 
 def ensure_hr_admin_group() -> Group:
-    """The HR admin group, with every permission on the product's records (for the back office)."""
+    """The HR admin group. Membership is the whole grant: the app asks `is_hr_admin`, not Django permissions."""
     group, _ = Group.objects.get_or_create(name=HR_ADMIN_GROUP)
-    group.permissions.set(Permission.objects.filter(content_type__app_label__in=HR_ADMIN_APPS))
     return group
 
 
 def make_hr_admin(user) -> None:
     user.groups.add(ensure_hr_admin_group())
-    if not user.is_staff:
-        user.is_staff = True  # the Django admin requires it; BackOfficeSite also requires the group
-        user.save(update_fields=["is_staff"])

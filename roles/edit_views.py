@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_http_methods
 
 from competencies.selectors import framework_competencies
 from roles import services
@@ -60,6 +60,7 @@ def _list_page(request, draft, formset, heading, hint):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def role_profile_create(request):
     form = RoleProfileCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -74,6 +75,7 @@ def role_profile_create(request):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def role_profile_draft(request, slug):
     """GET: the draft's overview. POST: start a draft (or return to the existing one)."""
     role_profile = get_object_or_404(RoleProfile, slug=slug)
@@ -93,6 +95,7 @@ def role_profile_draft(request, slug):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def draft_details(request, slug):
     role_profile, draft = _draft(slug)
     form = VersionDetailsForm(request.POST or None, instance=draft)
@@ -104,6 +107,7 @@ def draft_details(request, slug):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def draft_text_list(request, slug, section):
     if section not in TEXT_LIST_SECTIONS:
         raise Http404
@@ -121,6 +125,7 @@ def draft_text_list(request, slug, section):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def draft_person_specification(request, slug):
     role_profile, draft = _draft(slug)
     initial = [
@@ -143,6 +148,7 @@ def draft_person_specification(request, slug):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def draft_organisation(request, slug):
     role_profile, draft = _draft(slug)
     initial = [
@@ -167,6 +173,7 @@ def draft_organisation(request, slug):
 
 
 @hr_admin_required
+@require_http_methods(["GET", "POST"])
 def draft_windows(request, slug):
     role_profile, draft = _draft(slug)
     competencies = list(framework_competencies().filter(retired_at__isnull=True))

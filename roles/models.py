@@ -329,3 +329,20 @@ class LineManagerAssignment(HistoryEntry):
 
     def __str__(self):
         return f"{self.staff_member}: managed by {self.line_manager or 'nobody'} from {self.since:%d %b %Y}"
+
+
+class FailedLogin(models.Model):
+    """A failed login, kept in the database so that every server process counts it (roles/login.py).
+
+    Rows older than the throttling window are ignored, and removed when the next failure is recorded.
+    """
+
+    username = models.CharField(max_length=150)  # lower-cased, as typed: the login need not exist
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "at"]), models.Index(fields=["ip_address", "at"])]
+
+    def __str__(self):
+        return f"{self.username} from {self.ip_address or 'an unknown address'} at {self.at:%d %b %Y %H:%M}"

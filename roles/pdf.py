@@ -71,7 +71,9 @@ class StaticOnlyURLFetcher(URLFetcher):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/"):
             content_type += "; charset=utf-8"
-        return URLFetcherResponse(url, path.read_bytes(), headers={"Content-Type": content_type})
+        # The response names the file it read: WeasyPrint may read an image again from the
+        # response's path, which must be this static file, not the path the document's URL names.
+        return URLFetcherResponse(path.as_uri(), path.read_bytes(), headers={"Content-Type": content_type})
 
 
 def static_only_url_fetcher(url: str) -> URLFetcherResponse:

@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
+from django.views.decorators.http import require_safe
 
 from roles.access import is_hr_admin
 from roles.pdf import render_role_profile_pdf
@@ -14,12 +15,14 @@ def _pdf_response(version) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def role_profile_pdf(request, slug):
     """The current published version of a role profile as a PDF."""
     return _pdf_response(current_version_for_page(slug))
 
 
 @login_required
+@require_safe
 def role_profile_version_pdf(request, slug, number):
     """One version as a PDF: published versions for everyone, drafts for HR admins only (404 otherwise)."""
     return _pdf_response(version_for_page(slug, number=number, include_drafts=is_hr_admin(request.user)))

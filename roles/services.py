@@ -221,7 +221,11 @@ def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) ->
         action="publish",
         obj=version,
         object_type=AUDIT_TYPE,
-        changes={"version": [previous.number if previous else None, version.number], "date": version.date_label},
+        changes={
+            "status": [RoleProfileVersion.Status.DRAFT.label, RoleProfileVersion.Status.PUBLISHED.label],
+            "version": [previous.number if previous else None, version.number],
+            "date": version.date_label,
+        },
     )
     return version
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from roles import staff_views
+from roles import account_views, staff_views
 
 urlpatterns = [
     path("", staff_views.staff_list, name="staff_list"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/role/", staff_views.staff_assign_role, name="staff_assign_role"),
     path("<int:pk>/manager/", staff_views.staff_assign_manager, name="staff_assign_manager"),
     path("<int:pk>/leaver/", staff_views.staff_mark_leaver, name="staff_mark_leaver"),
+    path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
 ]

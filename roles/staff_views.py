@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import dateformat, timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from appraisal.models import AuditEntry
 from roles import staff as services
@@ -33,6 +33,7 @@ IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-
 
 
 @hr_admin_required
+@require_safe
 def staff_list(request):
     filters = StaffFilterForm(request.GET or None)
     members = _staff_with_roles(StaffMember.objects.all())
@@ -57,6 +58,7 @@ def staff_create(request):
 
 
 @hr_admin_required
+@require_safe
 def staff_detail(request, pk):
     member = _staff_member(pk)
     role_history = (
@@ -177,6 +179,7 @@ def staff_import(request):
 
 
 @hr_admin_required
+@require_safe
 def staff_import_template(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="staff-import-template.csv"'

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
 
 from appraisal.selectors import waiting_for
 from roles.access import is_hr_admin, staff_member_for
@@ -11,6 +12,7 @@ from roles.versioning import diff, snapshot
 
 
 @login_required
+@require_safe
 def home(request):
     staff_member = staff_member_for(request.user)
     role_version = staff_member.role_profile.current_version if staff_member and staff_member.role_profile else None
@@ -22,6 +24,7 @@ def home(request):
 
 
 @login_required
+@require_safe
 def role_profile_list(request):
     profiles = current_role_profiles()
     drafts = []
@@ -31,6 +34,7 @@ def role_profile_list(request):
 
 
 @login_required
+@require_safe
 def role_profile_detail(request, slug):
     hr = is_hr_admin(request.user)
     if hr and not RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED).exists():
@@ -40,6 +44,7 @@ def role_profile_detail(request, slug):
 
 
 @login_required
+@require_safe
 def role_profile_version(request, slug, number):
     hr = is_hr_admin(request.user)
     version = version_for_page(slug, number=number, include_drafts=hr)
@@ -59,6 +64,7 @@ def _version_page(request, version, *, hr):
 
 
 @login_required
+@require_safe
 def role_profile_versions(request, slug):
     """Version history: who published what and when; HR admins also see the draft."""
     role_profile = get_object_or_404(RoleProfile, slug=slug)
@@ -79,6 +85,7 @@ def role_profile_versions(request, slug):
 
 
 @login_required
+@require_safe
 def role_profile_compare(request, slug):
     """What changed between two versions (?from=1&to=2): sections and windows."""
     hr = is_hr_admin(request.user)

@@ -18,6 +18,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         call_command("load_framework", verbosity=0, stdout=io.StringIO())
 
 
+@pytest.fixture
+def framework_loaded(transactional_db):
+    """For transactional tests: the framework and role profiles, loaded again if need be.
+
+    A transactional test empties every table when it ends, after its own fixtures' teardown, so
+    the framework cannot be put back afterwards; the next transactional test loads it first.
+    (pytest-django runs transactional tests after all the others.)
+    """
+    call_command("load_framework", verbosity=0, stdout=io.StringIO())
+
+
 def make_person(username, *, role="support-worker-supported-housing", manager=None, hr=False, service=None):
     user = get_user_model().objects.create_user(
         username=username, password=PASSWORD, first_name=username.replace("_", " ").title(), last_name="Example"

@@ -14,3 +14,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     import tempfile
 
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# The suite runs with DEBUG off, so with the production settings for HTTPS; the test client speaks
+# plain HTTP, so requests are not redirected to https:// and cookies are not marked HTTPS-only.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

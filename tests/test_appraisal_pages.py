@@ -7,7 +7,6 @@ import re
 import threading
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -245,15 +244,8 @@ def test_the_second_of_two_saves_is_told_and_keeps_its_input(client, hr, manager
     assert reload(appraisal).objectives == "From the second tab"
 
 
-@pytest.fixture
-def reload_framework_after():
-    """Transactional tests empty every table afterwards; put the framework back for the next tests."""
-    yield
-    call_command("load_framework", verbosity=0, stdout=io.StringIO())
-
-
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_saves_from_two_connections_apply_exactly_one(reload_framework_after):
+def test_concurrent_saves_from_two_connections_apply_exactly_one(framework_loaded):
     hr = make_person("hr", role=None, hr=True)
     manager = make_person("manager", role="senior-service-coordinator-afeo")
     staff = make_person("staff", manager=manager)

@@ -553,3 +553,20 @@ def test_a_promoted_person_counts_under_the_role_each_record_was_scored_against(
     assert filtered == [STANDING_COLUMNS]
     page = client.get(PAGE, {"cycle": records[2].cycle_id}).content.decode()
     assert ssc.current_version.title in page
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_written_as_text(client, hr, manager, staff):
+    from tests.appraisals import complete, open_appraisal
+
+    complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    AppraisalCycle.objects.update(name='=HYPERLINK("http://example.org","x")')
+    manager.last_name = "+cmd|' /C calc'!A0"
+    manager.save()
+    client.force_login(hr)
+    for response in (client.get(reverse("outcomes_csv")), client.get(reverse("report_progress_by_manager"))):
+        text = b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+        assert any(cell.startswith("'") and ("=HYPERLINK" in cell or "+cmd" in cell) for cell in cells)
+    outcomes = b"".join(client.get(reverse("outcomes_csv")).streaming_content).decode()
+    assert """'=HYPERLINK(""http://example.org"",""x"")""" in outcomes

@@ -17,6 +17,16 @@ def test_sqlite_urls_take_relative_and_absolute_paths():
     assert parse_database_url("sqlite:////tmp/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path("/tmp/x.sqlite3")
 
 
+def test_sqlite_waits_for_other_writers_and_lets_readers_carry_on():
+    for url in (None, "sqlite:///data/x.sqlite3"):
+        options = parse_database_url(url, base_dir=Path("/srv/app"))["OPTIONS"]
+        assert options == {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+
+
 def test_postgres_urls_give_every_connection_detail():
     config = parse_database_url("postgres://app:s%40cret@db.internal:5433/appraisals?sslmode=require", base_dir=Path("."))
     assert config["ENGINE"] == "django.db.backends.postgresql"

@@ -1,0 +1,493 @@
+"""The access policy (docs/access.md) as a matrix: every URL of the project × every kind of user ×
+every method the view accepts.
+
+The URL list comes from the resolver, so a new URL that nobody describes here fails the test
+`test_the_matrix_covers_every_url`. For each case the expected outcome is one of:
+
+    o  allowed: the page (200) or the action done (a redirect, and the database changed)
+    f  inside the scope but not allowed: 403
+    n  outside the scope: 404 (the record's existence is not revealed)
+    l  anonymous: sent to log in
+
+Every refused POST carries a payload that the allowed user's POST shows to be valid, and leaves
+the database exactly as it was. The world is built once for the module; each request runs in a
+savepoint that is rolled back, so every case starts from the same records.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Callable
+from urllib.parse import urlsplit
+
+import pytest
+from django.apps import apps
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from appraisal import services
+from appraisal.models import Appraisal
+from competencies.models import Competency, Level
+from roles import services as role_services
+from roles.models import RoleProfile, StaffMember
+from tests.appraisals import complete, fresh, make_cycle, rate, reload
+from tests.conftest import PASSWORD, make_person
+
+USERS = ("owner", "other_staff", "manager", "other_manager", "head", "hr")
+LOGIN_URL = reverse("login")
+OWNER_ROLE = "support-worker-supported-housing"
+DRAFTED_ROLE = "housing-worker"
+NEW_PASSWORD = "a-long-and-unusual-phrase"
+
+# Expectations, one letter per user in the order of USERS.
+EVERYONE = "oooooo"
+HR_ONLY = "fffffo"
+IN_LINE = "ononoo"  # the person, their managers up the line, HR; nobody else
+
+
+@dataclass
+class Case:
+    """One URL pattern with the record it is asked about, and what each user gets per method."""
+
+    name: str
+    kwargs: Callable[["World"], dict] = lambda world: {}
+    get: str | None = None  # expectations for GET; None: the view does not accept GET (405)
+    post: str | None = None  # expectations for POST; None: the view does not accept POST (405)
+    payload: Callable[["World", Client, str], dict] | None = None  # POST data (given the world, a logged-in client and the URL)
+    query: str = ""
+    anonymous: str = "l"
+    post_changes: bool = True  # an allowed POST changes the database
+    variant: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.name + (f"[{self.variant}]" if self.variant else "")
+
+
+@dataclass
+class World:
+    users: dict = field(default_factory=dict)
+    appraisals: dict = field(default_factory=dict)  # state -> the owner's appraisal in that state
+    unopened_cycle: int = 0
+    competency: str = ""
+    retirable_competency: str = ""
+    competency_level: int = 0
+    level: int = 0
+    draft_number: int = 0
+
+    @property
+    def owner(self) -> StaffMember:
+        return self.users["owner"].staff_member
+
+    def appraisal(self, state) -> int:
+        return self.appraisals[state]
+
+    def revision(self, state) -> int:
+        return Appraisal.objects.get(pk=self.appraisals[state]).revision
+
+
+# --- payloads -------------------------------------------------------------------------------------
+
+
+class _FormScraper(HTMLParser):
+    """The fields of the page's POST forms, as a browser would submit them unchanged."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self._form = None
+        self._select = None
+        self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("method") or "").lower() == "post":
+            self._form = {"action": attrs.get("action") or "", "fields": {}}
+            self.forms.append(self._form)
+        elif self._form is None:
+            return
+        elif tag == "input" and attrs.get("name"):
+            kind = (attrs.get("type") or "text").lower()
+            if kind in ("submit", "button", "file", "image", "reset"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self._form["fields"].setdefault(attrs["name"], []).append(attrs.get("value", "on" if kind == "checkbox" else ""))
+        elif tag == "textarea" and attrs.get("name"):
+            self._textarea = attrs["name"]
+            self._form["fields"][self._textarea] = [""]
+        elif tag == "select" and attrs.get("name"):
+            self._select = {"name": attrs["name"], "first": None, "chosen": []}
+        elif tag == "option" and self._select is not None:
+            value = attrs.get("value", "")
+            if self._select["first"] is None:
+                self._select["first"] = value
+            if "selected" in attrs:
+                self._select["chosen"].append(value)
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._form["fields"][self._textarea][0] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            chosen = self._select["chosen"] or [self._select["first"] or ""]
+            self._form["fields"][self._select["name"]] = chosen
+            self._select = None
+        elif tag == "form":
+            self._form = None
+
+
+def scraped(client: Client, page_url: str, action: str, **changes) -> dict:
+    """The fields of the form on `page_url` that posts to `action`, with `changes` applied."""
+    response = client.get(page_url)
+    assert response.status_code == 200, (page_url, response.status_code)
+    scraper = _FormScraper()
+    scraper.feed(response.content.decode())
+    path = urlsplit(action).path
+    forms = [f for f in scraper.forms if (urlsplit(f["action"]).path or urlsplit(page_url).path) == path]
+    assert forms, f"no form posting to {action} on {page_url}"
+    # Of several forms posting there, the one holding the fields to change.
+    chosen = max(forms, key=lambda f: len(set(f["fields"]) & set(changes)))
+    data = {name: values if len(values) > 1 else values[0] for name, values in chosen["fields"].items()}
+    data.pop("csrfmiddlewaretoken", None)
+    data.update(changes)
+    return data
+
+
+def form_of(page: Callable[[World], str] | None = None, **changes):
+    """A payload: the form as the page shows it to the allowed user (`page`, default the URL itself), changed."""
+
+    def build(world, client, url):
+        values = {k: (v(world) if callable(v) else v) for k, v in changes.items()}
+        return scraped(client, page(world) if page else url, url, **values)
+
+    return build
+
+
+def fixed(**values):
+    return lambda world, client, url: {k: (v(world) if callable(v) else v) for k, v in values.items()}
+
+
+def revision_of(state):
+    return fixed(revision=lambda world: world.revision(state))
+
+
+def changed_window() -> dict:
+    """The draft's window for its first required competency moved to another valid entry level."""
+    from roles.models import RoleRequirement
+
+    requirements = RoleRequirement.objects.filter(version__role_profile__slug=DRAFTED_ROLE, version__status="draft").select_related("competency")
+    for requirement in requirements:
+        others = [entry for entry in requirement.competency.valid_entry_levels() if entry != requirement.entry_level]
+        if others:
+            return {f"competency_{requirement.competency_id}": str(others[0])}
+    raise AssertionError("no window of the draft can move")
+
+
+def staff_pk(world):
+    return {"pk": world.owner.pk}
+
+
+def appraisal_in(state):
+    return lambda world: {"pk": world.appraisal(state)}
+
+
+def drafted(world):
+    return {"slug": DRAFTED_ROLE}
+
+
+S = Appraisal.State
+TODAY = datetime.date.today().isoformat()
+
+CASES = [
+    # --- logging in and out, passwords ---
+    Case("login", get=EVERYONE, post=EVERYONE, anonymous="o", post_changes=False, payload=fixed(username="owner", password=PASSWORD)),
+    Case("logout", post="oooooo", anonymous="o", post_changes=False),
+    Case("change_password", get=EVERYONE, post=EVERYONE,
+         payload=fixed(old_password=PASSWORD, new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
+    # --- home, lists open to everyone ---
+    Case("home", get=EVERYONE),
+    Case("appraisal_list", get=EVERYONE),
+    Case("team", get=EVERYONE),
+    Case("my_history", get=EVERYONE),
+    Case("my_history_pdf", get=EVERYONE),
+    # --- role profiles: published ones are the organisation's documents; drafts are HR's ---
+    Case("role_profile_list", get=EVERYONE),
+    Case("role_profile_detail", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
+    Case("role_profile_pdf", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
+    Case("role_profile_versions", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
+    Case("role_profile_version", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
+    Case("role_profile_version", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnno", variant="draft"),
+    Case("role_profile_version_pdf", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
+    Case("role_profile_version_pdf", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnno", variant="draft"),
+    Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=1", get=EVERYONE),
+    Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=2", get="nnnnno", variant="draft"),
+    Case("role_profile_create", get=HR_ONLY, post=HR_ONLY, payload=form_of(title="Peer Support Worker", slug="peer-support-worker")),
+    Case("role_profile_draft", kwargs=lambda w: {"slug": OWNER_ROLE}, get=HR_ONLY, post=HR_ONLY, payload=fixed()),
+    Case("role_profile_draft", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, post_changes=False, variant="draft started"),
+    Case("role_profile_draft_details", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, payload=form_of(purpose="A changed purpose.")),
+    Case("role_profile_draft_list", kwargs=lambda w: {"slug": DRAFTED_ROLE, "section": "accountabilities"}, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(**{"form-0-text": "A changed accountability."})),
+    Case("role_profile_draft_person_specification", kwargs=drafted, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(**{"form-0-text": "A changed requirement."})),
+    Case("role_profile_draft_organisation", kwargs=drafted, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(**{"form-0-heading": "A changed heading"})),
+    Case("role_profile_draft_windows", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, payload=lambda world, client, url: scraped(client, url, url, **changed_window())),
+    Case("role_profile_draft_publish", kwargs=drafted, post=HR_ONLY, payload=fixed(document_date=TODAY)),
+    Case("role_profile_draft_discard", kwargs=drafted, post=HR_ONLY, payload=fixed()),
+    # --- the framework: everyone reads it; HR edits it ---
+    Case("framework", get=EVERYONE),
+    Case("framework_matrix", get=EVERYONE),
+    Case("framework_matrix_csv", get=HR_ONLY),
+    Case("framework_edit", get=HR_ONLY),
+    Case("competency_create", get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(name="Digital Skills", relevance_to_recovery="Online services help recovery.")),
+    Case("competency_edit", kwargs=lambda w: {"slug": w.competency}, get=HR_ONLY, post=HR_ONLY, payload=form_of(note="A changed note.")),
+    Case("competency_move", kwargs=lambda w: {"slug": w.competency, "direction": "down"}, post=HR_ONLY, payload=fixed()),
+    Case("competency_retire", kwargs=lambda w: {"slug": w.retirable_competency}, post=HR_ONLY, payload=fixed()),
+    Case("level_create", kwargs=lambda w: {"slug": w.retirable_competency}, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(number="2", kind="indicators", lead="A new level.", indicators="Does the new thing.")),
+    Case("level_edit", kwargs=lambda w: {"slug": w.competency, "number": w.competency_level}, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(lead="A changed lead sentence.", save_level="")),
+    Case("level_edit", kwargs=lambda w: {"slug": w.competency, "number": w.competency_level}, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(**{"indicators-0-text": "A reworded indicator.", "save_indicators": ""}), variant="indicators"),
+    Case("level_retire", kwargs=lambda w: {"slug": w.retirable_competency, "number": w.level}, post=HR_ONLY, payload=fixed()),
+    # --- staff records: HR's ---
+    Case("staff_list", get=HR_ONLY),
+    Case("staff_create", get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(first_name="Alex", last_name="New", email="alex.new@example.org", job_title="Volunteer coordinator")),
+    Case("staff_import", get=HR_ONLY, post=HR_ONLY,
+         payload=fixed(csv_text="name,email,role_profile,line_manager,start_date\r\nAlex New,alex.new@example.org,housing-worker,,2026-01-05\r\n")),
+    Case("staff_import_template", get=HR_ONLY),
+    Case("staff_detail", kwargs=staff_pk, get=HR_ONLY),
+    Case("staff_edit", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY, payload=form_of(job_title="Senior support worker", email="owner@example.org")),
+    Case("staff_assign_role", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(role_profile=lambda w: str(RoleProfile.objects.get(slug="housing-worker").pk), since=TODAY)),
+    Case("staff_assign_manager", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(manager=lambda w: str(w.users["other_manager"].staff_member.pk), since=TODAY)),
+    Case("staff_mark_leaver", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY, payload=form_of(left_on=TODAY)),
+    Case("staff_set_password", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+         payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
+    # --- cycles, reports and the audit trail: HR's ---
+    Case("cycle_list", get=HR_ONLY),
+    Case("cycle_create", get=HR_ONLY, post=HR_ONLY,
+         payload=form_of(name="Annual appraisal 2030", period_start="2029-04-01", period_end="2030-03-31", due_on="2030-06-30")),
+    Case("cycle_detail", kwargs=lambda w: {"pk": w.unopened_cycle}, get=HR_ONLY),
+    Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed()),
+    Case("reports", get=HR_ONLY),
+    Case("outcomes_csv", get=HR_ONLY),
+    Case("report_progress_by_state", get=HR_ONLY),
+    Case("report_progress_by_service", get=HR_ONLY),
+    Case("report_progress_by_manager", get=HR_ONLY),
+    Case("report_standing", get=HR_ONLY),
+    Case("report_below_entry", get=HR_ONLY),
+    Case("audit_log", get=HR_ONLY),
+    # --- a person's history: the person, up their line, HR ---
+    Case("person_history", kwargs=staff_pk, get=IN_LINE),
+    Case("person_history_pdf", kwargs=staff_pk, get=IN_LINE),
+    # --- an appraisal: seen by the person, their line and HR; each step is one person's ---
+    Case("appraisal", kwargs=appraisal_in(S.COMPLETED), get=IN_LINE),
+    Case("appraisal", kwargs=appraisal_in(S.MANAGER_REVIEW), get=IN_LINE, variant="in review"),
+    Case("appraisal_pdf", kwargs=appraisal_in(S.COMPLETED), get=IN_LINE),
+    Case("appraisal_pdf", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonoo", variant="not shared yet"),
+    Case("appraisal_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), get="onfnff", post="onfnff",
+         payload=form_of(self_assessment_comments="A good year, I think.")),
+    Case("appraisal_submit_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="onfnff", payload=revision_of(S.SELF_ASSESSMENT)),
+    Case("appraisal_begin_review", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="fnonff", payload=revision_of(S.SELF_ASSESSMENT)),
+    Case("appraisal_review", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonff", post="fnonff",
+         payload=form_of(objectives="Changed objectives.")),
+    Case("appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonff", payload=revision_of(S.MANAGER_REVIEW)),
+    Case("appraisal_withdraw", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="fnonff", payload=revision_of(S.AWAITING_SIGN_OFF)),
+    Case("appraisal_sign_off", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="onfnff",
+         payload=fixed(agrees="yes", comments="A fair record.", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF))),
+    Case("appraisal_countersign", kwargs=appraisal_in(S.AWAITING_COUNTERSIGN), post="fnonff",
+         payload=fixed(comments="", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN))),
+    Case("appraisal_reopen", kwargs=appraisal_in(S.COMPLETED), get="fnfnfo", post="fnfnfo",
+         payload=fixed(reason="Scored against the wrong role.", revision=lambda w: w.revision(S.COMPLETED))),
+    Case("appraisal_reassign", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnfnfo", post="fnfnfo",
+         payload=fixed(appraiser=lambda w: str(w.users["head"].staff_member.pk), reason="Manager on leave.")),
+]
+
+# Who is allowed to POST each case, for building its payload: the first "o" in the expectations.
+METHODS = ("GET", "POST")
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield pattern.name, prefix + str(pattern.pattern)
+
+
+def all_url_names() -> set[str]:
+    return {name for name, _ in _walk(get_resolver().url_patterns)}
+
+
+def test_the_matrix_covers_every_url():
+    """A URL added to the project without a line here fails this test."""
+    unnamed = [route for name, route in _walk(get_resolver().url_patterns) if not name]
+    assert not unnamed, f"URL patterns without a name: {unnamed}"
+    described = {case.name for case in CASES}
+    assert all_url_names() - described == set(), "URLs missing from the permission matrix"
+    assert described - all_url_names() == set(), "the matrix describes URLs that no longer exist"
+
+
+# --- the world ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Built once for the module, rolled back when it ends."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+def _build_world() -> World:
+    hr = make_person("hr", role=None, hr=True)
+    head = make_person("head", role=None)
+    manager = make_person("manager", role="senior-service-coordinator-afeo")
+    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member, line_manager_since=datetime.date(2023, 1, 1))
+    owner = make_person("owner", role=OWNER_ROLE, manager=manager)
+    other_manager = make_person("other_manager", role="senior-service-coordinator-afeo")
+    other_staff = make_person("other_staff", role="housing-worker", manager=other_manager)
+    world = World(users={"owner": owner, "other_staff": other_staff, "manager": manager, "other_manager": other_manager, "head": head, "hr": hr})
+
+    def cycle(year, *, self_assessment=False):
+        opened = make_cycle(hr, year=year, self_assessment=self_assessment)
+        services.open_cycle(by=fresh(hr), cycle=opened)
+        return Appraisal.objects.get(cycle=opened, staff_member__user=owner)
+
+    completed = complete(cycle(2024), manager=manager, staff=owner)
+    countersign = rate(cycle(2025), manager)
+    countersign = services.share(by=fresh(manager), appraisal=reload(countersign))
+    countersign = services.sign_off(by=fresh(owner), appraisal=reload(countersign), agrees=True, comments="Fine.")
+    sign_off = services.share(by=fresh(manager), appraisal=reload(rate(cycle(2026), manager)))
+    review = rate(cycle(2027), manager)
+    self_assessment = cycle(2028, self_assessment=True)
+    world.appraisals = {
+        S.COMPLETED: completed.pk,
+        S.AWAITING_COUNTERSIGN: countersign.pk,
+        S.AWAITING_SIGN_OFF: sign_off.pk,
+        S.MANAGER_REVIEW: review.pk,
+        S.SELF_ASSESSMENT: self_assessment.pk,
+    }
+    for state, pk in world.appraisals.items():
+        assert Appraisal.objects.get(pk=pk).state == state
+    world.unopened_cycle = make_cycle(hr, year=2029).pk
+    draft = role_services.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(slug=DRAFTED_ROLE))
+    world.draft_number = draft.number
+    competencies = list(Competency.objects.current().order_by("position"))
+    world.competency = competencies[0].slug
+    world.competency_level = competencies[0].levels.order_by("number").values_list("number", flat=True).first()
+    # A competency no role requires can be retired (and so can its levels).
+    world.retirable_competency = role_services_free_competency(fresh(hr))
+    world.level = Level.objects.filter(competency__slug=world.retirable_competency).order_by("number").values_list("number", flat=True).first()
+    return world
+
+
+def role_services_free_competency(hr) -> str:
+    """A new competency with one level, required by no role profile."""
+    from competencies import services as framework
+
+    competency = framework.create_competency(by=hr, name="Sector Knowledge", relevance_to_recovery="Knowing the sector.", note="")
+    framework.add_level(by=hr, competency=competency, number=1, indicators=["Knows the sector."])
+    return competency.slug
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+
+def snapshot() -> dict:
+    """Every row of the product's tables and of the logins (sessions aside)."""
+    models = [m for app in ("competencies", "roles", "appraisal", "auth") for m in apps.get_app_config(app).get_models()]
+    return {m._meta.label: list(m.objects.order_by("pk").values_list()) for m in models if m._meta.model_name != "failedlogin"}
+
+
+def _matrix_params():
+    for case in CASES:
+        for method in METHODS:
+            expectations = case.get if method == "GET" else case.post
+            yield pytest.param(case, method, expectations, id=f"{case.id}-{method}")
+
+
+def _check(response, expected: str, *, method: str, changed: bool | None, post_changes: bool) -> str | None:
+    """None if the response is what `expected` says, else what went wrong."""
+    status = response.status_code
+    location = response.get("Location", "")
+    to_login = status == 302 and location.startswith(LOGIN_URL + "?next=")
+    if expected == "l":
+        return None if to_login else f"expected a login redirect, got {status} {location}"
+    if expected == "f":
+        return None if status == 403 else f"expected 403, got {status} {location}"
+    if expected == "n":
+        return None if status == 404 else f"expected 404, got {status} {location}"
+    if expected == "405":
+        return None if status == 405 else f"expected 405, got {status}"
+    # Allowed.
+    if status == 200 or (status == 302 and not to_login):
+        if method == "POST" and post_changes and status == 302 and not changed:
+            return "the allowed POST changed nothing: its payload is not a real change"
+        if method == "POST" and post_changes and status == 200:
+            return "the allowed POST was shown the form again (invalid payload?)"
+        return None
+    return f"expected success, got {status} {location}"
+
+
+@pytest.fixture
+def quick_pdfs(monkeypatch):
+    """Access is decided before a PDF is drawn; the drawing itself is tested elsewhere, and is slow."""
+    for module, name in (("roles.pdf_views", "render_role_profile_pdf"), ("appraisal.views", "render_appraisal_pdf"),
+                         ("appraisal.history_views", "render_history_pdf")):
+        monkeypatch.setattr(f"{module}.{name}", lambda record: b"%PDF-1.7 drawn for " + str(record).encode())
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("quick_pdfs")
+@pytest.mark.parametrize("case, method, expectations", list(_matrix_params()))
+def test_permission_matrix(world, case, method, expectations):
+    url = reverse(case.name, kwargs=case.kwargs(world)) + case.query
+    clients = {"anonymous": Client()}
+    for name in USERS:
+        clients[name] = Client()
+        clients[name].force_login(world.users[name])
+    if expectations is None:
+        # The view does not accept this method: 405 for a user who may use the view, nothing changed.
+        allowed = next((n for n, e in zip(USERS, case.get or case.post) if e == "o"), "hr")
+        before = snapshot()
+        response = _request(clients[allowed], method, url, {})
+        assert response.status_code == 405, f"{method} {url}: expected 405, got {response.status_code}"
+        assert snapshot() == before
+        return
+    payload = {}
+    if method == "POST":
+        allowed = next(n for n, e in zip(USERS, expectations) if e == "o")
+        with transaction.atomic():
+            payload = case.payload(world, clients[allowed], url) if case.payload else {}
+            transaction.set_rollback(True)
+    before = snapshot()
+    failures = []
+    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations)]:
+        with transaction.atomic():
+            response = _request(clients[user], method, url, payload)
+            after = snapshot() if method == "POST" else before
+            changed = after != before
+            problem = _check(response, expected, method=method, changed=changed, post_changes=case.post_changes)
+            if problem is None and method == "POST" and expected != "o" and changed:
+                problem = "a refused POST changed the database"
+            if problem:
+                failures.append(f"{user}: {problem}")
+            transaction.set_rollback(True)
+    assert not failures, f"{method} {url}:\n" + "\n".join(failures)
+
+
+def _request(client: Client, method: str, url: str, payload: dict):
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, payload)
