@@ -33,3 +33,24 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# Browser tests (e2e/, not part of `make test`): Playwright drives Debian's Chromium (apt-get install
+# chromium; no browser is downloaded) against a live server on a fresh demo database; axe-core checks
+# every page it passes; screenshots at 1280 and 375 px go to e2e/screenshots/ (git-ignored).
+E2E_CHROMIUM ?= /usr/bin/chromium
+.PHONY: e2e
+e2e: $(BIN)/python
+	@echo "Installing into $(VENV), with the test tools and Playwright"
+	@$(BIN)/pip install -q -e ".[dev,e2e]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@test -x "$(E2E_CHROMIUM)" || { echo "make e2e needs Chromium at $(E2E_CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+	E2E_CHROMIUM=$(E2E_CHROMIUM) $(BIN)/python -m pytest e2e
+
+# The benchmark (docs/performance.md): a throwaway PostgreSQL server (BENCH_DB=sqlite: SQLite files),
+# seed_scale at each of BENCH_SIZES, every page measured, a gunicorn load test; bench/results.json.
+BENCH_DB ?= postgres
+BENCH_SIZES ?= 200,5000
+.PHONY: bench
+bench: $(BIN)/python
+	@echo "Installing into $(VENV), with the benchmark tools"
+	@$(BIN)/pip install -q -e ".[bench]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	BENCH_DB=$(BENCH_DB) BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python bench/run.py

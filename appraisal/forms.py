@@ -22,9 +22,9 @@ class CycleForm(forms.ModelForm):
         model = AppraisalCycle
         fields = ["name", "period_start", "period_end", "due_on", "self_assessment"]
         widgets = {
-            "period_start": forms.DateInput(attrs={"type": "date"}),
-            "period_end": forms.DateInput(attrs={"type": "date"}),
-            "due_on": forms.DateInput(attrs={"type": "date"}),
+            "period_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "period_end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "due_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         help_texts = {"name": "For example “Annual appraisal 2026”."}
 
@@ -77,7 +77,7 @@ class SheetForm(forms.Form):
             self.fields[f"measure-{item['measure'].pk}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
             self.initial.setdefault(f"measure-{item['measure'].pk}", item["comment"])
         self.fields["meeting_date"] = forms.DateField(
-            label="Date of the appraisal meeting", required=False, widget=forms.DateInput(attrs={"type": "date"})
+            label="Date of the appraisal meeting", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
         )
         for name, label in (
             ("objectives", "Objectives for the next year"),

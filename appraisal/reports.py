@@ -280,7 +280,7 @@ def heat_step_ranges() -> list[dict]:
 
 
 def standing_heatmap(filters: ReportFilters) -> Heatmap:
-    """Completed appraisals of the cycle: people per role profile, competency and standing (one query).
+    """Completed appraisals of the cycle: people per role profile, competency and standing (two queries).
 
     Competencies in framework order, named as the framework names them now; role profiles by their
     current title.
@@ -288,14 +288,14 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     rows = (
         ScoredCompetency.objects.with_standing()
         .filter(filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED)
-        .annotate(role_title=current_title("appraisal__role_version__role_profile_id"))
-        .values(
-            "appraisal__role_version__role_profile_id", "role_title", "competency_id", "competency__name",
-            "competency__position", "standing",
-        )
+        .values("appraisal__role_version__role_profile_id", "competency_id", "competency__name", "competency__position", "standing")
         .annotate(people=Count("pk"))
         .order_by()
     )
+    rows = list(rows)
+    # The titles in a second query: grouped by a title subquery, the database would run it for every scored competency.
+    # (Every role profile's, a handful: the page runs the same queries whatever the filters.)
+    titles = dict(RoleProfile.objects.annotate(title=current_title()).values_list("pk", "title"))
     cells: dict[tuple[int, int], StandingCell] = {}
     competencies: dict[int, tuple[int, str]] = {}
     roles: dict[int, str] = {}
@@ -307,7 +307,7 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
         cell = cells.setdefault((role_id, row["competency_id"]), StandingCell())
         cell.counts[standing] = cell.counts.get(standing, 0) + row["people"]
         competencies[row["competency_id"]] = (row["competency__position"], row["competency__name"])
-        roles[role_id] = row["role_title"] or f"Role profile {role_id}"
+        roles[role_id] = titles.get(role_id) or f"Role profile {role_id}"
     columns = [{"id": role_id, "title": title} for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))]
     heat_rows = [
         HeatmapRow(competency_id=competency_id, name=name, cells=[cells.get((role["id"], competency_id)) for role in columns])

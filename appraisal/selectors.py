@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Q, Subquery
 
 from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import WindowLevel, add_months, held_since
@@ -89,22 +89,24 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
     indicator_ids = [i for competency in scored for level in competency.levels for i in level.get("indicators") or ()]
     indicators = Indicator.objects.in_bulk(indicator_ids)
-    previous = (
+    # The previous completed appraisal comes with its scored competencies, in one query.
+    previous_id = (
         Appraisal.objects.completed()
         .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
-        .select_related("cycle")
         .order_by("-cycle__period_end")
-        .first()
+        .values("pk")[:1]
     )
+    last_scored = list(ScoredCompetency.objects.filter(appraisal_id=Subquery(previous_id)).select_related("appraisal__cycle"))
+    previous = last_scored[0].appraisal if last_scored else None
     last_ratings, last_levels = {}, {}
     if previous is not None:
         last_ratings = dict(
             IndicatorRating.objects.filter(scored_competency__appraisal=previous).exclude(rating="").values_list("indicator_id", "rating")
         )
-        for row in ScoredCompetency.objects.filter(appraisal=previous):
+        for row in last_scored:
             last_levels[row.competency_id] = row.achieved_level
-    has_rules = any(level.get("sustained_level") for competency in scored for level in competency.levels)
-    history = earlier_records(appraisal) if has_rules else {}
+    # Always read (not only when the window has a sustained-level rule): the page's queries do not depend on the role.
+    history = earlier_records(appraisal)
     rows = []
     for competency in scored:
         ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}

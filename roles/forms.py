@@ -151,7 +151,7 @@ class WindowsForm(forms.Form):
 class PublishForm(forms.Form):
     document_date = forms.DateField(
         label="Date of this version",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The date the role profile carries (shown as month and year).",
     )
 

@@ -72,6 +72,15 @@ def throttled_message(wait: timedelta) -> str:
 class ThrottledAuthenticationForm(AuthenticationForm):
     """The login form: refuses a throttled username or address before any password is checked."""
 
+    ERROR_ID = "login-error"
+
+    def full_clean(self):
+        super().full_clean()
+        if self.non_field_errors():
+            # The message (templates/registration/login.html) is about both fields: each points to it.
+            for name in ("username", "password"):
+                self.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": self.ERROR_ID})
+
     def clean(self):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username is None or not password:

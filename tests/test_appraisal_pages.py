@@ -90,12 +90,12 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(c
     services.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
     rate(appraisal, boss, evidence="Seen in supervision")
     client.force_login(boss)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(15):
         response = client.get(review_url(appraisal))
     assert response.status_code == 200
     page = response.content.decode()
     assert "Self-assessment: <strong>Partly</strong>" in page and "Last year: <strong>Consistently demonstrated</strong>" in page
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(15):
         assert client.get(reverse("appraisal", args=[appraisal.pk])).status_code == 200
 
 
@@ -126,6 +126,25 @@ def test_an_override_without_reason_is_refused_next_to_the_field_and_nothing_is_
     assert "Give the reason for overriding the derived level." in page
     assert "Typed but not saved" in page  # the input is still on the page
     assert reload(appraisal).objectives == "" and not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()
+
+
+def test_each_refused_field_of_the_scoring_page_points_to_its_message(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    indicator_id = appraisal_sheet(appraisal).indicator_ids[0]
+    measure_id = appraisal_sheet(appraisal).measures[0]["measure"].pk
+    too_long = "x" * 10_001
+    client.force_login(manager)
+    data = form_data(appraisal, objectives=too_long, **{f"evidence-{indicator_id}": too_long, f"measure-{measure_id}": too_long})
+    page = client.post(review_url(appraisal), data).content.decode()
+    for field, message_id in (
+        (f'id="e{indicator_id}"', f"i{indicator_id}-error"),  # the evidence box, and its indicator's group
+        (f'id="i{indicator_id}"', f"i{indicator_id}-error"),
+        (f'id="measure-{measure_id}"', f"measure-{measure_id}-error"),
+        ('id="id_objectives"', "id_objectives-error"),
+    ):
+        tag = re.search(rf"<[a-z]+ [^>]*{field}[^>]*>", page).group(0)
+        assert f'aria-describedby="{message_id}"' in tag, tag
+        assert re.search(rf'id="{message_id}">(<p class="mb-0">)?Ensure this value has at most 10000 characters', page), message_id
 
 
 def test_the_scoring_page_is_the_appraiser_s_alone(client, hr, manager, staff, other_manager):

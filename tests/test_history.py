@@ -182,6 +182,6 @@ def test_the_history_page_and_pdf_make_as_many_queries_for_one_record_as_for_man
     assert Appraisal.objects.completed().filter(staff_member__user=staff).count() == 4
     large = []
     for url in urls:
-        with django_assert_max_num_queries(16):
+        with django_assert_max_num_queries(15):
             large.append(queries_for(client, url))
     assert large == small

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from appraisal.models import AuditEntry
 from competencies.models import Competency
@@ -145,6 +146,13 @@ def test_the_service_refuses_a_window_the_competency_does_not_define(hr, draft):
     with pytest.raises(ValidationError) as error:
         services.set_windows(by=hr, version=draft, entry_levels={achieving.pk: 1})
     assert "Achieving Results does not define level 1" in error.value.message_dict[achieving.pk][0]
+
+
+def test_the_publish_form_offers_today_in_the_date_field(client, draft):
+    """A date field (type="date") takes its value as YYYY-MM-DD; any other format shows it empty."""
+    page = client.get(reverse("role_profile_draft", args=[SLUG])).content.decode()
+    today = timezone.localdate().isoformat()
+    assert f'type="date" name="document_date" value="{today}"' in page
 
 
 def test_publishing_makes_the_draft_current_and_keeps_the_old_version_readable(client, hr, staff, draft):

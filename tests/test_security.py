@@ -178,6 +178,13 @@ def test_five_wrong_passwords_refuse_even_the_right_one_without_checking_it(clie
     assert THROTTLED in attempt(client, "STAFF", PASSWORD).content.decode()  # the same username in capitals
 
 
+def test_a_refused_login_says_why_in_an_alert_that_both_fields_point_to(client, staff):
+    page = attempt(client, "staff", "wrong-password").content.decode()
+    assert '<div class="alert alert-danger" role="alert" id="login-error">' in page
+    assert page.count('aria-invalid="true" aria-describedby="login-error"') == 2  # username and password
+    assert page.count("correct username and password") == 1  # said once, not again inside the form
+
+
 def test_a_throttled_username_does_not_block_another(client, staff, manager):
     for _ in range(5):
         attempt(client, "staff", "wrong-password")

@@ -1,0 +1,41 @@
+"""An organisation at scale for the benchmark: `python manage.py seed_scale --staff 5000 --years 5`.
+
+Refuses to run on a database that already holds staff records (the generated people would mix with
+real ones) unless given --force. See appraisal/scale.py for what is created.
+"""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from appraisal.scale import seed_scale
+from roles.models import StaffMember
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a large organisation with years of completed appraisals and one open cycle, for the benchmark "
+        "(logins hr, head, manager, staff; password demo). Use on an empty database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--staff", type=int, default=200, help="Active members of staff (leavers come on top). Default 200.")
+        parser.add_argument("--years", type=int, default=5, help="Completed annual cycles before the open one. Default 5.")
+        parser.add_argument("--seed", type=int, default=1, help="Seed of the pseudo-random choices. Default 1.")
+        parser.add_argument("--force", action="store_true", help="Run even though the database already holds staff records.")
+
+    def handle(self, *args, staff, years, seed, force, **options):
+        if staff < 20:
+            raise CommandError("--staff must be at least 20 (two services with a team each).")
+        if years < 1:
+            raise CommandError("--years must be at least 1.")
+        if StaffMember.objects.exists() and not force:
+            raise CommandError(
+                "This database already holds staff records. seed_scale is for an empty database (a benchmark's); "
+                "give --force to add the generated organisation anyway."
+            )
+        call_command("load_framework", verbosity=0)
+        summary = seed_scale(staff=staff, years=years, seed=seed, out=self.stdout.write)
+        self.stdout.write(self.style.SUCCESS(
+            f"{summary.people} staff ({summary.leavers} leavers besides), {summary.cycles} cycles, {summary.appraisals} appraisals, "
+            f"{summary.ratings} indicator ratings in {summary.seconds:.1f} s. Logins: hr, head, manager, staff (password: demo)."
+        ))

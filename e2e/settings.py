@@ -1,0 +1,18 @@
+"""Settings of the server the browser tests drive: the real settings, served over plain HTTP on
+127.0.0.1 with DEBUG off (so the pages carry the production Content-Security-Policy)."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "browser-tests-only-not-a-secret")
+
+from config.settings import *  # noqa: E402,F403
+
+# A local server speaks plain HTTP: no redirect to https://, cookies not HTTPS-only, and the login
+# throttle counts by the connection's own address (there is no proxy to set X-Forwarded-For).
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+CLIENT_IP_HEADER = None
+# Emails go nowhere: the workflow's notifications are tested by the unit suite.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

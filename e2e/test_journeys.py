@@ -1,0 +1,334 @@
+"""Journeys through the app in a real browser, each from the login to the end, with axe-core run on
+every main page they pass (e2e/conftest.py, check_page)."""
+
+import io
+import re
+import time
+
+from pypdf import PdfReader
+
+from e2e.conftest import check_page
+
+ROLE = "housing-worker"  # the role profile journey 1 edits; no other test depends on its wording
+CYCLE = "Annual appraisal 2027"  # the cycle journey 2 opens
+
+
+def pdf_text(person, link) -> str:
+    """Follow a PDF link as the person would (the browser shows it), and return the PDF's text.
+
+    Chromium shows an inline PDF in its viewer and hands the page a viewer document, so the file's
+    bytes are fetched again with the person's cookies to read them."""
+    page = person.page
+    with page.expect_response(lambda response: ".pdf" in response.url) as answer:
+        link.click()
+    response = answer.value
+    assert response.status == 200, response.url
+    assert response.headers["content-type"] == "application/pdf"
+    assert re.search(r'filename="[^"]+\.pdf"', response.headers["content-disposition"])
+    body = person.context.request.get(response.url).body()
+    assert body.startswith(b"%PDF")
+    text = "\n".join(page_.extract_text() for page_ in PdfReader(io.BytesIO(body)).pages)
+    page.go_back()
+    return " ".join(text.split())
+
+
+def focused(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const e = document.activeElement;
+            return {tag: e.tagName.toLowerCase(), type: e.type || '', name: e.name || '', value: e.value ?? '',
+                    checked: !!e.checked, text: (e.innerText || '').trim(), id: e.id, cls: e.className || ''};
+        }"""
+    )
+
+
+def assert_focus_visible(page) -> None:
+    """The focused element shows a focus indicator, and nothing fixed or sticky hides it."""
+    state = page.evaluate(
+        """() => {
+            const e = document.activeElement, style = getComputedStyle(e);
+            // Focus inside the browser's own parts of a field (a date field's calendar button).
+            if (!e.matches(':focus')) return {indicator: true, inView: true, uncovered: true};
+            const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+            const shadow = style.boxShadow && style.boxShadow !== 'none';
+            const box = e.getBoundingClientRect();
+            const x = box.left + box.width / 2, y = box.top + box.height / 2;
+            const top = document.elementFromPoint(x, y);
+            return {indicator: outline || shadow, inView: y >= 0 && y <= window.innerHeight,
+                    uncovered: !!top && (top === e || e.contains(top) || (e.labels && [...e.labels].some(l => l.contains(top)))),
+                    what: e.outerHTML.slice(0, 120), over: top ? top.outerHTML.slice(0, 120) : null};
+        }"""
+    )
+    assert state["indicator"], f"no visible focus indicator on {state['what']}"
+    assert state["inView"] and state["uncovered"], f"the focused {state['what']} is hidden under {state['over']}"
+
+
+def tab_to(page, test, *, limit=400, key="Tab") -> dict:
+    """Press Tab until the focused element passes test(element); return it."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        element = focused(page)
+        if test(element):
+            return element
+    raise AssertionError(f"{limit} presses of {key} never reached the element")
+
+
+def test_hr_edits_a_role_profile_and_publishes_it(session):
+    started = time.monotonic()
+    hr = session("hr")
+    page = hr.page
+    check_page(hr, "journey-hr-home")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Role profiles").click()
+    check_page(hr, "journey-role-profiles")
+    page.get_by_role("link", name="Housing Worker", exact=True).click()
+    version_before = int(re.search(r"version (\d+)", page.locator(".doc-actions a").first.text_content()).group(1))
+    check_page(hr, "journey-role-profile-before")
+    page.get_by_role("button", name="Edit (start a new draft)").click()
+    page.wait_for_url(f"**/roles/{ROLE}/draft/")
+    check_page(hr, "journey-draft")
+
+    # A window: the first competency whose window can move, moved to another allowed window.
+    page.get_by_role("link", name="Required windows (competencies)").click()
+    check_page(hr, "journey-draft-windows")
+    selects = page.locator("select")
+    changed = None
+    for index in range(selects.count()):
+        select = selects.nth(index)
+        current = select.input_value()
+        options = [value for value in select.locator("option").evaluate_all("os => os.map(o => o.value)") if value and value != current]
+        if current and options:
+            select.select_option(options[0])
+            label = select.locator(f"option[value='{options[0]}']").inner_text()
+            competency = select.locator("xpath=ancestor::section[1]//h2").inner_text()
+            changed = (select.get_attribute("id"), options[0], competency, label.split(" ")[0])  # e.g. "3–5"
+            break
+    assert changed, "no competency offers another window"
+    page.get_by_role("button", name="Save windows").click()
+    assert page.get_by_role("status").filter(has_text="Required windows saved.").is_visible()
+    page.get_by_role("link", name="Required windows (competencies)").click()
+    assert page.locator(f"#{changed[0]}").input_value() == changed[1]
+    page.get_by_role("link", name="Cancel").click()
+
+    # A sentence of the job purpose.
+    sentence = "Keeps each tenant's support plan up to date after every visit."
+    page.get_by_role("link", name="Title and job description").click()
+    check_page(hr, "journey-draft-details")
+    purpose = page.get_by_label("Purpose")
+    purpose.fill(purpose.input_value().rstrip() + " " + sentence)
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").filter(has_text="saved").is_visible()
+    assert sentence in page.locator("article").inner_text()
+
+    page.get_by_role("button", name=re.compile(r"Publish version \d+")).click()
+    page.wait_for_url(f"**/roles/{ROLE}/")
+    assert page.get_by_role("status").filter(has_text="is now the current role profile").is_visible()
+    assert sentence in page.locator("article").inner_text()
+    _, _, competency, window = changed
+    assert page.get_by_role("region", name=f"{competency}: levels {window}").count() == 1
+    check_page(hr, "journey-role-profile-published")
+
+    page.get_by_role("link", name="Version history").click()
+    check_page(hr, "journey-role-profile-versions")
+    newest = page.locator("tbody tr").first
+    assert newest.get_by_role("rowheader").inner_text() == f"Version {version_before + 1}"
+    assert "Current" in newest.inner_text() and "Helen Hughes" in newest.inner_text()
+    page.go_back()
+    text = pdf_text(hr, page.get_by_role("link", name=re.compile("Download PDF")))
+    assert " ".join(sentence.split()) in text
+    assert "Housing Worker" in text
+    print(f"journey 1 (role profile): {time.monotonic() - started:.1f}s")
+
+
+def date_keys(page, day: int, month: int, year: int) -> str:
+    """The digits to type into a date field for this date, in the order the browser's date fields
+    ask for them (Chromium lays them out in its own locale's order, as the person sees them)."""
+    probe = page.context.new_page()
+    probe.set_content("<input type=date>")
+    probe.locator("input").focus()
+    probe.keyboard.type("01022003")
+    value = probe.locator("input").input_value()
+    probe.close()
+    order = {"2003-01-02": "mdy", "2003-02-01": "dmy"}[value]
+    parts = {"d": f"{day:02d}", "m": f"{month:02d}", "y": f"{year:04d}"}
+    return "".join(parts[part] for part in order)
+
+
+def score_with_keyboard(page) -> dict:
+    """Fill in the scoring page with the keyboard alone: Tab from the top of the page, arrow keys
+    within each indicator's rating group, typed text. Every indicator is rated "consistently
+    demonstrated"; the first gets written evidence; the meeting date and objectives are typed."""
+    page.keyboard.press("Tab")
+    skip = focused(page)
+    assert skip["text"] == "Skip to main content"
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    assert focused(page)["id"] == "main"
+
+    meeting_keys = date_keys(page, 20, 5, 2027)
+    done = {"rated": 0, "evidence": "", "measure": "", "meeting": False, "objectives": ""}
+    for _ in range(2000):
+        page.keyboard.press("Tab")
+        assert_focus_visible(page)  # every stop on the way: an indicator shows, nothing covers it
+        element = focused(page)
+        if element["type"] == "radio" and element["name"].startswith("rating-"):
+            # Tab lands on the group's checked radio ("Not rated"); the arrow keys move along the group.
+            assert element["value"] == "" and element["checked"], element
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            element = focused(page)
+            assert element["value"] == "consistently" and element["checked"], element
+            assert_focus_visible(page)
+            done["rated"] += 1
+        elif element["tag"] == "summary" and not done["evidence"]:
+            page.keyboard.press("Enter")  # opens the evidence box
+            page.keyboard.press("Tab")
+            assert focused(page)["name"].startswith("evidence-")
+            done["evidence"] = "Set up the weekly house meeting and kept its notes."
+            page.keyboard.type(done["evidence"])
+        elif element["name"].startswith("measure-") and not done["measure"]:
+            done["measure"] = "All visits recorded on time."
+            page.keyboard.type(done["measure"])
+        elif element["name"] == "meeting_date" and not done["meeting"]:
+            page.keyboard.type(meeting_keys)  # the field moves on from day to month to year by itself
+            done["meeting"] = True
+        elif element["name"] == "objectives":
+            done["objectives"] = "Lead one house meeting a month."
+            page.keyboard.type(done["objectives"])
+        elif element["tag"] == "button" and element["text"] == "Save draft" and not element["name"]:
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            return done
+    raise AssertionError("never reached the Save draft button at the foot of the page")
+
+
+def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
+    started = time.monotonic()
+    # HR opens a new cycle.
+    hr = session("hr")
+    page = hr.page
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cycles").click()
+    check_page(hr, "journey-cycles")
+    page.get_by_role("link", name="New cycle").click()
+    page.get_by_label("Name").fill(CYCLE)
+    page.get_by_label("Period start").fill("2026-04-01")
+    page.get_by_label("Period end").fill("2027-03-31")
+    page.get_by_label("Due date").fill("2027-06-30")
+    self_assessment = page.get_by_label("Staff self-assess first")
+    if self_assessment.is_checked():
+        self_assessment.uncheck()
+    page.get_by_role("button", name="Create the cycle").click()
+    page.get_by_role("heading", name=CYCLE, level=1).wait_for()
+    check_page(hr, "journey-cycle-not-opened")
+    page.get_by_role("button", name="Open the cycle: create everyone's appraisal").click()
+    assert "Opened" in page.locator("dl").inner_text()
+    check_page(hr, "journey-cycle-opened")
+    assert page.get_by_role("row", name=re.compile("Sam Taylor")).count() == 1
+
+    # The manager scores Sam Taylor's appraisal with the keyboard alone.
+    manager = session("manager")
+    page = manager.page
+    check_page(manager, "journey-manager-home")
+    page.get_by_role("link", name=f"Sam Taylor, {CYCLE}").click()
+    record_url = page.url
+    check_page(manager, "journey-record-manager-review")
+    page.get_by_role("link", name="Score the appraisal").click()
+    check_page(manager, "journey-scoring", screenshot=False)
+    keyboard_started = time.monotonic()
+    done = score_with_keyboard(page)
+    keyboard_time = time.monotonic() - keyboard_started
+    assert done["rated"] >= 30 and done["meeting"] and done["evidence"] and done["objectives"], done
+    assert page.get_by_role("status").filter(has_text="Draft saved.").is_visible()
+
+    # Reload: the draft is there.
+    page.reload()
+    assert page.locator("input[type=radio][value=consistently]:checked").count() == done["rated"]
+    assert page.locator("input[type=radio][value='']:checked").count() == 0
+    assert page.locator("textarea[name^=evidence-]").first.input_value() == done["evidence"]
+    assert page.get_by_label("Date of the appraisal meeting").input_value() == "2027-05-20"
+    assert page.get_by_label("Objectives for the next year").input_value() == done["objectives"]
+    assert "Exceptional" in page.locator(".card-footer").first.inner_text()  # derived from the saved ratings
+
+    # Share it, still by keyboard, from the record.
+    page.goto(record_url)
+    check_page(manager, "journey-record-before-sharing")
+    tab_to(page, lambda element: element["tag"] == "button" and element["text"].startswith("Share with Sam Taylor"))
+    assert_focus_visible(page)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").filter(has_text="hared").is_visible()
+    assert "Awaiting sign-off" in page.locator(".record-summary").inner_text() or "sign-off" in page.locator(".record-summary").inner_text().lower()
+    check_page(manager, "journey-record-shared")
+
+    # Sam reads it, comments and signs off.
+    staff = session("staff")
+    page = staff.page
+    page.get_by_role("link", name=f"Your {CYCLE} appraisal").click()
+    check_page(staff, "journey-record-to-sign")
+    assert done["evidence"] in page.locator("main").inner_text()
+    assert done["objectives"] in page.locator("main").inner_text()
+    page.get_by_label("I agree with this record").check()
+    comment = "Thank you: a fair record of my year."
+    page.get_by_label("Your comments").fill(comment)
+    page.get_by_role("button", name="Sign off").click()
+    assert page.get_by_role("status").is_visible()
+    assert comment in page.locator("main").inner_text()
+    check_page(staff, "journey-record-signed")
+
+    # The manager countersigns; the record is complete and locked.
+    page = manager.page
+    page.goto(record_url)
+    check_page(manager, "journey-record-to-countersign")
+    page.get_by_label("Your comments (optional)").fill("Agreed. Well done this year.")
+    page.get_by_role("button", name="Countersign and complete").click()
+    assert "Completed" in page.locator(".record-summary").inner_text()
+    assert "locked" in page.locator(".record-summary").inner_text()
+    check_page(manager, "journey-record-completed")
+    text = pdf_text(manager, page.get_by_role("link", name="Download PDF"))
+    assert "Sam Taylor" in text and CYCLE in text and done["evidence"] in text and comment in text
+
+    # Sam can download it too.
+    page = staff.page
+    page.reload()
+    assert "Completed" in page.locator(".record-summary").inner_text()
+    assert "Sam Taylor" in pdf_text(staff, page.get_by_role("link", name="Download PDF"))
+    print(f"journey 2 (cycle to countersignature): {time.monotonic() - started:.1f}s, keyboard scoring of {done['rated']} indicators {keyboard_time:.1f}s")
+
+
+def test_staff_reads_their_history_and_downloads_it(session):
+    started = time.monotonic()
+    staff = session("staff")
+    page = staff.page
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My history").click()
+    page.get_by_role("heading", name="My competency history", level=1).wait_for()
+    check_page(staff, "journey-my-history")
+    charts = page.locator("svg.level-chart")
+    assert charts.count() >= 8
+    assert charts.first.get_attribute("role") == "img"
+    tables = page.locator("table.history-table")
+    assert tables.count() == charts.count()
+    rows = tables.first.locator("tbody tr")
+    assert rows.count() >= 3  # 2023, 2024 and 2025 at least
+    assert re.search(r"Level \d", rows.first.inner_text())
+    text = pdf_text(staff, page.get_by_role("link", name="Download PDF", exact=True))
+    assert "Sam Taylor" in text and "competency history" in text.lower()
+    print(f"journey 3 (history): {time.monotonic() - started:.1f}s")
+
+
+def test_staff_cannot_open_another_persons_appraisal(session, server):
+    started = time.monotonic()
+    staff = session("staff")
+    page = staff.page
+    own = page.goto(f"/appraisals/{server.appraisal_2026('staff')}/")
+    assert own.status == 200
+    for path in (
+        f"/appraisals/{server.appraisal_2026('aisha')}/",
+        f"/appraisals/{server.appraisal_2026('aisha')}/review/",
+        f"/appraisals/{server.appraisal_2026('aisha')}.pdf",
+        f"/people/{server.staff_id('aisha')}/history/",
+    ):
+        response = page.goto(path)
+        assert response.status == 404, path
+        assert page.get_by_role("heading", level=1).inner_text() == "Not found", path
+        assert "Aisha" not in page.locator("main").inner_text()
+    check_page(staff, "journey-not-found")
+    print(f"journey 4 (another person's appraisal): {time.monotonic() - started:.1f}s")
