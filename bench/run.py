@@ -1,7 +1,7 @@
 """`make bench`: seed an organisation at each size, measure it, load-test the history page.
 
 Environment: BENCH_DB (postgres, the default: a throwaway PostgreSQL 15 server on 127.0.0.1 via
-bench/pg.sh; or sqlite: files in a temporary folder), BENCH_SIZES (default 200,5000), BENCH_YEARS
+.ci/pg.sh; or sqlite: files in a temporary folder), BENCH_SIZES (default 200,5000), BENCH_YEARS
 (completed cycles, default 5), BENCH_LOAD (1: run the load test at the largest size; 0: skip it),
 BENCH_LOAD_SECONDS (default 20), BENCH_PG_PORT (default 55490). Writes bench/results.json (and
 bench/load.json) and prints the table. Every database it makes is thrown away at the end.
@@ -38,7 +38,7 @@ def main() -> int:
     try:
         if database == "postgres":
             port = os.environ.get("BENCH_PG_PORT", "55490")
-            base = subprocess.run([str(ROOT / "bench" / "pg.sh"), "start", str(pg_dir), port], check=True, capture_output=True,
+            base = subprocess.run([str(ROOT / ".ci" / "pg.sh"), "start", str(pg_dir), port], check=True, capture_output=True,
                                   text=True).stdout.strip()
             import psycopg2
 
@@ -87,7 +87,7 @@ def main() -> int:
                 admin.close()
             except NameError:
                 pass
-            subprocess.run([str(ROOT / "bench" / "pg.sh"), "stop", str(pg_dir)], check=False)
+            subprocess.run([str(ROOT / ".ci" / "pg.sh"), "stop", str(pg_dir)], check=False)
         else:
             pg_dir.rmdir()
         subprocess.run(["rm", "-rf", str(workdir)], check=False)

@@ -8,7 +8,6 @@ disk would. Every time, every table of the app must be exactly as before.
 import datetime
 
 import pytest
-from django.apps import apps
 from django.core import mail
 from django.db import OperationalError, connection, transaction
 
@@ -22,12 +21,12 @@ from roles import staff as staff_records
 from roles.models import RoleProfile, RoleProfileVersion
 from tests.appraisals import fresh, make_cycle, open_appraisal, rate, reload
 from tests.conftest import make_person
+from tests.snapshots import snapshot
 from tests.test_appraisal_pages import form_data, review_url
 
 pytestmark = pytest.mark.django_db
 
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE")
-SNAPSHOT_APPS = ("competencies", "roles", "appraisal", "auth")
 
 
 class InjectedFault(OperationalError):
@@ -56,16 +55,6 @@ class WriteFault:
 
 class _Undo(Exception):
     pass
-
-
-def snapshot() -> dict:
-    """Every row of every table of the app and of the logins, in primary-key order."""
-    models = [
-        model
-        for label in SNAPSHOT_APPS
-        for model in apps.get_app_config(label).get_models(include_auto_created=True)
-    ]
-    return {model._meta.label: list(model._default_manager.order_by("pk").values()) for model in models}
 
 
 def count_writes(action) -> list[str]:

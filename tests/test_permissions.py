@@ -22,7 +22,6 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from django.apps import apps
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -34,6 +33,7 @@ from roles import services as role_services
 from roles.models import RoleProfile, StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
+from tests.snapshots import snapshot
 
 USERS = ("owner", "other_staff", "manager", "other_manager", "head", "hr")
 LOGIN_URL = reverse("login")
@@ -402,12 +402,6 @@ def role_services_free_competency(hr) -> str:
 
 
 # --- the matrix -----------------------------------------------------------------------------------
-
-
-def snapshot() -> dict:
-    """Every row of the product's tables and of the logins (sessions aside)."""
-    models = [m for app in ("competencies", "roles", "appraisal", "auth") for m in apps.get_app_config(app).get_models()]
-    return {m._meta.label: list(m.objects.order_by("pk").values_list()) for m in models if m._meta.model_name != "failedlogin"}
 
 
 def _matrix_params():

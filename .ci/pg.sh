@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 server on 127.0.0.1 for the benchmark (the same set-up as .ci/run's).
-#   bench/pg.sh start DIR PORT   -> initialises DIR/data, starts the server, prints its base URL
-#   bench/pg.sh stop DIR         -> stops it and removes DIR
+# A throwaway PostgreSQL 15 server on 127.0.0.1, for CI (.ci/run) and the benchmark (bench/run.py).
+#   .ci/pg.sh start DIR PORT   -> initialises DIR/data, starts the server, prints its base URL
+#   .ci/pg.sh stop DIR         -> stops it and removes DIR
 set -euo pipefail
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # PostgreSQL refuses to run as root: run it as the postgres user then.
@@ -27,5 +27,5 @@ case "${1:-}" in
     rm -rf "$DIR"
     ;;
   *)
-    echo "usage: bench/pg.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+    echo "usage: .ci/pg.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac
