@@ -1,5 +1,6 @@
 from django import forms
-from django.utils.html import format_html_join
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating
 from appraisal.selectors import Sheet
@@ -8,12 +9,47 @@ from roles.models import StaffMember
 
 RATING_CHOICES = [("", "Not rated"), *IndicatorRating.Rating.choices]
 RATING_CHOICE_LABELS = dict(RATING_CHOICES)
-# One indicator's rating group. Built in Python: the page has hundreds of these, and rendering each
-# radio through the template engine was most of the page's time.
+# One indicator's fieldset (its rating group, references and evidence) is built in Python: the page
+# has about ninety of them with four radio buttons each, and rendering them through the template
+# engine was most of the page's time. Every value from the database passes through `escape`.
 RADIO = (
-    '<span class="form-check form-check-inline"><input class="form-check-input" type="radio" name="rating-{}" '
-    'id="r{}-{}" value="{}"{}><label class="form-check-label" for="r{}-{}">{}</label></span>'
+    '<span class="form-check form-check-inline"><input class="form-check-input" type="radio" name="rating-{pk}" '
+    'id="r{pk}-{number}" value="{value}"{checked}><label class="form-check-label" for="r{pk}-{number}">{label}</label></span>'
 )
+
+
+def indicator_fieldset(*, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, str, str]]) -> str:
+    """The fieldset of one indicator: `references` are (CSS class, lead-in, rating label [, quote]) lines."""
+    invalid = bool(errors)
+    described = f' aria-describedby="i{pk}-error"' if invalid else ""
+    text = escape(text)
+    radios = "".join(
+        RADIO.format(pk=pk, number=number, value=escape(choice), checked=" checked" if choice == value else "", label=escape(label))
+        for number, (choice, label) in enumerate(RATING_CHOICES, start=1)
+    )
+    parts = [
+        f'<fieldset class="indicator{" is-invalid" if invalid else ""}" id="i{pk}"{described}>',
+        f'<legend class="indicator-text">{text}</legend>',
+        f'<div class="indicator-ratings" role="presentation">{radios}</div>',
+    ]
+    for css, lead, label, *quote in references:
+        said = f" – “{escape(quote[0])}”" if quote and quote[0] else ""
+        parts.append(f'<p class="{css}">{lead}: <strong>{escape(label)}</strong>{said}</p>')
+    parts += [
+        f'<details{" open" if evidence or invalid else ""}>',
+        f'<summary>Evidence{" (written)" if evidence else ""}</summary>',
+        f'<label class="visually-hidden" for="e{pk}">Evidence for: {text}</label>',
+        f'<textarea class="form-control form-control-sm{" is-invalid" if invalid else ""}" name="evidence-{pk}" id="e{pk}" rows="2"{described}>'
+        f"{escape(evidence)}</textarea>",
+        "</details>",
+    ]
+    if invalid:
+        messages = "".join(f'<p class="mb-0">{escape(error)}</p>' for error in errors)
+        parts.append(f'<div class="invalid-feedback d-block" id="i{pk}-error">{messages}</div>')
+    parts.append("</fieldset>")
+    return "\n".join(parts)
+
+
 TEXT_LIMIT = 10_000
 
 
@@ -126,8 +162,9 @@ class SheetForm(forms.Form):
     def measures(self) -> dict[int, str]:
         return {item["measure"].pk: self.cleaned_data[f"measure-{item['measure'].pk}"] for item in self.sheet.measures}
 
-    def rows(self) -> list[dict]:
-        """The page's competencies with each input's name, value and errors, for one template loop."""
+    def rows(self, *, conflict: bool = False) -> list[dict]:
+        """The page's competencies, each level's indicators as HTML (`indicator_fieldset`), for one
+        template loop; with `conflict`, each indicator whose saved rating differs says what is saved."""
         errors = self.errors if self.is_bound else {}
         rows = []
         for competency in self.sheet.competencies:
@@ -139,25 +176,24 @@ class SheetForm(forms.Form):
                     pk = row.indicator.pk
                     value = self.value(f"rating-{pk}")
                     saved = row.self_rating if self.for_self else row.rating
+                    references = []
+                    if not self.for_self and row.self_rating:
+                        references.append(("reference", "Self-assessment", row.self_rating_label, row.self_evidence))
+                    if row.last_rating:
+                        references.append(("reference", "Last year", row.last_rating_label))
+                    if conflict and value != saved and RATING_CHOICE_LABELS.get(saved):
+                        references.append(("reference text-danger-emphasis", "Saved now", RATING_CHOICE_LABELS[saved]))
                     indicators.append(
-                        {
-                            "row": row,
-                            "pk": pk,
-                            "value": value,
-                            "evidence": self.value(f"evidence-{pk}"),
-                            "errors": errors.get(f"rating-{pk}", []) + errors.get(f"evidence-{pk}", []),
-                            "saved_label": RATING_CHOICE_LABELS.get(saved, "") if value != saved else "",
-                            "radios": format_html_join(
-                                "",
-                                RADIO,
-                                (
-                                    (pk, pk, number, choice, " checked" if choice == value else "", pk, number, label)
-                                    for number, (choice, label) in enumerate(RATING_CHOICES, start=1)
-                                ),
-                            ),
-                        }
+                        indicator_fieldset(
+                            pk=pk,
+                            text=row.indicator.text,
+                            value=value,
+                            evidence=self.value(f"evidence-{pk}"),
+                            errors=errors.get(f"rating-{pk}", []) + errors.get(f"evidence-{pk}", []),
+                            references=references,
+                        )
                     )
-                levels.append({"level": level, "indicators": indicators})
+                levels.append({"level": level, "indicators": mark_safe("\n".join(indicators))})
             item = {
                 "competency": competency,
                 "scored": scored,

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 
 from appraisal.access import get_person_for
 from appraisal.history import person_history as history_of
+from appraisal.history_cache import history_body
 from appraisal.pdf import render_history_pdf
 from roles.access import staff_member_for
 
@@ -22,7 +23,12 @@ def _own_record(user):
 @login_required
 @require_safe
 def my_history(request):
-    return _page(request, _own_record(request.user))
+    person = staff_member_for(request.user)
+    if person is None:
+        raise Http404("Your account is not linked to a staff record.")
+    # The viewer's own record is loaded in full (get_person_for) only when the body must be rendered.
+    body = history_body(person.pk, own=True, load_person=lambda: _own_record(request.user))
+    return render(request, "appraisal/history.html", {"body": body, "own": True})
 
 
 @login_required
@@ -44,8 +50,9 @@ def person_history_pdf(request, pk):
 
 
 def _page(request, person):
-    history = history_of(person)
-    return render(request, "appraisal/history.html", {"history": history, "person": person, "own": person.viewer_is_self})
+    own = person.viewer_is_self
+    body = history_body(person.pk, own=own, load_person=lambda: person)
+    return render(request, "appraisal/history.html", {"body": body, "person": person, "own": own})
 
 
 def _pdf(person):

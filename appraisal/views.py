@@ -201,7 +201,7 @@ def _sheet_view(request, pk, *, for_self: bool):
     context = {
         "appraisal": appraisal,
         "form": form,
-        "rows": form.rows(),
+        "rows": form.rows(conflict=bool(conflict)),
         "for_self": for_self,
         "conflict": conflict,
         "revision_value": form.value("revision") or appraisal.revision,

@@ -30,7 +30,8 @@ def staff_member_for(user):
         from roles.models import StaffMember
 
         user._staff_member = (
-            StaffMember.objects.select_related("service", "role_profile", "line_manager__user")
+            # Read on every page (the navigation): only what most pages need.
+            StaffMember.objects.select_related("service", "role_profile")
             .annotate(has_active_reports=Exists(StaffMember.objects.active().filter(line_manager=OuterRef("pk"))))
             .filter(user=user)
             .first()

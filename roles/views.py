@@ -5,7 +5,7 @@ from django.views.decorators.http import require_safe
 
 from appraisal.selectors import waiting_for
 from roles.access import is_hr_admin, staff_member_for
-from roles.models import RoleProfile, RoleProfileVersion
+from roles.models import RoleProfile, RoleProfileVersion, StaffMember
 from roles.selectors import competency_tables, current_role_profiles, current_version_for_page, version_for_page
 from roles.services import draft_of
 from roles.versioning import diff, snapshot
@@ -15,6 +15,8 @@ from roles.versioning import diff, snapshot
 @require_safe
 def home(request):
     staff_member = staff_member_for(request.user)
+    if staff_member is not None and staff_member.line_manager_id:
+        staff_member.line_manager = StaffMember.objects.select_related("user").get(pk=staff_member.line_manager_id)
     role_version = staff_member.role_profile.current_version if staff_member and staff_member.role_profile else None
     return render(
         request,

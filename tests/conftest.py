@@ -3,10 +3,21 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 
 from roles.access import make_hr_admin
 from roles.models import RoleProfile, Service, StaffMember
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: ids repeat between tests, so a page cached in one test
+    could otherwise be served in the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
 
 PASSWORD = "correct-horse-battery"
 
