@@ -53,4 +53,12 @@ BENCH_SIZES ?= 200,5000
 bench: $(BIN)/python
 	@echo "Installing into $(VENV), with the benchmark tools"
 	@$(BIN)/pip install -q -e ".[bench]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@# The load test generates its load with wrk (C, little CPU) when it is on PATH; as root on Debian, install it.
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing wrk (Debian) for the load test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; \
+	  fi; \
+	  command -v wrk >/dev/null 2>&1 || echo "wrk is not installed (Debian: apt-get install wrk): the load test uses the Python load generator"; \
+	fi
 	BENCH_DB=$(BENCH_DB) BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python bench/run.py
