@@ -77,6 +77,7 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
             "cycle", "staff_member__user", "staff_member__service", "appraiser__user", "role_version__role_profile"
         )
         .filter(pk=pk)
+        .order_by()  # one row: not the model's ordering, which joins the cycle
         .first()
     )
     if appraisal is None:
@@ -111,7 +112,7 @@ def get_person_for(user, pk: int):
     in the current line-management chain, or an HR admin. Sets `viewer_is_self` on it."""
     from roles.models import StaffMember
 
-    person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).first()
+    person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
     if person is None:
         raise Http404("No such person.")
     viewer = staff_member_for(user)

@@ -84,9 +84,10 @@ class SheetForm(forms.Form):
         super().__init__(data, **kwargs)
         self.sheet, self.appraisal, self.for_self = sheet, appraisal, for_self
         self.initial.setdefault("revision", appraisal.revision)
-        for indicator_id in sheet.indicator_ids:
-            self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
-            self.fields[f"evidence-{indicator_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT, strip=True)
+        if self.is_bound:  # the fields validate input; an unbound form is shown from `initial` by rows()
+            for indicator_id in sheet.indicator_ids:
+                self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
+                self.fields[f"evidence-{indicator_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT, strip=True)
         for competency in sheet.competencies:
             for row in competency.levels:
                 for indicator in row.indicators:

@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, Subquery
+from django.db.models import Q
 
 from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import WindowLevel, add_months, held_since
-from appraisal.services import earlier_records
+from appraisal.services import earlier_levels, earlier_records
 from competencies.models import Indicator
 
 WINDOW_LABELS = ("Entry", "Desired", "Exceptional")
@@ -76,7 +76,6 @@ class CompetencyRow:
 class Sheet:
     competencies: list[CompetencyRow]
     measures: list[dict]
-    previous: Appraisal | None
 
     @property
     def indicator_ids(self) -> list[int]:
@@ -88,25 +87,19 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     completed appraisal's ratings for reference, and the performance measures with their reviews."""
     scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
     indicator_ids = [i for competency in scored for level in competency.levels for i in level.get("indicators") or ()]
-    indicators = Indicator.objects.in_bulk(indicator_ids)
-    # The previous completed appraisal comes with its scored competencies, in one query.
-    previous_id = (
-        Appraisal.objects.completed()
-        .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
-        .order_by("-cycle__period_end")
-        .values("pk")[:1]
-    )
-    last_scored = list(ScoredCompetency.objects.filter(appraisal_id=Subquery(previous_id)).select_related("appraisal__cycle"))
-    previous = last_scored[0].appraisal if last_scored else None
+    indicators = Indicator.objects.only("pk", "text", "replaces_id").in_bulk(indicator_ids)
+    # The person's earlier completed records (for the sustained-level rules), the latest of which
+    # gives "last year" beside each indicator and competency. Always read, whatever the role: the
+    # page's queries do not depend on it.
+    earlier, earlier_achieved = earlier_levels(appraisal)
+    history = earlier_records(appraisal, (earlier, earlier_achieved))
+    previous_id = earlier[-1][0] if earlier else None
     last_ratings, last_levels = {}, {}
-    if previous is not None:
+    if previous_id is not None:
         last_ratings = dict(
-            IndicatorRating.objects.filter(scored_competency__appraisal=previous).exclude(rating="").values_list("indicator_id", "rating")
+            IndicatorRating.objects.filter(scored_competency__appraisal_id=previous_id).exclude(rating="").values_list("indicator_id", "rating")
         )
-        for row in last_scored:
-            last_levels[row.competency_id] = row.achieved_level
-    # Always read (not only when the window has a sustained-level rule): the page's queries do not depend on the role.
-    history = earlier_records(appraisal)
+        last_levels = {competency_id: by[previous_id] for competency_id, by in earlier_achieved.items() if previous_id in by}
     rows = []
     for competency in scored:
         ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
@@ -137,7 +130,7 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     measures = [
         {"measure": measure, "comment": reviews.get(measure.pk, "")} for measure in appraisal.role_version.performance_measures.all()
     ]
-    return Sheet(competencies=rows, measures=measures, previous=previous)
+    return Sheet(competencies=rows, measures=measures)
 
 
 def _rule_status(level: WindowLevel, appraisal: Appraisal, history) -> str:

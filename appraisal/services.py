@@ -415,7 +415,7 @@ def _advance(appraisal: Appraisal, *, by, expect, revision: int | None, values: 
     Raises StaleRecord, naming who changed it, when another change came first.
     """
     names = list(values) + (["state"] if to_state else [])
-    previous = Appraisal.objects.filter(pk=appraisal.pk).values(*names, "state", "revision").first()
+    previous = Appraisal.objects.filter(pk=appraisal.pk).order_by().values(*names, "state", "revision").first()
     now = timezone.now()
     update = {**values, "revision": F("revision") + 1, "updated_at": now, "updated_by": by}
     if to_state:
@@ -632,25 +632,34 @@ def _rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> dict:
     return changes
 
 
-def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
-    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle.
-
-    Every earlier completed appraisal appears for every competency: with None where the record
-    does not include the competency, which breaks a sustained run (see appraisal.rules).
-    """
+def earlier_levels(appraisal: Appraisal) -> tuple[list[tuple[int, datetime.date]], dict[int, dict[int, int | None]]]:
+    """The person's completed appraisals before this one's cycle, oldest first, as (id, period end),
+    and each competency's achieved level in them, {competency id: {appraisal id: level}}: two queries
+    (one when there is none)."""
     earlier = list(
         Appraisal.objects.completed()
         .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
         .exclude(pk=appraisal.pk)
+        .order_by("cycle__period_end", "pk")
         .values_list("pk", "cycle__period_end")
     )
-    if not earlier:
-        return {}
     levels = defaultdict(dict)
-    for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
-        appraisal_id__in=[pk for pk, _ in earlier]
-    ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
-        levels[competency_id][appraisal_id] = override if override is not None else derived
+    if earlier:
+        for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
+            appraisal_id__in=[pk for pk, _ in earlier]
+        ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
+            levels[competency_id][appraisal_id] = override if override is not None else derived
+    return earlier, levels
+
+
+def earlier_records(appraisal: Appraisal, earlier=None) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle
+    (`earlier`: what `earlier_levels` gives, if already read).
+
+    Every earlier completed appraisal appears for every competency: with None where the record
+    does not include the competency, which breaks a sustained run (see appraisal.rules).
+    """
+    earlier, levels = earlier or earlier_levels(appraisal)
     return {
         competency_id: [Record(period_end, by_appraisal.get(pk)) for pk, period_end in earlier]
         for competency_id, by_appraisal in levels.items()

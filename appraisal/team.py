@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from appraisal.access import reports_in_line
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
@@ -41,6 +42,15 @@ class Cell:
             return "Not appraised yet"
         return self.standing.label
 
+    @property
+    def html(self) -> str:
+        """The cell's content (from the code's own words and numbers, nothing anyone typed)."""
+        if not self.required:
+            return '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">Not in the role</span>'
+        if self.level is None:
+            return '<span class="standing standing-not_scored">Not appraised</span>'
+        return f'<span class="standing standing-{self.standing.value}"><span class="standing-level">{self.level_text}</span> {self.words}</span>'
+
 
 @dataclass
 class Member:
@@ -50,6 +60,12 @@ class Member:
     role_title: str = ""
     latest_cycle: str = ""  # the cycle of the latest completed appraisal, which the grid shows
     cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def cells_html(self) -> str:
+        """The grid row's cells. Built here rather than in the template: a head of service's whole
+        line is a grid of a few thousand cells, and the template engine took most of the page's time."""
+        return mark_safe("".join(f"<td>{cell.html}</td>" for cell in self.cells))
 
     @property
     def days_overdue(self) -> int:

@@ -34,6 +34,7 @@ def staff_member_for(user):
             StaffMember.objects.select_related("service", "role_profile")
             .annotate(has_active_reports=Exists(StaffMember.objects.active().filter(line_manager=OuterRef("pk"))))
             .filter(user=user)
+            .order_by()  # one row: not the model's ordering by name
             .first()
         )
     return user._staff_member
