@@ -16,8 +16,7 @@ from django.utils import timezone
 from appraisal.charts import LevelChart, level_chart
 from appraisal.models import Appraisal, ScoredCompetency
 from appraisal.rules import Record, Standing, held_since, standing
-from competencies.models import Level
-from competencies.selectors import framework_competencies
+from competencies.models import Competency, Indicator, Level
 from roles.models import RoleAssignment, RoleProfileVersion, StaffMember
 from roles.selectors import current_title
 
@@ -174,7 +173,10 @@ def person_history(person: StaffMember) -> History:
         )
         if role_version is not None:
             requirements = {r.competency_id: r for r in role_version.requirements.all()}
-    framework = {c.pk: c for c in framework_competencies()}
+    framework = {c.pk: c for c in Competency.objects.order_by()}
+    levels = defaultdict(dict)  # {competency id: {number: level}}, current levels only
+    for level in Level.objects.filter(retired_at__isnull=True).order_by():
+        levels[level.competency_id][level.number] = level
 
     rows = []
     for competency_id in _competency_order(requirements, scored, framework):
@@ -192,9 +194,13 @@ def person_history(person: StaffMember) -> History:
             )
         )
     for row in rows:
-        _next_level(row, framework[row.competency_id], completed)
+        _next_level(row, levels[row.competency_id], completed)
         by_appraisal = {point.appraisal_id: point for point in row.points}
         row.cells = [by_appraisal.get(appraisal.pk) for appraisal in completed]
+    # The indicators of each next level (only those: not the whole framework's), in one query.
+    asked = {row.next_level.level.pk: row.next_level for row in rows if row.next_level is not None}
+    for indicator in Indicator.objects.current().filter(level_id__in=list(asked)).order_by("level_id", "position", "pk"):
+        asked[indicator.level_id].indicators.append(indicator)
 
     role_changes = _role_changes(person, completed)
     for row in rows:
@@ -232,9 +238,9 @@ def _point(row: ScoredCompetency, appraisal: Appraisal) -> Point:
     )
 
 
-def _next_level(row: CompetencyHistory, competency, completed: list[Appraisal]) -> None:
-    """Set what the level above the latest record asks (or, never appraised, the role's Entry level)."""
-    levels = {level.number: level for level in competency.levels.all() if level.retired_at is None}
+def _next_level(row: CompetencyHistory, levels: dict[int, Level], completed: list[Appraisal]) -> None:
+    """Set what the level above the latest record asks (or, never appraised, the role's Entry level),
+    from the competency's current `levels` by number; its indicators are added by the caller."""
     if not levels:
         return
     latest = row.latest
@@ -249,11 +255,7 @@ def _next_level(row: CompetencyHistory, competency, completed: list[Appraisal]) 
     level = levels.get(number)
     if level is None:
         return
-    next_level = NextLevel(
-        level=level,
-        indicators=list(level.indicators.all()),
-        beyond_window=row.in_role and number > row.entry_level + 2,
-    )
+    next_level = NextLevel(level=level, beyond_window=row.in_role and number > row.entry_level + 2)
     if level.sustained_level and latest is not None and latest.level >= level.sustained_level:
         records = [Record(p.period_end, p.level) for p in row.points if p is not latest]
         # Completed appraisals that did not include the competency break a run too.

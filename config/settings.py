@@ -21,10 +21,10 @@ ALLOWED_HOSTS = parse_list(os.environ.get("ALLOWED_HOSTS"), default=["localhost"
 
 DATABASES = {"default": parse_database_url(os.environ.get("DATABASE_URL"), base_dir=BASE_DIR)}
 
-# Each server process keeps its own small cache in memory (no service to run): rendered history
-# pages (appraisal.history_cache) and the framework (competencies.selectors), each keyed by what it
-# was built from, so a process never needs to hear of another's changes.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 2000}}}
+# Each server process keeps its own small cache in memory (no service to run): the rendered body
+# of history pages (appraisal.history_cache, about 100 KB each at five years of records), keyed by
+# what it was built from, so a process never needs to hear of another's changes.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 500}}}
 
 INSTALLED_APPS = [
     "django.contrib.auth",
