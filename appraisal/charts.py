@@ -1,8 +1,10 @@
 """Charts drawn on the server as inline SVG: no chart library, no JavaScript, and the same markup
 on the page and in WeasyPrint's PDFs.
 
-This module only computes geometry (coordinates as strings, ready for the template
-`appraisal/_level_chart.svg.html`); the template draws it. Every mark that colour tells apart also
+`level_chart` computes the geometry (coordinates as strings) and `LevelChart.svg` writes the SVG,
+in Python rather than a template: a history has a chart per competency, and the template engine
+took half the time of rendering the page. Presentation attributes rather than CSS classes, so that
+WeasyPrint draws it exactly as the browser does. Every mark that colour tells apart also
 differs in shape or carries words (filled circles for the manager's level, hollow diamonds for the
 self-assessment, a ring for a level reached by a sustained-level rule, band names beside the
 band), so a chart reads in greyscale and on paper.
@@ -10,6 +12,9 @@ band), so a chart reads in greyscale and on paper.
 
 import datetime
 from dataclasses import dataclass, field
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
 
@@ -56,6 +61,65 @@ class LevelChart:
     self_line: str = ""
     self_marks: list[Mark] = field(default_factory=list)
     note: str = ""
+
+    def svg(self, chart_id: str) -> SafeString:
+        """The chart as inline SVG, named by its title and description (`chart_id` makes their ids).
+        Every text passes through `escape`; the numbers are the module's own."""
+        left, right, top, bottom, label_x = self.plot_left, self.plot_right, self.plot_top, self.plot_bottom, self.band_label_x
+        out = [
+            f'<svg class="level-chart" viewBox="0 0 {self.width} {self.height}" width="100%" role="img" '
+            f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg" '
+            'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
+            f'<title id="{chart_id}-title">{escape(self.title)}</title>',
+            f'<desc id="{chart_id}-desc">{escape(self.description)}</desc>',
+        ]
+        for band in self.bands:
+            out.append(
+                f'<rect x="{left}" y="{band["y"]}" width="{self.plot_width}" height="{band["height"]}" fill="{band["fill"]}" '
+                'stroke="#ffffff" stroke-width="1.5"/>'
+                f'<text x="{label_x}" y="{band["label_y"]}" fill="#212529">{band["label"]} ({band["level"]})</text>'
+            )
+        if self.note:
+            out.append(
+                f'<text x="{label_x}" y="{top}" dy="12" fill="#495057" font-style="italic">Not in your</text>'
+                f'<text x="{label_x}" y="{top}" dy="26" fill="#495057" font-style="italic">current role</text>'
+            )
+        for line in self.gridlines:
+            out.append(
+                f'<line x1="{left}" x2="{right}" y1="{line["y"]}" y2="{line["y"]}" stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
+                f'<text x="{left}" dx="-6" y="{line["y"]}" dy="4" text-anchor="end" fill="#212529">{line["label"]}</text>'
+            )
+        out.append(f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#495057" stroke-width="1"/>')
+        for tick in self.ticks:
+            out.append(f'<text x="{tick["x"]}" y="{bottom}" dy="15" text-anchor="middle" fill="#212529">{escape(tick["label"])}</text>')
+        for span in self.role_spans:
+            out.append(
+                f'<text x="{span["x"]}" y="{bottom}" dy="34" text-anchor="middle" fill="#495057" font-style="italic">'
+                f'<title>{escape(span["title"])}</title>{escape(span["label"])}</text>'
+            )
+        for change in self.role_changes:
+            out.append(
+                f'<line x1="{change["x"]}" x2="{change["x"]}" y1="{top}" y2="{bottom}" stroke="#212529" stroke-width="1.5" '
+                f'stroke-dasharray="5 3"><title>{escape(change["title"])}</title></line>'
+                f'<text x="{change["x"]}" y="{top}" dy="-8" text-anchor="middle" fill="#212529" font-weight="bold">{escape(change["label"])}</text>'
+            )
+        if self.self_line:
+            out.append(f'<path d="{self.self_line}" fill="none" stroke="#8a4b08" stroke-width="1.5" stroke-dasharray="4 3"/>')
+        for mark in self.self_marks:
+            out.append(
+                f'<path d="M{mark.x},{mark.y} m0,-6 l6,6 l-6,6 l-6,-6 z" fill="#ffffff" stroke="#8a4b08" stroke-width="2">'
+                f"<title>{escape(mark.title)}</title></path>"
+            )
+        out.append(f'<path d="{self.line}" fill="none" stroke="#1d4f60" stroke-width="2.5"/>')
+        for mark in self.marks:
+            if mark.by_rule:
+                out.append(f'<circle cx="{mark.x}" cy="{mark.y}" r="9.5" fill="none" stroke="#1d4f60" stroke-width="2"/>')
+            out.append(
+                f'<circle cx="{mark.x}" cy="{mark.y}" r="5.5" fill="#1d4f60"><title>{escape(mark.title)}</title></circle>'
+                f'<text x="{mark.x}" y="{mark.y}" dx="-8" dy="-9" text-anchor="end" fill="#0b2a35" font-weight="bold">{escape(mark.label)}</text>'
+            )
+        out.append("</svg>")
+        return mark_safe("\n".join(out))
 
 
 def level_chart(*, points, entry_level: int | None, role_changes, title: str) -> LevelChart | None:

@@ -18,7 +18,7 @@ RADIO = (
 )
 
 
-def indicator_fieldset(*, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, str, str]]) -> str:
+def indicator_fieldset(*, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, ...]]) -> str:
     """The fieldset of one indicator: `references` are (CSS class, lead-in, rating label [, quote]) lines."""
     invalid = bool(errors)
     described = f' aria-describedby="i{pk}-error"' if invalid else ""

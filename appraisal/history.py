@@ -107,6 +107,10 @@ class CompetencyHistory:
         return f"chart-{self.competency_id}"
 
     @property
+    def chart_svg(self) -> str:
+        return self.chart.svg(self.chart_id) if self.chart else ""
+
+    @property
     def latest_standing(self) -> Standing:
         """The latest level against the current role's window (NOT_SCORED outside the role)."""
         latest = self.latest

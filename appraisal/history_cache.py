@@ -29,8 +29,8 @@ TTL = 10 * 60  # seconds
 
 def version(person_id: int) -> str:
     """What the person's history was built from, as far as the audit trail tells: one query, through
-    the index on the person (a few dozen entries each). Written as SQL: it runs on every view of the page, and building
-    it through the ORM took longer than running it."""
+    the index on the person (a few dozen entries each). Written as SQL: it runs on every view of the
+    page, and building it through the ORM took longer than running it."""
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -82,7 +82,8 @@ def postgres_url(settings: dict, name: str) -> str:
     host = settings["HOST"] or ""
     if settings["PORT"]:
         host += f":{settings['PORT']}"
-    query = urlencode({key: value for key, value in settings["OPTIONS"].items() if isinstance(value, str)})
+    # quote, not urlencode's default quote_plus: libpq reads "+" in a URL as a plus, not a space.
+    query = urlencode({key: value for key, value in settings["OPTIONS"].items() if isinstance(value, str)}, quote_via=quote)
     return f"postgresql://{credentials}{'@' if credentials else ''}{host}/{quote(name, safe='')}" + (f"?{query}" if query else "")
 
 
