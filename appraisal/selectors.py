@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import WindowLevel, add_months, held_since
-from appraisal.services import earlier_levels, earlier_records
+from appraisal.services import earlier_levels, records_from
 from competencies.models import Indicator
 
 WINDOW_LABELS = ("Entry", "Desired", "Exceptional")
@@ -92,7 +92,7 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     # gives "last year" beside each indicator and competency. Always read, whatever the role: the
     # page's queries do not depend on it.
     earlier, earlier_achieved = earlier_levels(appraisal)
-    history = earlier_records(appraisal, (earlier, earlier_achieved))
+    history = records_from(earlier, earlier_achieved)
     previous_id = earlier[-1][0] if earlier else None
     last_ratings, last_levels = {}, {}
     if previous_id is not None:

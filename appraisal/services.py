@@ -652,14 +652,17 @@ def earlier_levels(appraisal: Appraisal) -> tuple[list[tuple[int, datetime.date]
     return earlier, levels
 
 
-def earlier_records(appraisal: Appraisal, earlier=None) -> dict[int, list[Record]]:
-    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle
-    (`earlier`: what `earlier_levels` gives, if already read).
+def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle."""
+    return records_from(*earlier_levels(appraisal))
+
+
+def records_from(earlier: list[tuple[int, datetime.date]], levels: dict[int, dict[int, int | None]]) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from what `earlier_levels` reads.
 
     Every earlier completed appraisal appears for every competency: with None where the record
     does not include the competency, which breaks a sustained run (see appraisal.rules).
     """
-    earlier, levels = earlier or earlier_levels(appraisal)
     return {
         competency_id: [Record(period_end, by_appraisal.get(pk)) for pk, period_end in earlier]
         for competency_id, by_appraisal in levels.items()

@@ -70,10 +70,27 @@ def make_session(username: str) -> str:
     return session.session_key
 
 
+def _headers(cookie):
+    """The logged-in session's request headers, as the TLS proxy in front of the app would pass them."""
+    return {"Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
+
+
+def _fetch(port, path, cookie, timeout):
+    """One GET on a connection of its own; its status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers=_headers(cookie))
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
 # --- python generator: client threads in two processes ---------------------------------------
 
 def _client(port, path, cookie, until, results, lock):
-    headers = {"Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
+    headers = _headers(cookie)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     ok, errors, times = 0, 0, []
     while time.monotonic() < until:
@@ -167,7 +184,7 @@ def parse_wrk(output):
 def run_wrk(args, cookie, wrk):
     seconds = max(1, round(args.seconds))  # wrk takes whole seconds
     command = [wrk, "-t1", f"-c{args.clients}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(WRK_SCRIPT),
-               "-H", f"Cookie: sessionid={cookie}", "-H", "X-Forwarded-Proto: https", "-H", "Host: 127.0.0.1",
+               *(arg for name, value in _headers(cookie).items() for arg in ("-H", f"{name}: {value}")),
                f"http://127.0.0.1:{args.port}{args.path}"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, cwd=ROOT)
@@ -196,10 +213,7 @@ def warm_up(args, cookie):
     cold, and their first requests (1-2 s under load) would then land in the measured run."""
     def get():
         for _ in range(3):
-            connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
-            connection.request("GET", args.path, headers={"Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https"})
-            connection.getresponse().read()
-            connection.close()
+            _fetch(args.port, args.path, cookie, timeout=30)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers * 2) as pool:
         for future in [pool.submit(get) for _ in range(args.workers * 2)]:
@@ -239,10 +253,7 @@ def main():
         deadline = time.monotonic() + 30
         while True:  # wait for the server, and check the page answers 200 to this session
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
-                connection.request("GET", args.path, headers={"Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https"})
-                status = connection.getresponse().status
-                connection.close()
+                status = _fetch(args.port, args.path, cookie, timeout=10)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
@@ -257,9 +268,7 @@ def main():
         server.wait(timeout=30)
     figures = {
         "page": args.path, "size": args.size, "server": f"gunicorn, {args.workers} workers (sync), production settings",
-        "generator": measured["generator"], "clients": args.clients, "seconds": measured["seconds"],
-        "requests": measured["requests"], "errors": measured["errors"], "requests_per_second": measured["requests_per_second"],
-        "median_ms": measured["median_ms"], "p95_ms": measured["p95_ms"], "p99_ms": measured["p99_ms"],
+        "clients": args.clients, **measured,
     }
     Path(args.out).write_text(json.dumps(figures, indent=1) + "\n")
     kind = "wrk" if wrk else "python"
