@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from appraisal.audit import record
-from roles.access import HR_ADMIN_GROUP, ensure_hr_admin_group
+from roles.access import HR_ADMIN_GROUP, make_hr_admin, staff_member_for
 from roles.models import StaffMember
 
 
@@ -25,7 +25,7 @@ def change_own_password(*, user: AbstractBaseUser, password: str) -> None:
     """The user changes their own password (the form has checked the old one and validated the new)."""
     user.set_password(password)
     user.save(update_fields=["password"])
-    member = StaffMember.objects.filter(user=user).first()
+    member = staff_member_for(user)
     record(actor=user, action="change password", obj=member or user, person=member, object_type=None if member else "login")
 
 
@@ -39,6 +39,6 @@ def create_hr_admin(*, username: str, email: str, password: str):
     password_validation.validate_password(password, user)
     user.set_password(password)
     user.save()
-    user.groups.add(ensure_hr_admin_group())
+    make_hr_admin(user)
     record(actor=None, action="create HR admin", obj=user, object_type="login", changes={"group": [None, HR_ADMIN_GROUP]})
     return user
