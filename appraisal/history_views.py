@@ -13,21 +13,22 @@ from appraisal.pdf import render_history_pdf
 from roles.access import staff_member_for
 
 
-def _own_record(user):
+def _own_id(user) -> int:
     person = staff_member_for(user)
     if person is None:
         raise Http404("Your account is not linked to a staff record.")
-    return get_person_for(user, person.pk)
+    return person.pk
+
+
+def _own_record(user):
+    return get_person_for(user, _own_id(user))
 
 
 @login_required
 @require_safe
 def my_history(request):
-    person = staff_member_for(request.user)
-    if person is None:
-        raise Http404("Your account is not linked to a staff record.")
     # The viewer's own record is loaded in full (get_person_for) only when the body must be rendered.
-    body = history_body(person.pk, own=True, load_person=lambda: _own_record(request.user))
+    body = history_body(_own_id(request.user), own=True, load_person=lambda: _own_record(request.user))
     return render(request, "appraisal/history.html", {"body": body, "own": True})
 
 
