@@ -64,7 +64,7 @@ def create_cycle(
 ) -> AppraisalCycle:
     _require_hr(by)
     cycle = AppraisalCycle(
-        name=normalise_text(name).strip(),
+        name=normalise_text(name),
         period_start=period_start,
         period_end=period_end,
         due_on=due_on,
@@ -232,15 +232,16 @@ def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reas
         errors["appraiser"] = f"{appraiser} has left the organisation."
     elif appraiser.pk == appraisal.appraiser_id:
         errors["appraiser"] = f"{appraiser} is already the appraiser."
-    if not normalise_text(reason).strip():
+    reason = normalise_text(reason)
+    if not reason:
         errors["reason"] = "Say why the appraiser changes."
     if errors:
         raise ValidationError(errors)
     previous = appraisal.appraiser
     with transaction.atomic():
         appraisal = _advance(appraisal, by=by, expect=[s for s in State if s != State.COMPLETED], revision=None, values={"appraiser": appraiser})
-        _event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason.strip()}")
-        _audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason.strip()})
+        _event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason}")
+        _audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason})
         notifications.appraiser_assigned(appraisal)
     return appraisal
 
@@ -343,7 +344,7 @@ def withdraw(*, by, appraisal: Appraisal, reason: str = "", revision: int | None
 def sign_off(*, by, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None) -> Appraisal:
     """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
     _require_staff_member(by, appraisal)
-    comments = normalise_text(comments).strip()
+    comments = normalise_text(comments)
     if not agrees and not comments:
         raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
     return _transition(appraisal, by=by, action="sign off" if agrees else "sign off, disagreeing", expect=State.AWAITING_SIGN_OFF,
@@ -356,7 +357,7 @@ def countersign(*, by, appraisal: Appraisal, comments: str = "", revision: int |
     """The appraiser countersigns: the appraisal is completed and locked."""
     _require_appraiser(by, appraisal)
     now = timezone.now()
-    comments = normalise_text(comments).strip()
+    comments = normalise_text(comments)
     return _transition(appraisal, by=by, action="countersign", expect=State.AWAITING_COUNTERSIGN, to=State.COMPLETED, revision=revision,
                        values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
                        comment=comments, notify=notifications.completed)
@@ -369,7 +370,7 @@ def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None
     changed record must be shared and signed again.
     """
     _require_hr(by)
-    reason = normalise_text(reason).strip()
+    reason = normalise_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason for reopening a completed record."})
     values = {
@@ -523,7 +524,7 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
     prefix = "self-" if rating_field == "self_rating" else ""  # how the audit trail names the field
     changed, to_create, to_update = [], [], []
     for indicator_id, (rating, evidence) in ratings.items():
-        evidence = normalise_text(evidence).strip()
+        evidence = normalise_text(evidence)
         row = existing.get(indicator_id)
         before = (getattr(row, rating_field), getattr(row, evidence_field)) if row else ("", "")
         if before == (rating, evidence):
@@ -560,7 +561,7 @@ def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[i
         row = rows.get(competency_id)
         if row is None:
             raise ValidationError(f"Competency {competency_id} is not part of this appraisal.")
-        reason = normalise_text(reason).strip()
+        reason = normalise_text(reason)
         if level is not None and not row.entry_level - 1 <= level <= row.exceptional_level:
             errors[f"override-{competency_id}"] = f"Choose a level from below entry to {row.exceptional_level}."
         elif level is not None and not reason:
@@ -590,7 +591,7 @@ def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> dic
     existing = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
     changes, to_create, to_update = {}, [], []
     for measure_id, comment in measures.items():
-        comment = normalise_text(comment).strip()
+        comment = normalise_text(comment)
         review = existing.get(measure_id)
         before = review.comment if review else ""
         if before == comment:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from appraisal.audit import field_changes, record, update_fields
+from config.text import normalise_text
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
 
 # A level's fields as its "create" entry records them (a retired level that comes back shows what it was).
@@ -54,7 +55,7 @@ def _describe_uses(uses) -> str:
 
 @transaction.atomic
 def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: str = "") -> Competency:
-    name = name.strip()
+    name = normalise_text(name)
     if Competency.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": "A competency with this name exists already."})
     slug = slugify(name)
@@ -71,7 +72,7 @@ def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: s
 
 @transaction.atomic
 def update_competency(*, by, competency: Competency, **values) -> dict:
-    if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=values["name"].strip()).exists():
+    if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=normalise_text(values["name"])).exists():
         raise ValidationError({"name": "Another competency has this name."})
     return update_fields(by=by, obj=competency, values=values)
 
@@ -105,7 +106,7 @@ def retire_competency(*, by, competency: Competency) -> None:
 def add_level(
     *, by, competency: Competency, number: int, lead: str = "", indicators: list[str] = (), sustained_level=None, sustained_months=None, rule_text=""
 ) -> Level:
-    indicators = [text.strip() for text in indicators if text.strip()]
+    indicators = [text for text in map(normalise_text, indicators) if text]
     if not LOWEST_LEVEL <= number <= HIGHEST_LEVEL:
         raise ValidationError({"number": "A level is a number from 1 to 5."})
     if competency.levels.current().filter(number=number).exists():
@@ -117,7 +118,7 @@ def add_level(
     if level is None:
         level = Level(competency=competency, number=number)
     before = {name: getattr(level if level.pk else Level(), name) for name in LEVEL_AUDIT_FIELDS}
-    level.lead, level.rule_text, level.retired_at = lead.strip(), rule_text.strip() if is_rule else "", None
+    level.lead, level.rule_text, level.retired_at = normalise_text(lead), normalise_text(rule_text) if is_rule else "", None
     level.sustained_level, level.sustained_months = (sustained_level, sustained_months) if is_rule else (None, None)
     level.full_clean()
     level.save()
@@ -148,17 +149,17 @@ def update_indicators(*, by, level: Level, items: list[dict]) -> dict:
     unknown = [item["id"] for item in items if item["id"] is not None and item["id"] not in current]
     if unknown:
         raise ValidationError("Some indicators changed since this page was loaded. Reload the page and try again.")
-    kept = [item for item in items if not item["retire"] and item["text"].strip()]
+    kept = [item for item in items if not item["retire"] and normalise_text(item["text"])]
     if not kept:
         raise ValidationError("A level needs at least one indicator. Retire the level instead.")
     now = timezone.now()
     before = [i.text for i in sorted(current.values(), key=lambda i: i.position)]
     Indicator.objects.filter(pk__in=current).update(position=F("position") + _PARKING)
     for item in items:
-        if item["id"] is not None and (item["retire"] or not item["text"].strip()):
+        if item["id"] is not None and (item["retire"] or not normalise_text(item["text"])):
             Indicator.objects.filter(pk=item["id"]).update(retired_at=now)
     for position, item in enumerate(kept, start=1):
-        text = item["text"].strip()
+        text = normalise_text(item["text"])
         old = current.get(item["id"])
         if old is not None and old.text == text:
             Indicator.objects.filter(pk=old.pk).update(position=position)
@@ -166,7 +167,7 @@ def update_indicators(*, by, level: Level, items: list[dict]) -> dict:
             if old is not None:
                 Indicator.objects.filter(pk=old.pk).update(retired_at=now)
             Indicator.objects.create(level=level, position=position, text=text, replaces=old)
-    after = [item["text"].strip() for item in kept]
+    after = [normalise_text(item["text"]) for item in kept]
     if after != before:
         record(actor=by, action="edit indicators", obj=level, changes={"indicators": [before, after]})
     return {"before": before, "after": after}

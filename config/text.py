@@ -1,11 +1,41 @@
 import csv
+import unicodedata
+
+# Characters that show nothing: controls, formatting characters (zero-width spaces and joiners, the
+# byte-order mark, bidirectional controls), separators, and the fillers some scripts use as blanks.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+_FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+# Characters that change the direction text is shown in: a name holding one can read as another.
+BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _invisible(character: str) -> bool:
+    return unicodedata.category(character) in _INVISIBLE_CATEGORIES or character in _FILLERS
 
 
 def normalise_text(value):
-    """Text as stored: one kind of line ending (browsers send CRLF from textareas), no outer whitespace."""
+    """Text as stored: one kind of line ending (browsers send CRLF from textareas), and nothing
+    invisible around it (whitespace, zero-width or formatting characters), so that text which shows
+    nothing is stored as empty and a required field refuses it."""
     if not isinstance(value, str):
         return value
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    start, end = 0, len(value)
+    while start < end and _invisible(value[start]):
+        start += 1
+    while end > start and _invisible(value[end - 1]):
+        end -= 1
+    return value[start:end]
+
+
+def name_problem(value: str) -> str | None:
+    """Why `value` cannot be a person's name, or None: it must show letters, and it may not hold
+    characters that reverse the direction it is shown in."""
+    if any(character in BIDI_CONTROLS for character in value):
+        return "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
+    if not any(unicodedata.category(character).startswith("L") and character not in _FILLERS for character in value):
+        return "A name must contain letters."
+    return None
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...).

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from appraisal.audit import record, update_fields
 from competencies.models import Competency
+from config.text import normalise_text
 from roles.models import (
     Accountability,
     OrganisationSection,
@@ -50,7 +51,7 @@ def draft_of(role_profile: RoleProfile) -> RoleProfileVersion | None:
 @transaction.atomic
 def create_role_profile(*, by, title: str, slug: str = "") -> RoleProfileVersion:
     """A new role profile, as a first draft with only its title."""
-    title = title.strip()
+    title = normalise_text(title)
     slug = slugify(slug or title)
     if not title:
         raise ValidationError({"title": "Give the role profile a title."})
@@ -107,7 +108,7 @@ def replace_text_list(*, by, version: RoleProfileVersion, section: str, texts: l
     """Make a draft's accountabilities, performance measures or notes exactly `texts`, in order."""
     require_draft(version)
     model = TEXT_LISTS[section]
-    texts = [text.strip() for text in texts if text.strip()]
+    texts = [text for text in map(normalise_text, texts) if text]
     before = list(model.objects.filter(version=version).values_list("text", flat=True))
     model.objects.filter(version=version).delete()
     model.objects.bulk_create(model(version=version, position=i, text=text) for i, text in enumerate(texts, start=1))
@@ -118,20 +119,20 @@ def replace_text_list(*, by, version: RoleProfileVersion, section: str, texts: l
 def replace_person_specification(*, by, version: RoleProfileVersion, items: list[dict]) -> dict:
     """Items: dicts with category, essential (bool) and text, in order."""
     require_draft(version)
-    items = [item for item in items if item["text"].strip()]
+    items = [item for item in items if normalise_text(item["text"])]
     for item in items:
-        if not item["category"].strip():
+        if not normalise_text(item["category"]):
             raise ValidationError(f"Give a category for “{item['text'][:60]}”.")
     label = lambda c, e, t: f"{c} ({'essential' if e else 'desirable'}): {t}"  # noqa: E731
     before = [label(i.category, i.essential, i.text) for i in version.person_specification.all()]
     PersonSpecificationItem.objects.filter(version=version).delete()
     PersonSpecificationItem.objects.bulk_create(
         PersonSpecificationItem(
-            version=version, position=i, category=item["category"].strip(), essential=item["essential"], text=item["text"].strip()
+            version=version, position=i, category=normalise_text(item["category"]), essential=item["essential"], text=normalise_text(item["text"])
         )
         for i, item in enumerate(items, start=1)
     )
-    after = [label(item["category"].strip(), item["essential"], item["text"].strip()) for item in items]
+    after = [label(normalise_text(item["category"]), item["essential"], normalise_text(item["text"])) for item in items]
     return _audit_list(by, version, "person_specification", before, after)
 
 
@@ -139,20 +140,20 @@ def replace_person_specification(*, by, version: RoleProfileVersion, items: list
 def replace_organisation_sections(*, by, version: RoleProfileVersion, sections: list[dict]) -> dict:
     """Sections: dicts with heading, items (list of str) and text, in order."""
     require_draft(version)
-    sections = [s for s in sections if s["heading"].strip() or s["items"] or s["text"].strip()]
+    sections = [s for s in sections if normalise_text(s["heading"]) or s["items"] or normalise_text(s["text"])]
     for section in sections:
-        if not section["heading"].strip():
+        if not normalise_text(section["heading"]):
             raise ValidationError("Every further organisation section needs a heading.")
     describe = lambda h, items, t: " — ".join(filter(None, [h, "; ".join(items), t]))  # noqa: E731
     before = [describe(s.heading, s.item_list(), s.text) for s in version.organisation_sections.all()]
     OrganisationSection.objects.filter(version=version).delete()
     OrganisationSection.objects.bulk_create(
         OrganisationSection(
-            version=version, position=i, heading=s["heading"].strip(), items="\n".join(s["items"]), text=s["text"].strip()
+            version=version, position=i, heading=normalise_text(s["heading"]), items="\n".join(s["items"]), text=normalise_text(s["text"])
         )
         for i, s in enumerate(sections, start=1)
     )
-    after = [describe(s["heading"].strip(), s["items"], s["text"].strip()) for s in sections]
+    after = [describe(normalise_text(s["heading"]), s["items"], normalise_text(s["text"])) for s in sections]
     return _audit_list(by, version, "organisation_sections", before, after)
 
 
@@ -206,7 +207,7 @@ def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int 
 def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
     """Make a draft the current version, dated `document_date`; the previous version stays readable."""
     require_draft(version)
-    if not version.title.strip():
+    if not normalise_text(version.title):
         raise ValidationError("Give the role profile a title before publishing it.")
     if not version.requirements.exists():
         raise ValidationError("Choose the required window of at least one competency before publishing.")
