@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.dates import cycle_date_problems
+
 
 class AuditEntry(models.Model):
     """One change to a record: who made it, when, and what changed (before → after).
@@ -143,6 +145,9 @@ class AppraisalCycle(models.Model):
             raise ValidationError({"period_end": "The period must end after it starts."})
         if self.period_start and self.due_on and self.due_on < self.period_start:
             raise ValidationError({"due_on": "The due date cannot be before the period starts."})
+        problems = cycle_date_problems(self.period_start, self.period_end, self.due_on)
+        if problems:
+            raise ValidationError(problems)
 
 
 class AppraisalQuerySet(models.QuerySet):

@@ -36,6 +36,7 @@ from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, Appraisal
 from appraisal.rules import Record, WindowLevel, derive_level
 from competencies.models import Indicator
 from competencies.selectors import framework_competencies
+from config.dates import meeting_date_problem
 from config.text import normalise_text
 from roles.access import is_hr_admin, staff_member_for
 from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
@@ -282,6 +283,8 @@ def save_review(
     overrides per competency ({competency id: (level or None, reason)}), a comment per performance
     measure ({measure id: comment}) and the record's other fields."""
     _require_appraiser(by, appraisal)
+    if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
+        raise ValidationError({"meeting_date": problem})
     values = {
         "meeting_date": meeting_date,
         "objectives": normalise_text(objectives),

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from appraisal.audit import record, update_fields
 from competencies.models import Competency
+from config.dates import document_date_problem
 from config.text import normalise_text
 from roles.models import (
     Accountability,
@@ -207,6 +208,8 @@ def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int 
 def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
     """Make a draft the current version, dated `document_date`; the previous version stays readable."""
     require_draft(version)
+    if (problem := document_date_problem(document_date)) is not None:
+        raise ValidationError({"document_date": problem})
     if not normalise_text(version.title):
         raise ValidationError("Give the role profile a title before publishing it.")
     if not version.requirements.exists():

@@ -21,6 +21,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from appraisal.audit import field_changes, record
+from config.dates import employment_date_problem
 from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
 
 IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
@@ -56,11 +57,15 @@ def create_staff_member(
             errors["role_profile"] = message
         if role_since is None:
             errors["role_since"] = "Give the date from which this person holds the role profile."
+        elif (message := employment_date_problem(role_since)) is not None:
+            errors["role_since"] = message
     if line_manager is not None:
         if (message := _left_error(line_manager)) is not None:
             errors["line_manager"] = message
         if manager_since is None:
             errors["manager_since"] = "Give the date from which this line manager manages this person."
+        elif (message := employment_date_problem(manager_since)) is not None:
+            errors["manager_since"] = message
     if errors:
         raise ValidationError(errors)
 
@@ -128,6 +133,8 @@ def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, s
     current = _latest(member.role_history.all(), member.role_profile_since)
     if since is None:
         errors["since"] = "Give the date from which this person holds the role profile."
+    elif (message := employment_date_problem(since)) is not None:
+        errors["since"] = message
     elif current is not None and since < current:
         errors["since"] = (
             f"The current role profile is held since {_day(current)}; a new one can only start on or after that date. "
@@ -161,6 +168,8 @@ def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None,
     current = _latest(member.manager_history.all(), member.line_manager_since)
     if since is None:
         errors["since"] = "Give the date from which this takes effect."
+    elif (message := employment_date_problem(since)) is not None:
+        errors["since"] = message
     elif current is not None and since < current:
         errors["since"] = (
             f"The current line manager is recorded from {_day(current)}; a change can only start on or after that date. "
@@ -180,6 +189,8 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None) -> St
     """Record the person's last day of employment, change it, or (with None) clear it. Their records are kept."""
     _lock(member)
     errors = {}
+    if (message := employment_date_problem(left_on)) is not None:
+        raise ValidationError({"left_on": message})
     if left_on is not None:
         latest_start = max(filter(None, [member.role_profile_since, member.line_manager_since]), default=None)
         if latest_start is not None and left_on < latest_start:

@@ -276,7 +276,7 @@ CASES = [
     # --- cycles, reports and the audit trail: HR's ---
     Case("cycle_list", get=HR_ONLY),
     Case("cycle_create", get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(name="Annual appraisal 2030", period_start="2029-04-01", period_end="2030-03-31", due_on="2030-06-30")),
+         payload=form_of(name="Annual appraisal 2030", period_start="2027-04-01", period_end="2028-03-31", due_on="2028-06-30")),
     Case("cycle_detail", kwargs=lambda w: {"pk": w.unopened_cycle}, get=HR_ONLY),
     Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed()),
     Case("reports", get=HR_ONLY),
