@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from appraisal.models import AuditEntry
+from config.params import id_param
 from roles.access import hr_admin_required
 from roles.models import StaffMember
 
@@ -22,8 +23,9 @@ def audit_log(request):
         "object_id": request.GET.get("object_id", ""),
         "action": request.GET.get("action", ""),
     }
-    if filters["person"].isdigit():
-        entries = entries.filter(person_id=int(filters["person"]))
+    person_id = id_param(request.GET, "person")
+    if person_id is not None:
+        entries = entries.filter(person_id=person_id)
     if filters["object_type"]:
         entries = entries.filter(object_type=filters["object_type"])
     if filters["object_id"]:

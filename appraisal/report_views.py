@@ -1,15 +1,16 @@
 """Organisation reports and exports for HR admins: /reports/ and its CSV downloads."""
 
 
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from appraisal import reports
-from appraisal.models import ScoredCompetency
+from appraisal.models import AppraisalCycle, ScoredCompetency
 from appraisal.report_forms import ReportFilterForm
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
+from config.params import id_param
 from config.text import SpreadsheetSafeWriter
 from roles.access import hr_admin_required
 
@@ -50,10 +51,9 @@ def outcome_rows(cycle_id: int | None = None):
 @require_safe
 def outcomes_csv(request):
     """/reports/outcomes.csv (optionally ?cycle=<id>): every appraisal's outcome per competency."""
-    try:
-        cycle_id = int(request.GET["cycle"]) if request.GET.get("cycle") else None
-    except ValueError:
-        cycle_id = None
+    cycle_id = id_param(request.GET, "cycle")
+    if cycle_id is not None and not AppraisalCycle.objects.filter(pk=cycle_id).exists():
+        raise Http404("No such cycle.")  # before the download starts: a stream cannot turn into an error page
     writer = SpreadsheetSafeWriter(_Echo())
     lines = (writer.writerow(row) for row in _with_header(outcome_rows(cycle_id)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

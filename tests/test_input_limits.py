@@ -319,3 +319,15 @@ def test_a_download_for_an_unknown_cycle_is_not_found(client, hr):
     client.force_login(hr)
     assert client.get(reverse("outcomes_csv") + "?cycle=424242").status_code == 404
     assert client.get(reverse("outcomes_csv") + "?cycle=not-a-number").status_code == 404
+
+
+def test_other_numbers_too_large_for_the_database_are_refused(client, hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    compare = reverse("role_profile_compare", args=["housing-worker"])
+    assert client.get(f"{compare}?from={HUGE}&to=1").status_code == 404
+    assert client.get(f"{compare}?from=1&to=-{HUGE}").status_code == 404
+    before = snapshot()
+    response = client.post(reverse("appraisal_share", args=[appraisal.pk]), {"revision": HUGE})
+    assert response.status_code == 302  # back to the record, which says the record has moved on
+    assert snapshot() == before
