@@ -6,50 +6,12 @@ scope, what someone may *do* depends on who they are and the record's state; the
 the rest (403). The person appraised sees the manager's scores only once the record is shared.
 """
 
-from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 
 from appraisal.models import Appraisal
 from roles.access import is_hr_admin, staff_member_for
-
-
-def managers_above(staff_member_id: int) -> set[int]:
-    """Ids of everyone above a person in the current line-management chain (one query)."""
-    table = connection.ops.quote_name("roles_staffmember")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE chain(id, depth) AS (
-                SELECT line_manager_id, 1 FROM {table} WHERE id = %s AND line_manager_id IS NOT NULL
-                UNION
-                SELECT s.line_manager_id, chain.depth + 1 FROM {table} s JOIN chain ON s.id = chain.id
-                WHERE s.line_manager_id IS NOT NULL AND chain.depth < 50
-            )
-            SELECT DISTINCT id FROM chain
-            """,
-            [staff_member_id],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def reports_in_line(staff_member_id: int) -> set[int]:
-    """Ids of everyone below a person in the current line-management chain, however deep (one query)."""
-    table = connection.ops.quote_name("roles_staffmember")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH RECURSIVE line(id, depth) AS (
-                SELECT id, 1 FROM {table} WHERE line_manager_id = %s
-                UNION
-                SELECT s.id, line.depth + 1 FROM {table} s JOIN line ON s.line_manager_id = line.id
-                WHERE line.depth < 50
-            )
-            SELECT DISTINCT id FROM line
-            """,
-            [staff_member_id],
-        )
-        return {row[0] for row in cursor.fetchall()}
+from roles.hierarchy import managers_above, reports_in_line
 
 
 def visible_appraisals(user):

@@ -8,10 +8,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from appraisal.access import reports_in_line
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import Standing, standing
 from competencies.models import Competency
+from roles.hierarchy import reports_in_line
 from roles.models import RoleRequirement, StaffMember
 
 DIRECT, LINE = "direct", "line"

@@ -6,6 +6,9 @@ from roles import account_views
 from roles import views as role_views
 from roles.login import ThrottledAuthenticationForm
 
+# A busy database is a page that says so and keeps what was typed, not a server error (config/busy.py).
+handler500 = "config.busy.server_error"
+
 urlpatterns = [
     path("", role_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True), name="login"),

@@ -288,13 +288,10 @@ class StaffMember(models.Model):
         if self.line_manager_id and not self.line_manager_since:
             errors["line_manager_since"] = "Give the date from which this line manager manages this person."
         if self.line_manager_id and self.pk:
-            manager, seen = self.line_manager, set()
-            while manager is not None and manager.pk not in seen:
-                if manager.pk == self.pk:
-                    errors["line_manager"] = "A person cannot be their own line manager, directly or further up the line."
-                    break
-                seen.add(manager.pk)
-                manager = manager.line_manager
+            from roles.hierarchy import managers_above
+
+            if self.line_manager_id == self.pk or self.pk in managers_above(self.line_manager_id):
+                errors["line_manager"] = "A person cannot be their own line manager, directly or further up the line."
         if errors:
             raise ValidationError(errors)
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from appraisal.audit import field_changes, record
 from config.dates import employment_date_problem
+from roles.hierarchy import lock_hierarchy, managers_above
 from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
 
 IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
@@ -153,6 +154,8 @@ def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, s
 def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None, since: datetime.date) -> LineManagerAssignment:
     """From `since`, `manager` line-manages the person (None: nobody does). Appends history, updates the current state."""
     _lock(member)
+    if manager is not None:
+        manager.refresh_from_db(fields=["left_on", "line_manager", "line_manager_since"])
     errors = {}
     if manager is not None:
         if manager.pk == member.pk:
@@ -350,7 +353,12 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
 
 
 def _lock(member: StaffMember) -> None:
-    """Lock the person's row and reread their current state, so that two HR admins' changes are checked one after the other."""
+    """Lock the person's row and reread their current state, so that two HR admins' changes are checked one after the other.
+
+    Changes to line management wait for each other as a whole (`lock_hierarchy`), before any row is
+    locked: a change checks the chain above the new manager, which other people's rows make up.
+    """
+    lock_hierarchy()
     StaffMember.objects.select_for_update().only("pk").get(pk=member.pk)
     member.refresh_from_db(fields=["role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on"])
 
@@ -416,13 +424,13 @@ def _left_error(manager: StaffMember) -> str | None:
 
 
 def _loop_error(member: StaffMember, manager: StaffMember) -> str | None:
-    """StaffMember.clean's check, on a copy so that a refused manager never shows on the person's record."""
-    probe = StaffMember(pk=member.pk, user_id=member.user_id, line_manager=manager, line_manager_since=timezone.localdate())
-    try:
-        probe.clean()
-    except ValidationError as error:
-        messages = error.message_dict.get("line_manager")
-        return messages[0] if messages else None
+    """Whether `manager` is below `member` now, read from the database (after `_lock`), not from the
+    records the form was given: another change may have come first."""
+    if member.pk in managers_above(manager.pk):
+        return (
+            "A person cannot be their own line manager, directly or further up the line: "
+            f"{manager.name} is below {member.name} in line management now, so this would make a loop."
+        )
     return None
 
 
