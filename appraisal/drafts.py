@@ -6,56 +6,143 @@ Two things can stop a save from reaching its view:
 - the page's CSRF token is stale (the user logged out and in again in another tab, say), so
   Django refuses the request before any view runs.
 
-In both cases the submitted fields are kept in the browser's session, under the form's path, and
-the user is sent back to the form (through the login page if need be). The form then shows what
-they typed, *not yet saved*, with a note saying so: they check it and press Save again. Nothing is
-applied without that second, valid request, so input that a CSRF check refused is never saved on
-its own. Saving still goes through the revision check, so typing kept this way cannot silently
-overwrite a newer save.
+In both cases the submitted fields are kept, under the form's path, for the person the form was
+shown to, and the user is sent back to the form (through the login page if need be). The form then
+shows what they typed, *not yet saved*, with a note saying so: they check it and press Save again.
+Nothing is applied without that second, valid request, so input that a CSRF check refused is never
+saved on its own. Saving still goes through the revision check, so typing kept this way cannot
+silently overwrite a newer save.
+
+What is kept, for whom, and for how long:
+
+- **Only for the person the form was shown to.** The page carries a signed field, `kept_for`,
+  naming that person and the form's address (`form_token`); input arriving without it, or with
+  someone else's, or for another address, is not kept. It is given back only to that person, signed
+  in, on that form, which checks their access again as it always does.
+- **Only from this site's own pages.** The request's Origin (or, without one, its Referer) must be
+  this site: another site can make a browser send a form here, but not with this site's origin.
+- **Within bounds.** At most MAX_KEPT_BYTES of one form (larger input is not kept), one kept form
+  per person and address, at most MAX_KEPT_FORMS per person, for KEEP_FOR. An anonymous request
+  writes no session: kept input waits in the database (`KeptInput`) for the person's next login,
+  and `manage.py clear_expired` removes what has expired.
 """
 
+import datetime
+import json
 from functools import wraps
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponseRedirect, QueryDict
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 
-SESSION_KEY = "unsaved_input"
+from appraisal.models import KeptInput
+
+TOKEN_FIELD = "kept_for"
+TOKEN_SALT = "appraisal.drafts.kept_for"
+SESSION_FLAG = "has_kept_input"  # set at login when something is kept: pages read the table only then
+KEEP_FOR = datetime.timedelta(days=3)
+MAX_KEPT_BYTES = 512_000
+MAX_KEPT_FIELDS = 5000
+MAX_KEPT_FORMS = 20
+NOT_KEPT_FIELDS = {"csrfmiddlewaretoken", TOKEN_FIELD}
 KEPT_MESSAGE = (
     "You were signed out before your changes were saved. They are below, not yet saved: check them and press Save."
 )
 STALE_TOKEN_MESSAGE = "This page had expired before your changes were saved. They are below, not yet saved: check them and press Save."
-MAX_KEPT_FIELDS = 5000
 
 
-def keep(request, reason: str) -> None:
-    """Keep the POSTed fields (all but the CSRF token) for `request.path`."""
-    data = {key: request.POST.getlist(key) for key in list(request.POST)[:MAX_KEPT_FIELDS] if key != "csrfmiddlewaretoken"}
-    kept = request.session.get(SESSION_KEY, {})
-    kept[request.path] = {"data": data, "reason": reason}
-    request.session[SESSION_KEY] = kept
+def form_token(request) -> str:
+    """The value of the form's `kept_for` field: who the form at this address was shown to, signed."""
+    return signing.dumps([request.user.pk, request.path], salt=TOKEN_SALT)
+
+
+def _shown_to(request) -> int | None:
+    """The id of the person the POSTed form was shown to, if its `kept_for` field is genuine and for this address."""
+    try:
+        user_id, path = signing.loads(request.POST.get(TOKEN_FIELD, ""), salt=TOKEN_SALT, max_age=KEEP_FOR)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return user_id if path == request.path and isinstance(user_id, int) else None
+
+
+def from_this_site(request) -> bool:
+    """Whether the request was sent from one of this site's pages (its Origin, else its Referer)."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None:
+        referer = urlsplit(request.META.get("HTTP_REFERER", ""))
+        if not referer.scheme or not referer.netloc:
+            return False
+        origin = f"{referer.scheme}://{referer.netloc}"
+    return origin == f"{request.scheme}://{request.get_host()}" or origin in settings.CSRF_TRUSTED_ORIGINS
+
+
+def keep(request, reason: str) -> bool:
+    """Keep the POSTed fields for the person the form was shown to; False if they may not be kept."""
+    user_id = _shown_to(request)
+    if user_id is None or not from_this_site(request):
+        return False
+    if request.user.is_authenticated and request.user.pk != user_id:
+        return False
+    data = {key: request.POST.getlist(key) for key in list(request.POST)[:MAX_KEPT_FIELDS] if key not in NOT_KEPT_FIELDS}
+    if len(json.dumps(data)) > MAX_KEPT_BYTES:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        if not get_user_model().objects.filter(pk=user_id).exists():
+            return False
+        KeptInput.objects.update_or_create(user_id=user_id, path=request.path, defaults={"data": data, "reason": reason, "kept_at": now})
+        beyond = list(KeptInput.objects.filter(user_id=user_id).order_by("-kept_at").values_list("pk", flat=True)[MAX_KEPT_FORMS:])
+        KeptInput.objects.filter(user_id=user_id).filter(Q(pk__in=beyond) | Q(kept_at__lt=now - KEEP_FOR)).delete()
+    if request.user.is_authenticated:
+        request.session[SESSION_FLAG] = True
+    return True
 
 
 def take(request):
-    """The input kept for this path, as a QueryDict-like dict of lists, or None; it is kept only once."""
-    kept = request.session.get(SESSION_KEY) or {}
-    entry = kept.pop(request.path, None)
+    """The input kept for this user and path, as a QueryDict-like dict of lists, or None; it is given back only once."""
+    if not request.session.get(SESSION_FLAG):
+        return None
+    kept = KeptInput.objects.filter(user=request.user, kept_at__gte=timezone.now() - KEEP_FOR)
+    entry = kept.filter(path=request.path).first()
+    if entry is not None:
+        entry.delete()
+    if not kept.exists():
+        del request.session[SESSION_FLAG]
     if entry is None:
         return None
-    request.session[SESSION_KEY] = kept
     data = QueryDict(mutable=True)
-    for key, values in entry["data"].items():
+    for key, values in entry.data.items():
         data.setlist(key, values)
-    messages.warning(request, STALE_TOKEN_MESSAGE if entry["reason"] == "stale token" else KEPT_MESSAGE)
+    messages.warning(request, STALE_TOKEN_MESSAGE if entry.reason == "stale token" else KEPT_MESSAGE)
     return data
 
 
-def keeps_unsaved_input(view):
-    """For a form view: an anonymous POST (expired session) is kept and the user sent to log in.
+def note_kept_input(sender, request, user, **kwargs):
+    """user_logged_in receiver: if something was kept for this person, their forms look for it."""
+    if KeptInput.objects.filter(user=user, kept_at__gte=timezone.now() - KEEP_FOR).exists():
+        request.session[SESSION_FLAG] = True
 
-    The view itself must require login for GET; it reads kept input with `take(request)`.
+
+def clear_expired() -> int:
+    """Remove kept input older than KEEP_FOR; returns how many forms were removed."""
+    deleted, _ = KeptInput.objects.filter(kept_at__lt=timezone.now() - KEEP_FOR).delete()
+    return deleted
+
+
+def keeps_unsaved_input(view):
+    """For a form view: an anonymous POST (expired session) is kept for its person, and the user sent to log in.
+
+    The view itself must require login for GET; it reads kept input with `take(request)` and puts
+    `form_token(request)` in its form as the `kept_for` field.
     """
 
     @wraps(view)
@@ -75,8 +162,7 @@ def csrf_failure(request, reason=""):
         match = resolve(request.path_info)
     except Resolver404:
         match = None
-    if request.method == "POST" and match is not None and getattr(match.func, "keeps_unsaved_input", False):
-        keep(request, "stale token")
+    if request.method == "POST" and match is not None and getattr(match.func, "keeps_unsaved_input", False) and keep(request, "stale token"):
         if not request.user.is_authenticated:
             return redirect_to_login(request.path)
         return HttpResponseRedirect(request.path)

@@ -377,3 +377,23 @@ class AppraisalEvent(models.Model):
     @property
     def to_state_label(self) -> str:
         return Appraisal.State(self.to_state).label
+
+
+class KeptInput(models.Model):
+    """What someone typed into a long form that could not be saved (their session had expired, or the
+    page was stale), kept for them to check and save again (appraisal/drafts.py).
+
+    Only for the person the form was shown to, one per form, and only for a few days.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=200)
+    data = models.JSONField(help_text="{field: [values]} as the form sent them, without the CSRF token.")
+    reason = models.CharField(max_length=20)
+    kept_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "path"], name="one_kept_input_per_form")]
+
+    def __str__(self):
+        return f"{self.path} for user {self.user_id}"

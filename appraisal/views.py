@@ -201,6 +201,7 @@ def _sheet_view(request, pk, *, for_self: bool):
     context = {
         "appraisal": appraisal,
         "form": form,
+        "kept_for": drafts.form_token(request),
         "rows": form.rows(conflict=bool(conflict)),
         "for_self": for_self,
         "conflict": conflict,

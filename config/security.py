@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.contrib.auth import logout
+from django.http import HttpResponse
+from django.template.loader import render_to_string
 
 STARTED_KEY = "session_started"
 SEEN_KEY = "session_seen"
@@ -95,3 +97,25 @@ def content_security_policy(get_response):
 
     return middleware
 
+
+
+def limit_request_body(get_response):
+    """Middleware (first): a request whose body is larger than settings.MAX_REQUEST_BYTES is refused
+    with 413 before anything reads it, whoever sends it and whatever it holds (form fields or files).
+
+    Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) covers form fields only, and only when they are
+    read; this one covers uploads too, and every address.
+    """
+
+    def middleware(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            limit = settings.MAX_REQUEST_BYTES / 1_000_000
+            page = render_to_string("413.html", {"size": length / 1_000_000, "limit": limit})
+            return HttpResponse(page, status=413)
+        return get_response(request)
+
+    return middleware

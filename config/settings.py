@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.security.limit_request_body",
     "django.middleware.security.SecurityMiddleware",
     "config.security.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +78,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# No request body may be larger than this, form or upload (config/security.py): the longest real
+# appraisal form is a few hundred kilobytes, and a staff import file at most 1 MB.
+MAX_REQUEST_BYTES = 2_500_000
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
 # A save refused for a stale CSRF token keeps what was typed (see appraisal/drafts.py).
 CSRF_FAILURE_VIEW = "appraisal.drafts.csrf_failure"

@@ -55,9 +55,14 @@ def refused_for(username: str, ip_address: str | None) -> timedelta | None:
 
 def record_failure(username: str, ip_address: str | None) -> None:
     """Count a failed login, and remove failures too old to count any more."""
-    now = timezone.now()
-    FailedLogin.objects.filter(at__lte=now - window()).delete()
-    FailedLogin.objects.create(username=username, ip_address=ip_address, at=now)
+    clear_old_failures()
+    FailedLogin.objects.create(username=username, ip_address=ip_address, at=timezone.now())
+
+
+def clear_old_failures() -> int:
+    """Remove failures too old to count; returns how many."""
+    deleted, _ = FailedLogin.objects.filter(at__lte=timezone.now() - window()).delete()
+    return deleted
 
 
 def clear_failures(username: str) -> None:

@@ -23,8 +23,17 @@ from tests.conftest import PASSWORD, make_person
 State = Appraisal.State
 
 
+SITE = "http://testserver"  # the test client's own site, as a browser's Origin header names it
+
+
 def review_url(appraisal):
     return reverse("appraisal_review", args=[appraisal.pk])
+
+
+def page_field(client, url, name) -> str:
+    """The value of the hidden field `name` on the page at `url`, as a browser would send it back."""
+    page = client.get(url).content.decode()
+    return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
 
 
 def form_data(appraisal, *, rating="consistently", evidence="", **extra):
@@ -190,9 +199,10 @@ def test_the_self_assessment_form_saves_the_staff_member_s_own_ratings(client, h
 
 def test_a_save_after_the_session_expired_keeps_the_input_through_the_login(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
-    browser = Client()
+    browser = Client(headers={"Origin": SITE})  # a browser says which site a form was sent from
     browser.login(username="manager", password=PASSWORD)
-    data = form_data(appraisal, evidence="Typed before the session expired", objectives="Objectives typed late")
+    data = form_data(appraisal, evidence="Typed before the session expired", objectives="Objectives typed late",
+                     kept_for=page_field(browser, review_url(appraisal), "kept_for"))
     Session.objects.all().delete()  # the session expires on the server
     response = browser.post(review_url(appraisal), data)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -213,14 +223,15 @@ def test_a_save_after_the_session_expired_keeps_the_input_through_the_login(hr, 
 
 def test_a_save_from_a_page_with_a_stale_csrf_token_keeps_the_input(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
-    browser = Client(enforce_csrf_checks=True)
+    browser = Client(enforce_csrf_checks=True, headers={"Origin": SITE})
     browser.login(username="manager", password=PASSWORD)
     page = browser.get(review_url(appraisal)).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    kept_for = re.search(r'name="kept_for" value="([^"]+)"', page).group(1)
     # Meanwhile, in another tab, the user logged out and in again: the token rotates.
     browser.logout()
     browser.login(username="manager", password=PASSWORD)
-    data = form_data(appraisal, evidence="Typed in the old tab", csrfmiddlewaretoken=token)
+    data = form_data(appraisal, evidence="Typed in the old tab", csrfmiddlewaretoken=token, kept_for=kept_for)
     response = browser.post(review_url(appraisal), data)
     assert response.status_code == 302 and response.url == review_url(appraisal)
     assert not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()  # not applied

@@ -7,7 +7,6 @@ a command clears what has expired. Oversized bodies are refused on every POST.
 
 import datetime
 import io
-import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -22,21 +21,12 @@ from appraisal.models import IndicatorRating
 from tests.appraisals import open_appraisal, reload
 from tests.conftest import PASSWORD
 from tests.snapshots import snapshot
-from tests.test_appraisal_pages import form_data, review_url
+from tests.test_appraisal_pages import SITE, form_data, page_field, review_url
 
 pytestmark = pytest.mark.django_db
 
-SITE = "http://testserver"
 EVIL = "https://evil.example"
 KEPT_NOTE = "not yet saved"
-
-
-def page_token(client, url) -> str:
-    """The hidden field that says whom the form on `url` was shown to, as a browser would send it back."""
-    page = client.get(url).content.decode()
-    match = re.search(r'name="kept_for" value="([^"]+)"', page)
-    assert match, f"no kept_for field on {url}"
-    return match.group(1)
 
 
 def stored_bytes() -> int:
@@ -66,6 +56,8 @@ def test_anonymous_posts_keep_nothing_and_create_no_sessions(hr, manager, staff)
 def test_oversized_bodies_are_refused_on_every_post(client, hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     client.force_login(manager)
+    hr_client = Client()
+    hr_client.force_login(hr)
     before = snapshot()
     too_big = {"objectives": "x" * 3_000_000}
     for url in (review_url(appraisal), reverse("login"), reverse("staff_import"), reverse("appraisal_share", args=[appraisal.pk])):
@@ -74,8 +66,7 @@ def test_oversized_bodies_are_refused_on_every_post(client, hr, manager, staff):
         assert "too large" in response.content.decode()
     upload = io.BytesIO(b"name,email,role_profile,line_manager,start_date\n" + b"x" * 3_000_000)
     upload.name = "staff.csv"
-    client.force_login(hr)
-    assert client.post(reverse("staff_import"), {"file": upload}).status_code == 413
+    assert hr_client.post(reverse("staff_import"), {"file": upload}).status_code == 413
     assert snapshot() == before
 
 
@@ -96,7 +87,7 @@ def test_a_cross_site_post_that_fails_the_csrf_check_keeps_nothing(hr, manager, 
     appraisal = open_appraisal(hr, staff)
     browser = Client(enforce_csrf_checks=True)
     browser.login(username="manager", password=PASSWORD)
-    token = page_token(browser, review_url(appraisal))
+    token = page_field(browser, review_url(appraisal), "kept_for")
     data = form_data(appraisal, evidence="Planted by another site", kept_for=token)
     response = browser.post(review_url(appraisal), data, HTTP_ORIGIN=EVIL)  # no CSRF token: refused
     assert response.status_code == 403
@@ -108,7 +99,7 @@ def test_a_member_of_staff_cannot_plant_input_in_the_scoring_form_of_their_own_a
     appraisal = open_appraisal(hr, staff, self_assessment=True)
     own = Client()
     own.login(username="staff", password=PASSWORD)
-    their_token = page_token(own, reverse("appraisal_self_assessment", args=[appraisal.pk]))
+    their_token = page_field(own, reverse("appraisal_self_assessment", args=[appraisal.pk]), "kept_for")
     # Sent from this site but with the staff member's own token, to the manager's page, as if expired.
     victim = Client()
     victim.post(review_url(appraisal), form_data(appraisal, evidence="Planted by the person", kept_for=their_token), HTTP_ORIGIN=SITE)
@@ -120,7 +111,7 @@ def test_input_is_kept_for_the_person_the_form_was_shown_to_and_only_once(hr, ma
     appraisal = open_appraisal(hr, staff)
     browser = Client()
     browser.login(username="manager", password=PASSWORD)
-    token = page_token(browser, review_url(appraisal))
+    token = page_field(browser, review_url(appraisal), "kept_for")
     Session.objects.all().delete()  # the session expires on the server
     data = form_data(appraisal, evidence="Typed before the session expired", kept_for=token)
     response = browser.post(review_url(appraisal), data, HTTP_ORIGIN=SITE)
@@ -138,7 +129,7 @@ def test_kept_input_is_bounded_in_size_and_in_time(hr, manager, staff, settings)
     appraisal = open_appraisal(hr, staff)
     browser = Client()
     browser.login(username="manager", password=PASSWORD)
-    token = page_token(browser, review_url(appraisal))
+    token = page_field(browser, review_url(appraisal), "kept_for")
     Session.objects.all().delete()
     browser.post(review_url(appraisal), form_data(appraisal, evidence="x" * 9_000, kept_for=token), HTTP_ORIGIN=SITE)
     assert stored_bytes() <= 600_000  # at most the per-request bound, whatever was sent
@@ -156,7 +147,7 @@ def test_the_clearing_command_removes_expired_sessions_and_kept_input(hr, manage
     appraisal = open_appraisal(hr, staff)
     browser = Client()
     browser.login(username="manager", password=PASSWORD)
-    token = page_token(browser, review_url(appraisal))
+    token = page_field(browser, review_url(appraisal), "kept_for")
     Session.objects.all().delete()
     browser.post(review_url(appraisal), form_data(appraisal, evidence="Kept", kept_for=token), HTTP_ORIGIN=SITE)
     assert KeptInput.objects.count() == 1

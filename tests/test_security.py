@@ -28,7 +28,7 @@ from roles.login import client_ip
 from roles.models import FailedLogin
 from tests.appraisals import complete, open_appraisal, reload
 from tests.conftest import PASSWORD
-from tests.test_appraisal_pages import form_data, review_url
+from tests.test_appraisal_pages import SITE, form_data, page_field, review_url
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -123,9 +123,10 @@ def test_a_session_from_before_the_limits_starts_its_clock_on_first_sight(client
 
 def test_a_review_saved_after_31_minutes_idle_is_not_applied_and_its_input_comes_back_after_the_login(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
-    browser = Client()
+    browser = Client(headers={"Origin": SITE})
     assert browser.post(reverse("login"), {"username": "manager", "password": PASSWORD}).status_code == 302
-    data = form_data(appraisal, evidence="Typed before a long phone call", objectives="Objectives typed late")
+    data = form_data(appraisal, evidence="Typed before a long phone call", objectives="Objectives typed late",
+                     kept_for=page_field(browser, review_url(appraisal), "kept_for"))
     age_session(browser, idle=31 * MINUTE)
     response = browser.post(review_url(appraisal), data)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
