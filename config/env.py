@@ -22,6 +22,19 @@ def parse_bool(name: str, value: str | None, *, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}.")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_log_level(name: str, value: str | None, *, default: str) -> str:
+    """One of LOG_LEVELS, in any case; unset or empty means `default`."""
+    if value is None or not value.strip():
+        return default
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(LOG_LEVELS)}; got {value!r}.")
+    return level
+
+
 def parse_list(value: str | None, *, default: list[str]) -> list[str]:
     if value is None:
         return default

@@ -1,13 +1,13 @@
 """Settings for the competency appraisal system.
 
 Everything that differs between a laptop and production comes from the environment, read here
-and nowhere else: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS.
+and nowhere else: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, LOG_LEVEL.
 """
 
 import os
 from pathlib import Path
 
-from config.env import local_secret_key, parse_bool, parse_database_url, parse_list
+from config.env import local_secret_key, parse_bool, parse_database_url, parse_list, parse_log_level
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logging.request_context",
     "config.security.limit_request_body",
     "django.middleware.security.SecurityMiddleware",
     "config.security.content_security_policy",
@@ -130,6 +131,35 @@ if not DEBUG:
 # The header holding the client's address as the proxy saw it (its last entry), for the login
 # throttle; None: the connection's own address (REMOTE_ADDR).
 CLIENT_IP_HEADER = None if DEBUG else "HTTP_X_FORWARDED_FOR"
+
+# Logs go to standard error, one line per event, with the request's path and user id, never what
+# was typed (config/logging.py). LOG_LEVEL applies to Django and the app: by default warnings and
+# errors, and with DEBUG also INFO (the development server's line per request). Other libraries
+# add only their warnings and errors (WeasyPrint and fontTools describe every PDF at INFO). SQL is
+# never logged: Django logs it at DEBUG with its parameters, which are the records' contents.
+LOG_LEVEL = parse_log_level("LOG_LEVEL", os.environ.get("LOG_LEVEL"), default="INFO" if DEBUG else "WARNING")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request": {"()": "config.logging.RequestFilter"},
+        "anonymous_not_found_as_info": {"()": "config.logging.AnonymousNotFoundAsInfo"},
+    },
+    "formatters": {"one_line": {"()": "config.logging.OneLineFormatter"}},
+    "handlers": {
+        "stderr": {"class": "config.logging.StandardErrorHandler", "level": LOG_LEVEL, "filters": ["request"], "formatter": "one_line"},
+    },
+    "root": {"handlers": ["stderr"], "level": "WARNING" if LOG_LEVEL in ("DEBUG", "INFO") else LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers (the console when DEBUG is on, emails to ADMINS) give way to the one above.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # 5xx are errors, 4xx warnings, as Django logs them; but see AnonymousNotFoundAsInfo.
+        "django.request": {"filters": ["anonymous_not_found_as_info"]},
+        "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        **{app: {"level": LOG_LEVEL} for app in ("config", "competencies", "roles", "appraisal")},
+    },
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -6,6 +6,15 @@ oldest of those failures leaves the window, even with the right password: guessi
 becomes too slow to succeed. A refused attempt is not checked (the password hasher is not run) and
 not counted, so the wait never grows. Failures are rows in the database (`FailedLogin`), so all
 server processes share them; a successful login clears its username's failures.
+
+Attempts sent in parallel cannot all slip under a limit together: each attempt is counted as a
+failure (its row written and committed) before the rows in the window are counted, its own among
+them. Of any number of parallel attempts, those counted after the limit was reached see it and are
+refused, their rows removed at once, so no more than the limit are ever checked (in a burst, an
+attempt may be refused that alone would have been checked; never the reverse). A checked attempt
+keeps its row if the password is wrong; the right one clears the username's rows. This must run
+outside a transaction (as the login view does), so that each attempt's row is there for the others
+to count before it counts theirs.
 """
 
 import ipaddress
@@ -37,26 +46,35 @@ def client_ip(request) -> str | None:
         return None
 
 
-def _refused_until(failures, limit: int, now: datetime) -> datetime | None:
-    """When `limit` recent failures no longer all fall in the window, or None if there are fewer."""
-    recent = list(failures.filter(at__gt=now - window()).order_by("-at").values_list("at", flat=True)[:limit])
-    return recent[-1] + window() if len(recent) >= limit else None
+class Throttled(Exception):
+    """An attempt refused by the limits, unchecked and uncounted; `wait`: how long the refusals last."""
+
+    def __init__(self, wait: timedelta):
+        super().__init__(wait)
+        self.wait = wait
 
 
-def refused_for(username: str, ip_address: str | None) -> timedelta | None:
-    """How much longer attempts for this username, or from this address, are refused (None: not refused)."""
+def _refused_until(attempts, limit: int, now: datetime) -> datetime | None:
+    """When no more than `limit` of these attempts (the one being made among them) fall in the
+    window, or None if no more do now."""
+    recent = list(attempts.filter(at__gt=now - window()).order_by("-at").values_list("at", flat=True)[: limit + 1])
+    return recent[limit] + window() if len(recent) > limit else None
+
+
+def reserve_attempt(username: str, ip_address: str | None) -> FailedLogin:
+    """Count an attempt as a failure before its password is checked; raise Throttled (and count
+    nothing) if that takes the username or the address over its limit. Old failures are removed."""
     now = timezone.now()
+    clear_old_failures()
+    attempt = FailedLogin.objects.create(username=username, ip_address=ip_address, at=now)
     limits = [_refused_until(FailedLogin.objects.filter(username=username), settings.LOGIN_THROTTLE_PER_USERNAME, now)]
     if ip_address:
         limits.append(_refused_until(FailedLogin.objects.filter(ip_address=ip_address), settings.LOGIN_THROTTLE_PER_ADDRESS, now))
     until = max(filter(None, limits), default=None)
-    return until - now if until else None
-
-
-def record_failure(username: str, ip_address: str | None) -> None:
-    """Count a failed login, and remove failures too old to count any more."""
-    clear_old_failures()
-    FailedLogin.objects.create(username=username, ip_address=ip_address, at=timezone.now())
+    if until:
+        attempt.delete()
+        raise Throttled(until - now)
+    return attempt
 
 
 def clear_old_failures() -> int:
@@ -90,15 +108,19 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username is None or not password:
             return super().clean()
-        key, ip_address = username.lower(), client_ip(self.request)
-        wait = refused_for(key, ip_address)
-        if wait:
-            raise ValidationError(throttled_message(wait), code="throttled")
+        key = username.lower()
+        try:
+            attempt = reserve_attempt(key, client_ip(self.request))
+        except Throttled as refusal:
+            raise ValidationError(throttled_message(refusal.wait), code="throttled") from None
         try:
             cleaned_data = super().clean()
         except ValidationError as error:
-            if error.code == "invalid_login":
-                record_failure(key, ip_address)
+            if error.code != "invalid_login":  # only a wrong password is a failed login
+                attempt.delete()
+            raise
+        except Exception:
+            attempt.delete()
             raise
         clear_failures(key)
         return cleaned_data

@@ -329,9 +329,10 @@ class LineManagerAssignment(HistoryEntry):
 
 
 class FailedLogin(models.Model):
-    """A failed login, kept in the database so that every server process counts it (roles/login.py).
+    """A failed login, kept in the database so that every server process counts it (roles/login.py),
+    or one whose password is being checked: an attempt is counted before it is checked.
 
-    Rows older than the throttling window are ignored, and removed when the next failure is recorded.
+    Rows older than the throttling window are ignored, and removed when the next attempt is made.
     """
 
     username = models.CharField(max_length=150)  # lower-cased, as typed: the login need not exist

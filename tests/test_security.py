@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import get_hasher
 from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators, validate_password
 from django.core.exceptions import ValidationError
@@ -231,6 +232,16 @@ def test_failures_older_than_the_window_are_removed_when_another_is_recorded(cli
     FailedLogin.objects.update(at=F("at") - timedelta(minutes=16))
     attempt(client, "manager", "wrong-password")
     assert list(FailedLogin.objects.values_list("username", flat=True)) == ["manager"]
+
+
+def test_an_attempt_whose_check_fails_for_another_reason_than_the_password_is_not_counted(client, staff, monkeypatch):
+    def broken_backend(self, request, username=None, password=None, **kwargs):
+        raise RuntimeError("the password check could not run")
+
+    monkeypatch.setattr(ModelBackend, "authenticate", broken_backend)
+    with pytest.raises(RuntimeError):
+        attempt(client, "staff", PASSWORD)
+    assert not FailedLogin.objects.exists()
 
 
 def test_the_client_address_is_the_last_one_the_proxy_forwarded(settings):

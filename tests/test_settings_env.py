@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import parse_bool, parse_database_url, parse_list
+from config.env import parse_bool, parse_database_url, parse_list, parse_log_level
 
 
 def test_no_database_url_means_the_embedded_sqlite_database():
@@ -63,6 +63,15 @@ def test_booleans_and_lists():
     with pytest.raises(ImproperlyConfigured):
         parse_bool("DEBUG", "maybe", default=False)
     assert parse_list(" a.org, b.org ,", default=[]) == ["a.org", "b.org"]
+
+
+def test_log_levels_in_any_case_and_nothing_else():
+    assert parse_log_level("LOG_LEVEL", " info ", default="WARNING") == "INFO"
+    assert parse_log_level("LOG_LEVEL", None, default="WARNING") == "WARNING"
+    assert parse_log_level("LOG_LEVEL", "", default="WARNING") == "WARNING"
+    for value in ("verbose", "WARN", "20"):
+        with pytest.raises(ImproperlyConfigured, match="LOG_LEVEL must be one of"):
+            parse_log_level("LOG_LEVEL", value, default="WARNING")
 
 
 def test_a_laptop_without_secret_key_gets_a_random_one_kept_for_next_time(tmp_path):
