@@ -10,15 +10,17 @@ from django.db.models import Q
 from django.http import Http404
 
 from appraisal.models import Appraisal
-from roles.access import is_hr_admin, staff_member_for
+from roles.access import hr_conflicts, is_hr_admin, is_hr_admin_over, staff_member_for
 from roles.hierarchy import managers_above, reports_in_line
 
 
 def visible_appraisals(user):
     """The appraisals `user` may see (a queryset)."""
-    if is_hr_admin(user):
-        return Appraisal.objects.all()
     person = staff_member_for(user)
+    if is_hr_admin(user):
+        # Everyone's, but for the people above them; their own as its owner.
+        above = hr_conflicts(user) - {person.pk} if person is not None else set()
+        return Appraisal.objects.exclude(staff_member_id__in=above) if above else Appraisal.objects.all()
     if person is None:
         return Appraisal.objects.none()
     return Appraisal.objects.filter(
@@ -30,6 +32,8 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
     """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it.
 
     Sets `viewer_is_owner`, `viewer_is_appraiser`, `viewer_is_hr` and `viewer_is_above` on it.
+    `viewer_is_hr` is False for an HR admin on their own record (see `roles.access.hr_conflicts`);
+    the records of the people above them they do not see at all.
     """
     # Each table joined here costs PostgreSQL planning time on every page of the record (eleven
     # made planning take longer than the rest of the query), so the users who signed are not
@@ -50,7 +54,7 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
         if user_id in known:
             setattr(appraisal, name, known[user_id])  # else read when shown (someone else signed)
     person = staff_member_for(user)
-    appraisal.viewer_is_hr = is_hr_admin(user)
+    appraisal.viewer_is_hr = is_hr_admin_over(user, appraisal.staff_member_id)
     appraisal.viewer_is_owner = person is not None and person.pk == appraisal.staff_member_id
     appraisal.viewer_is_appraiser = person is not None and person.pk == appraisal.appraiser_id
     appraisal.viewer_is_above = (
@@ -79,6 +83,6 @@ def get_person_for(user, pk: int):
         raise Http404("No such person.")
     viewer = staff_member_for(user)
     person.viewer_is_self = viewer is not None and viewer.pk == person.pk
-    if not (person.viewer_is_self or is_hr_admin(user) or (viewer is not None and viewer.pk in managers_above(person.pk))):
+    if not (person.viewer_is_self or is_hr_admin_over(user, person.pk) or (viewer is not None and viewer.pk in managers_above(person.pk))):
         raise Http404("No such person.")
     return person

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from appraisal.models import AuditEntry
-from config.params import id_param
-from roles.access import hr_admin_required
+from config.params import parse_id
+from roles.access import hr_admin_required, hr_conflicts
 from roles.models import StaffMember
 
 PAGE_SIZE = 50
@@ -16,16 +16,22 @@ PAGE_SIZE = 50
 @require_GET
 def audit_log(request):
     """The audit trail, newest first, filtered by person, kind of record, record or action. Read only."""
-    entries = AuditEntry.objects.select_related("actor", "person__user")
+    hidden = hr_conflicts(request.user)  # their own records and those of the people above them
+    entries = AuditEntry.objects.exclude(person_id__in=hidden).select_related("actor", "person__user")
     filters = {
         "person": request.GET.get("person", ""),
         "object_type": request.GET.get("object_type", ""),
         "object_id": request.GET.get("object_id", ""),
         "action": request.GET.get("action", ""),
     }
-    person_id = id_param(request.GET, "person")
-    if person_id is not None:
-        entries = entries.filter(person_id=person_id)
+    person_error = None
+    if filters["person"]:
+        person_id = parse_id(filters["person"])
+        if person_id is None:
+            person_error = "There is no such person: choose one from the list."
+            entries = entries.none()
+        else:
+            entries = entries.filter(person_id=person_id)
     if filters["object_type"]:
         entries = entries.filter(object_type=filters["object_type"])
     if filters["object_id"]:
@@ -39,6 +45,8 @@ def audit_log(request):
         "appraisal/audit_log.html",
         {
             "page": page,
+            "hidden": bool(hidden),
+            "person_error": person_error,
             "filters": filters,
             "query": query,
             "people": StaffMember.objects.select_related("user").order_by("user__last_name", "user__first_name"),

@@ -122,7 +122,7 @@ def take(request):
     data = QueryDict(mutable=True)
     for key, values in entry.data.items():
         data.setlist(key, values)
-    messages.warning(request, STALE_TOKEN_MESSAGE if entry.reason == "stale token" else KEPT_MESSAGE)
+    messages.warning(request, STALE_TOKEN_MESSAGE if entry.reason == KeptInput.Reason.STALE_TOKEN else KEPT_MESSAGE)
     return data
 
 
@@ -148,7 +148,7 @@ def keeps_unsaved_input(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.method == "POST" and not request.user.is_authenticated:
-            keep(request, "signed out")
+            keep(request, KeptInput.Reason.SIGNED_OUT)
             return redirect_to_login(request.path)
         return view(request, *args, **kwargs)
 
@@ -162,7 +162,7 @@ def csrf_failure(request, reason=""):
         match = resolve(request.path_info)
     except Resolver404:
         match = None
-    if request.method == "POST" and match is not None and getattr(match.func, "keeps_unsaved_input", False) and keep(request, "stale token"):
+    if request.method == "POST" and match is not None and getattr(match.func, "keeps_unsaved_input", False) and keep(request, KeptInput.Reason.STALE_TOKEN):
         if not request.user.is_authenticated:
             return redirect_to_login(request.path)
         return HttpResponseRedirect(request.path)

@@ -386,10 +386,14 @@ class KeptInput(models.Model):
     Only for the person the form was shown to, one per form, and only for a few days.
     """
 
+    class Reason(models.TextChoices):
+        SIGNED_OUT = "signed out", "The session had expired"
+        STALE_TOKEN = "stale token", "The page had expired"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    path = models.CharField(max_length=200)
+    path = models.CharField(max_length=200, help_text="The form's address.")
     data = models.JSONField(help_text="{field: [values]} as the form sent them, without the CSRF token.")
-    reason = models.CharField(max_length=20)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
     kept_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

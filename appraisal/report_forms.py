@@ -65,9 +65,13 @@ class ReportFilterForm(forms.Form):
             if name in self.fields:
                 self.fields[name].widget.attrs["class"] = "form-select is-invalid"
 
-    def filters(self) -> ReportFilters | None:
-        """The valid filters, or None when no cycle has been opened yet. Call after `is_valid()`."""
+    def filters(self, *, excluded_people: frozenset[int] = frozenset()) -> ReportFilters | None:
+        """The valid filters, or None when no cycle has been opened yet. Call after `is_valid()`.
+
+        `excluded_people`: staff ids the viewer's reports leave out (`roles.access.hr_conflicts`)."""
         cycle = self.cleaned_data.get("cycle")
         if cycle is None:
             return None
-        return ReportFilters(cycle=cycle, service=self.cleaned_data.get("service"), role_profile=self.cleaned_data.get("role"))
+        return ReportFilters(
+            cycle=cycle, service=self.cleaned_data.get("service"), role_profile=self.cleaned_data.get("role"), excluded_people=excluded_people
+        )

@@ -12,7 +12,7 @@ from appraisal.report_forms import ReportFilterForm
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
 from config.params import id_param
 from config.text import SpreadsheetSafeWriter
-from roles.access import hr_admin_required
+from roles.access import hr_admin_required, hr_conflicts
 
 OUTCOME_COLUMNS = [
     "appraisal_id", "username", "person", "role_profile", "cycle", "cycle_end", "state", "competency",
@@ -25,15 +25,18 @@ class _Echo:
         return value
 
 
-def outcome_rows(cycle_id: int | None = None):
+def outcome_rows(cycle_id: int | None = None, *, excluded_people: frozenset[int] = frozenset()):
     """One row per appraisal and competency, in OUTCOME_COLUMNS order, from one query (streamed).
 
     Levels are integers; "below entry" is entry_level - 1; empty where not yet scored. The
-    competency name is the one the appraisal recorded when its cycle opened.
+    competency name is the one the appraisal recorded when its cycle opened. The appraisals of
+    `excluded_people` are left out (`roles.access.hr_conflicts`).
     """
     rows = ScoredCompetency.objects.order_by("appraisal__cycle__period_end", "appraisal_id", "position")
     if cycle_id is not None:
         rows = rows.filter(appraisal__cycle_id=cycle_id)
+    if excluded_people:
+        rows = rows.exclude(appraisal__staff_member_id__in=excluded_people)
     fields = rows.values_list(
         "appraisal_id", "appraisal__staff_member__user__username", "appraisal__staff_member__user__first_name",
         "appraisal__staff_member__user__last_name", "appraisal__role_version__title", "appraisal__cycle__name",
@@ -55,7 +58,8 @@ def outcomes_csv(request):
     if cycle_id is not None and not AppraisalCycle.objects.filter(pk=cycle_id).exists():
         raise Http404("No such cycle.")  # before the download starts: a stream cannot turn into an error page
     writer = SpreadsheetSafeWriter(_Echo())
-    lines = (writer.writerow(row) for row in _with_header(outcome_rows(cycle_id)))
+    rows = outcome_rows(cycle_id, excluded_people=hr_conflicts(request.user))
+    lines = (writer.writerow(row) for row in _with_header(rows))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="outcomes.csv"'
     return response
@@ -75,7 +79,7 @@ def report_page(request):
     """Cycle progress, standing against the window and development needs, for the chosen filters."""
     form = ReportFilterForm(request.GET)
     context = {"form": form, "filters": None}
-    if form.is_valid() and (filters := form.filters()) is not None:
+    if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
         progress = reports.progress_by_state(filters)
         context.update(
             filters=filters,
@@ -88,6 +92,7 @@ def report_page(request):
             states=reports.STATES_IN_ORDER,
             heat_steps=reports.heat_step_ranges(),
             standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
+            excluded=bool(filters.excluded_people),
         )
     return render(request, "appraisal/reports.html", context)
 
@@ -105,7 +110,7 @@ def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpRespons
     if not form.is_valid():
         problems = "\n".join(f"{form.fields[field].label}: {' '.join(errors)}" for field, errors in form.errors.items())
         return HttpResponseBadRequest(f"Correct the filters:\n{problems}\n", content_type="text/plain; charset=utf-8")
-    filters = form.filters()
+    filters = form.filters(excluded_people=hr_conflicts(request.user))
     rows = rows_for(filters) if filters is not None else []
     filename = f"{name}-{slugify(filters.cycle.name)}.csv" if filters is not None else f"{name}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -91,6 +91,9 @@ class ReportFilters:
     cycle: AppraisalCycle
     service: Service | None = None
     role_profile: RoleProfile | None = None
+    # People whose records the viewer may not oversee: an HR admin's own and those above them
+    # (`roles.access.hr_conflicts`). Left out of every section; not part of the query string.
+    excluded_people: frozenset[int] = frozenset()
 
     def appraisal_q(self, prefix: str = "") -> Q:
         """The filters as a Q on Appraisal, or on a model reaching it through `prefix` ("appraisal__")."""
@@ -99,6 +102,8 @@ class ReportFilters:
             q &= Q(**{f"{prefix}staff_member__service": self.service})
         if self.role_profile is not None:
             q &= Q(**{f"{prefix}role_version__role_profile": self.role_profile})
+        if self.excluded_people:
+            q &= ~Q(**{f"{prefix}staff_member_id__in": self.excluded_people})
         return q
 
     @property

@@ -38,7 +38,7 @@ from competencies.models import Indicator
 from competencies.selectors import framework_competencies
 from config.dates import meeting_date_problem
 from config.text import normalise_text
-from roles.access import is_hr_admin, staff_member_for
+from roles.access import hr_conflict_message, is_hr_admin, is_hr_admin_over, staff_member_for
 from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
 
 State = Appraisal.State
@@ -225,7 +225,7 @@ def _sort_out(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotApprais
 
 def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
     """Give an appraisal to another appraiser (any state but completed)."""
-    _require_hr(by)
+    _require_hr_over(by, appraisal)
     errors = {}
     if appraiser.pk == appraisal.staff_member_id:
         errors["appraiser"] = "A person cannot appraise themselves."
@@ -372,7 +372,7 @@ def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None
     The sign-offs are cleared (they are kept in the record's history and the audit trail): the
     changed record must be shared and signed again.
     """
-    _require_hr(by)
+    _require_hr_over(by, appraisal)
     reason = normalise_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason for reopening a completed record."})
@@ -397,6 +397,13 @@ def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None
 def _require_hr(user) -> None:
     if not is_hr_admin(user):
         raise NotAllowed("Only HR admins can do this.")
+
+
+def _require_hr_over(user, appraisal: Appraisal) -> None:
+    """An HR admin, and not on their own appraisal or that of someone above them (`roles.access.hr_conflicts`)."""
+    _require_hr(user)
+    if not is_hr_admin_over(user, appraisal.staff_member_id):
+        raise NotAllowed(hr_conflict_message(user, appraisal.staff_member_id))
 
 
 def _require_appraiser(user, appraisal: Appraisal) -> None:

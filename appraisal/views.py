@@ -18,7 +18,7 @@ from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.pdf import render_appraisal_pdf
 from appraisal.selectors import appraisal_sheet
-from roles.access import hr_admin_required, staff_member_for
+from roles.access import hr_admin_required, hr_conflict_message, hr_conflicts, is_hr_admin, staff_member_for
 from roles.forms import add_validation_error
 
 State = Appraisal.State
@@ -53,17 +53,25 @@ def cycle_create(request):
 @require_safe
 def cycle_detail(request, pk):
     cycle = get_object_or_404(AppraisalCycle, pk=pk)
+    hidden = hr_conflicts(request.user)  # their own record and those of the people above them
     appraisals = list(
         cycle.appraisals.select_related("staff_member__user", "appraiser__user", "role_version").order_by(
             "staff_member__user__last_name", "staff_member__user__first_name"
         )
     )
-    counts = Counter(appraisal.state for appraisal in appraisals)
+    shown = [appraisal for appraisal in appraisals if appraisal.staff_member_id not in hidden]
+    counts = Counter(appraisal.state for appraisal in shown)
     states = [{"state": state, "count": counts.get(state.value, 0)} for state in State]
     return render(
         request,
         "appraisal/cycle_detail.html",
-        {"cycle": cycle, "appraisals": appraisals, "states": states, "not_appraised": services.not_appraised(cycle)},
+        {
+            "cycle": cycle,
+            "appraisals": shown,
+            "states": states,
+            "not_appraised": services.not_appraised(cycle),
+            "hidden": len(appraisals) - len(shown),
+        },
     )
 
 
@@ -324,12 +332,17 @@ def countersign(request, pk):
     return _step(request, pk, services.countersign, "Countersigned: the appraisal is complete.", comments=form.cleaned_data["comments"])
 
 
+def _not_hr_message(user, appraisal, message: str) -> str:
+    """Why HR's rights do not apply: the viewer is no HR admin, or it is their own record."""
+    return hr_conflict_message(user, appraisal.staff_member_id) if is_hr_admin(user) else message
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def reopen(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not appraisal.viewer_is_hr:
-        raise services.NotAllowed("Only HR admins can reopen a completed record.")
+        raise services.NotAllowed(_not_hr_message(request.user, appraisal, "Only HR admins can reopen a completed record."))
     form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision})
     if request.method == "POST" and form.is_valid():
         response = _apply(
@@ -349,7 +362,7 @@ def reopen(request, pk):
 def reassign(request, pk):
     appraisal = get_appraisal_for(request.user, pk)
     if not appraisal.viewer_is_hr:
-        raise services.NotAllowed("Only HR admins can change who appraises someone.")
+        raise services.NotAllowed(_not_hr_message(request.user, appraisal, "Only HR admins can change who appraises someone."))
     form = ReassignForm(request.POST or None, appraisal=appraisal)
     if request.method == "POST" and form.is_valid():
         response = _apply(

@@ -40,6 +40,45 @@ def staff_member_for(user):
     return user._staff_member
 
 
+def hr_conflicts(user) -> frozenset[int]:
+    """Staff ids on whose records an HR admin has only the rights of the person: their own, and
+    everyone above them in line management. Empty for anyone who is not an HR admin.
+
+    An HR admin must not read their manager's unshared draft of their own appraisal, or their own
+    manager's appraisal, or change who appraises them; another HR admin does that.
+    """
+    if not is_hr_admin(user):
+        return frozenset()
+    if not hasattr(user, "_hr_conflicts"):
+        from roles.hierarchy import managers_above
+
+        person = staff_member_for(user)
+        if person is None:
+            user._hr_conflicts = frozenset()
+        else:
+            above = managers_above(person.pk) if person.line_manager_id else set()
+            user._hr_conflicts = frozenset({person.pk, *above})
+    return user._hr_conflicts
+
+
+def is_hr_admin_over(user, staff_member_id: int) -> bool:
+    """Whether `user` has an HR admin's rights over the records of this member of staff."""
+    return is_hr_admin(user) and staff_member_id not in hr_conflicts(user)
+
+
+def hr_conflict_message(user, staff_member_id: int) -> str:
+    """Why an HR admin may not do this to this person's records (see `hr_conflicts`)."""
+    own = staff_member_for(user)
+    whose = "your own record" if own is not None and own.pk == staff_member_id else "the record of someone above you in line management"
+    return f"This is {whose}: another HR admin must do this."
+
+
+def require_hr_admin_over(user, staff_member_id: int) -> None:
+    """PermissionDenied (403) unless `user` is an HR admin with rights over this person's records."""
+    if not is_hr_admin_over(user, staff_member_id):
+        raise PermissionDenied(hr_conflict_message(user, staff_member_id) if is_hr_admin(user) else "Only HR admins can do this.")
+
+
 def is_line_manager(user) -> bool:
     """True if the user currently line-manages at least one active member of staff."""
     staff_member = staff_member_for(user)

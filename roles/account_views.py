@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from roles import accounts
-from roles.access import hr_admin_required
+from roles.access import hr_admin_required, require_hr_admin_over
 from roles.models import StaffMember
 
 
@@ -28,6 +28,7 @@ def change_password(request):
 @require_http_methods(["GET", "POST"])
 def staff_set_password(request, pk):
     member = get_object_or_404(StaffMember.objects.select_related("user"), pk=pk)
+    require_hr_admin_over(request.user, member.pk)  # not their own, nor someone's above them: they could sign in as them
     form = SetPasswordForm(member.user, request.POST or None)
     if form.is_valid():
         accounts.set_password(by=request.user, member=member, password=form.cleaned_data["new_password1"])

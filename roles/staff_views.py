@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from appraisal.models import AuditEntry
 from roles import staff as services
-from roles.access import hr_admin_required
+from roles.access import hr_admin_required, hr_conflict_message, is_hr_admin_over, require_hr_admin_over
 from roles.models import LineManagerAssignment, RoleAssignment, StaffMember, published_versions_prefetch
 from roles.staff_forms import (
     AssignManagerForm,
@@ -73,7 +73,9 @@ def staff_detail(request, pk):
         .order_by("-since", "-pk")
     )
     reports = StaffMember.objects.active().filter(line_manager=member).select_related("user")
-    entries = AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN]
+    may_change = is_hr_admin_over(request.user, member.pk)
+    # On their own record and those above them, an HR admin reads the record but not its changes.
+    entries = AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN] if may_change else []
     return render(
         request,
         "roles/staff/staff_detail.html",
@@ -84,6 +86,8 @@ def staff_detail(request, pk):
             "reports": reports,
             "audit_entries": [(entry, _change_rows(entry.changes)) for entry in entries],
             "audit_entries_shown": AUDIT_ENTRIES_SHOWN,
+            "may_change": may_change,
+            "conflict_message": None if may_change else hr_conflict_message(request.user, member.pk),
         },
     )
 
@@ -91,7 +95,7 @@ def staff_detail(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_edit(request, pk):
-    member = _staff_member(pk)
+    member = _staff_member_to_change(request.user, pk)
     form = StaffDetailsForm.for_member(member, request.POST or None)
     return _change_member(
         request, member, form, services.update_staff_details, "Edit details", lambda m: f"{m.name}'s details were saved."
@@ -101,7 +105,7 @@ def staff_edit(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_assign_role(request, pk):
-    member = _staff_member(pk)
+    member = _staff_member_to_change(request.user, pk)
     form = AssignRoleForm(request.POST or None, initial={"role_profile": member.role_profile_id})
     return _change_member(
         request,
@@ -116,7 +120,7 @@ def staff_assign_role(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_assign_manager(request, pk):
-    member = _staff_member(pk)
+    member = _staff_member_to_change(request.user, pk)
     form = AssignManagerForm(request.POST or None, member=member, initial={"manager": member.line_manager_id})
     return _change_member(
         request,
@@ -131,7 +135,7 @@ def staff_assign_manager(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_mark_leaver(request, pk):
-    member = _staff_member(pk)
+    member = _staff_member_to_change(request.user, pk)
     form = LeaverForm(request.POST or None, initial={"left_on": member.left_on or timezone.localdate()})
     return _change_member(
         request,
@@ -195,6 +199,13 @@ def staff_import_template(request):
 def _staff_member(pk: int) -> StaffMember:
     """Any member of staff (HR admins may see everyone's record), ready for the record's pages; 404 if unknown."""
     return get_object_or_404(_staff_with_roles(StaffMember.objects.all()), pk=pk)
+
+
+def _staff_member_to_change(user, pk: int) -> StaffMember:
+    """`_staff_member`, for a change: 403 on an HR admin's own record and those above them."""
+    member = _staff_member(pk)
+    require_hr_admin_over(user, member.pk)
+    return member
 
 
 def _staff_with_roles(members):

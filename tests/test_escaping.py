@@ -43,7 +43,7 @@ PROMOTED_TO = "senior-service-coordinator-afeo"
 MEETING = datetime.date(2026, 4, 15)
 
 # Fields that hold codes, states or identifiers rather than words people type.
-NOT_FREE_TEXT = {"username", "password", "state", "status", "action", "from_state", "to_state", "object_type", "object_id"}
+NOT_FREE_TEXT = {"username", "password", "state", "status", "action", "from_state", "to_state", "object_type", "object_id", "path"}
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"
 

@@ -311,6 +311,8 @@ def test_a_number_too_large_for_the_database_in_a_query_is_refused_or_ignored(cl
         else:
             body = response.content
         assert response.status_code in (200, 400, 403, 404), (name, query, response.status_code)
+        if name == "audit_log" and query == "person" and response.status_code == 200:
+            assert "There is no such person" in response.content.decode()
         if response.status_code == 200 and response["Content-Type"].startswith("text/csv"):
             assert body.count(b"\n") == 1, "a filter that matches nothing gives the header alone"
 

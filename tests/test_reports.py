@@ -463,9 +463,10 @@ def test_a_cycle_that_is_not_open_cannot_be_chosen(client, hr, staff):
 
 # --- bounded queries ------------------------------------------------------------------------------
 
-# Measured: the page 15 (17 with a service and a role chosen), each download 6 or 7 (7 or 8).
+# Measured: the page 15 (17 with a service and a role chosen), each download 7 or 8 (8 or 9): one of
+# them reads the HR admin's own staff record, whose appraisal (and those above them) are left out.
 MAX_PAGE_QUERIES = 17
-MAX_CSV_QUERIES = 8
+MAX_CSV_QUERIES = 9
 
 
 def count_queries(client, url, django_assert_max_num_queries) -> int:
