@@ -34,6 +34,9 @@ SIGNED_OUT_MESSAGES = {
 }
 
 
+ENDED_MESSAGE = "You were signed out: your access to this system has ended. If that is wrong, contact HR."
+
+
 def start_session_clock(sender, request, user, **kwargs):
     """user_logged_in receiver: the session's limits count from the login."""
     now = int(time.time())
@@ -72,6 +75,11 @@ def session_limits(get_response):
     """
 
     def middleware(request):
+        if USER_SESSION_KEY in request.session and not request.user.is_authenticated:
+            # Signed in, but the login no longer works: the person has left (roles/auth.py).
+            logout(request)
+            messages.info(request, ENDED_MESSAGE)
+            return get_response(request)
         reason = expiry(request.session, int(time.time()))
         if reason:
             logout(request)

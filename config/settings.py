@@ -73,6 +73,9 @@ TEMPLATES = [
     },
 ]
 
+# A leaver cannot sign in from the day after their last day, and their sessions end (roles/auth.py).
+AUTHENTICATION_BACKENDS = ["roles.auth.StaffBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

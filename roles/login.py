@@ -26,6 +26,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from roles.auth import LEFT_ON_ATTRIBUTE, left_message
 from roles.models import FailedLogin
 
 THROTTLED_MESSAGE = "Too many failed attempts. Try again in {wait}."
@@ -116,6 +117,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         try:
             cleaned_data = super().clean()
         except ValidationError as error:
+            left_on = getattr(self.request, LEFT_ON_ATTRIBUTE, None)
+            if left_on is not None:  # the right password, for someone who has left: not a failed login
+                attempt.delete()
+                raise ValidationError(left_message(left_on), code="left") from None
             if error.code != "invalid_login":  # only a wrong password is a failed login
                 attempt.delete()
             raise
