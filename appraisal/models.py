@@ -401,3 +401,22 @@ class KeptInput(models.Model):
 
     def __str__(self):
         return f"{self.path} for user {self.user_id}"
+
+
+class AppraiserHandover(models.Model):
+    """An open appraisal that goes to another appraiser on a given day: the day after its appraiser's
+    last day of employment, recorded when HR marked them as leaving (appraisal/leavers.py)."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="handovers")
+    leaver = models.ForeignKey("roles.StaffMember", on_delete=models.PROTECT, related_name="+")
+    successor = models.ForeignKey("roles.StaffMember", on_delete=models.PROTECT, related_name="+")
+    on = models.DateField(help_text="The day the successor takes over.")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["applied_at", "on"], name="handover_due")]
+
+    def __str__(self):
+        return f"{self.appraisal} to {self.successor} on {self.on}"

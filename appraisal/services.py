@@ -226,13 +226,26 @@ def _sort_out(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotApprais
 def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
     """Give an appraisal to another appraiser (any state but completed)."""
     _require_hr_over(by, appraisal)
-    errors = {}
+    return hand_over_appraisal(by=by, appraisal=appraisal, appraiser=appraiser, reason=reason)
+
+
+def appraiser_problem(appraisal: Appraisal, appraiser: StaffMember, *, on: datetime.date | None = None) -> str | None:
+    """Why `appraiser` cannot conduct this appraisal from `on` (today if None), or None."""
     if appraiser.pk == appraisal.staff_member_id:
-        errors["appraiser"] = "A person cannot appraise themselves."
-    elif not appraiser.is_active:
-        errors["appraiser"] = f"{appraiser} has left the organisation."
-    elif appraiser.pk == appraisal.appraiser_id:
-        errors["appraiser"] = f"{appraiser} is already the appraiser."
+        return "A person cannot appraise themselves."
+    if not appraiser.is_active_on(on or timezone.localdate()):
+        return f"{appraiser} has left the organisation."
+    if appraiser.pk == appraisal.appraiser_id:
+        return f"{appraiser} is already the appraiser."
+    return None
+
+
+def hand_over_appraisal(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
+    """Give an appraisal to another appraiser: `reassign_appraiser` once HR's rights are checked, or a
+    handover from a leaver that comes due (`by` is then the HR admin who recorded it, or None)."""
+    errors = {}
+    if (problem := appraiser_problem(appraisal, appraiser)) is not None:
+        errors["appraiser"] = problem
     reason = normalise_text(reason)
     if not reason:
         errors["reason"] = "Say why the appraiser changes."

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from appraisal import team_views
+from appraisal import leaver_views, team_views
 from roles import account_views
 from roles import views as role_views
 from roles.login import ThrottledAuthenticationForm
@@ -17,6 +17,7 @@ urlpatterns = [
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
     path("framework/", include("competencies.urls")),
+    path("staff/<int:pk>/leaver/", leaver_views.staff_mark_leaver, name="staff_mark_leaver"),
     path("staff/", include("roles.staff_urls")),
     path("appraisals/", include("appraisal.urls")),
     path("reports/", include("appraisal.report_urls")),

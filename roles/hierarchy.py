@@ -35,6 +35,44 @@ def _chain(staff_member_id: int, *, up: bool) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def edges_above(staff_member_ids) -> dict[int, int | None]:
+    """{id: line manager id} for the given people and everyone above them (one query)."""
+    ids = list(staff_member_ids)
+    if not ids:
+        return {}
+    table = connection.ops.quote_name(StaffMember._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE chain(id, manager) AS (
+                SELECT id, line_manager_id FROM {table} WHERE id IN ({placeholders})
+                UNION
+                SELECT s.id, s.line_manager_id FROM {table} s JOIN chain ON s.id = chain.manager
+            )
+            SELECT id, manager FROM chain
+            """,
+            ids,
+        )
+        return dict(cursor.fetchall())
+
+
+def loops_made(changes: dict[int, int]) -> list[int]:
+    """Of the people in `changes` ({person id: new line manager id}), those the changes, made
+    together, would put above themselves. The rest of the tree is read as it is now."""
+    edges = {**edges_above(changes.values()), **changes}
+    looped = []
+    for person in changes:
+        seen, current = set(), changes[person]
+        while current is not None and current not in seen:
+            if current == person:
+                looped.append(person)
+                break
+            seen.add(current)
+            current = edges.get(current)
+    return looped
+
+
 def lock_hierarchy() -> None:
     """Inside a transaction that changes who manages whom: wait for any other such change to finish.
 

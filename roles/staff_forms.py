@@ -113,11 +113,43 @@ class AssignManagerForm(forms.Form):
 
 
 class LeaverForm(forms.Form):
+    """The last day of employment and, for each person the leaver line-manages and each appraisal
+    they conduct (`handover`: [(field name, label)]), who takes it over; "successor" for all at once."""
+
     left_on = DateField(
         label="Last day of employment",
         required=False,
         help_text="Leave it empty if the person works here after all. Their records are kept either way.",
     )
+    successor = StaffMemberChoiceField(
+        queryset=StaffMember.objects.none(),
+        required=False,
+        label="Who takes over",
+        empty_label="Choose someone",
+        help_text="From the day after the last day, they line-manage and appraise everyone listed below, unless you choose someone else for one.",
+    )
+
+    def __init__(self, *args, member: StaffMember, handover: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = active_staff().exclude(pk=member.pk)
+        self.fields["successor"].queryset = choices
+        self.handover_names = [name for name, _ in handover]
+        for name, label in handover:
+            self.fields[name] = StaffMemberChoiceField(queryset=choices, required=False, label=label, empty_label="The person chosen above")
+        for name in ("successor", *self.handover_names):
+            self.fields[name].error_messages["invalid_choice"] = "Choose someone from the list: that person does not work here, or is the one leaving."
+        if not handover:
+            del self.fields["successor"]
+
+    @property
+    def handover_fields(self) -> list:
+        return [self[name] for name in self.handover_names]
+
+    def successors(self) -> dict[str, StaffMember]:
+        """{field name: who takes it over}, the one chosen above where none is chosen for a record."""
+        default = self.cleaned_data.get("successor")
+        chosen = {name: self.cleaned_data.get(name) or default for name in self.handover_names}
+        return {name: person for name, person in chosen.items() if person is not None}
 
 
 class StaffFilterForm(forms.Form):

@@ -11,6 +11,5 @@ urlpatterns = [
     path("<int:pk>/edit/", staff_views.staff_edit, name="staff_edit"),
     path("<int:pk>/role/", staff_views.staff_assign_role, name="staff_assign_role"),
     path("<int:pk>/manager/", staff_views.staff_assign_manager, name="staff_assign_manager"),
-    path("<int:pk>/leaver/", staff_views.staff_mark_leaver, name="staff_mark_leaver"),
     path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
 ]

@@ -22,7 +22,6 @@ from roles.staff_forms import (
     AssignRoleForm,
     ImportConfirmForm,
     ImportUploadForm,
-    LeaverForm,
     StaffCreateForm,
     StaffDetailsForm,
     StaffFilterForm,
@@ -67,11 +66,14 @@ def staff_detail(request, pk):
         .prefetch_related(published_versions_prefetch("role_profile__versions"))
         .order_by("-since", "-pk")
     )
-    manager_history = (
+    manager_history = list(
         LineManagerAssignment.objects.filter(staff_member=member)
         .select_related("line_manager__user", "recorded_by")
         .order_by("-since", "-pk")
     )
+    today = timezone.localdate()
+    # The newest row in effect; rows dated ahead are planned (a leaver's handover, say).
+    current_manager_assignment = next((row.pk for row in manager_history if row.since <= today), None)
     reports = StaffMember.objects.active().filter(line_manager=member).select_related("user")
     may_change = is_hr_admin_over(request.user, member.pk)
     # On their own record and those above them, an HR admin reads the record but not its changes.
@@ -83,6 +85,8 @@ def staff_detail(request, pk):
             "member": member,
             "role_history": role_history,
             "manager_history": manager_history,
+            "current_manager_assignment": current_manager_assignment,
+            "today": today,
             "reports": reports,
             "audit_entries": [(entry, _change_rows(entry.changes)) for entry in entries],
             "audit_entries_shown": AUDIT_ENTRIES_SHOWN,
@@ -95,7 +99,7 @@ def staff_detail(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_edit(request, pk):
-    member = _staff_member_to_change(request.user, pk)
+    member = staff_member_to_change(request.user, pk)
     form = StaffDetailsForm.for_member(member, request.POST or None)
     return _change_member(
         request, member, form, services.update_staff_details, "Edit details", lambda m: f"{m.name}'s details were saved."
@@ -105,7 +109,7 @@ def staff_edit(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_assign_role(request, pk):
-    member = _staff_member_to_change(request.user, pk)
+    member = staff_member_to_change(request.user, pk)
     form = AssignRoleForm(request.POST or None, initial={"role_profile": member.role_profile_id})
     return _change_member(
         request,
@@ -120,7 +124,7 @@ def staff_assign_role(request, pk):
 @hr_admin_required
 @require_http_methods(["GET", "POST"])
 def staff_assign_manager(request, pk):
-    member = _staff_member_to_change(request.user, pk)
+    member = staff_member_to_change(request.user, pk)
     form = AssignManagerForm(request.POST or None, member=member, initial={"manager": member.line_manager_id})
     return _change_member(
         request,
@@ -128,22 +132,7 @@ def staff_assign_manager(request, pk):
         form,
         services.assign_line_manager,
         "Change line manager",
-        lambda m: f"{m.name} is line-managed by {m.line_manager.name if m.line_manager else 'nobody'} from {_day(m.line_manager_since)}.",
-    )
-
-
-@hr_admin_required
-@require_http_methods(["GET", "POST"])
-def staff_mark_leaver(request, pk):
-    member = _staff_member_to_change(request.user, pk)
-    form = LeaverForm(request.POST or None, initial={"left_on": member.left_on or timezone.localdate()})
-    return _change_member(
-        request,
-        member,
-        form,
-        services.mark_leaver,
-        "Leaving date",
-        lambda m: f"{m.name}'s last day of employment is {_day(m.left_on)}." if m.left_on else f"{m.name} is no longer marked as a leaver.",
+        lambda m: _manager_change_message(m, form.cleaned_data["manager"], form.cleaned_data["since"]),
     )
 
 
@@ -201,7 +190,7 @@ def _staff_member(pk: int) -> StaffMember:
     return get_object_or_404(_staff_with_roles(StaffMember.objects.all()), pk=pk)
 
 
-def _staff_member_to_change(user, pk: int) -> StaffMember:
+def staff_member_to_change(user, pk: int) -> StaffMember:
     """`_staff_member`, for a change: 403 on an HR admin's own record and those above them."""
     member = _staff_member(pk)
     require_hr_admin_over(user, member.pk)
@@ -224,6 +213,13 @@ def _filtered(members, *, service, role_profile, status):
     elif status == "left":
         members = members.filter(left_on__lte=timezone.localdate())
     return members
+
+
+def _manager_change_message(member, manager, since) -> str:
+    who = manager.name if manager else "nobody"
+    if since > timezone.localdate():
+        return f"From {_day(since)}, {member.name} will be line-managed by {who}. Until then nothing changes."
+    return f"{member.name} is line-managed by {who} from {_day(since)}."
 
 
 def _day(day) -> str:

@@ -183,7 +183,7 @@ def test_a_handover_with_anyone_missing_or_unfit_changes_nothing(client, hr, tea
     before = snapshot()
     for data, message in [
         ({}, "line-manages 1 person who will still be working here"),
-        ({"successor": gone.staff_member.pk}, "left on"),
+        ({"successor": gone.staff_member.pk}, "does not work here"),
         ({"successor": staff.staff_member.pk}, "cannot"),  # the report cannot manage or appraise themselves
     ]:
         response = client.post(reverse("staff_mark_leaver", args=[manager.staff_member.pk]), {"left_on": YESTERDAY.isoformat(), **data})
