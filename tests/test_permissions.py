@@ -14,6 +14,7 @@ the database exactly as it was. The world is built once for the module; each req
 savepoint that is rolled back, so every case starts from the same records.
 """
 
+import dataclasses
 import datetime
 import re
 from dataclasses import dataclass, field
@@ -30,21 +31,27 @@ from appraisal import services
 from appraisal.models import Appraisal
 from competencies.models import Competency, Level
 from roles import services as role_services
+from roles.access import make_hr_admin
 from roles.models import RoleProfile, StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot
 
-USERS = ("owner", "other_staff", "manager", "other_manager", "head", "hr")
+USERS = ("owner", "other_staff", "manager", "other_manager", "head", "hr", "hr_below")
 LOGIN_URL = reverse("login")
 OWNER_ROLE = "support-worker-supported-housing"
 DRAFTED_ROLE = "housing-worker"
 NEW_PASSWORD = "a-long-and-unusual-phrase"
 
-# Expectations, one letter per user in the order of USERS.
-EVERYONE = "oooooo"
-HR_ONLY = "fffffo"
-IN_LINE = "ononoo"  # the person, their managers up the line, HR; nobody else
+# Expectations, one letter per user in the order of USERS. `hr_below` is an HR admin whom the owner
+# line-manages: on the records of the people above them an HR admin has only the person's rights, so
+# the owner's appraisals and history do not exist for them, and the owner's staff record is theirs
+# to read, not to change. A ninth user, `leaver` (an HR admin whose last day was yesterday, still
+# holding a session), gets on every URL what an anonymous visitor gets: `Case.anonymous`.
+EVERYONE = "ooooooo"
+HR_ONLY = "fffffoo"
+HR_OVER_OWNER = "fffffof"  # a change to the owner's staff record: HR admins, but not one below the owner
+IN_LINE = "ononoon"  # the person, their managers up the line, HR; nobody else
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Case:
     anonymous: str = "l"
     post_changes: bool = True  # an allowed POST changes the database
     variant: str = ""
+    owner_is_hr: bool = False  # asked again with the owner an HR admin: on their own record, the same answers
 
     @property
     def id(self) -> str:
@@ -207,7 +215,7 @@ TODAY = datetime.date.today().isoformat()
 CASES = [
     # --- logging in and out, passwords ---
     Case("login", get=EVERYONE, post=EVERYONE, anonymous="o", post_changes=False, payload=fixed(username="owner", password=PASSWORD)),
-    Case("logout", post="oooooo", anonymous="o", post_changes=False),
+    Case("logout", post="ooooooo", anonymous="o", post_changes=False),
     Case("change_password", get=EVERYONE, post=EVERYONE,
          payload=fixed(old_password=PASSWORD, new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
     # --- home, lists open to everyone ---
@@ -222,11 +230,11 @@ CASES = [
     Case("role_profile_pdf", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
     Case("role_profile_versions", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
     Case("role_profile_version", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
-    Case("role_profile_version", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnno", variant="draft"),
+    Case("role_profile_version", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnnoo", variant="draft"),
     Case("role_profile_version_pdf", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
-    Case("role_profile_version_pdf", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnno", variant="draft"),
+    Case("role_profile_version_pdf", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnnoo", variant="draft"),
     Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=1", get=EVERYONE),
-    Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=2", get="nnnnno", variant="draft"),
+    Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=2", get="nnnnnoo", variant="draft"),
     Case("role_profile_create", get=HR_ONLY, post=HR_ONLY, payload=form_of(title="Peer Support Worker", slug="peer-support-worker")),
     Case("role_profile_draft", kwargs=lambda w: {"slug": OWNER_ROLE}, get=HR_ONLY, post=HR_ONLY, payload=fixed()),
     Case("role_profile_draft", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, post_changes=False, variant="draft started"),
@@ -265,13 +273,13 @@ CASES = [
          payload=fixed(csv_text="name,email,role_profile,line_manager,start_date\r\nAlex New,alex.new@example.org,housing-worker,,2026-01-05\r\n")),
     Case("staff_import_template", get=HR_ONLY),
     Case("staff_detail", kwargs=staff_pk, get=HR_ONLY),
-    Case("staff_edit", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY, payload=form_of(job_title="Senior support worker", email="owner@example.org")),
-    Case("staff_assign_role", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+    Case("staff_edit", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=form_of(job_title="Senior support worker", email="owner@example.org")),
+    Case("staff_assign_role", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
          payload=form_of(role_profile=lambda w: str(RoleProfile.objects.get(slug="housing-worker").pk), since=TODAY)),
-    Case("staff_assign_manager", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+    Case("staff_assign_manager", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
          payload=form_of(manager=lambda w: str(w.users["other_manager"].staff_member.pk), since=TODAY)),
-    Case("staff_mark_leaver", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY, payload=form_of(left_on=TODAY)),
-    Case("staff_set_password", kwargs=staff_pk, get=HR_ONLY, post=HR_ONLY,
+    Case("staff_mark_leaver", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=form_of(left_on=TODAY)),
+    Case("staff_set_password", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
          payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
     # --- cycles, reports and the audit trail: HR's ---
     Case("cycle_list", get=HR_ONLY),
@@ -294,23 +302,32 @@ CASES = [
     Case("appraisal", kwargs=appraisal_in(S.COMPLETED), get=IN_LINE),
     Case("appraisal", kwargs=appraisal_in(S.MANAGER_REVIEW), get=IN_LINE, variant="in review"),
     Case("appraisal_pdf", kwargs=appraisal_in(S.COMPLETED), get=IN_LINE),
-    Case("appraisal_pdf", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonoo", variant="not shared yet"),
-    Case("appraisal_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), get="onfnff", post="onfnff",
+    Case("appraisal_pdf", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonoon", variant="not shared yet"),
+    Case("appraisal_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), get="onfnffn", post="onfnffn",
          payload=form_of(self_assessment_comments="A good year, I think.")),
-    Case("appraisal_submit_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="onfnff", payload=revision_of(S.SELF_ASSESSMENT)),
-    Case("appraisal_begin_review", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="fnonff", payload=revision_of(S.SELF_ASSESSMENT)),
-    Case("appraisal_review", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonff", post="fnonff",
+    Case("appraisal_submit_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="onfnffn", payload=revision_of(S.SELF_ASSESSMENT)),
+    Case("appraisal_begin_review", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="fnonffn", payload=revision_of(S.SELF_ASSESSMENT)),
+    Case("appraisal_review", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonffn", post="fnonffn",
          payload=form_of(objectives="Changed objectives.")),
-    Case("appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonff", payload=revision_of(S.MANAGER_REVIEW)),
-    Case("appraisal_withdraw", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="fnonff", payload=revision_of(S.AWAITING_SIGN_OFF)),
-    Case("appraisal_sign_off", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="onfnff",
+    Case("appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonffn", payload=revision_of(S.MANAGER_REVIEW)),
+    Case("appraisal_withdraw", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="fnonffn", payload=revision_of(S.AWAITING_SIGN_OFF)),
+    Case("appraisal_sign_off", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="onfnffn",
          payload=fixed(agrees="yes", comments="A fair record.", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF))),
-    Case("appraisal_countersign", kwargs=appraisal_in(S.AWAITING_COUNTERSIGN), post="fnonff",
+    Case("appraisal_countersign", kwargs=appraisal_in(S.AWAITING_COUNTERSIGN), post="fnonffn",
          payload=fixed(comments="", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN))),
-    Case("appraisal_reopen", kwargs=appraisal_in(S.COMPLETED), get="fnfnfo", post="fnfnfo",
+    Case("appraisal_reopen", kwargs=appraisal_in(S.COMPLETED), get="fnfnfon", post="fnfnfon",
          payload=fixed(reason="Scored against the wrong role.", revision=lambda w: w.revision(S.COMPLETED))),
-    Case("appraisal_reassign", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnfnfo", post="fnfnfo",
+    Case("appraisal_reassign", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnfnfon", post="fnfnfon",
          payload=fixed(appraiser=lambda w: str(w.users["head"].staff_member.pk), reason="Manager on leave.")),
+]
+
+# An HR admin's own records: every answer to the owner must be the same when the owner is an HR
+# admin (on their own record an HR admin has only the rights of the person).
+OWN_RECORD_PAGES = {name for name in (case.name for case in CASES) if name.startswith(("appraisal", "person_history", "my_history"))}
+CASES += [
+    dataclasses.replace(case, variant=", ".join(filter(None, [case.variant, "owner is an HR admin"])), owner_is_hr=True)
+    for case in CASES
+    if case.name in OWN_RECORD_PAGES and case.name != "appraisal_list"
 ]
 
 # Who is allowed to POST each case, for building its payload: the first "o" in the expectations.
@@ -357,7 +374,11 @@ def _build_world() -> World:
     owner = make_person("owner", role=OWNER_ROLE, manager=manager)
     other_manager = make_person("other_manager", role="senior-service-coordinator-afeo")
     other_staff = make_person("other_staff", role="housing-worker", manager=other_manager)
-    world = World(users={"owner": owner, "other_staff": other_staff, "manager": manager, "other_manager": other_manager, "head": head, "hr": hr})
+    hr_below = make_person("hr_below", role=None, hr=True, manager=owner)  # the owner is above this HR admin
+    leaver = make_person("leaver", role=None, hr=True)  # every right there is, until yesterday
+    StaffMember.objects.filter(user=leaver).update(left_on=datetime.date.today() - datetime.timedelta(days=1))
+    world = World(users={"owner": owner, "other_staff": other_staff, "manager": manager, "other_manager": other_manager, "head": head,
+                         "hr": hr, "hr_below": hr_below, "leaver": leaver})
 
     def cycle(year, *, self_assessment=False):
         opened = make_cycle(hr, year=year, self_assessment=self_assessment)
@@ -447,8 +468,10 @@ def quick_pdfs(monkeypatch):
 @pytest.mark.parametrize("case, method, expectations", list(_matrix_params()))
 def test_permission_matrix(world, case, method, expectations):
     url = reverse(case.name, kwargs=case.kwargs(world)) + case.query
+    if case.owner_is_hr:
+        make_hr_admin(world.owner.user)  # undone with the test's transaction
     clients = {"anonymous": Client()}
-    for name in USERS:
+    for name in (*USERS, "leaver"):
         clients[name] = Client()
         clients[name].force_login(world.users[name])
     if expectations is None:
@@ -467,7 +490,7 @@ def test_permission_matrix(world, case, method, expectations):
             transaction.set_rollback(True)
     before = snapshot()
     failures = []
-    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations)]:
+    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations), ("leaver", case.anonymous)]:
         with transaction.atomic():
             response = _request(clients[user], method, url, payload)
             after = snapshot() if method == "POST" else before
