@@ -140,8 +140,8 @@ USE_TZ = True
 # Static files are served by the app itself (WhiteNoise), so one process serves the whole site.
 # With DEBUG off, `collectstatic` first copies them to STATIC_ROOT under names that carry a hash of
 # their content (css/app.3f2a….css, listed in STATIC_ROOT/staticfiles.json, which {% static %}
-# reads), with gzip copies beside them; those are sent compressed when the browser accepts it and
-# may be cached for ten years. With DEBUG on (`make run`), they are served from static/ as they
+# reads), with gzip and Brotli copies beside them; those are sent compressed when the browser
+# accepts it and may be cached for ten years. With DEBUG on (`make run`), they are served from static/ as they
 # are, under their own names, and nothing needs collecting.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -151,6 +151,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_ALLOW_ALL_ORIGINS = False  # no other site has any use for them
+# Files served at the site's root under their own names, such as /favicon.ico, which browsers and
+# other tools ask for without reading a page.
+WHITENOISE_ROOT = BASE_DIR / "site_root"
 
 
 def _static_file_headers(headers, path: str, url: str) -> None:
