@@ -12,6 +12,7 @@ import logging
 import re
 
 import pytest
+from django.templatetags.static import static
 from django.urls import reverse
 
 from appraisal.models import Appraisal
@@ -112,6 +113,14 @@ def test_the_history_pdf_is_printed_with_its_own_stylesheet_too(client, hr, mana
     pages = downloaded(client, staff, reverse("my_history_pdf"))
     assert_printed_with_stylesheets(pages, weasyprint_log())
     assert any(SELF_LEVEL in page.text_colours for page in pages), "history-print.css: self-assessed levels in #6b3a06"
+
+
+def test_with_debug_on_the_stylesheets_load_under_their_own_names(client, staff, settings, weasyprint_log):
+    """`make run`: nothing collected, and {% static %} names the files as they are in static/."""
+    settings.DEBUG = True
+    assert static("css/print.css") == "/static/css/print.css"
+    pages = downloaded(client, staff, reverse("role_profile_pdf", args=["housing-worker"]))
+    assert_printed_with_stylesheets(pages, weasyprint_log())
 
 
 def test_the_checks_see_a_pdf_printed_without_its_stylesheet(client, staff, weasyprint_log, monkeypatch):
