@@ -141,8 +141,8 @@ USE_TZ = True
 # With DEBUG off, `collectstatic` first copies them to STATIC_ROOT under names that carry a hash of
 # their content (css/app.3f2a….css, listed in STATIC_ROOT/staticfiles.json, which {% static %}
 # reads), with gzip and Brotli copies beside them; those are sent compressed when the browser
-# accepts it and may be cached for ten years. With DEBUG on (`make run`), they are served from static/ as they
-# are, under their own names, and nothing needs collecting.
+# accepts it and may be cached for ten years. With DEBUG on (`make run`), they are served from
+# static/ as they are, under their own names, and nothing needs collecting.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
