@@ -20,7 +20,7 @@ install-dev: $(BIN)/python
 	@echo "Installing into $(VENV), with the test tools"
 	@$(BIN)/pip install -q -e ".[dev]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 
-# Local development: DEBUG on (static files served by Django), SQLite unless DATABASE_URL says otherwise.
+# Local development: DEBUG on (static files served from static/ as they are, nothing collected), SQLite unless DATABASE_URL says otherwise.
 run: export DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --no-input

@@ -4,10 +4,11 @@
         [--path /my/history/] [--generator auto|wrk|python]
 
 Logs `--user` in by creating a session in the database (the login form is throttled, and the
-session cookie is Secure), starts gunicorn (`--workers` sync workers, DEBUG=0) on 127.0.0.1, checks
-the page answers 200 and warms every worker (concurrently), then sends GET requests with
-`X-Forwarded-Proto: https` (as the TLS proxy in front of the app would) over `--clients` concurrent
-connections for `--seconds`.
+session cookie is Secure), collects the static files (as production does before it starts; the
+page links to their hashed names), starts gunicorn (`--workers` sync workers, DEBUG=0) on
+127.0.0.1, checks the page answers 200 and warms every worker (concurrently), then sends GET
+requests with `X-Forwarded-Proto: https` (as the TLS proxy in front of the app would) over
+`--clients` concurrent connections for `--seconds`.
 
 Load generator (`--generator`, default auto: wrk when it is on PATH, else python):
 - wrk (Debian's `wrk`, C and epoll): one thread, `--clients` connections, with bench/load.lua, which
@@ -243,6 +244,9 @@ def main():
         raise SystemExit("--generator wrk: wrk is not on PATH (Debian: apt-get install wrk)")
 
     cookie = make_session(args.user)
+    # As in production: the static files collected (hashed names, compressed copies) before the server starts.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env={**os.environ, "DEBUG": "0"},
+                   check=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
         [str(gunicorn), "config.wsgi:application", "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves static files to WhiteNoise, as every other server does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -43,6 +45,8 @@ MIDDLEWARE = [
     "config.logging.request_context",
     "config.security.limit_request_body",
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before the session and the rest (see STORAGES below).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.security.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,9 +177,32 @@ TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
 
+# Static files are served by the app itself (WhiteNoise), so one process serves the whole site.
+# With DEBUG off, `collectstatic` first copies them to STATIC_ROOT under names that carry a hash of
+# their content (css/app.3f2a….css, listed in STATIC_ROOT/staticfiles.json, which {% static %}
+# reads), with gzip and Brotli copies beside them; those are sent compressed when the browser
+# accepts it and may be cached for ten years. With DEBUG on (`make run`), they are served from
+# static/ as they are, under their own names, and nothing needs collecting.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_ALLOW_ALL_ORIGINS = False  # no other site has any use for them
+# Files served at the site's root under their own names, such as /favicon.ico, which browsers and
+# other tools ask for without reading a page.
+WHITENOISE_ROOT = BASE_DIR / "site_root"
+
+
+def _static_file_headers(headers, path: str, url: str) -> None:
+    """Static files are answered before config.security's middleware, so they get the policy here
+    (an SVG opened on its own is a document too)."""
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_file_headers
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

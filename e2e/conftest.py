@@ -2,8 +2,9 @@
 
 The server is `manage.py runserver` (DEBUG off, e2e/settings.py) on a free 127.0.0.1 port, on a
 temporary SQLite database that `seed_demo` fills once per run: the demo organisation, with the
-logins hr, manager and staff (password "demo"). Tests that change data (opening a cycle,
-publishing a role profile) use records nobody else in the run depends on.
+logins hr, manager and staff (password "demo"). As in production, `collectstatic` runs first and
+WhiteNoise serves the static files under their hashed names. Tests that change data (opening a
+cycle, publishing a role profile) use records nobody else in the run depends on.
 
 Every main page a test passes goes through `check_page`: no sideways scrolling of the page, axe-core
 (e2e/vendor/axe-core/) against the WCAG 2.0/2.1/2.2 A and AA rules (a serious or critical violation
@@ -85,7 +86,8 @@ class Server:
 def server(tmp_path_factory):
     """The app, served on a fresh demo database for the whole run."""
     work = tmp_path_factory.mktemp("e2e-server")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "e2e.settings", "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "e2e.settings", "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+           "E2E_STATIC_ROOT": str(work / "static")}
     env.pop("DEBUG", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
 
@@ -94,6 +96,7 @@ def server(tmp_path_factory):
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
+    run("collectstatic", "--no-input", "-v", "0")
     run("migrate", "--no-input", "-v", "0")
     run("seed_demo")
     ids = json.loads(run("shell", "-c", IDS_SCRIPT).strip().splitlines()[-1])
@@ -101,7 +104,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = open(work / "server.log", "w")
     process = subprocess.Popen(
-        [*manage, "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -3,6 +3,11 @@
 WeasyPrint renders `templates/roles/role_profile_pdf.html` with `static/css/print.css`. It may load
 nothing but the app's own static files: the document is built from text people type, and a PDF
 renderer that follows any URL would read the server's files or call other hosts on their behalf.
+
+With DEBUG off, `{% static %}` names a stylesheet by its content-hashed name from collectstatic's
+manifest (/static/css/print.67a1f2f41723.css); the fetcher reads the manifest back to the file's
+own name and serves that file from STATICFILES_DIRS. WeasyPrint only logs a stylesheet it could
+not load, and prints the document without it (tests/test_pdf_styling.py would see that).
 """
 
 import mimetypes
@@ -10,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -26,11 +32,14 @@ class RefusedURL(ValueError):
     """A URL the PDF renderer may not load: anything but a file among the app's static files."""
 
 
+def _static_url_path() -> str:
+    """STATIC_URL's path, from the site's root ("/static/")."""
+    return "/" + urlsplit(settings.STATIC_URL).path.lstrip("/")
+
+
 def _static_roots() -> list[tuple[str, Path]]:
     """(URL path prefix, resolved directory) for each entry of STATICFILES_DIRS."""
-    static_url = urlsplit(settings.STATIC_URL).path
-    if not static_url.startswith("/"):
-        static_url = "/" + static_url
+    static_url = _static_url_path()
     roots = []
     for entry in settings.STATICFILES_DIRS:
         prefix, directory = entry if isinstance(entry, (list, tuple)) else ("", entry)
@@ -39,17 +48,31 @@ def _static_roots() -> list[tuple[str, Path]]:
     return roots
 
 
+def _unhashed(path: str) -> str:
+    """The static URL path of a file's own name for the path of its content-hashed name, as the
+    static files storage's manifest lists it (/static/css/print.67a1f2f41723.css →
+    /static/css/print.css); any other path as it is."""
+    static_url = _static_url_path()
+    hashed_names = getattr(staticfiles_storage, "hashed_files", None)  # only a manifest storage has them
+    if not hashed_names or not path.startswith(static_url):
+        return path
+    names = {hashed: name for name, hashed in hashed_names.items()}
+    name = names.get(path.removeprefix(static_url))
+    return static_url + name if name else path
+
+
 def static_file_for_url(url: str) -> Path:
     """The file among STATICFILES_DIRS that `url` names, or RefusedURL.
 
-    Accepted: file: URLs whose path is a static URL (file:///static/css/print.css) or a path inside
-    a static folder. Refused: every other scheme (http, https, data, ...), other hosts, and any
-    path that resolves, through "..", symbolic links or otherwise, outside the static folders.
+    Accepted: file: URLs whose path is a static URL (file:///static/css/print.css, or the hashed
+    name the manifest gives it, file:///static/css/print.67a1f2f41723.css) or a path inside a
+    static folder. Refused: every other scheme (http, https, data, ...), other hosts, and any path
+    that resolves, through "..", symbolic links or otherwise, outside the static folders.
     """
     parts = urlsplit(url)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         raise RefusedURL(f"Only the app's static files may be loaded, not {url!r}.")
-    path = unquote(parts.path)
+    path = _unhashed(unquote(parts.path))
     roots = _static_roots()
     candidates = [directory / path.removeprefix(prefix) for prefix, directory in roots if path.startswith(prefix)]
     candidates.append(Path(path))

@@ -1,7 +1,9 @@
 import datetime
 import io
+import shutil
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
@@ -17,6 +19,16 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static_files():
+    """The static files collected once for the run into STATIC_ROOT (a temporary folder, see
+    tests/settings.py), as production does before it starts: hashed names, their manifest and
+    compressed copies. With DEBUG off, a template's {% static %} fails without the manifest."""
+    call_command("collectstatic", "--no-input", verbosity=0)
+    yield
+    shutil.rmtree(settings.STATIC_ROOT, ignore_errors=True)
 
 
 PASSWORD = "correct-horse-battery"

@@ -1,6 +1,7 @@
 """Test settings: the real settings, with a secret key that tests need not be given."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 
@@ -11,8 +12,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 # On SQLite, a file rather than memory, so that tests of concurrent saves can open a second
 # connection from another thread (an in-memory database is private to one connection).
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    import tempfile
-
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}  # noqa: F405
 
 # The suite runs with DEBUG off, so with the production settings for HTTPS; the test client speaks
@@ -20,3 +19,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+
+# Static files as production serves them (DEBUG off): tests/conftest.py runs collectstatic here once
+# per run, so pages and PDFs ask for the hashed names of the manifest and WhiteNoise serves them.
+STATIC_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-static-{os.getpid()}")

@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -169,7 +170,7 @@ def test_there_is_no_back_office_that_bypasses_the_services(client, hr):
 def test_static_assets_are_served_locally(client, staff):
     client.force_login(staff)
     page = client.get(reverse("home")).content.decode()
-    assert "/static/vendor/bootstrap/bootstrap.min.css" in page
+    assert f'href="{static("vendor/bootstrap/bootstrap.min.css")}"' in page
     assert "https://" not in page and "http://" not in page
 
 

@@ -19,11 +19,13 @@ import struct
 import threading
 import zlib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import pytest
 import weasyprint
 from django.conf import settings as django_settings
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.templatetags.static import static
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -376,6 +378,52 @@ def test_the_url_fetcher_serves_every_static_folder_and_refuses_links_out_of_the
             static_file_for_url(url)
 
 
+def static_url(name: str) -> str:
+    """The URL the renderer asks for when a PDF's template names a static file: with DEBUG off, its
+    hashed name from the manifest (the suite's static files are collected, see tests/conftest.py)."""
+    return urljoin(BASE_URL, static(name))
+
+
+def test_the_url_fetcher_serves_a_static_file_by_its_hashed_name():
+    url = static_url("css/print.css")
+    assert re.fullmatch(r"file:///static/css/print\.[0-9a-f]{12}\.css", url)
+    assert static_file_for_url(url) == (APP_STATIC / "css" / "print.css").resolve()
+    assert static_file_for_url(url.replace("file:///", "file://localhost/")) == (APP_STATIC / "css" / "print.css").resolve()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "css/print.0123456789ab.css",  # a hash the manifest does not list
+        "css/print.{hash}.css/../../../../etc/passwd",
+        "css/../css/print.{hash}.css/",
+        "css/app.{hash}.css.gz",  # WhiteNoise's compressed copy, only in STATIC_ROOT
+    ],
+)
+def test_the_url_fetcher_refuses_what_the_manifest_does_not_list(path):
+    hashed = static("css/print.css").removeprefix("/static/css/print.").removesuffix(".css")
+    with pytest.raises(RefusedURL):
+        static_file_for_url(f"file:///static/{path.format(hash=hashed)}")
+
+
+def test_a_manifest_entry_leads_no_further_than_the_name_it_stands_for(files, monkeypatch):
+    """A hashed name is read back to a file's own name, which must then pass every check: an entry
+    naming a linked file, a linked folder, a path with "..", or an absolute path is refused."""
+    names = {
+        "leak.css": "leak.0123456789ab.css",
+        "private/secret.css": "private/secret.0123456789ab.css",
+        "../private/secret.css": "secret.0123456789ab.css",
+        str(files / "secret.css"): "absolute.0123456789ab.css",
+        "mark.css": "mark.0123456789ab.css",
+    }
+    for name, hashed in names.items():
+        monkeypatch.setitem(staticfiles_storage.hashed_files, name, hashed)
+    assert static_file_for_url("file:///static/mark.0123456789ab.css").read_text().startswith(".mark")
+    for hashed in list(names.values())[:-1]:
+        with pytest.raises(RefusedURL):
+            static_file_for_url(f"file:///static/{hashed}")
+
+
 # --- end to end: text people type, through the app's PDFs ------------------------------------------
 
 
@@ -401,7 +449,7 @@ def test_a_role_profile_pdf_prints_typed_markup_and_loads_nothing_it_names(clien
     text = pdf_text(client.get(reverse("role_profile_pdf", args=["housing-worker"])))
     assert squash(markup) in text
     assert server.connections == 0 and no_network == []
-    assert recorded == {"loaded": ["file:///static/css/print.css"], "refused": []}
+    assert recorded == {"loaded": [static_url("css/print.css")], "refused": []}
 
 
 @pytest.mark.django_db
@@ -413,5 +461,5 @@ def test_an_appraisal_pdf_prints_typed_markup_and_loads_nothing_it_names(client,
     text = pdf_text(client.get(reverse("appraisal_pdf", args=[appraisal.pk])))
     assert text.count(squash(markup)) > 2
     assert server.connections == 0 and no_network == []
-    assert sorted(set(recorded["loaded"])) == ["file:///static/css/appraisal-print.css", "file:///static/css/print.css"]
+    assert sorted(set(recorded["loaded"])) == sorted([static_url("css/appraisal-print.css"), static_url("css/print.css")])
     assert recorded["refused"] == []
