@@ -87,7 +87,7 @@ def server(tmp_path_factory):
     """The app, served on a fresh demo database for the whole run."""
     work = tmp_path_factory.mktemp("e2e-server")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "e2e.settings", "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-           "E2E_STATIC_ROOT": str(work / "static")}
+           "STATIC_ROOT": str(work / "static")}
     env.pop("DEBUG", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
 

@@ -14,8 +14,7 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 CLIENT_IP_HEADER = None
-# e2e/conftest.py collects the static files into a folder of its run, as production collects them
-# before it starts; WhiteNoise serves them from there under their hashed names.
-STATIC_ROOT = os.environ.get("E2E_STATIC_ROOT", STATIC_ROOT)  # noqa: F405
+# e2e/conftest.py collects the static files into a folder of its run (STATIC_ROOT in the
+# environment), as production collects them before it starts; WhiteNoise serves them from there.
 # Emails go nowhere: the workflow's notifications are tested by the unit suite.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -151,7 +151,8 @@ def test_a_log_level_that_is_not_one_is_refused_at_start_up():
 def run_with_environment(script: str, **environment) -> subprocess.CompletedProcess:
     """Run `script` in a new process with the real settings (not the suite's) and this environment."""
     code = f"import logging, django; django.setup(); from django.test import Client; {script}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, "DEBUG": "0", "ALLOWED_HOSTS": "testserver"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, "DEBUG": "0", "ALLOWED_HOSTS": "testserver",
+           "STATIC_ROOT": str(settings.STATIC_ROOT)}  # the static files this run collected, for pages that link them
     env.pop("LOG_LEVEL", None)
     env.update(environment)
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
