@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,7 +12,7 @@ from django.utils.html import escape
 
 from appraisal.models import AuditEntry
 from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
-from roles.staff import mark_leaver
+from roles.staff import mark_leaver, preview_import
 from tests.test_staff_records import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +207,58 @@ def test_the_import_page_explains_the_columns_and_links_the_template(client, hr)
     assert "name,email,role_profile,line_manager,start_date" in page
     assert reverse("staff_import_template") in page
     assert 'enctype="multipart/form-data"' in page
+
+
+def chain_file(size: int, *, loop: bool = False) -> str:
+    """A file in which each person is line-managed by the person on the next line, so the first line is the
+    bottom of a line of management `size` people deep; with `loop`, the last person is managed by the first."""
+    rows = []
+    for number in range(size):
+        manager = f"p{number + 1}@example.org" if number + 1 < size else ("p0@example.org" if loop else "")
+        rows.append(f"Person {number:04},p{number}@example.org,housing-worker,{manager},2025-01-06")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def timed(check):
+    started = time.perf_counter()
+    result = check()
+    return result, time.perf_counter() - started
+
+
+def test_a_line_of_management_a_thousand_people_deep_is_imported_managers_first(client, hr):
+    text = chain_file(1000)
+    client.force_login(hr)
+    response = confirm(client, text)
+    assert response.status_code == 302 and response.url == reverse("staff_list")
+    people = {
+        member.user.email: member
+        for member in StaffMember.objects.filter(user__email__endswith="@example.org").select_related("user", "line_manager__user")
+    }
+    assert len(people) == 1000
+    assert people["p999@example.org"].line_manager is None
+    for number in range(999):
+        person, manager = people[f"p{number}@example.org"], people[f"p{number + 1}@example.org"]
+        assert person.line_manager == manager and manager.pk < person.pk, number
+    assert LineManagerAssignment.objects.filter(staff_member__in=people.values()).count() == 999
+
+
+def test_the_preview_of_a_line_of_management_a_thousand_people_deep_is_quick(client, hr):
+    client.force_login(hr)
+    response, seconds = timed(lambda: upload(client, chain_file(1000)))
+    assert response.context["preview"].is_valid
+    assert "Import 1000 people" in response.content.decode()
+    # The checks are linear in the file's length; following each row's whole line again took minutes.
+    assert seconds < 10
+
+
+def test_a_loop_of_a_thousand_line_managers_is_found_quickly_and_named_briefly(hr):
+    text = chain_file(1000, loop=True) + "Outside Loop,outside@example.org,housing-worker,p500@example.org,2025-01-06\n"
+    preview, seconds = timed(lambda: preview_import(text))
+    assert seconds < 10
+    errors = {row.email: row.errors for row in preview.rows}
+    assert errors["outside@example.org"] == []  # managed by someone in the loop, but not in it
+    for number in range(1000):
+        (message,) = errors[f"p{number}@example.org"]
+        assert message.startswith(f"The line managers in this file go round in a loop of 1,000 people: p{number}@example.org → ")
+        assert message.endswith(f" → p{number}@example.org.")
+        assert len(message) < 300  # not a thousand addresses on each of a thousand rows
