@@ -26,6 +26,7 @@ from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Ser
 IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
 IMPORT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 MAX_IMPORT_BYTES = 1_000_000
+LOOP_NAMED_IN_FULL = 5  # a longer loop of line managers is named by its first and last few people
 
 
 # Writes to one person's record.
@@ -307,24 +308,20 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     preview = preview_import(csv_text)
     if not preview.is_valid:
         raise ValidationError("The file has problems; nothing was imported. Fix it and upload it again.")
-    created: dict[str, StaffMember] = {}
-
-    def create(row: ImportRow) -> StaffMember:
-        if row.email not in created:
-            manager = create(row.manager_row) if row.manager_row else row.manager
-            created[row.email] = create_staff_member(
-                by=by,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                email=row.email,
-                role_profile=row.role_profile,
-                role_since=row.start_date,
-                line_manager=manager,
-                manager_since=row.start_date if manager else None,
-            )
-        return created[row.email]
-
-    people = [create(row) for row in preview.rows]
+    created: dict[int, StaffMember] = {}  # by line
+    for row in _managers_first(preview.rows):
+        manager = created[row.manager_row.line] if row.manager_row else row.manager
+        created[row.line] = create_staff_member(
+            by=by,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            role_profile=row.role_profile,
+            role_since=row.start_date,
+            line_manager=manager,
+            manager_since=row.start_date if manager else None,
+        )
+    people = [created[row.line] for row in preview.rows]
     record(
         actor=by,
         action="import",
@@ -509,14 +506,58 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
         else:
             row.errors.append(f"No one working here or in this file has the email {manager_email}, given as the line manager.")
 
+    _mark_loops(rows)
+
+
+def _mark_loops(rows: list[ImportRow]) -> None:
+    """Give every row whose line managers in the file lead back to it an error naming the loop.
+
+    Each row is followed up its line once (rows already followed are not followed again), so a
+    file's checks take time in proportion to its length however deep its lines of management.
+    """
+    followed: set[int] = set()  # lines
+    for start in rows:
+        path, position = [], {}  # the rows followed from `start`, and each one's place in it
+        row = start
+        while row is not None and row.line not in followed and row.line not in position:
+            position[row.line] = len(path)
+            path.append(row)
+            row = row.manager_row
+        if row is not None and row.line in position:
+            loop = path[position[row.line] :]
+            for place, member in enumerate(loop):
+                member.errors.append(_loop_message(loop, place))
+        followed.update(member.line for member in path)
+
+
+
+def _loop_message(loop: list[ImportRow], start: int) -> str:
+    """The loop as seen from `loop[start]`: each person's line manager after them, back to the first."""
+    size = len(loop)
+    emails = [loop[(start + step) % size].email for step in range(min(size, LOOP_NAMED_IN_FULL))]
+    if size > LOOP_NAMED_IN_FULL:
+        # A loop of hundreds, named in full on each of its rows, would fill the page many times over.
+        emails = [*emails[:3], "…", loop[start - 1].email]
+    emails.append(loop[start].email)
+    counted = f" of {size:,} people" if size > LOOP_NAMED_IN_FULL else ""
+    return f"The line managers in this file go round in a loop{counted}: {' → '.join(emails)}."
+
+
+def _managers_first(rows: list[ImportRow]) -> list[ImportRow]:
+    """The rows in the order they are created: the file's order, except that a line manager in the file
+    comes before their reports (and before them, their own line manager, and so on up the line).
+
+    Rows whose line managers go round in a loop are refused before this is called.
+    """
+    ordered, placed = [], set()
     for row in rows:
-        chain, manager_row = [row], row.manager_row
-        while manager_row is not None and manager_row not in chain:
-            chain.append(manager_row)
-            manager_row = manager_row.manager_row
-        if manager_row is row:
-            loop = " → ".join(person.email for person in chain + [row])
-            row.errors.append(f"The line managers in this file go round in a loop: {loop}.")
+        line = []
+        while row is not None and row.line not in placed:
+            placed.add(row.line)
+            line.append(row)
+            row = row.manager_row
+        ordered.extend(reversed(line))
+    return ordered
 
 
 def _person(user) -> str:
