@@ -6,13 +6,15 @@ import io
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
 from appraisal.models import AuditEntry
 from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
-from roles.staff import mark_leaver, preview_import
+from roles.staff import create_staff_member, import_staff, mark_leaver, preview_import
 from tests.test_staff_records import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +264,107 @@ def test_a_loop_of_a_thousand_line_managers_is_found_quickly_and_named_briefly(h
         assert message.startswith(f"The line managers in this file go round in a loop of 1,000 people: p{number}@example.org → ")
         assert message.endswith(f" → p{number}@example.org.")
         assert len(message) < 300  # not a thousand addresses on each of a thousand rows
+
+
+def organisation_file(size: int) -> str:
+    """`size` people under one head, each line manager with eight reports, every report before their manager."""
+    rows = []
+    for number in reversed(range(size)):
+        manager = f"p{(number - 1) // 8}@example.org" if number else ""
+        rows.append(f"Person {number:05},p{number}@example.org,housing-worker,{manager},2025-01-06")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("shape", ["organisation", "line"])
+def test_a_large_import_takes_a_bounded_number_of_queries(hr, shape, django_assert_max_num_queries):
+    size = 3000
+    text = organisation_file(size) if shape == "organisation" else chain_file(size)
+    with django_assert_max_num_queries(5):
+        assert preview_import(text).is_valid
+    # Each table is written in batches of a few hundred rows (SQLite takes at most 999 values a
+    # query): a few dozen queries for thousands of people, where one query or more per person held
+    # the database for as long as the import took.
+    with django_assert_max_num_queries(150):
+        people = import_staff(by=hr, csv_text=text)
+    assert len(people) == size
+    assert StaffMember.objects.filter(user__email__endswith="@example.org").count() == size
+    assert RoleAssignment.objects.filter(staff_member__in=people).count() == size
+    assert LineManagerAssignment.objects.filter(staff_member__in=people).count() == size - 1
+    assert AuditEntry.objects.filter(action="create", person__in=people).count() == size
+
+
+def written(emails: list[str], audit_after: int) -> dict:
+    """Everything written about the people with `emails`: logins, records, history and audit entries, in the order
+    written, with people named by email rather than by id."""
+    User = get_user_model()
+    users = User.objects.filter(email__in=emails).order_by("pk")
+    members = StaffMember.objects.filter(user__in=users).select_related("user", "line_manager__user").order_by("pk")
+    email_of = {member.pk: member.user.email for member in members}
+    return {
+        "logins": [
+            (u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, u.has_usable_password(),
+             u.password.startswith("!"), u.last_login, u.groups.count())
+            for u in users
+        ],
+        "records": [
+            (m.user.email, m.service_id, m.job_title, m.role_profile_id, m.role_profile_since,
+             m.line_manager.user.email if m.line_manager else None, m.line_manager_since, m.left_on)
+            for m in members
+        ],
+        "roles": [
+            (email_of[a.staff_member_id], a.role_profile_id, a.since, a.recorded_by_id)
+            for a in RoleAssignment.objects.filter(staff_member__in=members).order_by("pk")
+        ],
+        "line managers": [
+            (email_of[a.staff_member_id], a.line_manager.user.email if a.line_manager else None, a.since, a.recorded_by_id)
+            for a in LineManagerAssignment.objects.filter(staff_member__in=members).select_related("line_manager__user").order_by("pk")
+        ],
+        "audit": [
+            (e.actor_id, e.action, e.object_type, e.object_id == str(e.person_id), e.object_repr, email_of[e.person_id], e.changes)
+            for e in AuditEntry.objects.filter(pk__gt=audit_after, person__in=members).order_by("pk")
+        ],
+    }
+
+
+class Undo(Exception):
+    pass
+
+
+def test_an_import_writes_what_adding_each_person_in_turn_would(hr, manager):
+    manager.email = "morgan.ellis@example.org"
+    manager.save()
+    create_staff_member(by=hr, first_name="Sam", last_name="Jones", email="sam.jones@old.example")  # login sam.jones
+    get_user_model().objects.create_user(username="SAM.JONES3", email="")  # taken whatever the case
+    text = HEADER + (
+        "Sam Jones,sam.jones@b.example,housing-worker,Sam.Jones@c.example,2025-09-01\n"  # after the manager on line 4
+        "Ann O'Brien,o'brien@example.org,Housing Worker,morgan.ellis@example.org,01/04/2024\n"
+        "Sam Jones,sam.jones@c.example,night-senior-support-worker,morgan.ellis@example.org,2025-01-06\n"
+        "Bo Hill,bo@example.org,recovery-coach-somerset,,2025-10-13\n"
+        "Zoë de la Cruz,Zoe+Cruz@example.org,housing-worker,o'brien@example.org,2025-02-03\n"
+        "Sam Jones,sam.jones@d.example,housing-worker,,2025-09-01\n"
+    )
+    preview = preview_import(text)
+    assert preview.is_valid
+    emails = [row.email for row in preview.rows]
+    mark = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+
+    # The same people added one by one, managers first, then undone.
+    with pytest.raises(Undo), transaction.atomic():
+        added = {}
+        for line in (4, 2, 3, 5, 6, 7):
+            row = preview.rows[line - 2]
+            manager_of_row = added[row.manager_row.line] if row.manager_row else row.manager
+            added[line] = create_staff_member(
+                by=hr, first_name=row.first_name, last_name=row.last_name, email=row.email, role_profile=row.role_profile,
+                role_since=row.start_date, line_manager=manager_of_row, manager_since=row.start_date if manager_of_row else None,
+            )
+        one_by_one = written(emails, mark)
+        raise Undo
+    assert not StaffMember.objects.filter(user__email__in=emails).exists()
+
+    people = import_staff(by=hr, csv_text=text)
+    assert written(emails, mark) == one_by_one
+    assert [person.user.username for person in people] == ["sam.jones4", "obrien", "sam.jones2", "bo", "zoe+cruz", "sam.jones5"]
+    assert [person.user.email for person in people] == emails  # in the file's order
+    summary = AuditEntry.objects.filter(pk__gt=mark).order_by("pk").last()
+    assert (summary.action, summary.changes["count"], summary.changes["names"][0]) == ("import", 6, "Sam Jones")
