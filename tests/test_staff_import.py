@@ -15,7 +15,7 @@ from django.utils.html import escape
 from appraisal.models import AuditEntry
 from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
 from roles.staff import create_staff_member, import_staff, mark_leaver, preview_import
-from tests.test_staff_records import snapshot
+from tests.test_staff_records import email_of_length, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -368,3 +368,62 @@ def test_an_import_writes_what_adding_each_person_in_turn_would(hr, manager):
     assert [person.user.email for person in people] == emails  # in the file's order
     summary = AuditEntry.objects.filter(pk__gt=mark).order_by("pk").last()
     assert (summary.action, summary.changes["count"], summary.changes["names"][0]) == ("import", 6, "Sam Jones")
+
+
+def test_the_email_helper_makes_valid_addresses_of_the_length_asked():
+    from django.core.validators import validate_email
+
+    for size in (254, 255, 312):
+        assert len(email_of_length(size)) == size
+        validate_email(email_of_length(size))
+
+
+# Each row: the name and email as written in the file; None where the row is to be imported as it
+# is, else what the preview says about it.
+FIELD_LIMITS = [
+    pytest.param(f"{'F' * 150} Last", "long.first@example.org", None, id="first-name-150"),
+    pytest.param(f"First {'L' * 150}", "long.last@example.org", None, id="last-name-150"),
+    pytest.param("Ada Lovelace", email_of_length(254), None, id="email-254"),
+    pytest.param("Zoë Brontë-Ōtsuka", "zoe@example.org", None, id="accented"),
+    pytest.param(f"{'F' * 151} Last", "f@example.org", "The first name is 151 characters long; the limit is 150.", id="first-name-151"),
+    pytest.param(f"First {'L' * 151}", "l@example.org", "The last name is 151 characters long; the limit is 150.", id="last-name-151"),
+    pytest.param("Ada Lovelace", email_of_length(255), "The email address is 255 characters long; the limit is 254.", id="email-255"),
+    pytest.param("Ada Lovelace", email_of_length(312), "The email address is 312 characters long; the limit is 254.", id="email-312"),
+    pytest.param("Ad\x00a Lovelace", "ada@example.org", "The first name contains a control character (U+0000)", id="nul-in-first-name"),
+    pytest.param("Ada Love\x00lace", "ada@example.org", "The last name contains a control character (U+0000)", id="nul-in-last-name"),
+    pytest.param("Ada Lovelace", "ada\x00@example.org", "The email address contains a control character (U+0000)", id="nul-in-email"),
+    pytest.param("Ada Love\x07lace", "ada@example.org", "The last name contains a control character (U+0007)", id="bell-in-last-name"),
+    pytest.param("Ada Lovelace\x7f", "ada@example.org", "The last name contains a control character (U+007F)", id="delete-in-last-name"),
+]
+
+
+@pytest.mark.parametrize("name, email, message", FIELD_LIMITS)
+def test_the_preview_accepts_exactly_what_the_import_saves(client, hr, name, email, message):
+    text = HEADER + f'"{name}",{email},housing-worker,,2025-01-06\n'
+    client.force_login(hr)
+    before = snapshot()
+    response = upload(client, text)
+    (row,) = response.context["preview"].rows
+    if message is not None:
+        assert len(row.errors) == 1 and row.errors[0].startswith(message), row.errors
+        assert escape(message) in response.content.decode()
+        assert response.context["confirm"] is None
+        assert snapshot() == before
+        return
+    assert row.errors == [] and response.context["confirm"] is not None
+    response = confirm(client, text)
+    assert response.status_code == 302 and response.url == reverse("staff_list")
+    user = get_user_model().objects.get(email=email)
+    assert (user.first_name, user.last_name) == tuple(name.rsplit(" ", 1))
+    assert StaffMember.objects.filter(user=user, role_profile__slug="housing-worker").exists()
+
+
+def test_every_row_the_preview_accepts_is_imported_together(hr):
+    accepted = [param.values for param in FIELD_LIMITS if param.values[2] is None]
+    text = HEADER + "".join(f'"{name}",{email},housing-worker,,2025-01-06\n' for name, email, _ in accepted)
+    assert preview_import(text).is_valid
+    people = import_staff(by=hr, csv_text=text)
+    saved = StaffMember.objects.filter(pk__in=[person.pk for person in people]).select_related("user").order_by("pk")
+    assert [(member.user.first_name, member.user.last_name, member.user.email) for member in saved] == [
+        (*name.rsplit(" ", 1), email) for name, email, _ in accepted
+    ]
