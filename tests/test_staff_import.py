@@ -427,3 +427,12 @@ def test_every_row_the_preview_accepts_is_imported_together(hr):
     assert [(member.user.first_name, member.user.last_name, member.user.email) for member in saved] == [
         (*name.rsplit(" ", 1), email) for name, email, _ in accepted
     ]
+
+
+def test_a_control_character_in_a_line_managers_email_is_reported_not_looked_up(client, hr):
+    text = HEADER + "Ada Lovelace,ada@example.org,housing-worker,boss\x00@example.org,2025-01-06\n"
+    client.force_login(hr)
+    response = upload(client, text)
+    assert response.status_code == 200
+    (row,) = response.context["preview"].rows
+    assert row.errors == ["No one working here or in this file has the email boss\x00@example.org, given as the line manager."]
