@@ -12,6 +12,7 @@ import io
 import math
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -193,6 +194,48 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None) -> St
     action = "mark leaver" if left_on else "clear leaver"
     record(actor=by, action=action, obj=member, person=member, changes=field_changes(before, {"left_on": left_on}))
     return member
+
+
+# The checks of a person's own fields, for one person and for each row of an import alike.
+
+PERSON_FIELDS = {"first_name": "first name", "last_name": "last name", "email": "email address"}
+
+
+def person_field_errors(*, first_name: str, last_name: str, email: str) -> dict[str, str]:
+    """What stops a person's names and email from being saved as given: `{field: message}`, empty if nothing.
+
+    The one check of these fields: `create_staff_member` and `update_staff_details` refuse what it
+    refuses, and the import preview shows it on each row, so a row the preview accepts is one the
+    import saves, on any database. Give the values as they would be saved (trimmed, the email in
+    lower case). Whether the email belongs to someone else is the caller's check: it needs the records.
+    """
+    values = {"first_name": first_name, "last_name": last_name, "email": email}
+    errors = {}
+    for name, value in values.items():
+        label = PERSON_FIELDS[name]
+        limit = get_user_model()._meta.get_field(name).max_length
+        if not value:
+            errors[name] = f"Give the person's {label}."
+        elif len(value) > limit:
+            # PostgreSQL refuses a longer value; SQLite would keep it whole.
+            errors[name] = f"The {label} is {len(value):,} characters long; the limit is {limit:,}."
+        elif (control := _control_character(value)) is not None:
+            # PostgreSQL refuses a NUL outright; none of these belongs in a name or an address.
+            errors[name] = f"The {label} contains a control character ({control}), which cannot be kept; remove it."
+    if "email" not in errors:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = f"“{email}” is not a valid email address."
+    return errors
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text` (NUL, tab, line breaks, escape, DEL, …) as U+XXXX, if any."""
+    for character in text:
+        if unicodedata.category(character) == "Cc":
+            return f"U+{ord(character):04X}"
+    return None
 
 
 # CSV import: a preview that checks every row, and the import that creates them all or nothing.
@@ -380,24 +423,13 @@ def _normal_email(email: str) -> str:
 
 
 def _details_errors(*, first_name: str, last_name: str, email: str, user=None) -> dict:
-    errors = {}
-    if not first_name:
-        errors["first_name"] = "Give the person's first name."
-    if not last_name:
-        errors["last_name"] = "Give the person's last name."
-    if not email:
-        errors["email"] = "Give the person's email address."
-    else:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors["email"] = f"“{email}” is not a valid email address."
-        else:
-            in_use = get_user_model().objects.filter(email__iexact=email)
-            if user is not None:
-                in_use = in_use.exclude(pk=user.pk)
-            if in_use.exists():
-                errors["email"] = f"{email} is already the email address of someone else."
+    errors = person_field_errors(first_name=first_name, last_name=last_name, email=email)
+    if "email" not in errors:
+        in_use = get_user_model().objects.filter(email__iexact=email)
+        if user is not None:
+            in_use = in_use.exclude(pk=user.pk)
+        if in_use.exists():
+            errors["email"] = f"{email} is already the email address of someone else."
     return errors
 
 
@@ -524,11 +556,12 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
     for row in rows:
         if row.email and row.email not in by_email:
             by_email[row.email] = row
-    mentioned = {row.email for row in rows} | {row.line_manager_text for row in rows}
+    # PostgreSQL refuses a NUL even in a value to compare with, and no stored address holds one.
+    mentioned = {text for row in rows for text in (row.email, row.line_manager_text) if text and "\x00" not in text}
     users = (
         get_user_model()
         .objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=mentioned - {""})
+        .filter(email_lower__in=mentioned)
         .select_related("staff_member__user")
     )
     existing = {user.email_lower: user for user in users}
@@ -544,20 +577,18 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
             row.errors.append(f"Give a first and a last name (“First Last”), not just “{row.name}”.")
         else:
             row.first_name, _, row.last_name = row.name.rpartition(" ")
+        field_errors = person_field_errors(first_name=row.first_name, last_name=row.last_name, email=row.email)
+        if row.first_name:  # else the name's own message above says what is wrong with it
+            row.errors.extend(field_errors[name] for name in ("first_name", "last_name") if name in field_errors)
 
         if not row.email:
             row.errors.append("The email address is missing.")
-        else:
-            try:
-                validate_email(row.email)
-            except ValidationError:
-                row.errors.append(f"“{row.email}” is not a valid email address.")
-            else:
-                first = by_email[row.email]
-                if first is not row:
-                    row.errors.append(f"{row.email} is also on line {first.line} of this file.")
-                elif row.email in existing:
-                    row.errors.append(f"{row.email} is already the email address of {_person(existing[row.email])}.")
+        elif "email" in field_errors:
+            row.errors.append(field_errors["email"])
+        elif (first := by_email[row.email]) is not row:
+            row.errors.append(f"{row.email} is also on line {first.line} of this file.")
+        elif row.email in existing:
+            row.errors.append(f"{row.email} is already the email address of {_person(existing[row.email])}.")
 
         if not row.role_profile_text:
             row.errors.append("The role profile is missing.")
