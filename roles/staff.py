@@ -643,7 +643,6 @@ def _mark_loops(rows: list[ImportRow]) -> None:
         followed.update(member.line for member in path)
 
 
-
 def _loop_message(loop: list[ImportRow], start: int) -> str:
     """The loop as seen from `loop[start]`: each person's line manager after them, back to the first."""
     size = len(loop)
