@@ -28,11 +28,19 @@ def normalise_text(value):
     return value[start:end]
 
 
+BIDI_MESSAGE = "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
+
+
+def has_bidi_control(value: str) -> bool:
+    return any(character in BIDI_CONTROLS for character in value)
+
+
 def name_problem(value: str) -> str | None:
-    """Why `value` cannot be a person's name, or None: it must show letters, and it may not hold
-    characters that reverse the direction it is shown in."""
-    if any(character in BIDI_CONTROLS for character in value):
-        return "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
+    """Why `value`, as typed, cannot be a person's name, or None: it may not hold characters that
+    change the direction it is shown in (anywhere, even where storing it would trim them), and it
+    must show letters."""
+    if has_bidi_control(value):
+        return BIDI_MESSAGE
     if not any(unicodedata.category(character).startswith("L") and character not in _FILLERS for character in value):
         return "A name must contain letters."
     return None

@@ -11,24 +11,30 @@ import datetime
 import io
 import math
 import re
+import secrets
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from appraisal.audit import field_changes, record
+from appraisal.audit import build, field_changes, record, record_all
 from config.dates import employment_date_problem
+from config.text import BIDI_MESSAGE, has_bidi_control, name_problem, normalise_text
 from roles.hierarchy import lock_hierarchy, loops_made, managers_above
 from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, Service, StaffMember
 
 IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
 IMPORT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 MAX_IMPORT_BYTES = 1_000_000
+IMPORT_BATCH_SIZE = 1000  # rows a query when an import writes a table (SQLite may take fewer)
+LOOP_NAMED_IN_FULL = 5  # a longer loop of line managers is named by its first and last few people
 
 
 # Writes to one person's record.
@@ -52,8 +58,9 @@ def create_staff_member(
 
     The login gets an unusable password: the person cannot log in until HR sets one.
     """
-    first_name, last_name, email, job_title = first_name.strip(), last_name.strip(), _normal_email(email), job_title.strip()
-    errors = _details_errors(first_name=first_name, last_name=last_name, email=email)
+    email, job_title = _normal_email(email), normalise_text(job_title)
+    errors = _details_errors(first_name=first_name, last_name=last_name, email=email)  # the names as typed
+    first_name, last_name = normalise_text(first_name), normalise_text(last_name)
     if role_profile is not None:
         if (message := _unpublished_error(role_profile)) is not None:
             errors["role_profile"] = message
@@ -79,23 +86,8 @@ def create_staff_member(
         _append_role(by=by, member=member, role_profile=role_profile, since=role_since)
     if line_manager is not None:
         _append_line_manager(by=by, member=member, manager=line_manager, since=manager_since)
-    record(
-        actor=by,
-        action="create",
-        obj=member,
-        person=member,
-        changes={
-            "name": member.name,
-            "email": email,
-            "username": user.username,
-            "service": service,
-            "job_title": job_title,
-            "role_profile": role_profile,
-            "role_profile_since": role_since if role_profile else None,
-            "line_manager": line_manager,
-            "line_manager_since": manager_since if line_manager else None,
-        },
-    )
+    changes = _created(member, line_manager=line_manager, line_manager_since=manager_since if line_manager else None)
+    record(actor=by, action="create", obj=member, person=member, changes=changes)
     return member
 
 
@@ -104,8 +96,9 @@ def update_staff_details(
     *, by, member: StaffMember, first_name: str, last_name: str, email: str, service: Service | None, job_title: str
 ) -> StaffMember:
     """Change a person's name, email, service and job title. Saves and audits only what changed."""
-    first_name, last_name, email, job_title = first_name.strip(), last_name.strip(), _normal_email(email), job_title.strip()
-    errors = _details_errors(first_name=first_name, last_name=last_name, email=email, user=member.user)
+    email, job_title = _normal_email(email), normalise_text(job_title)
+    errors = _details_errors(first_name=first_name, last_name=last_name, email=email, user=member.user)  # the names as typed
+    first_name, last_name = normalise_text(first_name), normalise_text(last_name)
     if errors:
         raise ValidationError(errors)
     user = member.user
@@ -318,6 +311,55 @@ def apply_due_line_changes(today: datetime.date | None = None) -> list[StaffMemb
     return changed
 
 
+# The checks of a person's own fields, for one person and for each row of an import alike.
+
+PERSON_FIELDS = {"first_name": "first name", "last_name": "last name", "email": "email address"}
+
+
+def person_field_errors(*, first_name: str, last_name: str, email: str) -> dict[str, str]:
+    """What stops a person's names and email from being saved: `{field: message}`, empty if nothing.
+
+    The one check of these fields: `create_staff_member` and `update_staff_details` refuse what it
+    refuses, and the import preview shows it on each row, so a row the preview accepts is one the
+    import saves, on any database. Give the names as typed (they are saved through `normalise_text`;
+    a direction control is refused even where that would trim it) and the email as it would be saved
+    (trimmed, in lower case). Whether the email belongs to someone else is the caller's check: it
+    needs the records.
+    """
+    typed = {"first_name": first_name, "last_name": last_name, "email": email}
+    errors = {}
+    for name, value in typed.items():
+        label = PERSON_FIELDS[name]
+        limit = get_user_model()._meta.get_field(name).max_length
+        saved = value if name == "email" else normalise_text(value)
+        if name != "email" and has_bidi_control(value):
+            errors[name] = BIDI_MESSAGE
+        elif (control := _control_character(value)) is not None:
+            # PostgreSQL refuses a NUL outright; none of these belongs in a name or an address.
+            errors[name] = f"The {label} contains a control character ({control}), which cannot be kept; remove it."
+        elif not saved:
+            errors[name] = f"Give the person's {label}."
+        elif len(saved) > limit:
+            # PostgreSQL refuses a longer value; SQLite would keep it whole.
+            errors[name] = f"The {label} is {len(saved):,} characters long; the limit is {limit:,}."
+        elif name != "email" and (problem := name_problem(saved)) is not None:
+            errors[name] = problem
+    if "email" not in errors:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = f"“{email}” is not a valid email address."
+    return errors
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text` (NUL, tab, line breaks, escape, DEL, …) as U+XXXX, if any."""
+    for character in text:
+        if unicodedata.category(character) == "Cc":
+            return f"U+{ord(character):04X}"
+    return None
+
+
 # CSV import: a preview that checks every row, and the import that creates them all or nothing.
 
 
@@ -415,35 +457,87 @@ def preview_import(csv_text: str) -> ImportPreview:
 
 @transaction.atomic
 def import_staff(*, by, csv_text: str) -> list[StaffMember]:
-    """Create everyone in an import file, managers before their reports, or nobody if any row is wrong."""
+    """Create everyone in an import file, managers before their reports, or nobody if any row is wrong.
+
+    Each person gets what `create_staff_member` gives one person (a login without a password, the
+    record, the first role and line-manager history rows, a "create" audit entry about them); an
+    "import" entry names them all. Each table is written in a few bulk queries rather than a few
+    queries a person, so that the import holds the database (on SQLite, every writer waits for it)
+    for a moment however long the file. Returns the people in the file's order.
+    """
     preview = preview_import(csv_text)
     if not preview.is_valid:
         raise ValidationError("The file has problems; nothing was imported. Fix it and upload it again.")
-    created: dict[str, StaffMember] = {}
+    rows = _managers_first(preview.rows)
+    User = get_user_model()
+    # Read once: `by` is often the request's lazy user, every attribute read of which is a call,
+    # and it is read a few times for each row of every table.
+    by = User.objects.get(pk=by.pk)
+    users = [
+        User(
+            username=User.normalize_username(username),
+            email=User.objects.normalize_email(row.email),
+            first_name=normalise_text(row.first_name),
+            last_name=normalise_text(row.last_name),
+            password=_unusable_password(),
+        )
+        for row, username in zip(rows, _unique_usernames([row.email for row in rows]), strict=True)
+    ]
+    User.objects.bulk_create(users, batch_size=IMPORT_BATCH_SIZE)
 
-    def create(row: ImportRow) -> StaffMember:
-        if row.email not in created:
-            manager = create(row.manager_row) if row.manager_row else row.manager
-            created[row.email] = create_staff_member(
-                by=by,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                email=row.email,
-                role_profile=row.role_profile,
-                role_since=row.start_date,
-                line_manager=manager,
-                manager_since=row.start_date if manager else None,
-            )
-        return created[row.email]
-
-    people = [create(row) for row in preview.rows]
-    record(
-        actor=by,
-        action="import",
-        obj=StaffImport(tuple(people)),
-        object_type="staff import",
-        changes={"count": len(people), "names": [person.name for person in people]},
+    today = timezone.localdate()
+    created: dict[int, StaffMember] = {}  # by line
+    for row, user in zip(rows, users, strict=True):
+        # As for one person, a line manager from a start date ahead takes over on that day.
+        managed_now = bool(row.manager or row.manager_row) and row.start_date <= today
+        created[row.line] = StaffMember(
+            user=user,
+            role_profile=row.role_profile,
+            role_profile_since=row.start_date,
+            line_manager=row.manager if managed_now else None,
+            line_manager_since=row.start_date if managed_now else None,
+        )
+    StaffMember.objects.bulk_create(created.values(), batch_size=IMPORT_BATCH_SIZE)
+    members = list(created.values())  # in the order created
+    RoleAssignment.objects.bulk_create(
+        [RoleAssignment(staff_member=m, role_profile=m.role_profile, since=m.role_profile_since, recorded_by=by) for m in members],
+        batch_size=IMPORT_BATCH_SIZE,
     )
+    # A line manager from the file is created in the same queries as their reports, so had no id for
+    # them to point to: they point to them once the history rows that name them are written.
+    managers = {row.line: created[row.manager_row.line] if row.manager_row else row.manager for row in rows}
+    LineManagerAssignment.objects.bulk_create(
+        [
+            LineManagerAssignment(staff_member=created[row.line], line_manager=managers[row.line], since=row.start_date, recorded_by=by)
+            for row in rows
+            if managers[row.line] is not None
+        ],
+        batch_size=IMPORT_BATCH_SIZE,
+    )
+    for row in rows:
+        if row.manager_row and row.start_date <= today:
+            created[row.line].line_manager = managers[row.line]
+    their_manager = LineManagerAssignment.objects.filter(staff_member=OuterRef("pk")).values("line_manager")[:1]
+    for batch in _batches([created[row.line].pk for row in rows if row.manager_row and row.start_date <= today]):
+        StaffMember.objects.filter(pk__in=batch).update(line_manager=Subquery(their_manager))
+    people = [created[row.line] for row in preview.rows]
+    entries = [
+        build(
+            actor=by, action="create", obj=created[row.line], person=created[row.line],
+            changes=_created(created[row.line], line_manager=managers[row.line], line_manager_since=row.start_date if managers[row.line] else None),
+        )
+        for row in rows
+    ]
+    entries.append(
+        build(
+            actor=by,
+            action="import",
+            obj=StaffImport(tuple(people)),
+            object_type="staff import",
+            changes={"count": len(people), "names": [person.name for person in people]},
+        )
+    )
+    record_all(entries)
     return people
 
 
@@ -466,24 +560,13 @@ def _normal_email(email: str) -> str:
 
 
 def _details_errors(*, first_name: str, last_name: str, email: str, user=None) -> dict:
-    errors = {}
-    if not first_name:
-        errors["first_name"] = "Give the person's first name."
-    if not last_name:
-        errors["last_name"] = "Give the person's last name."
-    if not email:
-        errors["email"] = "Give the person's email address."
-    else:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors["email"] = f"“{email}” is not a valid email address."
-        else:
-            in_use = get_user_model().objects.filter(email__iexact=email)
-            if user is not None:
-                in_use = in_use.exclude(pk=user.pk)
-            if in_use.exists():
-                errors["email"] = f"{email} is already the email address of someone else."
+    errors = person_field_errors(first_name=first_name, last_name=last_name, email=email)
+    if "email" not in errors:
+        in_use = get_user_model().objects.filter(email__iexact=email)
+        if user is not None:
+            in_use = in_use.exclude(pk=user.pk)
+        if in_use.exists():
+            errors["email"] = f"{email} is already the email address of someone else."
     return errors
 
 
@@ -500,13 +583,62 @@ def _details(member: StaffMember) -> dict:
 
 def _unique_username(email: str) -> str:
     """The email's local part, reduced to the characters usernames allow, with a number added if taken."""
-    base = re.sub(r"[^\w.+-]", "", email.split("@")[0].lower())[:140] or "user"
+    base = _username_base(email)
     users = get_user_model().objects
     username, number = base, 1
     while users.filter(username__iexact=username).exists():
         number += 1
         username = f"{base}{number}"
     return username
+
+
+def _unique_usernames(emails: list[str]) -> list[str]:
+    """`_unique_username` for each email in turn, as if each person's login were saved before the next is made."""
+    # Every login's name in one query: a name taken by a login saved long ago matters as much as a
+    # file's own repeats, and this reads a column of short strings, once.
+    taken = set(get_user_model().objects.annotate(lowered=Lower("username")).values_list("lowered", flat=True))
+    usernames = []
+    for email in emails:
+        base = _username_base(email)
+        username, number = base, 1
+        while username.lower() in taken:
+            number += 1
+            username = f"{base}{number}"
+        taken.add(username.lower())
+        usernames.append(username)
+    return usernames
+
+
+def _username_base(email: str) -> str:
+    room = get_user_model()._meta.get_field("username").max_length - 10  # for the number that makes it unique
+    return re.sub(r"[^\w.+-]", "", email.split("@")[0].lower())[:room] or "user"
+
+
+def _unusable_password() -> str:
+    """What `set_unusable_password` stores, a mark and 40 random characters, from one read of the
+    system's random source rather than forty (which, for thousands of people, took a second)."""
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+
+
+def _batches(values: list, size: int = IMPORT_BATCH_SIZE):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _created(member: StaffMember, *, line_manager: StaffMember | None, line_manager_since: datetime.date | None) -> dict:
+    """The changes of a person's "create" audit entry: their record as it was created, with the line
+    manager they were given (who may take over only on a day ahead)."""
+    return {
+        "name": member.name,
+        "email": member.user.email,
+        "username": member.user.username,
+        "service": member.service,
+        "job_title": member.job_title,
+        "role_profile": member.role_profile,
+        "role_profile_since": member.role_profile_since,
+        "line_manager": line_manager,
+        "line_manager_since": line_manager_since,
+    }
 
 
 def _unpublished_error(role_profile: RoleProfile) -> str | None:
@@ -565,11 +697,12 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
     for row in rows:
         if row.email and row.email not in by_email:
             by_email[row.email] = row
-    mentioned = {row.email for row in rows} | {row.line_manager_text for row in rows}
+    # PostgreSQL refuses a NUL even in a value to compare with, and no stored address holds one.
+    mentioned = {text for row in rows for text in (row.email, row.line_manager_text) if text and "\x00" not in text}
     users = (
         get_user_model()
         .objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=mentioned - {""})
+        .filter(email_lower__in=mentioned)
         .select_related("staff_member__user")
     )
     existing = {user.email_lower: user for user in users}
@@ -585,20 +718,18 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
             row.errors.append(f"Give a first and a last name (“First Last”), not just “{row.name}”.")
         else:
             row.first_name, _, row.last_name = row.name.rpartition(" ")
+        field_errors = person_field_errors(first_name=row.first_name, last_name=row.last_name, email=row.email)
+        if row.first_name:  # else the name's own message above says what is wrong with it
+            row.errors.extend(field_errors[name] for name in ("first_name", "last_name") if name in field_errors)
 
         if not row.email:
             row.errors.append("The email address is missing.")
-        else:
-            try:
-                validate_email(row.email)
-            except ValidationError:
-                row.errors.append(f"“{row.email}” is not a valid email address.")
-            else:
-                first = by_email[row.email]
-                if first is not row:
-                    row.errors.append(f"{row.email} is also on line {first.line} of this file.")
-                elif row.email in existing:
-                    row.errors.append(f"{row.email} is already the email address of {_person(existing[row.email])}.")
+        elif "email" in field_errors:
+            row.errors.append(field_errors["email"])
+        elif (first := by_email[row.email]) is not row:
+            row.errors.append(f"{row.email} is also on line {first.line} of this file.")
+        elif row.email in existing:
+            row.errors.append(f"{row.email} is already the email address of {_person(existing[row.email])}.")
 
         if not row.role_profile_text:
             row.errors.append("The role profile is missing.")
@@ -612,6 +743,8 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
             row.errors.append("The start date is missing.")
         elif row.start_date is None:
             row.errors.append(f"“{row.start_date_text}” is not a date: write it as YYYY-MM-DD or DD/MM/YYYY.")
+        elif (message := employment_date_problem(row.start_date)) is not None:
+            row.errors.append(f"The start date: {message[0].lower()}{message[1:]}")
 
         manager_email = row.line_manager_text
         if not manager_email:
@@ -629,14 +762,57 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
         else:
             row.errors.append(f"No one working here or in this file has the email {manager_email}, given as the line manager.")
 
+    _mark_loops(rows)
+
+
+def _mark_loops(rows: list[ImportRow]) -> None:
+    """Give every row whose line managers in the file lead back to it an error naming the loop.
+
+    Each row is followed up its line once (rows already followed are not followed again), so a
+    file's checks take time in proportion to its length however deep its lines of management.
+    """
+    followed: set[int] = set()  # lines
+    for start in rows:
+        path, position = [], {}  # the rows followed from `start`, and each one's place in it
+        row = start
+        while row is not None and row.line not in followed and row.line not in position:
+            position[row.line] = len(path)
+            path.append(row)
+            row = row.manager_row
+        if row is not None and row.line in position:
+            loop = path[position[row.line] :]
+            for place, member in enumerate(loop):
+                member.errors.append(_loop_message(loop, place))
+        followed.update(member.line for member in path)
+
+
+def _loop_message(loop: list[ImportRow], start: int) -> str:
+    """The loop as seen from `loop[start]`: each person's line manager after them, back to the first."""
+    size = len(loop)
+    emails = [loop[(start + step) % size].email for step in range(min(size, LOOP_NAMED_IN_FULL))]
+    if size > LOOP_NAMED_IN_FULL:
+        # A loop of hundreds, named in full on each of its rows, would fill the page many times over.
+        emails = [*emails[:3], "…", loop[start - 1].email]
+    emails.append(loop[start].email)
+    counted = f" of {size:,} people" if size > LOOP_NAMED_IN_FULL else ""
+    return f"The line managers in this file go round in a loop{counted}: {' → '.join(emails)}."
+
+
+def _managers_first(rows: list[ImportRow]) -> list[ImportRow]:
+    """The rows in the order they are created: the file's order, except that a line manager in the file
+    comes before their reports (and before them, their own line manager, and so on up the line).
+
+    Rows whose line managers go round in a loop are refused before this is called.
+    """
+    ordered, placed = [], set()
     for row in rows:
-        chain, manager_row = [row], row.manager_row
-        while manager_row is not None and manager_row not in chain:
-            chain.append(manager_row)
-            manager_row = manager_row.manager_row
-        if manager_row is row:
-            loop = " → ".join(person.email for person in chain + [row])
-            row.errors.append(f"The line managers in this file go round in a loop: {loop}.")
+        line = []
+        while row is not None and row.line not in placed:
+            placed.add(row.line)
+            line.append(row)
+            row = row.manager_row
+        ordered.extend(reversed(line))
+    return ordered
 
 
 def _person(user) -> str:

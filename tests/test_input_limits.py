@@ -193,8 +193,8 @@ def test_text_around_invisible_characters_is_kept_as_typed(hr, manager, staff):
 SPOOFING_NAMES = [
     ("\u202eevaN", "right-to-left"),  # shown as "Nave" but sorted and searched as something else
     ("Sam\u2066 Taylor", "right-to-left"),
-    ("\u200b\u200b", "letters"),
-    ("\u3164", "letters"),
+    ("\u200b\u200b", "Give the person's"),  # shows nothing, so it is no name at all
+    ("\u3164", "Give the person's"),
     ("---", "letters"),
 ]
 

@@ -3,16 +3,19 @@
 import csv
 import datetime
 import io
+import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
 from appraisal.models import AuditEntry
 from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
-from roles.staff import mark_leaver
-from tests.test_staff_records import snapshot
+from roles.staff import create_staff_member, import_staff, mark_leaver, preview_import
+from tests.test_staff_records import email_of_length, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +209,230 @@ def test_the_import_page_explains_the_columns_and_links_the_template(client, hr)
     assert "name,email,role_profile,line_manager,start_date" in page
     assert reverse("staff_import_template") in page
     assert 'enctype="multipart/form-data"' in page
+
+
+def chain_file(size: int, *, loop: bool = False) -> str:
+    """A file in which each person is line-managed by the person on the next line, so the first line is the
+    bottom of a line of management `size` people deep; with `loop`, the last person is managed by the first."""
+    rows = []
+    for number in range(size):
+        manager = f"p{number + 1}@example.org" if number + 1 < size else ("p0@example.org" if loop else "")
+        rows.append(f"Person No{number:04},p{number}@example.org,housing-worker,{manager},2025-01-06")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def timed(check):
+    started = time.perf_counter()
+    result = check()
+    return result, time.perf_counter() - started
+
+
+def test_a_line_of_management_a_thousand_people_deep_is_imported_managers_first(client, hr):
+    text = chain_file(1000)
+    client.force_login(hr)
+    response = confirm(client, text)
+    assert response.status_code == 302 and response.url == reverse("staff_list")
+    people = {
+        member.user.email: member
+        for member in StaffMember.objects.filter(user__email__endswith="@example.org").select_related("user", "line_manager__user")
+    }
+    assert len(people) == 1000
+    assert people["p999@example.org"].line_manager is None
+    for number in range(999):
+        person, manager = people[f"p{number}@example.org"], people[f"p{number + 1}@example.org"]
+        assert person.line_manager == manager and manager.pk < person.pk, number
+    assert LineManagerAssignment.objects.filter(staff_member__in=people.values()).count() == 999
+
+
+def test_the_preview_of_a_line_of_management_a_thousand_people_deep_is_quick(client, hr):
+    client.force_login(hr)
+    response, seconds = timed(lambda: upload(client, chain_file(1000)))
+    assert response.context["preview"].is_valid
+    assert "Import 1000 people" in response.content.decode()
+    # The checks are linear in the file's length; following each row's whole line again took minutes.
+    assert seconds < 10
+
+
+def test_a_loop_of_a_thousand_line_managers_is_found_quickly_and_named_briefly(hr):
+    text = chain_file(1000, loop=True) + "Outside Loop,outside@example.org,housing-worker,p500@example.org,2025-01-06\n"
+    preview, seconds = timed(lambda: preview_import(text))
+    assert seconds < 10
+    errors = {row.email: row.errors for row in preview.rows}
+    assert errors["outside@example.org"] == []  # managed by someone in the loop, but not in it
+    for number in range(1000):
+        (message,) = errors[f"p{number}@example.org"]
+        assert message.startswith(f"The line managers in this file go round in a loop of 1,000 people: p{number}@example.org → ")
+        assert message.endswith(f" → p{number}@example.org.")
+        assert len(message) < 300  # not a thousand addresses on each of a thousand rows
+
+
+def organisation_file(size: int) -> str:
+    """`size` people under one head, each line manager with eight reports, every report before their manager."""
+    rows = []
+    for number in reversed(range(size)):
+        manager = f"p{(number - 1) // 8}@example.org" if number else ""
+        rows.append(f"Person No{number:05},p{number}@example.org,housing-worker,{manager},2025-01-06")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("shape", ["organisation", "line"])
+def test_a_large_import_takes_a_bounded_number_of_queries(hr, shape, django_assert_max_num_queries):
+    size = 3000
+    text = organisation_file(size) if shape == "organisation" else chain_file(size)
+    with django_assert_max_num_queries(5):
+        assert preview_import(text).is_valid
+    # Each table is written in batches of a few hundred rows (SQLite takes at most 999 values a
+    # query): a few dozen queries for thousands of people, where one query or more per person held
+    # the database for as long as the import took.
+    with django_assert_max_num_queries(150):
+        people = import_staff(by=hr, csv_text=text)
+    assert len(people) == size
+    assert StaffMember.objects.filter(user__email__endswith="@example.org").count() == size
+    assert RoleAssignment.objects.filter(staff_member__in=people).count() == size
+    assert LineManagerAssignment.objects.filter(staff_member__in=people).count() == size - 1
+    assert AuditEntry.objects.filter(action="create", person__in=people).count() == size
+
+
+def written(emails: list[str], audit_after: int) -> dict:
+    """Everything written about the people with `emails`: logins, records, history and audit entries, in the order
+    written, with people named by email rather than by id."""
+    User = get_user_model()
+    users = User.objects.filter(email__in=emails).order_by("pk")
+    members = StaffMember.objects.filter(user__in=users).select_related("user", "line_manager__user").order_by("pk")
+    email_of = {member.pk: member.user.email for member in members}
+    return {
+        "logins": [
+            (u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, u.has_usable_password(),
+             u.password.startswith("!"), u.last_login, u.groups.count())
+            for u in users
+        ],
+        "records": [
+            (m.user.email, m.service_id, m.job_title, m.role_profile_id, m.role_profile_since,
+             m.line_manager.user.email if m.line_manager else None, m.line_manager_since, m.left_on)
+            for m in members
+        ],
+        "roles": [
+            (email_of[a.staff_member_id], a.role_profile_id, a.since, a.recorded_by_id)
+            for a in RoleAssignment.objects.filter(staff_member__in=members).order_by("pk")
+        ],
+        "line managers": [
+            (email_of[a.staff_member_id], a.line_manager.user.email if a.line_manager else None, a.since, a.recorded_by_id)
+            for a in LineManagerAssignment.objects.filter(staff_member__in=members).select_related("line_manager__user").order_by("pk")
+        ],
+        "audit": [
+            (e.actor_id, e.action, e.object_type, e.object_id == str(e.person_id), e.object_repr, email_of[e.person_id], e.changes)
+            for e in AuditEntry.objects.filter(pk__gt=audit_after, person__in=members).order_by("pk")
+        ],
+    }
+
+
+class Undo(Exception):
+    pass
+
+
+def test_an_import_writes_what_adding_each_person_in_turn_would(hr, manager):
+    manager.email = "morgan.ellis@example.org"
+    manager.save()
+    create_staff_member(by=hr, first_name="Sam", last_name="Jones", email="sam.jones@old.example")  # login sam.jones
+    get_user_model().objects.create_user(username="SAM.JONES3", email="")  # taken whatever the case
+    text = HEADER + (
+        "Sam Jones,sam.jones@b.example,housing-worker,Sam.Jones@c.example,2025-09-01\n"  # after the manager on line 4
+        "Ann O'Brien,o'brien@example.org,Housing Worker,morgan.ellis@example.org,01/04/2024\n"
+        "Sam Jones,sam.jones@c.example,night-senior-support-worker,morgan.ellis@example.org,2025-01-06\n"
+        "Bo Hill,bo@example.org,recovery-coach-somerset,,2025-10-13\n"
+        "Zoë de la Cruz,Zoe+Cruz@example.org,housing-worker,o'brien@example.org,2025-02-03\n"
+        "Sam Jones,sam.jones@d.example,housing-worker,,2025-09-01\n"
+    )
+    preview = preview_import(text)
+    assert preview.is_valid
+    emails = [row.email for row in preview.rows]
+    mark = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+
+    # The same people added one by one, managers first, then undone.
+    with pytest.raises(Undo), transaction.atomic():
+        added = {}
+        for line in (4, 2, 3, 5, 6, 7):
+            row = preview.rows[line - 2]
+            manager_of_row = added[row.manager_row.line] if row.manager_row else row.manager
+            added[line] = create_staff_member(
+                by=hr, first_name=row.first_name, last_name=row.last_name, email=row.email, role_profile=row.role_profile,
+                role_since=row.start_date, line_manager=manager_of_row, manager_since=row.start_date if manager_of_row else None,
+            )
+        one_by_one = written(emails, mark)
+        raise Undo
+    assert not StaffMember.objects.filter(user__email__in=emails).exists()
+
+    people = import_staff(by=hr, csv_text=text)
+    assert written(emails, mark) == one_by_one
+    assert [person.user.username for person in people] == ["sam.jones4", "obrien", "sam.jones2", "bo", "zoe+cruz", "sam.jones5"]
+    assert [person.user.email for person in people] == emails  # in the file's order
+    summary = AuditEntry.objects.filter(pk__gt=mark).order_by("pk").last()
+    assert (summary.action, summary.changes["count"], summary.changes["names"][0]) == ("import", 6, "Sam Jones")
+
+
+def test_the_email_helper_makes_valid_addresses_of_the_length_asked():
+    from django.core.validators import validate_email
+
+    for size in (254, 255, 312):
+        assert len(email_of_length(size)) == size
+        validate_email(email_of_length(size))
+
+
+# Each row: the name and email as written in the file; None where the row is to be imported as it
+# is, else what the preview says about it.
+FIELD_LIMITS = [
+    pytest.param(f"{'F' * 150} Last", "long.first@example.org", None, id="first-name-150"),
+    pytest.param(f"First {'L' * 150}", "long.last@example.org", None, id="last-name-150"),
+    pytest.param("Ada Lovelace", email_of_length(254), None, id="email-254"),
+    pytest.param("Zoë Brontë-Ōtsuka", "zoe@example.org", None, id="accented"),
+    pytest.param(f"{'F' * 151} Last", "f@example.org", "The first name is 151 characters long; the limit is 150.", id="first-name-151"),
+    pytest.param(f"First {'L' * 151}", "l@example.org", "The last name is 151 characters long; the limit is 150.", id="last-name-151"),
+    pytest.param("Ada Lovelace", email_of_length(255), "The email address is 255 characters long; the limit is 254.", id="email-255"),
+    pytest.param("Ada Lovelace", email_of_length(312), "The email address is 312 characters long; the limit is 254.", id="email-312"),
+    pytest.param("Ad\x00a Lovelace", "ada@example.org", "The first name contains a control character (U+0000)", id="nul-in-first-name"),
+    pytest.param("Ada Love\x00lace", "ada@example.org", "The last name contains a control character (U+0000)", id="nul-in-last-name"),
+    pytest.param("Ada Lovelace", "ada\x00@example.org", "The email address contains a control character (U+0000)", id="nul-in-email"),
+    pytest.param("Ada Love\x07lace", "ada@example.org", "The last name contains a control character (U+0007)", id="bell-in-last-name"),
+    pytest.param("Ada Lovelace\x7f", "ada@example.org", "The last name contains a control character (U+007F)", id="delete-in-last-name"),
+]
+
+
+@pytest.mark.parametrize("name, email, message", FIELD_LIMITS)
+def test_the_preview_accepts_exactly_what_the_import_saves(client, hr, name, email, message):
+    text = HEADER + f'"{name}",{email},housing-worker,,2025-01-06\n'
+    client.force_login(hr)
+    before = snapshot()
+    response = upload(client, text)
+    (row,) = response.context["preview"].rows
+    if message is not None:
+        assert len(row.errors) == 1 and row.errors[0].startswith(message), row.errors
+        assert escape(message) in response.content.decode()
+        assert response.context["confirm"] is None
+        assert snapshot() == before
+        return
+    assert row.errors == [] and response.context["confirm"] is not None
+    response = confirm(client, text)
+    assert response.status_code == 302 and response.url == reverse("staff_list")
+    user = get_user_model().objects.get(email=email)
+    assert (user.first_name, user.last_name) == tuple(name.rsplit(" ", 1))
+    assert StaffMember.objects.filter(user=user, role_profile__slug="housing-worker").exists()
+
+
+def test_every_row_the_preview_accepts_is_imported_together(hr):
+    accepted = [param.values for param in FIELD_LIMITS if param.values[2] is None]
+    text = HEADER + "".join(f'"{name}",{email},housing-worker,,2025-01-06\n' for name, email, _ in accepted)
+    assert preview_import(text).is_valid
+    people = import_staff(by=hr, csv_text=text)
+    saved = StaffMember.objects.filter(pk__in=[person.pk for person in people]).select_related("user").order_by("pk")
+    assert [(member.user.first_name, member.user.last_name, member.user.email) for member in saved] == [
+        (*name.rsplit(" ", 1), email) for name, email, _ in accepted
+    ]
+
+
+def test_a_control_character_in_a_line_managers_email_is_reported_not_looked_up(client, hr):
+    text = HEADER + "Ada Lovelace,ada@example.org,housing-worker,boss\x00@example.org,2025-01-06\n"
+    client.force_login(hr)
+    response = upload(client, text)
+    assert response.status_code == 200
+    (row,) = response.context["preview"].rows
+    assert row.errors == ["No one working here or in this file has the email boss\x00@example.org, given as the line manager."]

@@ -12,7 +12,7 @@ from django.utils.html import escape
 
 from appraisal.models import AuditEntry
 from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, RoleProfileVersion, Service, StaffMember
-from roles.staff import assign_line_manager, assign_role_profile, create_staff_member, mark_leaver
+from roles.staff import assign_line_manager, assign_role_profile, create_staff_member, mark_leaver, update_staff_details
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,19 @@ def snapshot():
         AuditEntry.objects.count(),
         list(StaffMember.objects.order_by("pk").values_list("role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on")),
     )
+
+
+def email_of_length(size: int) -> str:
+    """A valid email address `size` characters long (a 64-character local part, labels of at most 63)."""
+    local, labels = "a" * 64, []
+    room = size - len(local) - 1 - len(".org")
+    while room > 0:
+        label = min(63, room)
+        if room - label == 1:  # a label needs a character after its dot
+            label -= 1
+        labels.append("b" * label)
+        room -= label + 1
+    return f"{local}@{'.'.join(labels)}.org"
 
 
 def profile(slug):
@@ -256,6 +269,49 @@ def test_adding_a_person_with_bad_input_says_why_next_to_the_field_and_saves_not
     response = client.post(reverse("staff_create"), data | changes)
     assert response.status_code == 200
     assert message in field_error(response, field)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"first_name": "F" * 151}, "first_name", "The first name is 151 characters long; the limit is 150."),
+        ({"last_name": "L" * 151}, "last_name", "The last name is 151 characters long; the limit is 150."),
+        ({"email": email_of_length(312)}, "email", "The email address is 312 characters long; the limit is 254."),
+        ({"first_name": "Ol\x00a"}, "first_name", "The first name contains a control character (U+0000)"),
+        ({"last_name": "No\twak"}, "last_name", "The last name contains a control character (U+0009)"),
+        ({"email": "ola\x1b@example.org"}, "email", "The email address contains a control character (U+001B)"),
+    ],
+)
+def test_a_person_is_refused_what_their_record_cannot_store(hr, staff, changes, field, message):
+    details = {"first_name": "Ola", "last_name": "Nowak", "email": "ola@example.org"}
+    before = snapshot()
+    with pytest.raises(ValidationError) as refused:
+        create_staff_member(by=hr, **(details | changes))
+    assert refused.value.message_dict[field][0].startswith(message)
+    with pytest.raises(ValidationError) as refused:
+        update_staff_details(by=hr, member=staff.staff_member, service=None, job_title="", **(details | changes))
+    assert refused.value.message_dict[field][0].startswith(message)
+    assert snapshot() == before
+
+
+def test_a_person_is_given_names_and_an_email_as_long_as_their_record_stores(hr, staff):
+    details = {"first_name": "F" * 150, "last_name": "L" * 150, "email": email_of_length(254)}
+    member = create_staff_member(by=hr, **details)
+    member.user.refresh_from_db()
+    assert (member.user.first_name, member.user.last_name, member.user.email) == tuple(details.values())
+    details["email"] = details["email"].replace("a", "e", 1)
+    update_staff_details(by=hr, member=staff.staff_member, service=None, job_title="", **details)
+    staff.refresh_from_db()
+    assert (staff.first_name, staff.last_name, staff.email) == tuple(details.values())
+
+
+def test_a_control_character_typed_into_a_name_is_refused_next_to_the_field(client, hr):
+    client.force_login(hr)
+    before = snapshot()
+    response = client.post(reverse("staff_create"), {"first_name": "Ol\x07a", "last_name": "Nowak", "email": "ola@example.org"})
+    assert response.status_code == 200
+    assert "The first name contains a control character (U+0007)" in field_error(response, "first_name")
     assert snapshot() == before
 
 
