@@ -35,6 +35,8 @@ def staff_mark_leaver(request, pk):
             leavers.mark_leaver(by=request.user, member=member, left_on=chosen, successors=form.successors())
         except ValidationError as error:
             form.add_error(None, error)
+            if chosen and form.someone_missing:
+                form.add_error("successor", "Choose who takes over, or someone for each one below.")
         else:
             messages.success(request, _done_message(member, chosen, bool(handover)))
             return redirect("staff_detail", member.pk)

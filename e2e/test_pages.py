@@ -57,6 +57,7 @@ def pages_for(username, server):
         ("change-appraiser", f"/appraisals/{appraisal('leah')}/appraiser/"),
         ("staff-list", "/staff/"),
         ("staff-detail", f"/staff/{server.staff_id('staff')}/"),
+        ("leaving-date-with-handover", f"/staff/{server.staff_id('manager')}/leaver/"),
         ("staff-new", "/staff/new/"),
         ("staff-import", "/staff/import/"),
         ("audit", "/audit/"),

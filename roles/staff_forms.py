@@ -142,8 +142,17 @@ class LeaverForm(forms.Form):
             del self.fields["successor"]
 
     @property
-    def handover_fields(self) -> list:
-        return [self[name] for name in self.handover_names]
+    def report_fields(self) -> list:
+        return [self[name] for name in self.handover_names if name.startswith("report-")]
+
+    @property
+    def appraisal_fields(self) -> list:
+        return [self[name] for name in self.handover_names if name.startswith("appraisal-")]
+
+    @property
+    def someone_missing(self) -> bool:
+        """No one chosen for all, and not for each record either (call after is_valid)."""
+        return not self.cleaned_data.get("successor") and not all(self.cleaned_data.get(name) for name in self.handover_names)
 
     def successors(self) -> dict[str, StaffMember]:
         """{field name: who takes it over}, the one chosen above where none is chosen for a record."""
