@@ -139,6 +139,16 @@ def leaver_form(client, member) -> str:
     return client.get(reverse("staff_mark_leaver", args=[member.pk])).content.decode()
 
 
+def hand_over(client, team, leaver, report, last_day, successor, *, appraisal_to=None):
+    """Mark `leaver` as leaving after `last_day`, `successor` taking over their report and the team's
+    open appraisal (or `appraisal_to` taking the appraisal)."""
+    return client.post(
+        reverse("staff_mark_leaver", args=[leaver.pk]),
+        {"left_on": last_day.isoformat(), "successor": successor.pk, f"report-{report.pk}": "",
+         f"appraisal-{team['current'].pk}": appraisal_to.pk if appraisal_to else ""},
+    )
+
+
 def test_the_leaver_form_lists_the_people_and_appraisals_to_hand_over(client, hr, team, manager, staff):
     client.force_login(hr)
     page = leaver_form(client, manager.staff_member)
@@ -150,11 +160,7 @@ def test_the_leaver_form_lists_the_people_and_appraisals_to_hand_over(client, hr
 
 def test_marking_a_leaver_hands_over_their_reports_and_appraisals_in_one_step(client, hr, team, manager, staff, other_manager):
     client.force_login(hr)
-    response = client.post(
-        reverse("staff_mark_leaver", args=[manager.staff_member.pk]),
-        {"left_on": YESTERDAY.isoformat(), "successor": other_manager.staff_member.pk,
-         f"report-{staff.staff_member.pk}": "", f"appraisal-{team['current'].pk}": ""},
-    )
+    response = hand_over(client, team, manager.staff_member, staff.staff_member, YESTERDAY, other_manager.staff_member)
     assert response.status_code == 302
     member = StaffMember.objects.get(pk=staff.staff_member.pk)
     assert member.line_manager_id == other_manager.staff_member.pk and member.line_manager_since == TODAY  # the day after the last
@@ -167,11 +173,7 @@ def test_marking_a_leaver_hands_over_their_reports_and_appraisals_in_one_step(cl
 def test_each_record_can_go_to_someone_different(client, hr, team, manager, staff, other_manager):
     head = make_person("head", role=None)
     client.force_login(hr)
-    client.post(
-        reverse("staff_mark_leaver", args=[manager.staff_member.pk]),
-        {"left_on": YESTERDAY.isoformat(), "successor": other_manager.staff_member.pk,
-         f"report-{staff.staff_member.pk}": "", f"appraisal-{team['current'].pk}": head.staff_member.pk},
-    )
+    hand_over(client, team, manager.staff_member, staff.staff_member, YESTERDAY, other_manager.staff_member, appraisal_to=head.staff_member)
     assert StaffMember.objects.get(pk=staff.staff_member.pk).line_manager_id == other_manager.staff_member.pk
     assert reload(team["current"]).appraiser_id == head.staff_member.pk
 
@@ -195,11 +197,7 @@ def test_a_handover_with_anyone_missing_or_unfit_changes_nothing(client, hr, tea
 def test_a_handover_ahead_takes_effect_the_day_after_the_last_day(client, hr, team, manager, staff, other_manager, monkeypatch):
     last_day = TODAY + 5 * DAY
     client.force_login(hr)
-    response = client.post(
-        reverse("staff_mark_leaver", args=[manager.staff_member.pk]),
-        {"left_on": last_day.isoformat(), "successor": other_manager.staff_member.pk,
-         f"report-{staff.staff_member.pk}": "", f"appraisal-{team['current'].pk}": ""},
-    )
+    response = hand_over(client, team, manager.staff_member, staff.staff_member, last_day, other_manager.staff_member)
     assert response.status_code == 302
     # Until her last day she still manages and appraises.
     assert StaffMember.objects.get(pk=staff.staff_member.pk).line_manager_id == manager.staff_member.pk
@@ -218,11 +216,7 @@ def test_a_handover_ahead_takes_effect_the_day_after_the_last_day(client, hr, te
 
 def test_clearing_a_leaving_date_set_ahead_cancels_its_handover(client, hr, team, manager, staff, other_manager):
     client.force_login(hr)
-    client.post(
-        reverse("staff_mark_leaver", args=[manager.staff_member.pk]),
-        {"left_on": (TODAY + 5 * DAY).isoformat(), "successor": other_manager.staff_member.pk,
-         f"report-{staff.staff_member.pk}": "", f"appraisal-{team['current'].pk}": ""},
-    )
+    hand_over(client, team, manager.staff_member, staff.staff_member, TODAY + 5 * DAY, other_manager.staff_member)
     assert client.post(reverse("staff_mark_leaver", args=[manager.staff_member.pk]), {"left_on": ""}).status_code == 302
     assert not LineManagerAssignment.objects.filter(staff_member=staff.staff_member, since__gt=TODAY).exists()
     staff_records.apply_due_line_changes(TODAY + 30 * DAY)
