@@ -148,3 +148,14 @@ def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_cl
     managers = dict(StaffMember.objects.filter(pk__in=[first.staff_member.pk, second.staff_member.pk]).values_list("pk", "line_manager"))
     one, other, top = first.staff_member.pk, second.staff_member.pk, head.staff_member.pk
     assert managers in ({one: other, other: top}, {one: top, other: one}), "exactly one change, and no loop"
+
+
+def test_on_postgresql_a_request_waits_for_a_lock_a_bounded_time(framework_loaded):
+    """A lock held by someone else must not hold a request until the server's worker is killed (30 s):
+    after lock_timeout the save fails as busy, and the person gets the page that keeps their input."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's wait is its busy timeout, 20 s (tests/test_concurrent_writes.py)")
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "10s"

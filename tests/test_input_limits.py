@@ -333,3 +333,26 @@ def test_other_numbers_too_large_for_the_database_are_refused(client, hr, manage
     response = client.post(reverse("appraisal_share", args=[appraisal.pk]), {"revision": HUGE})
     assert response.status_code == 302  # back to the record, which says the record has moved on
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("text", ["\u034f", "\ufe0f", "\u17b4", "\u180b", "\U000e0100", "\ufff0", "\u0301\u0301"])
+def test_marks_and_unassigned_characters_alone_are_no_reason(hr, manager, staff, text):
+    appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    with pytest.raises(ValidationError) as error:
+        services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason=text)
+    assert "reason" in field_errors(error.value)
+    assert reload(appraisal).state == Appraisal.State.COMPLETED
+
+
+def test_accents_and_marks_in_text_are_kept(hr, manager, staff):
+    appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Café\u0301 scored against the wrong role \u2764\ufe0f")
+    assert reload(appraisal).events.last().comment == "Café\u0301 scored against the wrong role \u2764\ufe0f"
+
+
+@pytest.mark.parametrize("query", ["object_type=%00", "object_id=7%00", "action=share%00", "person=%00"])
+def test_a_nul_in_a_query_is_refused_not_a_database_error(client, hr, query):
+    client.force_login(hr)
+    response = client.get(reverse("audit_log") + "?" + query)
+    assert response.status_code == 400
+    assert "cannot hold" in response.content.decode()

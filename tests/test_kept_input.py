@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appraisal.models import IndicatorRating
+from roles.models import StaffMember
 from tests.appraisals import open_appraisal, reload
 from tests.conftest import PASSWORD
 from tests.snapshots import snapshot
@@ -169,3 +170,27 @@ def test_a_scoring_page_without_kept_input_reads_nothing_more(client, hr, manage
         client.get(review_url(appraisal))
     assert not any("keptinput" in query["sql"].lower() for query in queries.captured_queries)
     assert reload(appraisal).revision == 1
+
+
+def test_input_holding_a_nul_is_kept_without_it_on_every_database(hr, manager, staff):
+    appraisal = open_appraisal(hr, staff)
+    browser = Client()
+    browser.login(username="manager", password=PASSWORD)
+    token = page_field(browser, review_url(appraisal), "kept_for")
+    Session.objects.all().delete()
+    response = browser.post(review_url(appraisal), form_data(appraisal, objectives="Lead\x00 the team", kept_for=token), HTTP_ORIGIN=SITE)
+    assert response.status_code == 302
+    response = browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    assert "Lead the team" in response.content.decode()
+
+
+def test_nothing_is_kept_for_someone_who_has_left(hr, manager, staff):
+    from appraisal.models import KeptInput
+
+    appraisal = open_appraisal(hr, staff)
+    browser = Client()
+    browser.login(username="manager", password=PASSWORD)
+    token = page_field(browser, review_url(appraisal), "kept_for")
+    StaffMember.objects.filter(user=manager).update(left_on=timezone.localdate() - datetime.timedelta(days=1))
+    browser.post(review_url(appraisal), form_data(appraisal, objectives="After she left", kept_for=token), HTTP_ORIGIN=SITE)
+    assert not KeptInput.objects.exists()
