@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 
 from appraisal.models import KeptInput
+from roles.auth import StaffBackend
 
 TOKEN_FIELD = "kept_for"
 TOKEN_SALT = "appraisal.drafts.kept_for"
@@ -92,13 +93,19 @@ def keep(request, reason: str) -> bool:
         return False
     if request.user.is_authenticated and request.user.pk != user_id:
         return False
-    data = {key: request.POST.getlist(key) for key in list(request.POST)[:MAX_KEPT_FIELDS] if key not in NOT_KEPT_FIELDS}
+    # A NUL is never part of what someone typed (forms refuse it) and PostgreSQL cannot keep one.
+    data = {
+        key.replace("\x00", ""): [value.replace("\x00", "") for value in request.POST.getlist(key)]
+        for key in list(request.POST)[:MAX_KEPT_FIELDS]
+        if key not in NOT_KEPT_FIELDS
+    }
     if len(json.dumps(data)) > MAX_KEPT_BYTES:
         return False
     now = timezone.now()
     with transaction.atomic():
-        if not get_user_model().objects.filter(pk=user_id).exists():
-            return False
+        person = get_user_model().objects.filter(pk=user_id).first()
+        if person is None or not StaffBackend().user_can_authenticate(person):
+            return False  # nobody who can sign in any more (a leaver, say) to give it back to
         KeptInput.objects.update_or_create(user_id=user_id, path=request.path, defaults={"data": data, "reason": reason, "kept_at": now})
         beyond = list(KeptInput.objects.filter(user_id=user_id).order_by("-kept_at").values_list("pk", flat=True)[MAX_KEPT_FORMS:])
         KeptInput.objects.filter(user_id=user_id).filter(Q(pk__in=beyond) | Q(kept_at__lt=now - KEEP_FOR)).delete()

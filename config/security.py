@@ -109,10 +109,12 @@ def content_security_policy(get_response):
 
 def limit_request_body(get_response):
     """Middleware (first): a request whose body is larger than settings.MAX_REQUEST_BYTES is refused
-    with 413 before anything reads it, whoever sends it and whatever it holds (form fields or files).
+    with 413 before anything reads it, whoever sends it and whatever it holds (form fields or files);
+    a query string holding a NUL is refused with 400.
 
     Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) covers form fields only, and only when they are
-    read; this one covers uploads too, and every address.
+    read; this one covers uploads too, and every address. Forms refuse a NUL in what they read, but
+    a view may filter on a query value directly, and PostgreSQL refuses a NUL in any string.
     """
 
     def middleware(request):
@@ -124,6 +126,8 @@ def limit_request_body(get_response):
             limit = settings.MAX_REQUEST_BYTES / 1_000_000
             page = render_to_string("413.html", {"size": length / 1_000_000, "limit": limit})
             return HttpResponse(page, status=413)
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            return HttpResponse(render_to_string("400_query.html"), status=400)
         return get_response(request)
 
     return middleware

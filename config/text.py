@@ -13,10 +13,17 @@ def _invisible(character: str) -> bool:
     return unicodedata.category(character) in _INVISIBLE_CATEGORIES or character in _FILLERS
 
 
+def _shows(character: str) -> bool:
+    """A letter, digit, punctuation mark or symbol: something a reader sees on its own. Marks that
+    combine with another character (accents, variation selectors), unassigned and private-use code
+    points are not, alone."""
+    return unicodedata.category(character)[0] in "LNPS" and character not in _FILLERS
+
+
 def normalise_text(value):
-    """Text as stored: one kind of line ending (browsers send CRLF from textareas), and nothing
-    invisible around it (whitespace, zero-width or formatting characters), so that text which shows
-    nothing is stored as empty and a required field refuses it."""
+    """Text as stored: one kind of line ending (browsers send CRLF from textareas), nothing invisible
+    around it (whitespace, zero-width or formatting characters), and empty if nothing in it shows,
+    so that a required field refuses text that shows nothing."""
     if not isinstance(value, str):
         return value
     value = value.replace("\r\n", "\n").replace("\r", "\n")
@@ -25,7 +32,8 @@ def normalise_text(value):
         start += 1
     while end > start and _invisible(value[end - 1]):
         end -= 1
-    return value[start:end]
+    value = value[start:end]
+    return value if any(map(_shows, value)) else ""
 
 
 BIDI_MESSAGE = "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
@@ -41,7 +49,7 @@ def name_problem(value: str) -> str | None:
     must show letters."""
     if has_bidi_control(value):
         return BIDI_MESSAGE
-    if not any(unicodedata.category(character).startswith("L") and character not in _FILLERS for character in value):
+    if not any(unicodedata.category(character).startswith("L") and _shows(character) for character in value):
         return "A name must contain letters."
     return None
 

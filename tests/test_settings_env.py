@@ -32,12 +32,12 @@ def test_postgres_urls_give_every_connection_detail():
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("appraisals", "app", "s@cret")
     assert (config["HOST"], config["PORT"]) == ("db.internal", "5433")
-    assert config["OPTIONS"] == {"sslmode": "require", "options": "-c join_collapse_limit=4"}
+    assert config["OPTIONS"] == {"sslmode": "require", "options": "-c join_collapse_limit=4 -c lock_timeout=10s", "connect_timeout": "10"}
 
 
 def test_postgres_planner_options_in_the_url_come_after_the_app_s_own():
     config = parse_database_url("postgres://app@db/appraisals?options=-c%20join_collapse_limit%3D8", base_dir=Path("."))
-    assert config["OPTIONS"]["options"] == "-c join_collapse_limit=4 -c join_collapse_limit=8"  # the last one wins
+    assert config["OPTIONS"]["options"] == "-c join_collapse_limit=4 -c lock_timeout=10s -c join_collapse_limit=8"  # the last one wins
 
 
 def test_the_suite_s_database_connection_has_the_planner_setting_when_it_is_postgresql(django_db_blocker):
