@@ -10,8 +10,9 @@ from django.db.models import Q
 from django.http import Http404
 
 from appraisal.models import Appraisal
-from roles.access import hr_conflicts, is_hr_admin, is_hr_admin_over, staff_member_for
-from roles.hierarchy import managers_above, reports_in_line
+from core.access import is_hr_admin
+from staff.access import hr_conflicts, is_hr_admin_over, staff_member_for
+from staff.hierarchy import managers_above, reports_in_line
 
 
 def visible_appraisals(user):
@@ -32,7 +33,7 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
     """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it.
 
     Sets `viewer_is_owner`, `viewer_is_appraiser`, `viewer_is_hr` and `viewer_is_above` on it.
-    `viewer_is_hr` is False for an HR admin on their own record (see `roles.access.hr_conflicts`);
+    `viewer_is_hr` is False for an HR admin on their own record (see `staff.access.hr_conflicts`);
     the records of the people above them they do not see at all.
     """
     # Each table joined here costs PostgreSQL planning time on every page of the record (eleven
@@ -76,7 +77,7 @@ def may_see_scores(appraisal: Appraisal) -> bool:
 def get_person_for(user, pk: int):
     """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
     in the current line-management chain, or an HR admin. Sets `viewer_is_self` on it."""
-    from roles.models import StaffMember
+    from staff.models import StaffMember
 
     person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
     if person is None:

@@ -45,7 +45,7 @@ from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 
 from appraisal.models import KeptInput
-from roles.auth import StaffBackend
+from staff.auth import StaffBackend
 
 TOKEN_FIELD = "kept_for"
 TOKEN_SALT = "appraisal.drafts.kept_for"

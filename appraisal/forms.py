@@ -4,8 +4,8 @@ from django.utils.safestring import mark_safe
 
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating
 from appraisal.selectors import Sheet
-from roles.forms import form_helper
-from roles.models import StaffMember
+from core.forms import form_helper
+from staff.models import StaffMember
 
 RATING_CHOICES = [("", "Not rated"), *IndicatorRating.Rating.choices]
 RATING_CHOICE_LABELS = dict(RATING_CHOICES)

@@ -17,7 +17,8 @@ from appraisal.charts import LevelChart, level_chart
 from appraisal.models import Appraisal, ScoredCompetency
 from appraisal.rules import Record, Standing, held_since, standing
 from competencies.models import Competency, Indicator, Level
-from roles.models import RoleAssignment, RoleProfileVersion, StaffMember
+from roles.models import RoleProfileVersion
+from staff.models import RoleAssignment, StaffMember
 from roles.selectors import current_title
 
 

@@ -3,7 +3,7 @@
 A person's history is read far more often than it changes: it changes when one of their records
 moves on, their staff record is edited, or the framework, a role profile, a service or a cycle is.
 Every change the application makes writes an audit entry in the same transaction
-(`appraisal.audit`), about the person it concerns or, for shared records, about no one, and
+(`audit.trail`), about the person it concerns or, for shared records, about no one, and
 entries are never edited or deleted. So the newest id and the number of the entries about the
 person, and of those about no one, change with every committed change the page could show. The
 cache key holds them (one indexed query), so a page is never served from the cache after such a
@@ -21,8 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from appraisal.history import person_history
-from appraisal.models import AuditEntry
-from roles.models import StaffMember
+from audit.models import AuditEntry
+from staff.models import StaffMember
 
 TTL = 10 * 60  # seconds
 

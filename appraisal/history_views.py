@@ -10,7 +10,7 @@ from appraisal.access import get_person_for
 from appraisal.history import person_history as history_of
 from appraisal.history_cache import history_body
 from appraisal.pdf import render_history_pdf
-from roles.access import staff_member_for
+from staff.access import staff_member_for
 
 
 def _own_id(user) -> int:

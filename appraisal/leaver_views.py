@@ -9,10 +9,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from appraisal import leavers
-from roles import staff as staff_records
-from roles.access import hr_admin_required
-from roles.staff_forms import DATE_INPUT_FORMATS, DateField, LeaverForm
-from roles.staff_views import staff_member_to_change
+from staff import leaving as staff_leaving
+from core.access import hr_admin_required
+from staff.forms import DATE_INPUT_FORMATS, DateField, LeaverForm
+from staff.views import staff_member_to_change
 
 
 @hr_admin_required
@@ -20,7 +20,7 @@ from roles.staff_views import staff_member_to_change
 def staff_mark_leaver(request, pk):
     member = staff_member_to_change(request.user, pk)
     left_on = _posted_date(request) if request.method == "POST" else member.left_on or timezone.localdate()
-    reports = staff_records.reports_to_hand_over(member, left_on) if left_on else []
+    reports = staff_leaving.reports_to_hand_over(member, left_on) if left_on else []
     appraisals = leavers.appraisals_to_hand_over(member) if left_on else []
     handover = [(f"report-{report.pk}", f"Line management of {report.name}") for report in reports] + [
         (f"appraisal-{appraisal.pk}", f"{appraisal.staff_member}'s appraisal, {appraisal.cycle} ({appraisal.get_state_display()})")

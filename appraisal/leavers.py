@@ -5,7 +5,7 @@ line-manage who will still work here and for each open appraisal they conduct. T
 take over on the day after the last day: at once when that day has come, otherwise on the day,
 when `apply_due_handovers` runs (`manage.py apply_handovers`, daily). All or nothing: one unfit
 successor and nothing is saved. Until that day the leaver still manages and appraises; from it
-they cannot sign in (roles/auth.py), whether or not the handover has run yet.
+they cannot sign in (staff/auth.py), whether or not the handover has run yet.
 """
 
 import datetime
@@ -15,12 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from appraisal import audit
+from audit import trail
 from appraisal.models import Appraisal, AppraiserHandover
 from appraisal.services import appraiser_problem, hand_over_appraisal
-from config.dates import employment_date_problem
-from roles import staff as staff_records
-from roles.models import StaffMember
+from core.dates import employment_date_problem
+from staff import leaving as staff_leaving
+from staff.models import StaffMember
 
 logger = logging.getLogger(__name__)
 State = Appraisal.State
@@ -61,7 +61,7 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, succe
                 handovers.append((appraisal, successor))
     line_successors = {int(key.split("-", 1)[1]): person for key, person in successors.items() if key.startswith("report-")}
     try:
-        staff_records.mark_leaver(by=by, member=member, left_on=left_on, line_successors=line_successors)
+        staff_leaving.mark_leaver(by=by, member=member, left_on=left_on, line_successors=line_successors)
     except ValidationError as error:
         errors = {**error.message_dict, **errors}
     if errors:
@@ -71,7 +71,7 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, succe
             hand_over_appraisal(by=by, appraisal=appraisal, appraiser=successor, reason=reason_for(member, left_on))
         else:
             AppraiserHandover.objects.create(appraisal=appraisal, leaver=member, successor=successor, on=effective, recorded_by=by)
-            audit.record(
+            trail.record(
                 actor=by, action="plan handover", obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id,
                 changes={"appraiser": [str(member), str(successor)], "from": str(effective)},
             )
@@ -80,7 +80,7 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, succe
 
 def _cancel_planned(*, by, member: StaffMember) -> None:
     for handover in AppraiserHandover.objects.filter(leaver=member, applied_at__isnull=True).select_related("appraisal", "successor__user"):
-        audit.record(
+        trail.record(
             actor=by, action="cancel handover", obj=handover.appraisal, object_type="appraisal", person=handover.appraisal.staff_member_id,
             changes={"appraiser": [str(handover.successor), str(member)], "from": str(handover.on)},
         )
@@ -93,7 +93,7 @@ def apply_due_handovers(today: datetime.date | None = None) -> dict[str, int]:
     leavers, and any open appraisal still conducted by someone who has left (it goes to the person's
     line manager). Safe to run any number of times; returns counts of what it did."""
     today = today or timezone.localdate()
-    done = {"line managers": len(staff_records.apply_due_line_changes(today)), "appraisals": 0, "left as they are": 0}
+    done = {"line managers": len(staff_leaving.apply_due_line_changes(today)), "appraisals": 0, "left as they are": 0}
     for handover in AppraiserHandover.objects.filter(applied_at__isnull=True, on__lte=today).select_related(
         "appraisal__cycle", "appraisal__staff_member__user", "appraisal__appraiser__user", "leaver__user", "successor__user", "recorded_by"
     ):

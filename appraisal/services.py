@@ -31,15 +31,26 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from appraisal import audit, notifications
-from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal import notifications
+from audit import trail
+from appraisal.models import (
+    RATING_LABELS,
+    Appraisal,
+    AppraisalCycle,
+    AppraisalEvent,
+    IndicatorRating,
+    MeasureReview,
+    ScoredCompetency,
+)
 from appraisal.rules import Record, WindowLevel, derive_level
 from competencies.models import Indicator
 from competencies.selectors import framework_competencies
-from config.dates import meeting_date_problem
-from config.text import normalise_text
-from roles.access import hr_conflict_message, is_hr_admin, is_hr_admin_over, staff_member_for
-from roles.models import RoleProfileVersion, RoleRequirement, StaffMember
+from core.dates import meeting_date_problem
+from core.text import normalise_text
+from core.access import is_hr_admin
+from staff.access import hr_conflict_message, is_hr_admin_over, staff_member_for
+from roles.models import RoleProfileVersion, RoleRequirement
+from staff.models import StaffMember
 
 State = Appraisal.State
 
@@ -75,7 +86,7 @@ def create_cycle(
     cycle.full_clean()
     with transaction.atomic():
         cycle.save()
-        audit.record(
+        trail.record(
             actor=by,
             action="create",
             obj=cycle,
@@ -123,7 +134,7 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
         if first_opening:
             cycle.opened_at, cycle.opened_by = now, by
             cycle.save(update_fields=["opened_at", "opened_by"])
-        audit.record(
+        trail.record(
             actor=by,
             action="open" if first_opening else "open again",
             obj=cycle,
@@ -145,7 +156,7 @@ def create_appraisals(*, cycle: AppraisalCycle, by, at, assignments: list[tuple[
 
     Call inside a transaction. The first state is self-assessment when the cycle asks for it.
     """
-    snapshots = _window_snapshots({version.pk: version for _, _, version in assignments}.values())
+    snapshots = window_snapshots({version.pk: version for _, _, version in assignments}.values())
     state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
     appraisals = Appraisal.objects.bulk_create(
         [
@@ -188,10 +199,10 @@ def _audit_opened(appraisals: list[Appraisal], *, by, cycle: AppraisalCycle, peo
             "role profile version": [None, str(appraisal.role_version)],
         }
         entries.append(
-            audit.build(actor=by, action="open", obj=appraisal, object_type="appraisal", person=person.pk,
+            trail.build(actor=by, action="open", obj=appraisal, object_type="appraisal", person=person.pk,
                         object_repr=f"{person} – {cycle}", changes=changes)
         )
-    audit.record_all(entries)
+    trail.record_all(entries)
 
 
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
@@ -205,7 +216,7 @@ def _sort_out(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotApprais
     people = list(
         StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
     )
-    versions = _current_versions({person.role_profile_id for person in people if person.role_profile_id})
+    versions = current_versions({person.role_profile_id for person in people if person.role_profile_id})
     candidates, problems = [], []
     for person in people:
         if person.role_profile_id is None:
@@ -306,7 +317,7 @@ def save_review(
     }
     with transaction.atomic():
         appraisal = _advance(appraisal, by=by, expect=[State.MANAGER_REVIEW], revision=revision, values=values)
-        changes = audit.field_changes(appraisal.previous_values, values)
+        changes = trail.field_changes(appraisal.previous_values, values)
         scored = _scored(appraisal)
         changes.update(_save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence"))
         changes.update(_save_overrides(scored, overrides))
@@ -413,7 +424,7 @@ def _require_hr(user) -> None:
 
 
 def _require_hr_over(user, appraisal: Appraisal) -> None:
-    """An HR admin, and not on their own appraisal or that of someone above them (`roles.access.hr_conflicts`)."""
+    """An HR admin, and not on their own appraisal or that of someone above them (`staff.access.hr_conflicts`)."""
     _require_hr(user)
     if not is_hr_admin_over(user, appraisal.staff_member_id):
         raise NotAllowed(hr_conflict_message(user, appraisal.staff_member_id))
@@ -523,7 +534,7 @@ def _event(appraisal, *, by, action, from_state, to_state=None, comment="") -> A
 
 
 def _audit(appraisal: Appraisal, by, action: str, changes: dict) -> None:
-    audit.record(actor=by, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id, changes=changes)
+    trail.record(actor=by, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id, changes=changes)
 
 
 def _scored(appraisal: Appraisal) -> list[ScoredCompetency]:
@@ -693,7 +704,7 @@ def records_from(earlier: list[tuple[int, datetime.date]], levels: dict[int, dic
     }
 
 
-def _current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
+def current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
     """{role profile id: its newest published version}."""
     versions = {}
     for version in RoleProfileVersion.objects.filter(
@@ -703,7 +714,7 @@ def _current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
     return versions
 
 
-def _window_snapshots(versions) -> dict[int, list[dict]]:
+def window_snapshots(versions) -> dict[int, list[dict]]:
     """{version id: [ScoredCompetency field values, ...]}: each required competency's window as it stands now."""
     versions = list(versions)
     requirements = list(RoleRequirement.objects.filter(version__in=versions).order_by("version_id", "position"))

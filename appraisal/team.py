@@ -11,8 +11,9 @@ from django.utils.safestring import mark_safe
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import Standing, standing
 from competencies.models import Competency
-from roles.hierarchy import reports_in_line
-from roles.models import RoleRequirement, StaffMember
+from staff.hierarchy import reports_in_line
+from roles.models import RoleRequirement
+from staff.models import StaffMember
 
 DIRECT, LINE = "direct", "line"
 

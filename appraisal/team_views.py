@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from appraisal.team import DIRECT, LINE, team_overview
-from roles.access import staff_member_for
+from staff.access import staff_member_for
 
 
 @login_required

@@ -18,8 +18,9 @@ from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.pdf import render_appraisal_pdf
 from appraisal.selectors import appraisal_sheet
-from roles.access import hr_admin_required, hr_conflict_message, hr_conflicts, is_hr_admin, staff_member_for
-from roles.forms import add_validation_error
+from core.access import hr_admin_required, is_hr_admin
+from staff.access import hr_conflict_message, hr_conflicts, staff_member_for
+from core.forms import add_validation_error
 
 State = Appraisal.State
 

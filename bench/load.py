@@ -57,15 +57,16 @@ def make_session(username: str) -> str:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    from config.security import SEEN_KEY, STARTED_KEY
+    from core.security import SEEN_KEY, STARTED_KEY
 
     user = get_user_model().objects.get(username=username)
     session = SessionStore()
     now = int(time.time())
-    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
                     HASH_SESSION_KEY: user.get_session_auth_hash(), STARTED_KEY: now, SEEN_KEY: now})
     session.save()
     return session.session_key

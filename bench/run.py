@@ -74,7 +74,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from appraisal.benchmark import table
+        from bench.measure import table
 
         print(table(json.loads(results.read_text())))
         load_file = ROOT / "bench" / "load.json"

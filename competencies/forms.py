@@ -2,7 +2,7 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Level
-from roles.forms import OrderedFormSet, form_helper, ordered_formset
+from core.forms import OrderedFormSet, form_helper, ordered_formset
 
 
 class CompetencyForm(forms.Form):

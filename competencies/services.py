@@ -10,8 +10,8 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from appraisal.audit import field_changes, record, update_fields
-from config.text import normalise_text
+from audit.trail import field_changes, record, update_fields
+from core.text import normalise_text
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
 
 # A level's fields as its "create" entry records them (a retired level that comes back shows what it was).
@@ -20,37 +20,6 @@ LEVEL_AUDIT_FIELDS = ["number", "lead", "rule_text", "sustained_level", "sustain
 # A position no indicator holds, used while positions are reassigned (the unique constraint
 # on current positions is checked row by row on SQLite).
 _PARKING = 10_000
-
-
-def usage(competency: Competency, number: int | None = None) -> list[dict]:
-    """Current and draft role profile versions that require `competency` (at level `number`, if given).
-
-    Each: {"version", "label"}, label naming the window's column the level falls in.
-    """
-    from roles.models import RoleProfileVersion, RoleRequirement
-
-    requirements = RoleRequirement.objects.filter(competency=competency).select_related("version__role_profile")
-    current_ids = {
-        profile_id: max_number
-        for profile_id, max_number in RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED)
-        .values_list("role_profile")
-        .annotate(Max("number"))
-    }
-    uses = []
-    for requirement in requirements:
-        version = requirement.version
-        is_current = version.status == RoleProfileVersion.Status.PUBLISHED and current_ids.get(version.role_profile_id) == version.number
-        if not (is_current or version.status == RoleProfileVersion.Status.DRAFT):
-            continue
-        if number is not None and number not in requirement.window:
-            continue
-        label = ("Entry", "Desired", "Exceptional")[number - requirement.entry_level] if number else requirement.window_label
-        uses.append({"version": version, "label": label, "draft": version.status == RoleProfileVersion.Status.DRAFT})
-    return sorted(uses, key=lambda use: (use["version"].title, use["version"].number))
-
-
-def _describe_uses(uses) -> str:
-    return "; ".join(f"{use['version'].title}{' (draft)' if use['draft'] else ''}" for use in uses)
 
 
 @transaction.atomic
@@ -90,16 +59,6 @@ def move_competency(*, by, competency: Competency, step: int) -> None:
         if item.position != position:
             Competency.objects.filter(pk=item.pk).update(position=position)
     record(actor=by, action="reorder", obj=competency, changes={"position": [index + 1, other + 1], "swapped with": ordered[index].name})
-
-
-@transaction.atomic
-def retire_competency(*, by, competency: Competency) -> None:
-    uses = usage(competency)
-    if uses:
-        raise ValidationError(f"{competency.name} is required by {_describe_uses(uses)}. Remove it from those role profiles first.")
-    competency.retired_at = timezone.now()
-    competency.save(update_fields=["retired_at"])
-    record(actor=by, action="retire", obj=competency, changes={"retired_at": [None, competency.retired_at]})
 
 
 @transaction.atomic
@@ -171,19 +130,6 @@ def update_indicators(*, by, level: Level, items: list[dict]) -> dict:
     if after != before:
         record(actor=by, action="edit indicators", obj=level, changes={"indicators": [before, after]})
     return {"before": before, "after": after}
-
-
-@transaction.atomic
-def retire_level(*, by, level: Level) -> None:
-    uses = usage(level.competency, level.number)
-    if uses:
-        raise ValidationError(
-            f"Level {level.number} of {level.competency.name} is in the window of {_describe_uses(uses)}. "
-            "Change those windows first."
-        )
-    level.retired_at = timezone.now()
-    level.save(update_fields=["retired_at"])
-    record(actor=by, action="retire", obj=level, changes={"retired_at": [None, level.retired_at]})
 
 
 def _next_position(level: Level) -> int:

@@ -88,7 +88,7 @@ def parse_database_url(url: str | None, *, base_dir: Path) -> dict:
         # The record's pages join nine or ten tables in one query; letting the planner try every
         # order of them took it 4-5 ms per query, ten times the query's run. Orders are tried within
         # groups of four (PostgreSQL's default: eight). Options in the URL come after, so they win.
-        # A request waits at most 10 s for a lock someone else holds, then fails as busy (config/busy.py)
+        # A request waits at most 10 s for a lock someone else holds, then fails as busy (core/busy.py)
         # and the person gets a page that keeps what they typed, long before the server's 30 s timeout.
         options["options"] = f"-c join_collapse_limit=4 -c lock_timeout=10s {options.get('options', '')}".strip()
         options.setdefault("connect_timeout", "10")

@@ -36,25 +36,34 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # The apps, lowest first: each may use only those before it (the layers in pyproject.toml).
+    "core",
+    "audit",
     "competencies",
     "roles",
+    "staff",
     "appraisal",
+    "reports",
+    # Demo data and the benchmark: their management commands (seed_demo; seed_scale, bench).
+    "demo",
+    "bench",
 ]
 
 MIDDLEWARE = [
-    "config.logging.request_context",
-    "config.security.limit_request_body",
+    "core.logging.request_context",
+    "core.requests.request_memory",
+    "core.security.limit_request_body",
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered here, before the session and the rest (see STORAGES below).
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.security.content_security_policy",
+    "core.security.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "config.busy.BusyDatabaseMiddleware",
+    "core.busy.BusyDatabaseMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.security.session_limits",
+    "core.security.session_limits",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -71,14 +80,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "roles.context_processors.navigation",
+                "staff.context_processors.navigation",
             ],
         },
     },
 ]
 
-# A leaver cannot sign in from the day after their last day, and their sessions end (roles/auth.py).
-AUTHENTICATION_BACKENDS = ["roles.auth.StaffBackend"]
+# A leaver cannot sign in from the day after their last day, and their sessions end (staff/auth.py).
+AUTHENTICATION_BACKENDS = ["staff.auth.StaffBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -87,7 +96,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# No request body may be larger than this, form or upload (config/security.py): the longest real
+# No request body may be larger than this, form or upload (core/security.py): the longest real
 # appraisal form is a few hundred kilobytes, and a staff import file at most 1 MB.
 MAX_REQUEST_BYTES = 2_500_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
@@ -96,19 +105,19 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 CSRF_FAILURE_VIEW = "appraisal.drafts.csrf_failure"
 
 # A login session ends after 30 minutes without a request, and 12 hours after the login however
-# active (config/security.py); the cookie lasts no longer than that.
+# active (core/security.py); the cookie lasts no longer than that.
 SESSION_IDLE_TIMEOUT = 30 * 60
 SESSION_ABSOLUTE_TIMEOUT = 12 * 60 * 60
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_COOKIE_HTTPONLY = True
 
-# Failed logins (roles/login.py): after 5 for one username, or 30 from one address, within 15
+# Failed logins (staff/login.py): after 5 for one username, or 30 from one address, within 15
 # minutes, further attempts are refused until the window has passed.
 LOGIN_THROTTLE_WINDOW = 15 * 60
 LOGIN_THROTTLE_PER_USERNAME = 5
 LOGIN_THROTTLE_PER_ADDRESS = 30
 
-# Every page's Content-Security-Policy (config/security.py): everything from this site, nothing
+# Every page's Content-Security-Policy (core/security.py): everything from this site, nothing
 # inline. Bootstrap and all the CSS are served from static/.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -140,7 +149,7 @@ if not DEBUG:
 CLIENT_IP_HEADER = None if DEBUG else "HTTP_X_FORWARDED_FOR"
 
 # Logs go to standard error, one line per event, with the request's path and user id, never what
-# was typed (config/logging.py). LOG_LEVEL applies to Django and the app: by default warnings and
+# was typed (core/logging.py). LOG_LEVEL applies to Django and the app: by default warnings and
 # errors, and with DEBUG also INFO (the development server's line per request). Other libraries
 # add only their warnings and errors (WeasyPrint and fontTools describe every PDF at INFO). SQL is
 # never logged: Django logs it at DEBUG with its parameters, which are the records' contents.
@@ -149,12 +158,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request": {"()": "config.logging.RequestFilter"},
-        "anonymous_not_found_as_info": {"()": "config.logging.AnonymousNotFoundAsInfo"},
+        "request": {"()": "core.logging.RequestFilter"},
+        "anonymous_not_found_as_info": {"()": "core.logging.AnonymousNotFoundAsInfo"},
     },
-    "formatters": {"one_line": {"()": "config.logging.OneLineFormatter"}},
+    "formatters": {"one_line": {"()": "core.logging.OneLineFormatter"}},
     "handlers": {
-        "stderr": {"class": "config.logging.StandardErrorHandler", "level": LOG_LEVEL, "filters": ["request"], "formatter": "one_line"},
+        "stderr": {"class": "core.logging.StandardErrorHandler", "level": LOG_LEVEL, "filters": ["request"], "formatter": "one_line"},
     },
     "root": {"handlers": ["stderr"], "level": "WARNING" if LOG_LEVEL in ("DEBUG", "INFO") else LOG_LEVEL},
     "loggers": {
@@ -164,7 +173,7 @@ LOGGING = {
         # 5xx are errors, 4xx warnings, as Django logs them; but see AnonymousNotFoundAsInfo.
         "django.request": {"filters": ["anonymous_not_found_as_info"]},
         "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
-        **{app: {"level": LOG_LEVEL} for app in ("config", "competencies", "roles", "appraisal")},
+        **{app: {"level": LOG_LEVEL} for app in ("config", "core", "audit", "competencies", "roles", "staff", "appraisal", "reports", "demo", "bench")},
     },
 }
 
@@ -198,7 +207,7 @@ WHITENOISE_ROOT = BASE_DIR / "site_root"
 
 
 def _static_file_headers(headers, path: str, url: str) -> None:
-    """Static files are answered before config.security's middleware, so they get the policy here
+    """Static files are answered before core.security's middleware, so they get the policy here
     (an SVG opened on its own is a document too)."""
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
 

@@ -1,27 +1,26 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from appraisal import leaver_views, team_views
-from roles import account_views
-from roles import views as role_views
-from roles.login import ThrottledAuthenticationForm
+from appraisal import home_views, leaver_views, team_views
+from staff import account_views
+from staff.login import ThrottledAuthenticationForm
 
-# A busy database is a page that says so and keeps what was typed, not a server error (config/busy.py).
-handler500 = "config.busy.server_error"
+# A busy database is a page that says so and keeps what was typed, not a server error (core/busy.py).
+handler500 = "core.busy.server_error"
 
 urlpatterns = [
-    path("", role_views.home, name="home"),
+    path("", home_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
-    path("framework/", include("competencies.urls")),
+    path("framework/", include("roles.framework_urls")),
     path("staff/<int:pk>/leaver/", leaver_views.staff_mark_leaver, name="staff_mark_leaver"),
-    path("staff/", include("roles.staff_urls")),
+    path("staff/", include("staff.urls")),
     path("appraisals/", include("appraisal.urls")),
-    path("reports/", include("appraisal.report_urls")),
-    path("audit/", include("appraisal.audit_urls")),
+    path("reports/", include("reports.urls")),
+    path("audit/", include("reports.audit_urls")),
     path("", include("appraisal.history_urls")),
     path("team/", team_views.team, name="team"),
 ]

@@ -55,7 +55,7 @@ STRUCTURE_RULES = ["heading-order", "page-has-heading-one", "landmark-one-main",
 IDS_SCRIPT = """
 import json
 from appraisal.models import Appraisal, AppraisalCycle
-from roles.models import StaffMember
+from staff.models import StaffMember
 cycle = AppraisalCycle.objects.get(name="Annual appraisal 2026")
 print(json.dumps({
     "cycle_2026": cycle.pk,

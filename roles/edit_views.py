@@ -8,7 +8,8 @@ from django.views.decorators.http import require_POST, require_http_methods
 
 from competencies.selectors import framework_competencies
 from roles import services
-from roles.access import hr_admin_required
+from core.access import hr_admin_required
+from core.forms import add_validation_error, ordered_formset, ordered_values
 from roles.forms import (
     OrderedItemForm,
     OrganisationSectionForm,
@@ -17,9 +18,6 @@ from roles.forms import (
     RoleProfileCreateForm,
     VersionDetailsForm,
     WindowsForm,
-    add_validation_error,
-    ordered_formset,
-    ordered_values,
 )
 from roles.models import RoleProfile
 from roles.selectors import competency_tables, version_for_page

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.views.decorators.http import require_safe
 
-from roles.access import is_hr_admin
+from core.access import is_hr_admin
 from roles.pdf import render_role_profile_pdf
 from roles.selectors import current_version_for_page, version_for_page
 

@@ -8,20 +8,20 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from appraisal.audit import record, update_fields
+from audit.trail import record, update_fields
 from competencies.models import Competency
-from config.dates import document_date_problem
-from config.text import normalise_text
+from core.dates import document_date_problem
+from core.text import normalise_text
 from roles.models import (
     Accountability,
     OrganisationSection,
     PerformanceMeasure,
     PersonSpecificationItem,
-    RoleAssignment,
     RoleProfile,
     RoleProfileVersion,
     RoleRequirement,
@@ -241,9 +241,13 @@ def discard_draft(*, by, version: RoleProfileVersion) -> None:
     role_profile = version.role_profile
     record(actor=by, action="discard draft", obj=version, object_type=AUDIT_TYPE, changes=snapshot(version)["details"])
     version.delete()
-    never_held = not role_profile.holders.exists() and not RoleAssignment.objects.filter(role_profile=role_profile).exists()
-    if not role_profile.versions.exists() and never_held:
-        role_profile.delete()
+    if not role_profile.versions.exists():
+        # Someone who ever held it (now or in their history) protects it from deletion.
+        try:
+            with transaction.atomic():
+                role_profile.delete()
+        except ProtectedError:
+            pass
 
 
 def _audit_list(by, version, section, before, after) -> dict:

@@ -3,26 +3,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
-from appraisal.selectors import waiting_for
-from roles.access import is_hr_admin, staff_member_for
-from roles.models import RoleProfile, RoleProfileVersion, StaffMember
+from core.access import is_hr_admin
+from roles.models import RoleProfile, RoleProfileVersion
 from roles.selectors import competency_tables, current_role_profiles, current_version_for_page, version_for_page
 from roles.services import draft_of
 from roles.versioning import diff, snapshot
-
-
-@login_required
-@require_safe
-def home(request):
-    staff_member = staff_member_for(request.user)
-    if staff_member is not None and staff_member.line_manager_id:
-        staff_member.line_manager = StaffMember.objects.select_related("user").get(pk=staff_member.line_manager_id)
-    role_version = staff_member.role_profile.current_version if staff_member and staff_member.role_profile else None
-    return render(
-        request,
-        "roles/home.html",
-        {"staff_member": staff_member, "role_version": role_version, "waiting": waiting_for(staff_member)},
-    )
 
 
 @login_required

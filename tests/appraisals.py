@@ -87,8 +87,8 @@ def promoted_history(hr, manager, staff) -> list[Appraisal]:
     throughout, rated consistently by the manager) Organisation and Sector Awareness reaches level 5
     by the sustained-level rule: level 4 held since March 2025.
     """
-    from roles import staff as staff_records
     from roles.models import RoleProfile
+    from staff import records as staff_records
 
     records = []
     for year in (2024, 2025):

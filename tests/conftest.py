@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 
-from roles.access import make_hr_admin
-from roles.models import RoleProfile, Service, StaffMember
+from core.access import make_hr_admin
+from roles.models import RoleProfile
+from staff.models import Service, StaffMember
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 from django.apps import apps
 
-SNAPSHOT_APPS = ("competencies", "roles", "appraisal", "auth")
+SNAPSHOT_APPS = ("audit", "competencies", "roles", "staff", "appraisal", "auth")
 
 
 def snapshot() -> dict:

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from appraisal.models import AuditEntry
-from roles.access import is_hr_admin
+from audit.models import AuditEntry
+from core.access import is_hr_admin
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

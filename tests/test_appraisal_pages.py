@@ -14,9 +14,10 @@ from django.urls import reverse
 
 from appraisal import services
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
-from appraisal.report_views import OUTCOME_COLUMNS
+from reports.views import OUTCOME_COLUMNS
 from appraisal.selectors import appraisal_sheet
-from roles.models import RoleProfile, StaffMember
+from roles.models import RoleProfile
+from staff.models import StaffMember
 from tests.appraisals import complete, fresh, open_appraisal, rate, reload
 from tests.conftest import PASSWORD, make_person
 

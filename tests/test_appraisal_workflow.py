@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from appraisal import services
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, ScoredCompetency
 from appraisal.services import NotAllowed, StaleRecord
-from appraisal.models import AuditEntry
-from roles.models import StaffMember
+from audit.models import AuditEntry
+from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
 from tests.conftest import make_person
 

@@ -18,7 +18,7 @@ from appraisal.selectors import appraisal_sheet
 from competencies import services as framework
 from competencies.models import Level
 from roles import services as role_profiles
-from roles import staff as staff_records
+from staff import imports as staff_imports
 from roles.models import RoleProfile, RoleProfileVersion
 from tests.appraisals import fresh, make_cycle, open_appraisal, rate, reload
 from tests.conftest import make_person
@@ -181,8 +181,8 @@ def test_a_staff_import_creates_everyone_or_nobody(hr, manager):
         "Alex de Souza,alex.de.souza@example.org,night senior support worker,morgan.ellis@example.org,2024-04-01\n"
         "Jess Hill,jess.hill@example.org,recovery-coach-somerset,,2025-10-13\n"
     )
-    assert staff_records.preview_import(csv_text).is_valid
-    writes = assert_all_or_nothing(lambda: staff_records.import_staff(by=fresh(hr), csv_text=csv_text))
+    assert staff_imports.preview_import(csv_text).is_valid
+    writes = assert_all_or_nothing(lambda: staff_imports.import_staff(by=fresh(hr), csv_text=csv_text))
     # Each table is written once for all three: logins, staff records, both histories, audit entries.
     tables = {re.match(r'(?:INSERT INTO|UPDATE) "(\w+)"', sql.lstrip()).group(1) for sql in writes}
     assert tables == {"auth_user", "roles_staffmember", "roles_roleassignment", "roles_linemanagerassignment", "appraisal_auditentry"}

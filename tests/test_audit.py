@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from appraisal.models import AuditEntry
+from audit.models import AuditEntry
 from roles import services
 from roles.models import RoleProfile
 
@@ -61,7 +61,7 @@ def test_the_application_offers_no_way_to_change_or_delete_entries(client, hr, p
 
 
 def test_the_page_links_keep_filters_that_need_encoding_and_system_entries_show(client, hr, published):
-    from appraisal.models import AuditEntry as Entry
+    from audit.models import AuditEntry as Entry
 
     Entry.objects.bulk_create([Entry(action="edit", object_type="role profile", object_id="a&b c", object_repr="x") for _ in range(60)])
     client.force_login(hr)

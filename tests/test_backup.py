@@ -22,7 +22,8 @@ from django.db import connection
 
 from appraisal import services
 from appraisal.access import get_appraisal_for
-from appraisal.models import Appraisal, AppraisalEvent, AuditEntry, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
+from audit.models import AuditEntry
 from appraisal.pdf import render_appraisal_pdf
 from roles.pdf import render_role_profile_pdf
 from roles.selectors import version_for_page
@@ -53,7 +54,7 @@ def get_user(pk: int):
 def records() -> dict:
     """The appraisal records row by row, then every other table of the app, in primary-key order."""
     rows = {model._meta.label: list(model.objects.order_by("pk").values()) for model in RECORD_MODELS}
-    for label in ("competencies", "roles", "appraisal", "auth"):
+    for label in ("audit", "competencies", "roles", "staff", "appraisal", "auth"):
         for model in apps.get_app_config(label).get_models(include_auto_created=True):
             rows.setdefault(model._meta.label, list(model._default_manager.order_by("pk").values()))
     return rows
@@ -190,7 +191,7 @@ def test_a_backup_restores_every_appraisal_record_and_pdf_unchanged(framework_lo
 
     before_records = records()
     before_pdfs = pdfs(hr.pk, appraisal_ids, slugs)
-    assert len(before_records["appraisal.Appraisal"]) == 6 and before_records["appraisal.AuditEntry"]
+    assert len(before_records["appraisal.Appraisal"]) == 6 and before_records["audit.AuditEntry"]
 
     if connection.vendor == "postgresql":
         restored, drop = backup_and_restore_postgresql(tmp_path)

@@ -19,8 +19,8 @@ from django.urls import reverse
 
 from appraisal import services
 from appraisal.models import Appraisal
-from roles import staff as staff_records
-from roles.models import StaffMember
+from staff import records as staff_records
+from staff.models import StaffMember
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot
@@ -111,7 +111,7 @@ def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_cl
     first = make_person("first", role="senior-service-coordinator-afeo", manager=head)
     second = make_person("second", role="senior-service-coordinator-afeo", manager=head)
     barrier = threading.Barrier(2)
-    lock = staff_records._lock
+    lock = staff_records.lock_member
 
     def lock_then_wait(member, *others):
         lock(member, *others)
@@ -120,7 +120,7 @@ def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_cl
         except threading.BrokenBarrierError:
             pass  # the other was made to wait for this one: nothing to meet
 
-    monkeypatch.setattr(staff_records, "_lock", lock_then_wait)
+    monkeypatch.setattr(staff_records, "lock_member", lock_then_wait)
     results = {}
 
     def change(hr_name, member, manager):

@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from roles.models import FailedLogin
+from staff.models import FailedLogin
 from tests.conftest import PASSWORD
 
 ADDRESS = "203.0.113.7"

@@ -31,8 +31,9 @@ from appraisal.selectors import appraisal_sheet
 from competencies import services as framework
 from competencies.models import Competency
 from roles import services as role_profiles
-from roles import staff as staff_records
-from roles.models import RoleProfile, StaffMember
+from staff import records as staff_records
+from roles.models import RoleProfile
+from staff.models import StaffMember
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
 
@@ -99,7 +100,7 @@ class Field:
 def free_text_fields() -> list[Field]:
     """Every CharField and TextField people fill in: not slugs, not choices, not codes or states."""
     found = []
-    for label in ("competencies", "roles", "appraisal"):
+    for label in ("audit", "competencies", "roles", "staff", "appraisal"):
         for model in apps.get_app_config(label).get_models():
             for field in model._meta.concrete_fields:
                 if (

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from appraisal.models import AuditEntry
-from competencies import services
+from audit.models import AuditEntry
+from roles import framework
 from competencies.models import Competency, Indicator, Level
 
 pytestmark = pytest.mark.django_db
@@ -152,9 +152,9 @@ def test_usage_counts_current_versions_and_drafts_only(hr):
     from roles.services import start_draft
 
     customer_care = Competency.objects.get(slug="customer-care")
-    assert len(services.usage(customer_care)) == 5
+    assert len(framework.usage(customer_care)) == 5
     start_draft(by=hr, role_profile=RoleProfile.objects.get(slug="housing-worker"))
-    uses = services.usage(customer_care, 1)
+    uses = framework.usage(customer_care, 1)
     assert [(u["version"].title, u["label"], u["draft"]) for u in uses] == [("Housing Worker", "Entry", False), ("Housing Worker", "Entry", True)]
 
 

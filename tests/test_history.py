@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from appraisal.history import person_history
 from appraisal.models import Appraisal
 from competencies.models import Level
-from roles.models import StaffMember
+from staff.models import StaffMember
 from tests.appraisals import PROMOTED_ON, SUSTAINED, complete, open_appraisal, promoted_history
 from tests.conftest import make_person
 from tests.queries import queries_for

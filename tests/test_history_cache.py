@@ -7,11 +7,12 @@ import pytest
 from django.urls import reverse
 
 from appraisal import history_cache, services
-from appraisal.models import AuditEntry
+from audit.models import AuditEntry
 from competencies import services as framework
 from competencies.models import Competency
-from roles import staff as staff_records
-from roles.models import RoleProfile, Service
+from staff import records as staff_records
+from roles.models import RoleProfile
+from staff.models import Service
 from tests.appraisals import complete, fresh, open_appraisal, promoted_history, reload
 from tests.conftest import make_person
 from tests.queries import queries_for

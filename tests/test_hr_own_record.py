@@ -14,8 +14,9 @@ from django.test import Client
 from django.urls import reverse
 
 from appraisal import services
-from appraisal.models import Appraisal, AuditEntry
-from roles.models import StaffMember
+from appraisal.models import Appraisal
+from audit.models import AuditEntry
+from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import make_person
 from tests.snapshots import snapshot

@@ -13,8 +13,11 @@ from appraisal.models import Appraisal, AppraisalCycle
 from competencies import services as framework
 from competencies.models import Competency
 from roles import services as role_services
-from roles import staff as staff_records
-from roles.models import RoleProfile, StaffMember
+from staff import imports as staff_imports
+from staff import leaving as staff_leaving
+from staff import records as staff_records
+from roles.models import RoleProfile
+from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
 from tests.snapshots import snapshot
 
@@ -63,7 +66,7 @@ def test_a_new_person_starting_on_an_absurd_date_is_refused(hr, manager, day):
 @pytest.mark.parametrize("day", [FAR_FUTURE, FAR_PAST])
 def test_an_absurd_leaving_date_is_refused(hr, staff, day):
     with pytest.raises(ValidationError) as error:
-        staff_records.mark_leaver(by=fresh(hr), member=staff.staff_member, left_on=day)
+        staff_leaving.mark_leaver(by=fresh(hr), member=staff.staff_member, left_on=day)
     assert "between" in field_errors(error.value)["left_on"][0]
     assert StaffMember.objects.get(pk=staff.staff_member.pk).left_on is None
 
@@ -116,7 +119,7 @@ def test_sensible_dates_are_accepted(hr, manager, staff):
     today = datetime.date.today()
     member = staff.staff_member
     staff_records.assign_line_manager(by=fresh(hr), member=member, manager=None, since=today)
-    staff_records.mark_leaver(by=fresh(hr), member=member, left_on=today + datetime.timedelta(days=90))
+    staff_leaving.mark_leaver(by=fresh(hr), member=member, left_on=today + datetime.timedelta(days=90))
     assert StaffMember.objects.get(pk=member.pk).left_on == today + datetime.timedelta(days=90)
 
 
@@ -222,7 +225,7 @@ def test_renaming_someone_to_a_spoofing_name_is_refused(hr, staff, name, message
 
 @pytest.mark.parametrize("name, message", SPOOFING_NAMES)
 def test_an_import_row_with_a_spoofing_name_is_refused_in_the_preview(hr, name, message):
-    preview = staff_records.preview_import(
+    preview = staff_imports.preview_import(
         "name,email,role_profile,line_manager,start_date\r\n"
         f"{name} Example,new@example.org,housing-worker,,2026-01-05\r\n"
         f"Alex {name},alex@example.org,housing-worker,,2026-01-05\r\n"
@@ -234,7 +237,7 @@ def test_an_import_row_with_a_spoofing_name_is_refused_in_the_preview(hr, name, 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
 def test_an_import_row_starting_on_an_absurd_date_is_refused_in_the_preview(hr, day):
-    preview = staff_records.preview_import(
+    preview = staff_imports.preview_import(
         f"name,email,role_profile,line_manager,start_date\r\nAlex New,alex@example.org,housing-worker,,{day}\r\n"
     )
     assert not preview.is_valid

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appraisal.models import IndicatorRating
-from roles.models import StaffMember
+from staff.models import StaffMember
 from tests.appraisals import open_appraisal, reload
 from tests.conftest import PASSWORD
 from tests.snapshots import snapshot

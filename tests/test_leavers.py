@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from appraisal import services
-from appraisal.models import Appraisal, AuditEntry
-from roles import staff as staff_records
-from roles.models import LineManagerAssignment, StaffMember
+from appraisal.models import Appraisal
+from audit.models import AuditEntry
+from staff import leaving as staff_leaving
+from staff.models import LineManagerAssignment, StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot
@@ -219,5 +220,5 @@ def test_clearing_a_leaving_date_set_ahead_cancels_its_handover(client, hr, team
     hand_over(client, team, manager.staff_member, staff.staff_member, TODAY + 5 * DAY, other_manager.staff_member)
     assert client.post(reverse("staff_mark_leaver", args=[manager.staff_member.pk]), {"left_on": ""}).status_code == 302
     assert not LineManagerAssignment.objects.filter(staff_member=staff.staff_member, since__gt=TODAY).exists()
-    staff_records.apply_due_line_changes(TODAY + 30 * DAY)
+    staff_leaving.apply_due_line_changes(TODAY + 30 * DAY)
     assert StaffMember.objects.get(pk=staff.staff_member.pk).line_manager_id == manager.staff_member.pk

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 
-from config.logging import EXCEPTION_MESSAGE_LIMIT, MESSAGE_LIMIT
+from core.logging import EXCEPTION_MESSAGE_LIMIT, MESSAGE_LIMIT
 from config.urls import urlpatterns as site_urlpatterns
 
 SECRET_PASSWORD = "s3cret-Pa55word-typed"

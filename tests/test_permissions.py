@@ -31,8 +31,9 @@ from appraisal import services
 from appraisal.models import Appraisal
 from competencies.models import Competency, Level
 from roles import services as role_services
-from roles.access import make_hr_admin
-from roles.models import RoleProfile, StaffMember
+from core.access import make_hr_admin
+from roles.models import RoleProfile
+from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot

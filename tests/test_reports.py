@@ -11,9 +11,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal import reports, services
+from appraisal import services
+from reports import selectors as reports
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
-from appraisal.reports import (
+from reports.selectors import (
     BELOW_ENTRY_COLUMNS,
     PROGRESS_BY_COLUMNS,
     PROGRESS_BY_STATE_COLUMNS,
@@ -22,7 +23,8 @@ from appraisal.reports import (
 )
 from appraisal.rules import STANDINGS_IN_ORDER, Standing, standing
 from competencies.models import Competency
-from roles.models import RoleProfile, Service
+from roles.models import RoleProfile
+from staff.models import Service
 from tests.appraisals import CONSISTENTLY, complete, fresh, make_cycle, open_appraisal, rate, reload, self_assess
 from tests.conftest import make_person
 from tests.queries import queries_for

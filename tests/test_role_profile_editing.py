@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal.models import AuditEntry
+from audit.models import AuditEntry
 from competencies.models import Competency
 from roles import services
 from roles.models import RoleProfile, RoleProfileVersion

@@ -24,9 +24,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from appraisal.models import Appraisal
-from config.security import SEEN_KEY, STARTED_KEY
-from roles.login import client_ip
-from roles.models import FailedLogin
+from core.security import SEEN_KEY, STARTED_KEY
+from staff.login import client_ip
+from staff.models import FailedLogin
 from tests.appraisals import complete, open_appraisal, reload
 from tests.conftest import PASSWORD
 from tests.test_appraisal_pages import SITE, form_data, page_field, review_url
@@ -60,7 +60,7 @@ def test_the_session_limits_are_30_minutes_idle_and_12_hours_in_all():
     assert settings.SESSION_COOKIE_AGE == 12 * HOUR
     assert settings.SESSION_COOKIE_HTTPONLY
     names = list(settings.MIDDLEWARE)
-    assert names.index("config.security.session_limits") > names.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert names.index("core.security.session_limits") > names.index("django.contrib.auth.middleware.AuthenticationMiddleware")
 
 
 def test_logging_in_through_the_form_starts_the_session_clock(client, staff):

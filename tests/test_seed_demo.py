@@ -7,9 +7,11 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import transaction
 
-from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, AuditEntry, IndicatorRating, ScoredCompetency
-from roles.access import is_hr_admin, is_line_manager
-from roles.models import Service, StaffMember
+from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
+from audit.models import AuditEntry
+from core.access import is_hr_admin
+from staff.access import is_line_manager
+from staff.models import Service, StaffMember
 
 pytestmark = pytest.mark.django_db
 

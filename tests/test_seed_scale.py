@@ -9,10 +9,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from appraisal import benchmark
+from bench import measure as benchmark
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
 from appraisal.rules import Standing
-from roles.models import LineManagerAssignment, RoleAssignment, RoleProfileVersion, StaffMember
+from roles.models import RoleProfileVersion
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from tests.conftest import make_person
 
 State = Appraisal.State

@@ -12,9 +12,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
-from appraisal.models import AuditEntry
-from roles.models import LineManagerAssignment, RoleAssignment, StaffMember
-from roles.staff import create_staff_member, import_staff, mark_leaver, preview_import
+from audit.models import AuditEntry
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
+from staff.imports import import_staff, preview_import
+from staff.leaving import mark_leaver
+from staff.records import create_staff_member
 from tests.test_staff_records import email_of_length, snapshot
 
 pytestmark = pytest.mark.django_db

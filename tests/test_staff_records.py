@@ -10,9 +10,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import escape
 
-from appraisal.models import AuditEntry
-from roles.models import LineManagerAssignment, RoleAssignment, RoleProfile, RoleProfileVersion, Service, StaffMember
-from roles.staff import assign_line_manager, assign_role_profile, create_staff_member, mark_leaver, update_staff_details
+from audit.models import AuditEntry
+from roles.models import RoleProfile, RoleProfileVersion
+from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
+from staff.leaving import mark_leaver
+from staff.records import assign_line_manager, assign_role_profile, create_staff_member, update_staff_details
 
 pytestmark = pytest.mark.django_db
 

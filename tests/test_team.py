@@ -11,7 +11,7 @@ from appraisal import services
 from appraisal.models import Appraisal
 from appraisal.rules import Standing
 from appraisal.team import LINE, team_overview
-from roles.models import StaffMember
+from staff.models import StaffMember
 from tests.appraisals import SUSTAINED, complete, fresh, open_appraisal, promoted_history, rate, reload
 from tests.conftest import make_person
 from tests.queries import queries_for

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from appraisal import drafts
-from roles import login
+from staff import login
 
 
 class Command(BaseCommand):

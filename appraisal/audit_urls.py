@@ -1,7 +1,0 @@
-from django.urls import path
-
-from appraisal import audit_views
-
-urlpatterns = [
-    path("", audit_views.audit_log, name="audit_log"),
-]

@@ -1,0 +1,41 @@
+"""Who is an HR admin: membership of one group is the whole grant (the app asks `is_hr_admin`, not
+Django permissions). Views ask these helpers; they never decide access by hiding links."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+
+from core.requests import remembered
+
+HR_ADMIN_GROUP = "HR admin"
+
+
+def is_hr_admin(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    return remembered(("is_hr_admin", user.pk), lambda: user.groups.filter(name=HR_ADMIN_GROUP).exists())
+
+
+def hr_admin_required(view):
+    """Anonymous users go to the login page; logged-in users who are not HR admins get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_hr_admin(request.user):
+            raise PermissionDenied("Only HR admins can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def ensure_hr_admin_group() -> Group:
+    """The HR admin group."""
+    group, _ = Group.objects.get_or_create(name=HR_ADMIN_GROUP)
+    return group
+
+
+def make_hr_admin(user) -> None:
+    user.groups.add(ensure_hr_admin_group())

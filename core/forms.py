@@ -1,0 +1,44 @@
+"""Form helpers every app uses: crispy-forms' helper set up as the project uses it, a service's
+refusal shown on its form, and ordered lists edited without JavaScript."""
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import ValidationError
+
+
+def form_helper(layout=None) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.disable_csrf = True
+    if layout is not None:
+        helper.layout = layout
+    return helper
+
+
+def add_validation_error(form, error: ValidationError) -> None:
+    """Show a service's refusal on the form: by field where it names one of the form's fields."""
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+class OrderedFormSet(forms.BaseFormSet):
+    """A formset of list items that can be reordered by position number and removed, without JavaScript."""
+
+    delete_label = "Remove"
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        form.fields["ORDER"].label = "Position"
+        form.fields["DELETE"].label = self.delete_label
+
+
+def ordered_formset(form_class, *, extra=3, formset=OrderedFormSet):
+    return forms.formset_factory(form_class, formset=formset, extra=extra, can_order=True, can_delete=True, max_num=200, validate_max=True)
+
+
+def ordered_values(formset) -> list[dict]:
+    """The formset's items as dicts in the chosen order, without removed or empty ones."""
+    return [form.cleaned_data for form in formset.ordered_forms if not form.cleaned_data.get("DELETE")]

@@ -1,0 +1,142 @@
+"""Demo data: the framework and role profiles from fixtures/, a small organisation to try them with,
+and its appraisal history (three completed annual cycles and the current one in progress; see
+demo.appraisals).
+
+Idempotent: run it again and nothing is duplicated; people are matched by username, cycles by name,
+and a cycle that already has appraisals is left alone.
+"""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test.utils import override_settings
+
+from demo.appraisals import seed_appraisals
+from core.access import make_hr_admin
+from roles.models import RoleProfile
+from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
+
+DEMO_PASSWORD = "demo"
+
+SERVICES = [
+    "Supported Housing, Bristol",
+    "Higher Needs Floating Support Service",
+    "Housing Services",
+    "Recovery Coaching, Somerset",
+    "Night Support, Bristol",
+]
+
+# username, first name, last name, role profile slug (or job title), service, line manager, role since
+PEOPLE = [
+    ("hr", "Helen", "Hughes", "HR Business Partner", None, None, "2018-05-01"),
+    ("head", "Priya", "Shah", "Head of Services", None, None, "2016-09-01"),
+    ("manager", "Morgan", "Ellis", "senior-service-coordinator-afeo", "Higher Needs Floating Support Service", "head", "2022-04-01"),
+    ("staff", "Sam", "Taylor", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2021-06-14"),
+    ("aisha", "Aisha", "Begum", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2023-03-06"),
+    ("tom", "Tom", "Hardy", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2020-01-13"),
+    ("leah", "Leah", "Morris", "support-worker-supported-housing", "Higher Needs Floating Support Service", "manager", "2024-02-19"),
+    ("owen", "Owen", "Price", "support-worker-supported-housing", "Higher Needs Floating Support Service", "manager", "2022-10-03"),
+    ("jo", "Jo", "Fletcher", "senior-service-coordinator-afeo", "Higher Needs Floating Support Service", "head", "2025-05-01"),
+    ("daniel", "Daniel", "Reed", "night-senior-support-worker", "Night Support, Bristol", "manager", "2019-11-04"),
+    ("kemi", "Kemi", "Adeyemi", "support-worker-supported-housing", "Night Support, Bristol", "daniel", "2022-07-11"),
+    ("rhys", "Rhys", "Evans", "support-worker-supported-housing", "Night Support, Bristol", "daniel", "2025-01-06"),
+    ("grace", "Grace", "Okafor", "Housing Manager", "Housing Services", "head", "2017-03-01"),
+    ("ben", "Ben", "Carter", "housing-worker", "Housing Services", "grace", "2024-09-16"),
+    ("nadia", "Nadia", "Hussain", "housing-worker", "Housing Services", "grace", "2021-04-12"),
+    ("lucy", "Lucy", "Walsh", "housing-worker", "Housing Services", "grace", "2019-08-05"),
+    ("marek", "Marek", "Nowak", "housing-worker", "Housing Services", "grace", "2023-11-20"),
+    ("chris", "Chris", "Walker", "Team Manager, Recovery Coaching", "Recovery Coaching, Somerset", "head", "2018-02-01"),
+    ("ellie", "Ellie", "Jones", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2019-04-01"),
+    ("hamza", "Hamza", "Ali", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2021-09-20"),
+    ("rosie", "Rosie", "Clarke", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2023-01-09"),
+    ("sean", "Sean", "Murphy", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2024-06-03"),
+    ("zara", "Zara", "Khan", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2025-09-08"),
+    ("femi", "Femi", "Oladipo", "housing-worker", "Housing Services", "grace", "2022-06-27"),
+    ("holly", "Holly", "Green", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2020-10-12"),
+    ("amy", "Amy", "Turner", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2020-05-18"),
+]
+# People who have left keep their records.
+LEFT_ON = {"amy": "2025-08-29"}
+# Roles and line managers held before the current ones (above), so that histories show a change.
+EARLIER_ROLES = {
+    "manager": [("support-worker-supported-housing", "2019-02-04")],
+    "jo": [("support-worker-supported-housing", "2022-05-09")],
+}
+EARLIER_MANAGERS = {"jo": [("manager", "2022-05-09")]}
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the framework and role profiles, and create a small demo organisation with its appraisal history "
+        "(logins hr, manager, staff; password demo)."
+    )
+
+    def handle(self, *args, **options):
+        call_command("load_framework", stdout=self.stdout)
+        with transaction.atomic():
+            created = self._create_organisation()
+        self.stdout.write(self.style.SUCCESS(f"Demo organisation ready ({created} people created)."))
+        # The workflow services email whoever acts next; nobody needs hundreds of demo emails.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"), transaction.atomic():
+            summary = seed_appraisals()
+        self.stdout.write(self.style.SUCCESS(summary.line()))
+        self.stdout.write("Log in as hr (HR admin), manager (line manager) or staff (member of staff); password: demo")
+
+    def _create_organisation(self) -> int:
+        User = get_user_model()
+        services = {name: Service.objects.get_or_create(name=name)[0] for name in SERVICES}
+        role_profiles = {profile.slug: profile for profile in RoleProfile.objects.all()}
+        members, created = {}, 0
+        password = None  # hashed once: a million PBKDF2 rounds per user would take seconds
+        for username, first, last, role, service, manager, since in PEOPLE:
+            user, user_created = User.objects.get_or_create(
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
+            )
+            if user_created:
+                password = password or make_password(DEMO_PASSWORD)
+                user.password = password
+                user.save(update_fields=["password"])
+                created += 1
+            since_date = datetime.date.fromisoformat(since)
+            profile = role_profiles.get(role)
+            member, _ = StaffMember.objects.get_or_create(
+                user=user,
+                defaults={
+                    "role_profile": profile,
+                    "role_profile_since": since_date if profile else None,
+                    "job_title": "" if profile else role,
+                    "service": services.get(service),
+                    "left_on": datetime.date.fromisoformat(LEFT_ON[username]) if username in LEFT_ON else None,
+                },
+            )
+            members[username] = member
+        started = {username: datetime.date.fromisoformat(since) for username, *_, since in PEOPLE}
+        for username, *_, manager, since in PEOPLE:
+            member = members[username]
+            if manager and member.line_manager_id is None:
+                member.line_manager = members[manager]
+                member.line_manager_since = max(started[username], started[manager])
+                member.full_clean()
+                member.save(update_fields=["line_manager", "line_manager_since"])
+        for username, member in members.items():
+            self._record_history(member, members, role_profiles, username)
+        make_hr_admin(members["hr"].user)
+        return created
+
+    def _record_history(self, member, members, role_profiles, username) -> None:
+        """The person's role and line-manager history rows, ending with their current ones (matched, so never doubled)."""
+        roles = [(role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])]
+        if member.role_profile_id:
+            roles.append((member.role_profile, member.role_profile_since))
+        for profile, since in roles:
+            RoleAssignment.objects.get_or_create(staff_member=member, role_profile=profile, since=since)
+        managers = [(members[name], datetime.date.fromisoformat(since)) for name, since in EARLIER_MANAGERS.get(username, [])]
+        if member.line_manager_id:
+            managers.append((member.line_manager, member.line_manager_since))
+        for manager, since in managers:
+            LineManagerAssignment.objects.get_or_create(staff_member=member, line_manager=manager, since=since)

@@ -1,0 +1,167 @@
+"""Organisation reports and exports for HR admins: /reports/ and its CSV downloads."""
+
+
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.text import slugify
+from django.views.decorators.http import require_safe
+
+from reports import selectors as reports
+from appraisal.models import AppraisalCycle, ScoredCompetency
+from reports.forms import ReportFilterForm
+from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
+from core.params import id_param
+from core.text import SpreadsheetSafeWriter
+from core.access import hr_admin_required
+from staff.access import hr_conflicts
+
+OUTCOME_COLUMNS = [
+    "appraisal_id", "username", "person", "role_profile", "cycle", "cycle_end", "state", "competency",
+    "entry_level", "desired_level", "exceptional_level", "derived_level", "achieved_level",
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def outcome_rows(cycle_id: int | None = None, *, excluded_people: frozenset[int] = frozenset()):
+    """One row per appraisal and competency, in OUTCOME_COLUMNS order, from one query (streamed).
+
+    Levels are integers; "below entry" is entry_level - 1; empty where not yet scored. The
+    competency name is the one the appraisal recorded when its cycle opened. The appraisals of
+    `excluded_people` are left out (`staff.access.hr_conflicts`).
+    """
+    rows = ScoredCompetency.objects.order_by("appraisal__cycle__period_end", "appraisal_id", "position")
+    if cycle_id is not None:
+        rows = rows.filter(appraisal__cycle_id=cycle_id)
+    if excluded_people:
+        rows = rows.exclude(appraisal__staff_member_id__in=excluded_people)
+    fields = rows.values_list(
+        "appraisal_id", "appraisal__staff_member__user__username", "appraisal__staff_member__user__first_name",
+        "appraisal__staff_member__user__last_name", "appraisal__role_version__title", "appraisal__cycle__name",
+        "appraisal__cycle__period_end", "appraisal__state", "name", "entry_level", "derived_level", "override_level",
+    )
+    for (appraisal_id, username, first, last, role, cycle, cycle_end, state, name, entry, derived, override) in fields.iterator(chunk_size=2000):
+        achieved = override if override is not None else derived
+        yield [
+            appraisal_id, username, f"{first} {last}".strip() or username, role, cycle, cycle_end.isoformat(), state, name,
+            entry, entry + 1, entry + 2, "" if derived is None else derived, "" if achieved is None else achieved,
+        ]
+
+
+@hr_admin_required
+@require_safe
+def outcomes_csv(request):
+    """/reports/outcomes.csv (optionally ?cycle=<id>): every appraisal's outcome per competency."""
+    cycle_id = id_param(request.GET, "cycle")
+    if cycle_id is not None and not AppraisalCycle.objects.filter(pk=cycle_id).exists():
+        raise Http404("No such cycle.")  # before the download starts: a stream cannot turn into an error page
+    writer = SpreadsheetSafeWriter(_Echo())
+    rows = outcome_rows(cycle_id, excluded_people=hr_conflicts(request.user))
+    lines = (writer.writerow(row) for row in _with_header(rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="outcomes.csv"'
+    return response
+
+
+def _with_header(rows):
+    yield OUTCOME_COLUMNS
+    yield from rows
+
+
+# --- /reports/ ------------------------------------------------------------------------------------
+
+
+@hr_admin_required
+@require_safe
+def report_page(request):
+    """Cycle progress, standing against the window and development needs, for the chosen filters."""
+    form = ReportFilterForm(request.GET)
+    context = {"form": form, "filters": None}
+    if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
+        progress = reports.progress_by_state(filters)
+        context.update(
+            filters=filters,
+            progress=progress,
+            progress_rows=[progress],
+            by_service=reports.progress_by(filters, "service"),
+            by_manager=reports.progress_by(filters, "manager"),
+            heatmap=reports.standing_heatmap(filters),
+            below_entry=reports.below_entry(filters),
+            states=reports.STATES_IN_ORDER,
+            heat_steps=reports.heat_step_ranges(),
+            standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
+            excluded=bool(filters.excluded_people),
+        )
+    return render(request, "appraisal/reports.html", context)
+
+
+# --- CSV downloads of the page's sections ---------------------------------------------------------
+
+
+def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpResponse:
+    """A download of one section for the page's filters: header row first, UTF-8.
+
+    `rows_for(filters)` gives the rows; no cycle opened yet gives the header alone; filters that do
+    not validate give 400 with what to correct.
+    """
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "\n".join(f"{form.fields[field].label}: {' '.join(errors)}" for field, errors in form.errors.items())
+        return HttpResponseBadRequest(f"Correct the filters:\n{problems}\n", content_type="text/plain; charset=utf-8")
+    filters = form.filters(excluded_people=hr_conflicts(request.user))
+    rows = rows_for(filters) if filters is not None else []
+    filename = f"{name}-{slugify(filters.cycle.name)}.csv" if filters is not None else f"{name}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = SpreadsheetSafeWriter(response)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return response
+
+
+@hr_admin_required
+@require_safe
+def progress_by_state_csv(request):
+    return _report_csv(
+        request, "progress-by-state", reports.PROGRESS_BY_STATE_COLUMNS,
+        lambda filters: reports.progress_state_csv_rows(filters, reports.progress_by_state(filters)),
+    )
+
+
+@hr_admin_required
+@require_safe
+def progress_by_service_csv(request):
+    return _report_csv(
+        request, "progress-by-service", reports.PROGRESS_BY_COLUMNS["service"],
+        lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "service")),
+    )
+
+
+@hr_admin_required
+@require_safe
+def progress_by_manager_csv(request):
+    return _report_csv(
+        request, "progress-by-manager", reports.PROGRESS_BY_COLUMNS["manager"],
+        lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "manager")),
+    )
+
+
+@hr_admin_required
+@require_safe
+def standing_csv(request):
+    return _report_csv(
+        request, "standing", reports.STANDING_COLUMNS,
+        lambda filters: reports.standing_csv_rows(filters, reports.standing_heatmap(filters)),
+    )
+
+
+@hr_admin_required
+@require_safe
+def below_entry_csv(request):
+    return _report_csv(
+        request, "below-entry", reports.BELOW_ENTRY_COLUMNS,
+        lambda filters: reports.below_entry_csv_rows(filters, reports.below_entry(filters)),
+    )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from staff import account_views, views as staff_views
+
+urlpatterns = [
+    path("", staff_views.staff_list, name="staff_list"),
+    path("new/", staff_views.staff_create, name="staff_create"),
+    path("import/", staff_views.staff_import, name="staff_import"),
+    path("import/template.csv", staff_views.staff_import_template, name="staff_import_template"),
+    path("<int:pk>/", staff_views.staff_detail, name="staff_detail"),
+    path("<int:pk>/edit/", staff_views.staff_edit, name="staff_edit"),
+    path("<int:pk>/role/", staff_views.staff_assign_role, name="staff_assign_role"),
+    path("<int:pk>/manager/", staff_views.staff_assign_manager, name="staff_assign_manager"),
+    path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
+]
