@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from appraisal.charts import LevelChart, level_chart
 from appraisal.models import Appraisal, ScoredCompetency
-from appraisal.rules import Record, Standing, held_since, standing
+from appraisal.rules import Record, Standing, final_level, held_since, standing
 from competencies.models import Competency, Indicator, Level
+from competencies.windows import WINDOW_SIZE, window_label
 from roles.models import RoleProfileVersion
 from staff.models import RoleAssignment, StaffMember
 from roles.selectors import current_title
@@ -40,7 +41,7 @@ class Point:
 
     @property
     def window_label(self) -> str:
-        return f"{self.entry_level}–{self.entry_level + 2}"
+        return window_label(self.entry_level)
 
     @property
     def level_label(self) -> str:
@@ -101,7 +102,7 @@ class CompetencyHistory:
 
     @property
     def window_label(self) -> str:
-        return f"{self.entry_level}–{self.entry_level + 2}" if self.in_role else ""
+        return window_label(self.entry_level) if self.entry_level is not None else ""
 
     @property
     def chart_id(self) -> str:
@@ -226,7 +227,7 @@ def _competency_order(requirements, scored, framework) -> list[int]:
 
 
 def _point(row: ScoredCompetency, appraisal: Appraisal) -> Point:
-    level = row.override_level if row.override_level is not None else row.derived_level
+    level = final_level(row.override_level, row.derived_level)
     rule = next((snap for snap in row.levels if snap["number"] == level and snap.get("sustained_level")), None)
     return Point(
         appraisal_id=appraisal.pk,
@@ -260,7 +261,7 @@ def _next_level(row: CompetencyHistory, levels: dict[int, Level], completed: lis
     level = levels.get(number)
     if level is None:
         return
-    next_level = NextLevel(level=level, beyond_window=row.in_role and number > row.entry_level + 2)
+    next_level = NextLevel(level=level, beyond_window=row.in_role and number > row.entry_level + WINDOW_SIZE - 1)
     if level.sustained_level and latest is not None and latest.level >= level.sustained_level:
         records = [Record(p.period_end, p.level) for p in row.points if p is not latest]
         # Completed appraisals that did not include the competency break a run too.

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from appraisal.rules import Standing, final_level
+from competencies import windows
 from core.dates import cycle_date_problems
 
 
@@ -144,10 +146,9 @@ class Appraisal(models.Model):
 
 class ScoredCompetencyQuerySet(models.QuerySet):
     def with_standing(self):
-        """Annotate `achieved` (the override, else the derived level) and `standing` (a
-        `rules.Standing` value against the window the appraisal recorded), computed in the database."""
-        from appraisal.rules import Standing
-
+        """Annotate `achieved` (`rules.final_level`: the override, else the derived level) and
+        `standing` (`rules.standing` against the window the appraisal recorded), computed in the
+        database. tests/test_levels_in_sql.py checks that both agree with the rules for every level."""
         achieved = Coalesce("override_level", "derived_level")
         entry = models.F("entry_level")
         return self.annotate(achieved=achieved).annotate(
@@ -202,16 +203,16 @@ class ScoredCompetency(models.Model):
 
     @property
     def exceptional_level(self) -> int:
-        return self.entry_level + 2
+        return self.entry_level + windows.WINDOW_SIZE - 1
 
     @property
     def window_label(self) -> str:
-        return f"{self.entry_level}–{self.exceptional_level}"
+        return windows.window_label(self.entry_level)
 
     @property
     def achieved_level(self) -> int | None:
-        """The final level: the override when there is one, else the derived level."""
-        return self.override_level if self.override_level is not None else self.derived_level
+        """The final level (`rules.final_level`): the override when there is one, else the derived level."""
+        return final_level(self.override_level, self.derived_level)
 
     def level_label(self, number: int | None) -> str:
         """How a level of this window reads: "3 (Desired)", "Below entry", "Not yet scored"."""
@@ -219,8 +220,7 @@ class ScoredCompetency(models.Model):
             return "Not yet scored"
         if number < self.entry_level:
             return "Below entry"
-        names = {self.entry_level: "Entry", self.desired_level: "Desired", self.exceptional_level: "Exceptional"}
-        return f"{number} ({names.get(number, 'outside the window')})"
+        return f"{number} ({windows.window_name(number, self.entry_level) or 'outside the window'})"
 
 
 class IndicatorRating(models.Model):

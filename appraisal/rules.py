@@ -14,6 +14,14 @@ The walk stops at the first level that is not met. If that level has an indicato
 or "partly", the result is the level below it; if it only has indicators still unrated, the
 ratings do not decide the level yet and the result is None ("not yet scored").
 
+**The final level** (`final_level`). The appraiser may give another level than the one derived, with
+a reason; the level that counts (on the record, in reports, in the history, for sustained-level
+rules) is that override when there is one, else the derived level. The database computes the same
+in `ScoredCompetencyQuerySet.with_standing`.
+
+**Standing** (`standing`): where a final level stands against a window (below entry, Entry,
+Desired, Exceptional, above the window).
+
 **A level held continuously for a year** (`held_since`, `sustained_rule_met`). Each completed
 annual appraisal records a level at its cycle's period end. A level is held continuously from an
 earlier record to this appraisal when each completed appraisal in between, taken in order of
@@ -30,6 +38,8 @@ import datetime
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from competencies.windows import WINDOW_NAMES, WINDOW_SIZE
 
 NOT_YET = "not_yet"
 PARTLY = "partly"
@@ -137,6 +147,11 @@ def derive_level(
     return achieved
 
 
+def final_level(override: int | None, derived: int | None) -> int | None:
+    """A competency's final level: the appraiser's override when there is one, else the derived level."""
+    return override if override is not None else derived
+
+
 class Standing(str, enum.Enum):
     """Where an achieved level stands against a role's window (Entry, Desired, Exceptional).
 
@@ -156,12 +171,12 @@ class Standing(str, enum.Enum):
         return STANDING_LABELS[self]
 
 
+# The standings within the window, from Entry up.
+WINDOW_STANDINGS = (Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL)
 STANDING_LABELS = {
     Standing.NOT_SCORED: "Not yet scored",
     Standing.BELOW_ENTRY: "Below entry",
-    Standing.ENTRY: "Entry",
-    Standing.DESIRED: "Desired",
-    Standing.EXCEPTIONAL: "Exceptional",
+    **dict(zip(WINDOW_STANDINGS, WINDOW_NAMES)),
     Standing.ABOVE: "Above the window",
 }
 # Worst to best, for tables and legends.
@@ -175,4 +190,4 @@ def standing(level: int | None, entry_level: int) -> Standing:
     offset = level - entry_level
     if offset < 0:
         return Standing.BELOW_ENTRY
-    return (Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL)[offset] if offset < 3 else Standing.ABOVE
+    return WINDOW_STANDINGS[offset] if offset < WINDOW_SIZE else Standing.ABOVE

@@ -8,8 +8,7 @@ from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureR
 from appraisal.rules import WindowLevel, add_months, held_since
 from appraisal.services import earlier_levels, records_from
 from competencies.models import Indicator
-
-WINDOW_LABELS = ("Entry", "Desired", "Exceptional")
+from competencies.windows import WINDOW_NAMES
 
 
 @dataclass
@@ -104,7 +103,7 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     for competency in scored:
         ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
         levels = []
-        for label, level in zip(WINDOW_LABELS, competency.levels):
+        for label, level in zip(WINDOW_NAMES, competency.levels):
             row = LevelRow(number=level["number"], label=label, lead=level.get("lead", ""), rule_text=level.get("rule_text", ""))
             window_level = WindowLevel.from_snapshot(level)
             if window_level.is_rule:

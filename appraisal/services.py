@@ -42,7 +42,7 @@ from appraisal.models import (
     MeasureReview,
     ScoredCompetency,
 )
-from appraisal.rules import Record, WindowLevel, derive_level
+from appraisal.rules import Record, WindowLevel, derive_level, final_level
 from competencies.models import Indicator
 from competencies.selectors import framework_competencies
 from core.dates import meeting_date_problem
@@ -683,7 +683,7 @@ def earlier_levels(appraisal: Appraisal) -> tuple[list[tuple[int, datetime.date]
         for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
             appraisal_id__in=[pk for pk, _ in earlier]
         ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
-            levels[competency_id][appraisal_id] = override if override is not None else derived
+            levels[competency_id][appraisal_id] = final_level(override, derived)
     return earlier, levels
 
 

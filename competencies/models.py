@@ -9,9 +9,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from competencies.windows import WINDOW_SIZE
+
 LOWEST_LEVEL = 1
 HIGHEST_LEVEL = 5
-WINDOW_SIZE = 3  # Entry, Desired, Exceptional
 
 
 class CurrentQuerySet(models.QuerySet):

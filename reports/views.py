@@ -9,7 +9,7 @@ from django.views.decorators.http import require_safe
 from reports import selectors as reports
 from appraisal.models import AppraisalCycle, ScoredCompetency
 from reports.forms import ReportFilterForm
-from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER
+from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, final_level
 from core.params import id_param
 from core.text import SpreadsheetSafeWriter
 from core.access import hr_admin_required
@@ -44,7 +44,7 @@ def outcome_rows(cycle_id: int | None = None, *, excluded_people: frozenset[int]
         "appraisal__cycle__period_end", "appraisal__state", "name", "entry_level", "derived_level", "override_level",
     )
     for (appraisal_id, username, first, last, role, cycle, cycle_end, state, name, entry, derived, override) in fields.iterator(chunk_size=2000):
-        achieved = override if override is not None else derived
+        achieved = final_level(override, derived)
         yield [
             appraisal_id, username, f"{first} {last}".strip() or username, role, cycle, cycle_end.isoformat(), state, name,
             entry, entry + 1, entry + 2, "" if derived is None else derived, "" if achieved is None else achieved,

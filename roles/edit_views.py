@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_http_methods
 
 from competencies.selectors import framework_competencies
+from competencies.windows import window_levels
 from roles import services
 from core.access import hr_admin_required
 from core.forms import add_validation_error, ordered_formset, ordered_values
@@ -196,10 +197,7 @@ def draft_windows(request, slug):
         columns = []
         if chosen and str(chosen).isdigit():
             entry = int(chosen)
-            columns = [
-                {"label": label, "number": entry + step, "level": levels.get(entry + step)}
-                for step, label in enumerate(("Entry", "Desired", "Exceptional"))
-            ]
+            columns = [{"label": label, "number": number, "level": levels.get(number)} for label, number in window_levels(entry)]
         rows.append({"competency": competency, "field": field, "columns": columns})
     return render(request, "roles/edit/windows.html", {"form": form, "rows": rows, "version": draft})
 

@@ -4,6 +4,7 @@ from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.utils import timezone
 
+from competencies.windows import window_description
 from core.forms import form_helper
 from roles.models import RoleProfileVersion
 
@@ -88,7 +89,7 @@ class WindowsForm(forms.Form):
         self.competencies = competencies
         for competency in competencies:
             choices = [(WINDOW_NOT_REQUIRED, "Not required")] + [
-                (str(entry), f"{entry}–{entry + 2} (Entry {entry}, Desired {entry + 1}, Exceptional {entry + 2})")
+                (str(entry), window_description(entry))
                 for entry in competency.valid_entry_levels()
             ]
             self.fields[self.field_name(competency)] = forms.ChoiceField(

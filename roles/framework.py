@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.trail import record
 from competencies.models import Competency, Level
+from competencies.windows import window_name
 from roles.models import RoleProfileVersion, RoleRequirement
 
 
@@ -34,7 +35,7 @@ def usage(competency: Competency, number: int | None = None) -> list[dict]:
             continue
         if number is not None and number not in requirement.window:
             continue
-        label = ("Entry", "Desired", "Exceptional")[number - requirement.entry_level] if number else requirement.window_label
+        label = window_name(number, requirement.entry_level) if number else requirement.window_label
         uses.append({"version": version, "label": label, "draft": version.status == RoleProfileVersion.Status.DRAFT})
     return sorted(uses, key=lambda use: (use["version"].title, use["version"].number))
 

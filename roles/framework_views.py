@@ -6,6 +6,7 @@ from django.views.decorators.http import require_safe
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
 from competencies.selectors import framework_competencies
+from competencies.windows import window_levels
 from core.text import SpreadsheetSafeWriter
 from core.access import hr_admin_required
 from roles.selectors import matrix
@@ -19,7 +20,7 @@ def framework(request):
     used_by = {}
     for row in rows:
         for requirement in filter(None, row["cells"]):
-            for label, number in zip(("Entry", "Desired", "Exceptional"), requirement.window):
+            for label, number in window_levels(requirement.entry_level):
                 used_by.setdefault((requirement.competency_id, number), []).append(
                     {"title": row["version"].title, "slug": row["version"].role_profile.slug, "label": label}
                 )

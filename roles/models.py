@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, WINDOW_SIZE, Competency
+from competencies import windows
+from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency
+from competencies.windows import WINDOW_SIZE
 
 
 def published_versions_prefetch(lookup: str = "versions") -> models.Prefetch:
@@ -204,7 +206,7 @@ class RoleRequirement(models.Model):
 
     @property
     def window_label(self) -> str:
-        return f"{self.entry_level}–{self.exceptional_level}"
+        return windows.window_label(self.entry_level)
 
     def clean(self):
         super().clean()
@@ -215,7 +217,7 @@ class RoleRequirement(models.Model):
         defined = self.competency.defined_level_numbers()
         missing = [number for number in self.window if number not in defined]
         if missing:
-            valid = ", ".join(f"{entry}–{entry + WINDOW_SIZE - 1}" for entry in self.competency.valid_entry_levels())
+            valid = ", ".join(windows.window_label(entry) for entry in self.competency.valid_entry_levels())
             raise ValidationError(
                 {
                     "entry_level": (

@@ -3,6 +3,7 @@ from django.http import Http404
 
 from competencies.models import Competency
 from competencies.selectors import framework_competencies
+from competencies.windows import window_levels
 from roles.models import RoleProfile, RoleProfileVersion, RoleRequirement
 
 
@@ -62,7 +63,7 @@ def window_table(requirement: RoleRequirement) -> list[dict]:
     levels = {level.number: level for level in requirement.competency.levels.all()}
     return [
         {"label": label, "number": number, "level": levels.get(number)}
-        for label, number in zip(("Entry", "Desired", "Exceptional"), requirement.window)
+        for label, number in window_levels(requirement.entry_level)
     ]
 
 
