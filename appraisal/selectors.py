@@ -1,14 +1,118 @@
-"""Reads for the appraisal pages: everything a record needs, in a fixed number of queries."""
+"""Reads for the appraisal pages and services: everything a record needs, in a fixed number of queries.
 
+Selectors only read. The services (`appraisal.services`) may call them; they never call a service.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.db.models import Q
 
-from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
-from appraisal.rules import WindowLevel, add_months, held_since
-from appraisal.services import earlier_levels, records_from
+from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.rules import Record, WindowLevel, add_months, final_level, held_since
 from competencies.models import Indicator
 from competencies.windows import WINDOW_NAMES
+from roles.models import PerformanceMeasure, RoleProfileVersion
+from staff.models import StaffMember
+
+# --- the person's earlier records -----------------------------------------------------------------
+
+# The person's completed appraisals before this one, oldest first, as (appraisal id, period end), and
+# each competency's final level in them, {competency id: {appraisal id: level}}.
+EarlierLevels = tuple[list[tuple[int, datetime.date]], dict[int, dict[int, int | None]]]
+
+
+def earlier_levels(appraisal: Appraisal) -> EarlierLevels:
+    """The person's completed appraisals before this one's cycle, oldest first, as (id, period end),
+    and each competency's final level in them, {competency id: {appraisal id: level}}: two queries
+    (one when there is none)."""
+    earlier = list(
+        Appraisal.objects.completed()
+        .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
+        .exclude(pk=appraisal.pk)
+        .order_by("cycle__period_end", "pk")
+        .values_list("pk", "cycle__period_end")
+    )
+    levels: defaultdict[int, dict[int, int | None]] = defaultdict(dict)
+    if earlier:
+        for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
+            appraisal_id__in=[pk for pk, _ in earlier]
+        ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
+            levels[competency_id][appraisal_id] = final_level(override, derived)
+    return earlier, levels
+
+
+def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle."""
+    return records_from(*earlier_levels(appraisal))
+
+
+def records_from(earlier: Sequence[tuple[int, datetime.date]], levels: dict[int, dict[int, int | None]]) -> dict[int, list[Record]]:
+    """{competency id: [Record, ...]} from what `earlier_levels` reads.
+
+    Every earlier completed appraisal appears for every competency: with None where the record
+    does not include the competency, which breaks a sustained run (see appraisal.rules).
+    """
+    return {
+        competency_id: [Record(period_end, by_appraisal.get(pk)) for pk, period_end in earlier]
+        for competency_id, by_appraisal in levels.items()
+    }
+
+
+# --- who a cycle can appraise ---------------------------------------------------------------------
+
+
+@dataclass
+class NotAppraised:
+    """An active member of staff whom opening the cycle could not give an appraisal, and why."""
+
+    staff_member: StaffMember
+    reason: str
+
+
+def current_versions(role_profile_ids: Iterable[int]) -> dict[int, RoleProfileVersion]:
+    """{role profile id: its newest published version}."""
+    versions = {}
+    for version in RoleProfileVersion.objects.filter(
+        role_profile_id__in=role_profile_ids, status=RoleProfileVersion.Status.PUBLISHED
+    ).order_by("role_profile_id", "number"):
+        versions[version.role_profile_id] = version
+    return versions
+
+
+def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotAppraised], dict[int, RoleProfileVersion]]:
+    """Active staff without an appraisal in `cycle`: those who can have one, those who cannot and
+    why, and the current version of each role profile they hold."""
+    people = list(
+        StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
+    )
+    versions = current_versions({person.role_profile_id for person in people if person.role_profile_id})
+    candidates, problems = [], []
+    for person in people:
+        if person.role_profile_id is None:
+            reason = "holds no role profile"
+        elif person.role_profile_id not in versions:
+            reason = "holds a role profile with no published version"
+        elif person.line_manager is None:
+            reason = "has no line manager"
+        elif not person.line_manager.is_active:
+            reason = f"has a line manager who has left ({person.line_manager})"
+        else:
+            candidates.append(person)
+            continue
+        problems.append(NotAppraised(person, reason))
+    return candidates, problems, versions
+
+
+def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
+    """Active staff without an appraisal in `cycle` whose record must be fixed before they can have one."""
+    return appraisal_candidates(cycle)[1]
+
+
+# --- the record and the long forms ----------------------------------------------------------------
 
 
 @dataclass
@@ -71,10 +175,17 @@ class CompetencyRow:
         return sum(len(level.indicators) for level in self.levels)
 
 
+class MeasureItem(TypedDict):
+    """A performance measure of the role profile version with the appraiser's comment on it."""
+
+    measure: PerformanceMeasure
+    comment: str
+
+
 @dataclass
 class Sheet:
     competencies: list[CompetencyRow]
-    measures: list[dict]
+    measures: list[MeasureItem]
 
     @property
     def indicator_ids(self) -> list[int]:
@@ -126,7 +237,7 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
             levels.append(row)
         rows.append(CompetencyRow(scored=competency, levels=levels, last_level=last_levels.get(competency.competency_id)))
     reviews = {review.measure_id: review.comment for review in MeasureReview.objects.filter(appraisal=appraisal)}
-    measures = [
+    measures: list[MeasureItem] = [
         {"measure": measure, "comment": reviews.get(measure.pk, "")} for measure in appraisal.role_version.performance_measures.all()
     ]
     return Sheet(competencies=rows, measures=measures)
@@ -153,7 +264,10 @@ def _rule_status(level: WindowLevel, appraisal: Appraisal, history) -> str:
     )
 
 
-def waiting_for(person) -> list[Appraisal]:
+# --- the home page ---------------------------------------------------------------------------------
+
+
+def waiting_for(person: StaffMember | None) -> list[Appraisal]:
     """The appraisals on which `person` (a StaffMember or None) must act next, oldest cycle first."""
     if person is None:
         return []

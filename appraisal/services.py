@@ -42,7 +42,8 @@ from appraisal.models import (
     MeasureReview,
     ScoredCompetency,
 )
-from appraisal.rules import Record, WindowLevel, derive_level, final_level
+from appraisal.rules import WindowLevel, derive_level
+from appraisal.selectors import NotAppraised, appraisal_candidates, earlier_records
 from competencies.models import Indicator
 from competencies.selectors import framework_competencies
 from core.dates import meeting_date_problem
@@ -97,14 +98,6 @@ def create_cycle(
 
 
 @dataclass
-class NotAppraised:
-    """An active member of staff whom opening the cycle could not give an appraisal, and why."""
-
-    staff_member: StaffMember
-    reason: str
-
-
-@dataclass
 class OpeningResult:
     created: list[Appraisal] = field(default_factory=list)
     not_appraised: list[NotAppraised] = field(default_factory=list)
@@ -122,7 +115,7 @@ def open_cycle(*, by, cycle: AppraisalCycle) -> OpeningResult:
     now = timezone.now()
     with transaction.atomic():
         cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
-        candidates, problems, versions = _sort_out(cycle)
+        candidates, problems, versions = appraisal_candidates(cycle)
         result = OpeningResult(not_appraised=problems)
         appraisals = create_appraisals(
             cycle=cycle,
@@ -203,35 +196,6 @@ def _audit_opened(appraisals: list[Appraisal], *, by, cycle: AppraisalCycle, peo
                         object_repr=f"{person} – {cycle}", changes=changes)
         )
     trail.record_all(entries)
-
-
-def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
-    """Active staff without an appraisal in `cycle` whose record must be fixed before they can have one."""
-    return _sort_out(cycle)[1]
-
-
-def _sort_out(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotAppraised], dict[int, RoleProfileVersion]]:
-    """Active staff without an appraisal in `cycle`: those who can have one, those who cannot and
-    why, and the current version of each role profile they hold."""
-    people = list(
-        StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
-    )
-    versions = current_versions({person.role_profile_id for person in people if person.role_profile_id})
-    candidates, problems = [], []
-    for person in people:
-        if person.role_profile_id is None:
-            reason = "holds no role profile"
-        elif person.role_profile_id not in versions:
-            reason = "holds a role profile with no published version"
-        elif person.line_manager_id is None:
-            reason = "has no line manager"
-        elif not person.line_manager.is_active:
-            reason = f"has a line manager who has left ({person.line_manager})"
-        else:
-            candidates.append(person)
-            continue
-        problems.append(NotAppraised(person, reason))
-    return candidates, problems, versions
 
 
 def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
@@ -665,53 +629,6 @@ def _rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> dict:
             changed.append(competency)
     ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])
     return changes
-
-
-def earlier_levels(appraisal: Appraisal) -> tuple[list[tuple[int, datetime.date]], dict[int, dict[int, int | None]]]:
-    """The person's completed appraisals before this one's cycle, oldest first, as (id, period end),
-    and each competency's achieved level in them, {competency id: {appraisal id: level}}: two queries
-    (one when there is none)."""
-    earlier = list(
-        Appraisal.objects.completed()
-        .filter(staff_member_id=appraisal.staff_member_id, cycle__period_end__lt=appraisal.cycle.period_end)
-        .exclude(pk=appraisal.pk)
-        .order_by("cycle__period_end", "pk")
-        .values_list("pk", "cycle__period_end")
-    )
-    levels = defaultdict(dict)
-    if earlier:
-        for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
-            appraisal_id__in=[pk for pk, _ in earlier]
-        ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
-            levels[competency_id][appraisal_id] = final_level(override, derived)
-    return earlier, levels
-
-
-def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
-    """{competency id: [Record, ...]} from the person's completed appraisals before this one's cycle."""
-    return records_from(*earlier_levels(appraisal))
-
-
-def records_from(earlier: list[tuple[int, datetime.date]], levels: dict[int, dict[int, int | None]]) -> dict[int, list[Record]]:
-    """{competency id: [Record, ...]} from what `earlier_levels` reads.
-
-    Every earlier completed appraisal appears for every competency: with None where the record
-    does not include the competency, which breaks a sustained run (see appraisal.rules).
-    """
-    return {
-        competency_id: [Record(period_end, by_appraisal.get(pk)) for pk, period_end in earlier]
-        for competency_id, by_appraisal in levels.items()
-    }
-
-
-def current_versions(role_profile_ids) -> dict[int, RoleProfileVersion]:
-    """{role profile id: its newest published version}."""
-    versions = {}
-    for version in RoleProfileVersion.objects.filter(
-        role_profile_id__in=role_profile_ids, status=RoleProfileVersion.Status.PUBLISHED
-    ).order_by("role_profile_id", "number"):
-        versions[version.role_profile_id] = version
-    return versions
 
 
 def window_snapshots(versions) -> dict[int, list[dict]]:

@@ -17,7 +17,7 @@ from appraisal.access import get_appraisal_for, may_see_scores, visible_appraisa
 from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm, SheetForm, SignOffForm
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.pdf import render_appraisal_pdf
-from appraisal.selectors import appraisal_sheet
+from appraisal.selectors import appraisal_sheet, not_appraised
 from core.access import hr_admin_required, is_hr_admin
 from staff.access import hr_conflict_message, hr_conflicts, staff_member_for
 from core.forms import add_validation_error
@@ -70,7 +70,7 @@ def cycle_detail(request, pk):
             "cycle": cycle,
             "appraisals": shown,
             "states": states,
-            "not_appraised": services.not_appraised(cycle),
+            "not_appraised": not_appraised(cycle),
             "hidden": len(appraisals) - len(shown),
         },
     )

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from appraisal import services
+from appraisal import selectors, services
 from demo.appraisals import (
     COUNTERSIGN_COMMENTS,
     DEVELOPMENT,
@@ -268,8 +268,8 @@ _INDICATORS: dict[str, int] = {}
 def _indicator_counts() -> dict[str, int]:
     """{role profile slug: indicators in its current window}, to find the longest scoring sheet."""
     if not _INDICATORS:
-        snapshots = services.window_snapshots(services.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values())
-        for version in services.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values():
+        snapshots = services.window_snapshots(selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values())
+        for version in selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values():
             _INDICATORS[version.role_profile.slug] = sum(
                 len(level["indicators"]) for row in snapshots[version.pk] for level in row["levels"]
             )

@@ -27,7 +27,8 @@ from appraisal import services
 from audit import trail
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
 from audit.models import AuditEntry
-from appraisal.services import create_appraisals, current_versions
+from appraisal.selectors import current_versions
+from appraisal.services import create_appraisals
 from competencies.models import Competency
 from roles.models import PerformanceMeasure
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
