@@ -1,21 +1,23 @@
-"""Who may see an appraisal, in one place.
+"""Who may see an appraisal or a person's history, in one place: every lookup by id goes through here.
 
 An appraisal is visible to the person appraised, their appraiser, anyone above the person in the
 current line-management chain, and HR admins. To anyone else it does not exist (404). Inside that
-scope, what someone may *do* depends on who they are and the record's state; the services refuse
-the rest (403). The person appraised sees the manager's scores only once the record is shared.
+scope, what someone may see of it and *do* to it is the `Permissions` value computed where it is
+fetched (`get_appraisal_with_permissions`; the rules are in `appraisal.permissions`).
 """
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from appraisal.models import Appraisal
+from appraisal.permissions import Permissions, Viewer, permissions_for
 from core.access import is_hr_admin
 from staff.access import hr_conflicts, is_hr_admin_over, staff_member_for
 from staff.hierarchy import managers_above, reports_in_line
+from staff.models import StaffMember
 
 
-def visible_appraisals(user):
+def visible_appraisals(user: Viewer) -> QuerySet[Appraisal]:
     """The appraisals `user` may see (a queryset)."""
     person = staff_member_for(user)
     if is_hr_admin(user):
@@ -29,11 +31,16 @@ def visible_appraisals(user):
     )
 
 
-def get_appraisal_for(user, pk: int) -> Appraisal:
-    """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it.
+def get_appraisal_for(user: Viewer, pk: int) -> Appraisal:
+    """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it."""
+    return get_appraisal_with_permissions(user, pk)[0]
 
-    Sets `viewer_is_owner`, `viewer_is_appraiser`, `viewer_is_hr` and `viewer_is_above` on it.
-    `viewer_is_hr` is False for an HR admin on their own record (see `staff.access.hr_conflicts`);
+
+def get_appraisal_with_permissions(user: Viewer, pk: int) -> tuple[Appraisal, Permissions]:
+    """The appraisal `pk` with what its pages need, and what `user` may see of it and do to it
+    (`appraisal.permissions`); Http404 if `user` may not see it.
+
+    An HR admin on their own record has only the person's rights (see `staff.access.hr_conflicts`);
     the records of the people above them they do not see at all.
     """
     # Each table joined here costs PostgreSQL planning time on every page of the record (eleven
@@ -50,40 +57,30 @@ def get_appraisal_for(user, pk: int) -> Appraisal:
     if appraisal is None:
         raise Http404("No such appraisal.")
     known = {appraisal.staff_member.user_id: appraisal.staff_member.user, appraisal.appraiser.user_id: appraisal.appraiser.user}
-    for name in ("signed_off_by", "countersigned_by"):
-        user_id = getattr(appraisal, f"{name}_id")
-        if user_id in known:
-            setattr(appraisal, name, known[user_id])  # else read when shown (someone else signed)
-    person = staff_member_for(user)
-    appraisal.viewer_is_hr = is_hr_admin_over(user, appraisal.staff_member_id)
-    appraisal.viewer_is_owner = person is not None and person.pk == appraisal.staff_member_id
-    appraisal.viewer_is_appraiser = person is not None and person.pk == appraisal.appraiser_id
-    appraisal.viewer_is_above = (
-        person is not None
-        and not appraisal.viewer_is_owner
-        and not appraisal.viewer_is_appraiser
-        and person.pk in managers_above(appraisal.staff_member_id)
-    )
-    if not (appraisal.viewer_is_hr or appraisal.viewer_is_owner or appraisal.viewer_is_appraiser or appraisal.viewer_is_above):
+    if appraisal.signed_off_by_id in known:
+        appraisal.signed_off_by = known[appraisal.signed_off_by_id]  # else read when shown (someone else signed)
+    if appraisal.countersigned_by_id in known:
+        appraisal.countersigned_by = known[appraisal.countersigned_by_id]
+    permissions = permissions_for(user, appraisal)
+    if not permissions.may_see:
         raise Http404("No such appraisal.")
-    return appraisal
+    return appraisal, permissions
 
 
-def may_see_scores(appraisal: Appraisal) -> bool:
-    """Whether the viewer of an appraisal from `get_appraisal_for` may read the manager's scores."""
-    return appraisal.viewer_is_hr or appraisal.viewer_is_appraiser or appraisal.viewer_is_above or appraisal.is_shared
-
-
-def get_person_for(user, pk: int):
+def get_person_for(user: Viewer, pk: int) -> StaffMember:
     """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
-    in the current line-management chain, or an HR admin. Sets `viewer_is_self` on it."""
-    from staff.models import StaffMember
-
+    in the current line-management chain, or an HR admin."""
     person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
     if person is None:
         raise Http404("No such person.")
     viewer = staff_member_for(user)
-    person.viewer_is_self = viewer is not None and viewer.pk == person.pk
-    if not (person.viewer_is_self or is_hr_admin_over(user, person.pk) or (viewer is not None and viewer.pk in managers_above(person.pk))):
+    own = viewer is not None and viewer.pk == person.pk
+    if not (own or is_hr_admin_over(user, person.pk) or (viewer is not None and viewer.pk in managers_above(person.pk))):
         raise Http404("No such person.")
     return person
+
+
+def is_self(user: Viewer, person: StaffMember) -> bool:
+    """Whether `person` is `user`'s own staff record."""
+    viewer = staff_member_for(user)
+    return viewer is not None and viewer.pk == person.pk

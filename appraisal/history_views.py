@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from appraisal.access import get_person_for
+from appraisal.access import get_person_for, is_self
 from appraisal.history import person_history as history_of
 from appraisal.history_cache import history_body
 from appraisal.pdf import render_history_pdf
@@ -51,7 +51,7 @@ def person_history_pdf(request, pk):
 
 
 def _page(request, person):
-    own = person.viewer_is_self
+    own = is_self(request.user, person)
     body = history_body(person.pk, own=own, load_person=lambda: person)
     return render(request, "appraisal/history.html", {"body": body, "person": person, "own": own})
 

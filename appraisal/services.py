@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -42,6 +42,7 @@ from appraisal.models import (
     MeasureReview,
     ScoredCompetency,
 )
+from appraisal.permissions import Action, NotAllowed, Permissions, checked
 from appraisal.rules import WindowLevel, derive_level
 from appraisal.selectors import NotAppraised, appraisal_candidates, earlier_records
 from competencies.models import Indicator
@@ -49,15 +50,10 @@ from competencies.selectors import framework_competencies
 from core.dates import meeting_date_problem
 from core.text import normalise_text
 from core.access import is_hr_admin
-from staff.access import hr_conflict_message, is_hr_admin_over, staff_member_for
 from roles.models import RoleProfileVersion, RoleRequirement
 from staff.models import StaffMember
 
 State = Appraisal.State
-
-
-class NotAllowed(PermissionDenied):
-    """The person asking may not do this to this appraisal."""
 
 
 class StaleRecord(Exception):
@@ -198,9 +194,11 @@ def _audit_opened(appraisals: list[Appraisal], *, by, cycle: AppraisalCycle, peo
     trail.record_all(entries)
 
 
-def reassign_appraiser(*, by, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
+def reassign_appraiser(
+    *, by, appraisal: Appraisal, appraiser: StaffMember, reason: str, permissions: Permissions | None = None
+) -> Appraisal:
     """Give an appraisal to another appraiser (any state but completed)."""
-    _require_hr_over(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REASSIGN)
     return hand_over_appraisal(by=by, appraisal=appraisal, appraiser=appraiser, reason=reason)
 
 
@@ -238,9 +236,11 @@ def hand_over_appraisal(*, by, appraisal: Appraisal, appraiser: StaffMember, rea
 # --- saving drafts --------------------------------------------------------------------------------
 
 
-def save_self_assessment(*, by, appraisal: Appraisal, revision: int, ratings: dict[int, tuple[str, str]], comments: str) -> Appraisal:
+def save_self_assessment(
+    *, by, appraisal: Appraisal, revision: int, ratings: dict[int, tuple[str, str]], comments: str, permissions: Permissions | None = None
+) -> Appraisal:
     """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments."""
-    _require_staff_member(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SELF_ASSESS)
     with transaction.atomic():
         appraisal = _advance(
             appraisal, by=by, expect=[State.SELF_ASSESSMENT], revision=revision, values={"self_assessment_comments": normalise_text(comments)}
@@ -266,11 +266,12 @@ def save_review(
     objectives: str,
     development_plan: str,
     manager_comments: str,
+    permissions: Permissions | None = None,
 ) -> Appraisal:
     """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
     overrides per competency ({competency id: (level or None, reason)}), a comment per performance
     measure ({measure id: comment}) and the record's other fields."""
-    _require_appraiser(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SCORE)
     if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
         raise ValidationError({"meeting_date": problem})
     values = {
@@ -294,22 +295,22 @@ def save_review(
 # --- workflow -------------------------------------------------------------------------------------
 
 
-def submit_self_assessment(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
-    _require_staff_member(by, appraisal)
+def submit_self_assessment(*, by, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SUBMIT_SELF_ASSESSMENT)
     return _transition(appraisal, by=by, action="submit self-assessment", expect=State.SELF_ASSESSMENT, to=State.MANAGER_REVIEW,
                        revision=revision, notify=notifications.review_due)
 
 
-def begin_review(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
+def begin_review(*, by, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
     """The appraiser goes ahead without waiting any longer for the self-assessment (what is saved of it is kept)."""
-    _require_appraiser(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.BEGIN_REVIEW)
     return _transition(appraisal, by=by, action="begin review without self-assessment", expect=State.SELF_ASSESSMENT,
                        to=State.MANAGER_REVIEW, revision=revision, notify=notifications.review_begun)
 
 
-def share(*, by, appraisal: Appraisal, revision: int | None = None) -> Appraisal:
+def share(*, by, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
     """Share the record with the staff member for sign-off: every competency scored, the meeting held."""
-    _require_appraiser(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SHARE)
     return _transition(appraisal, by=by, action="share", expect=State.MANAGER_REVIEW, to=State.AWAITING_SIGN_OFF, revision=revision,
                        values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
 
@@ -325,16 +326,20 @@ def _ready_to_share(appraisal: Appraisal, scored: list[ScoredCompetency]) -> Non
         raise ValidationError(problems)
 
 
-def withdraw(*, by, appraisal: Appraisal, reason: str = "", revision: int | None = None) -> Appraisal:
+def withdraw(
+    *, by, appraisal: Appraisal, reason: str = "", revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """Take a shared record back to make changes before the staff member signs it."""
-    _require_appraiser(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.WITHDRAW)
     return _transition(appraisal, by=by, action="withdraw", expect=State.AWAITING_SIGN_OFF, to=State.MANAGER_REVIEW, revision=revision,
                        values={"shared_at": None}, comment=reason, notify=notifications.withdrawn)
 
 
-def sign_off(*, by, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None) -> Appraisal:
+def sign_off(
+    *, by, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
-    _require_staff_member(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SIGN_OFF)
     comments = normalise_text(comments)
     if not agrees and not comments:
         raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
@@ -344,9 +349,11 @@ def sign_off(*, by, appraisal: Appraisal, agrees: bool, comments: str, revision:
                        comment=comments, notify=notifications.countersign_due)
 
 
-def countersign(*, by, appraisal: Appraisal, comments: str = "", revision: int | None = None) -> Appraisal:
+def countersign(
+    *, by, appraisal: Appraisal, comments: str = "", revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """The appraiser countersigns: the appraisal is completed and locked."""
-    _require_appraiser(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.COUNTERSIGN)
     now = timezone.now()
     comments = normalise_text(comments)
     return _transition(appraisal, by=by, action="countersign", expect=State.AWAITING_COUNTERSIGN, to=State.COMPLETED, revision=revision,
@@ -354,13 +361,15 @@ def countersign(*, by, appraisal: Appraisal, comments: str = "", revision: int |
                        comment=comments, notify=notifications.completed)
 
 
-def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None) -> Appraisal:
+def reopen(
+    *, by, appraisal: Appraisal, reason: str, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """An HR admin reopens a completed record for its appraiser to change; the reason is kept.
 
     The sign-offs are cleared (they are kept in the record's history and the audit trail): the
     changed record must be shared and signed again.
     """
-    _require_hr_over(by, appraisal)
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REOPEN)
     reason = normalise_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason for reopening a completed record."})
@@ -385,25 +394,6 @@ def reopen(*, by, appraisal: Appraisal, reason: str, revision: int | None = None
 def _require_hr(user) -> None:
     if not is_hr_admin(user):
         raise NotAllowed("Only HR admins can do this.")
-
-
-def _require_hr_over(user, appraisal: Appraisal) -> None:
-    """An HR admin, and not on their own appraisal or that of someone above them (`staff.access.hr_conflicts`)."""
-    _require_hr(user)
-    if not is_hr_admin_over(user, appraisal.staff_member_id):
-        raise NotAllowed(hr_conflict_message(user, appraisal.staff_member_id))
-
-
-def _require_appraiser(user, appraisal: Appraisal) -> None:
-    person = staff_member_for(user)
-    if person is None or person.pk != appraisal.appraiser_id:
-        raise NotAllowed("Only the appraiser can do this.")
-
-
-def _require_staff_member(user, appraisal: Appraisal) -> None:
-    person = staff_member_for(user)
-    if person is None or person.pk != appraisal.staff_member_id:
-        raise NotAllowed("Only the person appraised can do this.")
 
 
 def _advance(appraisal: Appraisal, *, by, expect, revision: int | None, values: dict, to_state: str | None = None) -> Appraisal:

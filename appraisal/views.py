@@ -13,13 +13,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_http_methods, require_safe
 
 from appraisal import drafts, services
-from appraisal.access import get_appraisal_for, may_see_scores, visible_appraisals
+from appraisal.access import get_appraisal_with_permissions, visible_appraisals
 from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm, SheetForm, SignOffForm
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.pdf import render_appraisal_pdf
+from appraisal.permissions import STEPS, Action, Permissions
 from appraisal.selectors import appraisal_sheet, not_appraised
-from core.access import hr_admin_required, is_hr_admin
-from staff.access import hr_conflict_message, hr_conflicts, staff_member_for
+from core.access import hr_admin_required
+from staff.access import hr_conflicts, staff_member_for
 from core.forms import add_validation_error
 
 State = Appraisal.State
@@ -103,18 +104,17 @@ def appraisal_list(request):
     return render(request, "appraisal/appraisal_list.html", {"own": own, "to_conduct": to_conduct})
 
 
-def _record_context(request, appraisal, **extra) -> dict:
-    show_scores = may_see_scores(appraisal)
+def _record_context(request, appraisal, permissions: Permissions, **extra) -> dict:
     context = {
         "appraisal": appraisal,
-        "show_scores": show_scores,
+        "permissions": permissions,
         "sheet": appraisal_sheet(appraisal),
         "events": appraisal.events.select_related("by"),
         "next_step": next_step(appraisal),
     }
-    if appraisal.viewer_is_owner and appraisal.state == State.AWAITING_SIGN_OFF:
+    if permissions.may_sign_off:
         context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(initial={"revision": appraisal.revision})
-    if appraisal.viewer_is_appraiser and appraisal.state == State.AWAITING_COUNTERSIGN:
+    if permissions.may_countersign:
         context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(initial={"revision": appraisal.revision})
     context.update(extra)
     return context
@@ -134,16 +134,15 @@ def next_step(appraisal: Appraisal) -> str:
 @login_required
 @require_safe
 def appraisal_detail(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
-    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal))
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, permissions))
 
 
 @login_required
 @require_safe
 def appraisal_pdf(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
-    if not may_see_scores(appraisal):
-        raise services.NotAllowed("Your appraisal can be downloaded once your manager has shared it with you.")
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    permissions.require_party(Action.DOWNLOAD_PDF)
     response = HttpResponse(render_appraisal_pdf(appraisal), content_type="application/pdf")
     filename = f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf"
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -154,13 +153,12 @@ def appraisal_pdf(request, pk):
 
 
 def _sheet_view(request, pk, *, for_self: bool):
-    appraisal = get_appraisal_for(request.user, pk)
-    allowed_state, may_edit = (
-        (State.SELF_ASSESSMENT, appraisal.viewer_is_owner) if for_self else (State.MANAGER_REVIEW, appraisal.viewer_is_appraiser)
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    action = Action.SELF_ASSESS if for_self else Action.SCORE
+    permissions.require_party(
+        action, refusal="Only the person appraised fills in the self-assessment." if for_self else "Only the appraiser scores the appraisal."
     )
-    if not may_edit:
-        raise services.NotAllowed("Only the person appraised fills in the self-assessment." if for_self else "Only the appraiser scores the appraisal.")
-    if appraisal.state != allowed_state:
+    if not permissions.may(action):
         messages.info(request, f"This appraisal is at “{appraisal.get_state_display()}”, so that form is closed.")
         return redirect("appraisal", appraisal.pk)
     sheet = appraisal_sheet(appraisal)
@@ -173,6 +171,7 @@ def _sheet_view(request, pk, *, for_self: bool):
                 services.save_self_assessment(
                     by=request.user,
                     appraisal=appraisal,
+                    permissions=permissions,
                     revision=form.cleaned_data["revision"],
                     ratings=form.ratings(),
                     comments=form.cleaned_data["self_assessment_comments"],
@@ -181,6 +180,7 @@ def _sheet_view(request, pk, *, for_self: bool):
                 services.save_review(
                     by=request.user,
                     appraisal=appraisal,
+                    permissions=permissions,
                     revision=form.cleaned_data["revision"],
                     ratings=form.ratings(),
                     overrides=form.overrides(),
@@ -189,11 +189,11 @@ def _sheet_view(request, pk, *, for_self: bool):
                 )
         except services.StaleRecord as stale:
             conflict = stale.message
-            if stale.appraisal.state != allowed_state:
+            if not STEPS[action].is_open_in(stale.appraisal.state):
                 messages.error(request, conflict)
                 return redirect("appraisal", appraisal.pk)
             # Keep the user's input; show what is saved now beside it; a second save is deliberate.
-            appraisal = get_appraisal_for(request.user, pk)
+            appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
             sheet = appraisal_sheet(appraisal)
             data = request.POST.copy()
             data["revision"] = str(appraisal.revision)
@@ -272,9 +272,14 @@ def _apply(request, appraisal, call, done: str, form=None):
     return redirect("appraisal", appraisal.pk)
 
 
-def _step(request, pk, action, done: str, **kwargs):
-    appraisal = get_appraisal_for(request.user, pk)
-    return _apply(request, appraisal, lambda: action(by=request.user, appraisal=appraisal, revision=_revision(request), **kwargs), done)
+def _step(request, pk, step, done: str, **kwargs):
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    return _apply(
+        request,
+        appraisal,
+        lambda: step(by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), **kwargs),
+        done,
+    )
 
 
 @login_required
@@ -304,52 +309,54 @@ def withdraw(request, pk):
 @login_required
 @require_POST
 def sign_off(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     form = SignOffForm(request.POST)
     if form.is_valid():
         response = _apply(
             request,
             appraisal,
-            lambda: services.sign_off(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            lambda: services.sign_off(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             "Signed off. Your manager has been asked to countersign.",
             form,
         )
         if response:
             return response
-    elif not appraisal.viewer_is_owner:
-        raise services.NotAllowed("Only the person appraised signs off the record.")
-    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, sign_off_form=form), status=400)
+    else:
+        permissions.require_party(Action.SIGN_OFF, refusal="Only the person appraised signs off the record.")
+    return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, permissions, sign_off_form=form), status=400)
 
 
 @login_required
 @require_POST
 def countersign(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     form = CountersignForm(request.POST)
     if not form.is_valid():
-        if not appraisal.viewer_is_appraiser:
-            raise services.NotAllowed("Only the appraiser countersigns the record.")
-        return render(request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, countersign_form=form), status=400)
-    return _step(request, pk, services.countersign, "Countersigned: the appraisal is complete.", comments=form.cleaned_data["comments"])
-
-
-def _not_hr_message(user, appraisal, message: str) -> str:
-    """Why HR's rights do not apply: the viewer is no HR admin, or it is their own record."""
-    return hr_conflict_message(user, appraisal.staff_member_id) if is_hr_admin(user) else message
+        permissions.require_party(Action.COUNTERSIGN, refusal="Only the appraiser countersigns the record.")
+        return render(
+            request, "appraisal/appraisal_detail.html", _record_context(request, appraisal, permissions, countersign_form=form), status=400
+        )
+    return _apply(
+        request,
+        appraisal,
+        lambda: services.countersign(
+            by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), comments=form.cleaned_data["comments"]
+        ),
+        "Countersigned: the appraisal is complete.",
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def reopen(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
-    if not appraisal.viewer_is_hr:
-        raise services.NotAllowed(_not_hr_message(request.user, appraisal, "Only HR admins can reopen a completed record."))
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    permissions.require_party(Action.REOPEN, refusal="Only HR admins can reopen a completed record.")
     form = ReasonForm(request.POST or None, initial={"revision": appraisal.revision})
     if request.method == "POST" and form.is_valid():
         response = _apply(
             request,
             appraisal,
-            lambda: services.reopen(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            lambda: services.reopen(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             "Reopened: the appraiser can change the record; it must be shared and signed again.",
             form,
         )
@@ -361,15 +368,14 @@ def reopen(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def reassign(request, pk):
-    appraisal = get_appraisal_for(request.user, pk)
-    if not appraisal.viewer_is_hr:
-        raise services.NotAllowed(_not_hr_message(request.user, appraisal, "Only HR admins can change who appraises someone."))
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    permissions.require_party(Action.REASSIGN, refusal="Only HR admins can change who appraises someone.")
     form = ReassignForm(request.POST or None, appraisal=appraisal)
     if request.method == "POST" and form.is_valid():
         response = _apply(
             request,
             appraisal,
-            lambda: services.reassign_appraiser(by=request.user, appraisal=appraisal, **form.cleaned_data),
+            lambda: services.reassign_appraiser(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             f"{form.cleaned_data['appraiser']} is now the appraiser.",
             form,
         )
