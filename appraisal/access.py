@@ -70,7 +70,9 @@ def get_appraisal_with_permissions(user: Viewer, pk: int) -> tuple[Appraisal, Pe
 def get_person_for(user: Viewer, pk: int) -> StaffMember:
     """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
     in the current line-management chain, or an HR admin."""
-    person = StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
+    person: StaffMember | None = (
+        StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
+    )
     if person is None:
         raise Http404("No such person.")
     viewer = staff_member_for(user)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit import trail
 from appraisal.models import Appraisal, AppraiserHandover
-from appraisal.services import appraiser_problem, hand_over_appraisal
+from appraisal.services.workflow import appraiser_problem, hand_over_appraisal
 from core.dates import employment_date_problem
 from staff import leaving as staff_leaving
 from staff.models import StaffMember

@@ -38,6 +38,7 @@ import datetime
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from competencies.windows import WINDOW_NAMES, WINDOW_SIZE
 
@@ -62,8 +63,15 @@ class WindowLevel:
     def is_rule(self) -> bool:
         return self.sustained_level is not None
 
+    @property
+    def rule(self) -> tuple[int, int]:
+        """A sustained-level rule's level and months (a rule has both: competencies.models.Level)."""
+        if self.sustained_level is None or self.sustained_months is None:
+            raise ValueError(f"Level {self.number} is not a sustained-level rule.")
+        return self.sustained_level, self.sustained_months
+
     @classmethod
-    def from_snapshot(cls, level: Mapping) -> "WindowLevel":
+    def from_snapshot(cls, level: Mapping[str, Any]) -> "WindowLevel":
         """From one entry of `ScoredCompetency.levels`."""
         return cls(
             number=level["number"],
@@ -131,9 +139,8 @@ def derive_level(
     achieved = levels[0].number - 1
     for level in levels:
         if level.is_rule:
-            if achieved >= level.sustained_level and sustained_rule_met(
-                level.sustained_level, level.sustained_months, period_end, history
-            ):
+            sustained_level, months = level.rule
+            if achieved >= sustained_level and sustained_rule_met(sustained_level, months, period_end, history):
                 achieved = level.number
                 continue
             break

@@ -73,6 +73,16 @@ class NotAppraised:
     reason: str
 
 
+@dataclass
+class Candidate:
+    """An active member of staff whom opening the cycle gives an appraisal: their line manager
+    appraises them, against the current version of the role profile they hold."""
+
+    staff_member: StaffMember
+    appraiser: StaffMember
+    role_version: RoleProfileVersion
+
+
 def current_versions(role_profile_ids: Iterable[int]) -> dict[int, RoleProfileVersion]:
     """{role profile id: its newest published version}."""
     versions = {}
@@ -83,9 +93,8 @@ def current_versions(role_profile_ids: Iterable[int]) -> dict[int, RoleProfileVe
     return versions
 
 
-def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[StaffMember], list[NotAppraised], dict[int, RoleProfileVersion]]:
-    """Active staff without an appraisal in `cycle`: those who can have one, those who cannot and
-    why, and the current version of each role profile they hold."""
+def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[Candidate], list[NotAppraised]]:
+    """Active staff without an appraisal in `cycle`: those who can have one, and those who cannot and why."""
     people = list(
         StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
     )
@@ -101,10 +110,10 @@ def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[StaffMember], list
         elif not person.line_manager.is_active:
             reason = f"has a line manager who has left ({person.line_manager})"
         else:
-            candidates.append(person)
+            candidates.append(Candidate(person, person.line_manager, versions[person.role_profile_id]))
             continue
         problems.append(NotAppraised(person, reason))
-    return candidates, problems, versions
+    return candidates, problems
 
 
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
@@ -243,23 +252,24 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     return Sheet(competencies=rows, measures=measures)
 
 
-def _rule_status(level: WindowLevel, appraisal: Appraisal, history) -> str:
+def _rule_status(level: WindowLevel, appraisal: Appraisal, history: Iterable[Record]) -> str:
     """How the sustained-level rule stands, in words, from the person's completed appraisals."""
     period_end = appraisal.cycle.period_end
-    since = held_since(level.sustained_level, period_end, history)
+    sustained_level, months = level.rule
+    since = held_since(sustained_level, period_end, history)
     if since == period_end:
         return (
-            f"No earlier completed appraisal shows level {level.sustained_level} or above continuously up to this one, so "
-            f"level {level.number} is reached when level {level.sustained_level} has been held for "
-            f"{level.sustained_months} months."
+            f"No earlier completed appraisal shows level {sustained_level} or above continuously up to this one, so "
+            f"level {level.number} is reached when level {sustained_level} has been held for "
+            f"{months} months."
         )
-    reached = add_months(since, level.sustained_months) <= period_end
+    reached = add_months(since, months) <= period_end
     return (
-        f"Completed appraisals show level {level.sustained_level} or above continuously since {since:%-d %B %Y}. "
+        f"Completed appraisals show level {sustained_level} or above continuously since {since:%-d %B %Y}. "
         + (
-            f"With level {level.sustained_level} in this appraisal, that is {level.sustained_months} months or more."
+            f"With level {sustained_level} in this appraisal, that is {months} months or more."
             if reached
-            else f"Level {level.number} needs {level.sustained_months} months."
+            else f"Level {level.number} needs {months} months."
         )
     )
 

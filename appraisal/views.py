@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_http_methods, require_safe
 
-from appraisal import drafts, services
+from appraisal import drafts
+from appraisal.services import cycles, scoring, workflow
+from appraisal.services.revisions import StaleRecord
 from appraisal.access import get_appraisal_with_permissions, visible_appraisals
 from appraisal.forms import CountersignForm, CycleForm, ReasonForm, ReassignForm, SheetForm, SignOffForm
 from appraisal.models import Appraisal, AppraisalCycle
@@ -42,7 +44,7 @@ def cycle_create(request):
     form = CycleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            cycle = services.create_cycle(by=request.user, **form.cleaned_data)
+            cycle = cycles.create_cycle(by=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_validation_error(form, error)
         else:
@@ -81,7 +83,7 @@ def cycle_detail(request, pk):
 @require_POST
 def cycle_open(request, pk):
     cycle = get_object_or_404(AppraisalCycle, pk=pk)
-    result = services.open_cycle(by=request.user, cycle=cycle)
+    result = cycles.open_cycle(by=request.user, cycle=cycle)
     messages.success(request, f"{len(result.created)} appraisal(s) created.")
     if result.not_appraised:
         messages.warning(request, f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.")
@@ -168,7 +170,7 @@ def _sheet_view(request, pk, *, for_self: bool):
     if request.method == "POST" and form.is_valid():
         try:
             if for_self:
-                services.save_self_assessment(
+                scoring.save_self_assessment(
                     by=request.user,
                     appraisal=appraisal,
                     permissions=permissions,
@@ -177,7 +179,7 @@ def _sheet_view(request, pk, *, for_self: bool):
                     comments=form.cleaned_data["self_assessment_comments"],
                 )
             else:
-                services.save_review(
+                scoring.save_review(
                     by=request.user,
                     appraisal=appraisal,
                     permissions=permissions,
@@ -187,7 +189,7 @@ def _sheet_view(request, pk, *, for_self: bool):
                     measures=form.measures(),
                     **{name: form.cleaned_data[name] for name in ("meeting_date", "objectives", "development_plan", "manager_comments")},
                 )
-        except services.StaleRecord as stale:
+        except StaleRecord as stale:
             conflict = stale.message
             if not STEPS[action].is_open_in(stale.appraisal.state):
                 messages.error(request, conflict)
@@ -259,7 +261,7 @@ def _apply(request, appraisal, call, done: str, form=None):
     """
     try:
         call()
-    except services.StaleRecord as stale:
+    except StaleRecord as stale:
         messages.error(request, stale.message)
     except ValidationError as error:
         if form is not None:
@@ -285,25 +287,25 @@ def _step(request, pk, step, done: str, **kwargs):
 @login_required
 @require_POST
 def submit_self_assessment(request, pk):
-    return _step(request, pk, services.submit_self_assessment, "Self-assessment sent to your manager.")
+    return _step(request, pk, workflow.submit_self_assessment, "Self-assessment sent to your manager.")
 
 
 @login_required
 @require_POST
 def begin_review(request, pk):
-    return _step(request, pk, services.begin_review, "You can now score the appraisal; the self-assessment is closed.")
+    return _step(request, pk, workflow.begin_review, "You can now score the appraisal; the self-assessment is closed.")
 
 
 @login_required
 @require_POST
 def share(request, pk):
-    return _step(request, pk, services.share, "Shared: the staff member has been asked to read and sign the record.")
+    return _step(request, pk, workflow.share, "Shared: the staff member has been asked to read and sign the record.")
 
 
 @login_required
 @require_POST
 def withdraw(request, pk):
-    return _step(request, pk, services.withdraw, "Taken back: you can change the record and share it again.")
+    return _step(request, pk, workflow.withdraw, "Taken back: you can change the record and share it again.")
 
 
 @login_required
@@ -315,7 +317,7 @@ def sign_off(request, pk):
         response = _apply(
             request,
             appraisal,
-            lambda: services.sign_off(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
+            lambda: workflow.sign_off(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             "Signed off. Your manager has been asked to countersign.",
             form,
         )
@@ -339,7 +341,7 @@ def countersign(request, pk):
     return _apply(
         request,
         appraisal,
-        lambda: services.countersign(
+        lambda: workflow.countersign(
             by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), comments=form.cleaned_data["comments"]
         ),
         "Countersigned: the appraisal is complete.",
@@ -356,7 +358,7 @@ def reopen(request, pk):
         response = _apply(
             request,
             appraisal,
-            lambda: services.reopen(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
+            lambda: workflow.reopen(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             "Reopened: the appraiser can change the record; it must be shared and signed again.",
             form,
         )
@@ -375,7 +377,7 @@ def reassign(request, pk):
         response = _apply(
             request,
             appraisal,
-            lambda: services.reassign_appraiser(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
+            lambda: workflow.reassign_appraiser(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
             f"{form.cleaned_data['appraiser']} is now the appraiser.",
             form,
         )

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from weasyprint import HTML
 
-from appraisal import services
+from appraisal.services import cycles
 from appraisal.models import Appraisal, AppraisalCycle
 from staff.models import StaffMember
 
@@ -133,14 +133,14 @@ def time_open_cycle(*, repeat: int = 1) -> tuple[int, float]:
     queries, times = 0, []
     for _ in range(repeat):
         with transaction.atomic():
-            cycle = services.create_cycle(
+            cycle = cycles.create_cycle(
                 by=hr, name="Benchmark cycle", period_start=latest.period_end.replace(year=year - 1, day=1, month=4),
                 period_end=latest.period_end.replace(year=year), due_on=latest.due_on.replace(year=year), self_assessment=True,
             )
             hr = get_user_model().objects.get(pk=hr.pk)
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
-                result = services.open_cycle(by=hr, cycle=cycle)
+                result = cycles.open_cycle(by=hr, cycle=cycle)
                 times.append((time.perf_counter() - started) * 1000)
             if not result.created:
                 raise RuntimeError("Opening the benchmark cycle created no appraisals.")

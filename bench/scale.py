@@ -11,10 +11,10 @@
   on top of the N active staff) and joiners (who miss the cycles before they started);
 - Y completed annual cycles (period 1 April to 31 March, the last one ending before today), in which
   every active member of staff with a role profile and a line manager has a completed record: every
-  indicator rated (and self-rated), windows snapshotted as `services.create_appraisals` does,
+  indicator rated (and self-rated), windows snapshotted as `cycles.create_appraisals` does,
   derived levels from `rules.derive_level` with the person's history (so sustained-level rules
   apply), overrides now and then, signed off and countersigned, with its events and audit entries;
-- one open cycle (the current year), opened with `services.open_cycle`, its appraisals spread over
+- one open cycle (the current year), opened with `cycles.open_cycle`, its appraisals spread over
   every state of the workflow.
 
 Logins (password `demo`): `hr` (HR admin), `head` (head of the first service), `manager` (a line
@@ -35,7 +35,8 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from appraisal import selectors, services
+from appraisal import selectors
+from appraisal.services import cycles
 from demo.appraisals import (
     COUNTERSIGN_COMMENTS,
     DEVELOPMENT,
@@ -268,7 +269,7 @@ _INDICATORS: dict[str, int] = {}
 def _indicator_counts() -> dict[str, int]:
     """{role profile slug: indicators in its current window}, to find the longest scoring sheet."""
     if not _INDICATORS:
-        snapshots = services.window_snapshots(selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values())
+        snapshots = cycles.window_snapshots(selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values())
         for version in selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values():
             _INDICATORS[version.role_profile.slug] = sum(
                 len(level["indicators"]) for row in snapshots[version.pk] for level in row["levels"]
@@ -392,18 +393,18 @@ def _completed_cycle(year: int, people: list[Person], versions, context: _Contex
             continue
         version = [v for v in versions[slug] if v.published_at and v.published_at <= opened][-1]
         assignments.append((p, manager, version))
-    snapshots = services.window_snapshots({v.pk: v for _, _, v in assignments}.values())
+    snapshots = cycles.window_snapshots({v.pk: v for _, _, v in assignments}.values())
     return _write(cycle, assignments, snapshots, {p.pk: State.COMPLETED for p, _, _ in assignments}, context, rng, opened)
 
 
 def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.Random) -> tuple[Counter, int]:
-    """The current cycle, opened by `services.open_cycle` a month ago, then taken on through the workflow for most people."""
+    """The current cycle, opened by `cycles.open_cycle` a month ago, then taken on through the workflow for most people."""
     period_end = datetime.date(year, 3, 31)
-    cycle = services.create_cycle(
+    cycle = cycles.create_cycle(
         by=context.hr, name=f"Annual appraisal {year}", period_start=datetime.date(year - 1, 4, 1), period_end=period_end,
         due_on=datetime.date(year, 6, 30), self_assessment=True,
     )
-    services.open_cycle(by=context.hr, cycle=cycle)
+    cycles.open_cycle(by=context.hr, cycle=cycle)
     opened = timezone.now() - datetime.timedelta(days=30)
     AppraisalCycle.objects.filter(pk=cycle.pk).update(opened_at=opened, created_at=opened - datetime.timedelta(days=7))
     cycle.refresh_from_db()
@@ -422,7 +423,7 @@ def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.
     # The opened records are rewritten as they now stand (the same way as the completed cycles').
     ScoredCompetency.objects.filter(appraisal_id__in=ids).delete()
     AppraisalEvent.objects.filter(appraisal_id__in=ids).delete()
-    snapshots = services.window_snapshots({a.role_version_id: a.role_version for a in moving}.values())
+    snapshots = cycles.window_snapshots({a.role_version_id: a.role_version for a in moving}.values())
     assignments = [(by_pk[a.staff_member_id], by_pk[a.appraiser_id], a.role_version) for a in moving]
     existing = {a.staff_member_id: a.pk for a in moving}
     _, ratings = _write(cycle, assignments, snapshots, states, context, rng, opened, existing=existing)

@@ -1,9 +1,9 @@
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from competencies.models import Competency, Indicator, Level
 
 
-def framework_competencies():
+def framework_competencies() -> QuerySet[Competency]:
     """Every competency with its levels and their current indicators, in framework order (three queries)."""
     return Competency.objects.prefetch_related(
         Prefetch(

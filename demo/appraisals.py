@@ -1,6 +1,6 @@
 """Demo appraisal history for `seed_demo`: three completed annual cycles and the current one in progress.
 
-Past cycles (2023, 2024, 2025) are opened here, not with `services.open_cycle`, because each
+Past cycles (2023, 2024, 2025) are opened here, not with `cycles.open_cycle`, because each
 appraisal must carry the role profile the person held at the cycle's period end (from their role
 history) and the line manager they had then; the windows are snapshotted with the same helpers
 `open_cycle` uses. Every appraisal is then walked through the real services (self-assessment,
@@ -8,7 +8,7 @@ review, share, sign-off, countersignature), so derived levels, events and the au
 application's own; afterwards the timestamps are moved back to dates inside each cycle.
 
 The current cycle ("Annual appraisal 2026", period 1 April 2025 to 31 March 2026, due 30 June
-2026) is opened with `services.open_cycle` and its appraisals are left in every state of the
+2026) is opened with `cycles.open_cycle` and its appraisals are left in every state of the
 workflow (see CURRENT_STATES).
 
 Scores are pseudo-random but deterministic: a person's stable strengths come from
@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from audit import trail
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
 from audit.models import AuditEntry
 from appraisal.selectors import current_versions
-from appraisal.services import create_appraisals
 from competencies.models import Competency
 from roles.models import PerformanceMeasure
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
@@ -317,7 +316,7 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
     cycle, created = _cycle(hr, CURRENT_YEAR)
     summary.cycles_created += created
     if not cycle.appraisals.exists():
-        services.open_cycle(by=hr, cycle=cycle)
+        cycles.open_cycle(by=hr, cycle=cycle)
         opened = _opening_time(cycle)
         AppraisalCycle.objects.filter(pk=cycle.pk).update(opened_at=opened)
         Appraisal.objects.filter(cycle=cycle).update(created_at=opened, updated_at=opened)
@@ -356,7 +355,7 @@ def _cycle(hr, year: int) -> tuple[AppraisalCycle, bool]:
     cycle = AppraisalCycle.objects.filter(name=name).first()
     if cycle:
         return cycle, False
-    cycle = services.create_cycle(
+    cycle = cycles.create_cycle(
         by=hr,
         name=name,
         period_start=datetime.date(year - 1, 4, 1),
@@ -391,7 +390,7 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
         if managers[person.pk][-1] is not None:
             held[person.pk] = (roles[person.pk][-1], managers[person.pk][-1])
     versions = current_versions({role for role, _ in held.values()})
-    created = create_appraisals(
+    created = cycles.create_appraisals(
         cycle=cycle,
         by=hr,
         at=opened,
@@ -453,24 +452,24 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         if to == State.SELF_ASSESSMENT:
             if variant == "partial":
                 first = {i for competency in scored[: len(scored) // 2] for level in competency.levels for i in level["indicators"]}
-                services.save_self_assessment(
+                scoring.save_self_assessment(
                     by=staff_user, appraisal=appraisal, revision=appraisal.revision,
                     ratings={i: value for i, value in self_ratings.items() if i in first}, comments="",
                 )
                 done.append("save self-assessment")
             _date(appraisal, times, done)
             return
-        services.save_self_assessment(
+        scoring.save_self_assessment(
             by=staff_user, appraisal=appraisal, revision=appraisal.revision, ratings=self_ratings, comments=rng.choice(SELF_COMMENTS)
         )
-        services.submit_self_assessment(by=staff_user, appraisal=appraisal, revision=appraisal.revision)
+        workflow.submit_self_assessment(by=staff_user, appraisal=appraisal, revision=appraisal.revision)
         done += ["save self-assessment", "submit self-assessment"]
 
     name = context.first_names[appraisal.staff_member_id]
     if to == State.MANAGER_REVIEW:
         if variant == "draft":
             half = {i for competency in scored[: len(scored) // 2] for level in competency.levels for i in level["indicators"]}
-            services.save_review(
+            scoring.save_review(
                 by=appraiser_user, appraisal=appraisal, revision=appraisal.revision,
                 ratings={i: value for i, value in ratings.items() if i in half}, overrides={}, measures={},
                 meeting_date=times["save review"].date(), objectives=_objectives(appraisal, rng), development_plan="",
@@ -481,7 +480,7 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         return
 
     overrides = _overrides(username, year, scored, targets, context)
-    services.save_review(
+    scoring.save_review(
         by=appraiser_user,
         appraisal=appraisal,
         revision=appraisal.revision,
@@ -493,14 +492,14 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         development_plan="\n".join(rng.sample(DEVELOPMENT, 2)),
         manager_comments=rng.choice(MANAGER_COMMENTS[_band(scored, targets)]).format(name=name),
     )
-    services.share(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision)
+    workflow.share(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision)
     done += ["save review", "share"]
     if to == State.AWAITING_SIGN_OFF:
         _date(appraisal, times, done)
         return
 
     disagreement = DISAGREEMENTS.get((username, year))
-    services.sign_off(
+    workflow.sign_off(
         by=staff_user, appraisal=appraisal, revision=appraisal.revision,
         agrees=disagreement is None, comments=disagreement or rng.choice(SIGN_OFF_COMMENTS),
     )
@@ -510,7 +509,7 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         return
 
     reply = COUNTERSIGN_REPLIES.get((username, year)) or rng.choice(COUNTERSIGN_COMMENTS).format(name=name)
-    services.countersign(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision, comments=reply)
+    workflow.countersign(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision, comments=reply)
     done.append("countersign")
     _date(appraisal, times, done)
 

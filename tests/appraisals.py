@@ -4,7 +4,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.selectors import appraisal_sheet
 
@@ -17,7 +17,7 @@ def fresh(user):
 
 
 def make_cycle(hr, *, year=2026, self_assessment=False, name=None) -> AppraisalCycle:
-    return services.create_cycle(
+    return cycles.create_cycle(
         by=fresh(hr),
         name=name or f"Annual appraisal {year}",
         period_start=datetime.date(year - 1, 4, 1),
@@ -30,7 +30,7 @@ def make_cycle(hr, *, year=2026, self_assessment=False, name=None) -> AppraisalC
 def open_appraisal(hr, person_user, *, year=2026, self_assessment=False) -> Appraisal:
     """Create and open a cycle; return `person_user`'s appraisal in it."""
     cycle = make_cycle(hr, year=year, self_assessment=self_assessment)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     return Appraisal.objects.get(cycle=cycle, staff_member__user=person_user)
 
 
@@ -51,7 +51,7 @@ def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None
                     chosen = per_competency[competency.scored.name](level.number)
                 ratings[row.indicator.pk] = (chosen, evidence)
     values = {"objectives": "", "development_plan": "", "manager_comments": "", **fields}
-    return services.save_review(
+    return scoring.save_review(
         by=fresh(by), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, overrides={}, measures={},
         meeting_date=meeting_date, **values,
     )
@@ -60,17 +60,17 @@ def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None
 def complete(appraisal, *, manager, staff, agrees=True, comments="Thank you.", **rate_kwargs) -> Appraisal:
     """Rate, share, sign off and countersign: the appraisal ends completed."""
     appraisal = rate(appraisal, manager, **rate_kwargs)
-    appraisal = services.share(by=fresh(manager), appraisal=reload(appraisal))
-    appraisal = services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=agrees, comments=comments)
-    return services.countersign(by=fresh(manager), appraisal=reload(appraisal))
+    appraisal = workflow.share(by=fresh(manager), appraisal=reload(appraisal))
+    appraisal = workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=agrees, comments=comments)
+    return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal))
 
 
 def self_assess(appraisal, person_user, *, rating=CONSISTENTLY) -> Appraisal:
     """The person rates every indicator `rating` and sends the self-assessment to their manager."""
     appraisal = reload(appraisal)
     ratings = {row.indicator.pk: (rating, "") for c in appraisal_sheet(appraisal).competencies for level in c.levels for row in level.indicators}
-    appraisal = services.save_self_assessment(by=fresh(person_user), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments="")
-    return services.submit_self_assessment(by=fresh(person_user), appraisal=reload(appraisal))
+    appraisal = scoring.save_self_assessment(by=fresh(person_user), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments="")
+    return workflow.submit_self_assessment(by=fresh(person_user), appraisal=reload(appraisal))
 
 
 PROMOTED_ON = datetime.date(2025, 5, 1)

@@ -12,7 +12,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from appraisal import services
+from appraisal.services import scoring, workflow
+from appraisal.services.revisions import StaleRecord
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
 from reports.views import OUTCOME_COLUMNS
 from appraisal.selectors import appraisal_sheet
@@ -95,9 +96,9 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(c
     earlier = open_appraisal(hr, person, year=2025, self_assessment=False)
     complete(earlier, manager=boss, staff=person)
     appraisal = open_appraisal(hr, person, year=2026, self_assessment=True)
-    services.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision,
-                                  ratings={i: ("partly", "An example") for i in appraisal_sheet(appraisal).indicator_ids}, comments="")
-    services.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
+    scoring.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision,
+                                 ratings={i: ("partly", "An example") for i in appraisal_sheet(appraisal).indicator_ids}, comments="")
+    workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
     rate(appraisal, boss, evidence="Seen in supervision")
     client.force_login(boss)
     with django_assert_max_num_queries(15):
@@ -288,10 +289,10 @@ def test_concurrent_saves_from_two_connections_apply_exactly_one(framework_loade
     def save(objectives):
         try:
             barrier.wait(timeout=10)
-            services.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, ratings={}, overrides={}, measures={},
-                                 meeting_date=None, objectives=objectives, development_plan="", manager_comments="")
+            scoring.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, ratings={}, overrides={}, measures={},
+                                meeting_date=None, objectives=objectives, development_plan="", manager_comments="")
             outcomes.append(("saved", objectives))
-        except services.StaleRecord:
+        except StaleRecord:
             outcomes.append(("stale", objectives))
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
             outcomes.append(("error", repr(error)))
@@ -319,7 +320,7 @@ def test_the_person_sees_no_scores_until_the_record_is_shared(client, hr, manage
     page = client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
     assert "being prepared" in page and "Manager&#x27;s private draft note" not in page
     assert client.get(reverse("appraisal_pdf", args=[appraisal.pk])).status_code == 403
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     page = client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
     assert "Manager&#x27;s private draft note" in page and "Sign off your appraisal" in page
 
@@ -339,7 +340,7 @@ def test_the_record_is_visible_up_the_line_and_to_hr_and_nobody_else(client, hr,
 def test_signing_off_through_the_page_records_disagreement(client, hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     rate(appraisal, manager)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     client.force_login(staff)
     url = reverse("appraisal_sign_off", args=[appraisal.pk])
     response = client.post(url, {"agrees": "no", "comments": "", "revision": reload(appraisal).revision})

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from appraisal import services
+from appraisal.services import scoring, workflow
 from appraisal.access import get_appraisal_for
 from appraisal.models import Appraisal
 from appraisal.pdf import render_appraisal_pdf
@@ -80,14 +80,14 @@ def complete_with_override(hr, manager, staff) -> Appraisal:
     assert overrides, f"the role's window should include {PARTLY_COMPETENCY}"
     measure = sheet.measures[0]["measure"]
     appraisal = reload(appraisal)
-    services.save_review(
+    scoring.save_review(
         by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, overrides=overrides,
         measures={measure.pk: MEASURE_COMMENT}, meeting_date=datetime.date(2026, 4, 15), objectives=OBJECTIVES,
         development_plan=DEVELOPMENT_PLAN, manager_comments=MANAGER_COMMENTS,
     )  # fmt: skip
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
-    services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments=SIGN_OFF_COMMENTS)
-    services.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=COUNTERSIGN_COMMENTS)
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments=SIGN_OFF_COMMENTS)
+    workflow.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=COUNTERSIGN_COMMENTS)
     appraisal = reload(appraisal)
     assert appraisal.is_completed
     return appraisal

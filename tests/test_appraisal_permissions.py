@@ -8,7 +8,7 @@ from django.http import Http404
 from appraisal.access import get_appraisal_with_permissions
 from appraisal.models import Appraisal
 from appraisal.permissions import Action, NotAllowed, permissions_for
-from appraisal import services as workflow
+from appraisal.services import workflow
 from core.access import make_hr_admin
 from staff.models import StaffMember
 from tests.appraisals import fresh, open_appraisal, rate, reload

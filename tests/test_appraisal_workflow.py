@@ -6,9 +6,11 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from appraisal import selectors, services
+from appraisal import selectors
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, ScoredCompetency
-from appraisal.services import NotAllowed, StaleRecord
+from appraisal.permissions import NotAllowed
+from appraisal.services.revisions import StaleRecord
 from audit.models import AuditEntry
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
@@ -22,7 +24,7 @@ State = Appraisal.State
 
 def test_opening_a_cycle_gives_every_active_person_an_appraisal_with_their_role_version_and_manager(hr, manager, staff, other_staff):
     cycle = make_cycle(hr)
-    result = services.open_cycle(by=fresh(hr), cycle=cycle)
+    result = cycles.open_cycle(by=fresh(hr), cycle=cycle)
     appraisal = Appraisal.objects.get(cycle=cycle, staff_member__user=staff)
     assert appraisal.appraiser == manager.staff_member
     assert appraisal.role_version == staff.staff_member.role_profile.current_version
@@ -40,7 +42,7 @@ def test_people_who_cannot_be_appraised_are_listed_with_the_reason(hr, manager, 
     make_person("no_role", role=None, manager=manager)
     make_person("no_manager")
     cycle = make_cycle(hr)
-    result = services.open_cycle(by=fresh(hr), cycle=cycle)
+    result = cycles.open_cycle(by=fresh(hr), cycle=cycle)
     reasons = {entry.staff_member.user.username: entry.reason for entry in result.not_appraised}
     assert reasons["no_role"] == "holds no role profile"
     assert reasons["no_manager"] == "has no line manager"
@@ -53,14 +55,14 @@ def test_people_who_cannot_be_appraised_are_listed_with_the_reason(hr, manager, 
 def test_opening_twice_creates_no_duplicates_and_picks_up_people_fixed_since(hr, manager, staff):
     newcomer = make_person("newcomer")
     cycle = make_cycle(hr)
-    first = services.open_cycle(by=fresh(hr), cycle=cycle)
+    first = cycles.open_cycle(by=fresh(hr), cycle=cycle)
     assert "newcomer" in {entry.staff_member.user.username for entry in first.not_appraised}
     count = Appraisal.objects.filter(cycle=cycle).count()
     StaffMember.objects.filter(user=newcomer).update(line_manager=manager.staff_member, line_manager_since=datetime.date(2025, 1, 1))
-    second = services.open_cycle(by=fresh(hr), cycle=cycle)
+    second = cycles.open_cycle(by=fresh(hr), cycle=cycle)
     assert [a.staff_member.user.username for a in second.created] == ["newcomer"]
     assert Appraisal.objects.filter(cycle=cycle).count() == count + 1
-    third = services.open_cycle(by=fresh(hr), cycle=cycle)
+    third = cycles.open_cycle(by=fresh(hr), cycle=cycle)
     assert third.created == []
     assert Appraisal.objects.filter(cycle=cycle).count() == count + 1
 
@@ -68,7 +70,7 @@ def test_opening_twice_creates_no_duplicates_and_picks_up_people_fixed_since(hr,
 def test_leavers_get_no_appraisal(hr, manager, staff):
     StaffMember.objects.filter(user=staff).update(left_on=datetime.date(2020, 1, 1))
     cycle = make_cycle(hr)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     assert not Appraisal.objects.filter(cycle=cycle, staff_member__user=staff).exists()
 
 
@@ -84,18 +86,18 @@ def test_a_cycle_that_asks_for_self_assessment_starts_there_and_emails_each_pers
 
 def test_only_hr_admins_create_and_open_cycles(hr, manager, staff):
     with pytest.raises(NotAllowed):
-        services.create_cycle(by=fresh(manager), name="X", period_start=datetime.date(2025, 4, 1),
-                              period_end=datetime.date(2026, 3, 31), due_on=datetime.date(2026, 6, 30), self_assessment=False)
+        cycles.create_cycle(by=fresh(manager), name="X", period_start=datetime.date(2025, 4, 1),
+                            period_end=datetime.date(2026, 3, 31), due_on=datetime.date(2026, 6, 30), self_assessment=False)
     cycle = make_cycle(hr)
     with pytest.raises(NotAllowed):
-        services.open_cycle(by=fresh(manager), cycle=cycle)
+        cycles.open_cycle(by=fresh(manager), cycle=cycle)
     assert not Appraisal.objects.exists()
 
 
 def test_a_cycle_must_end_after_it_starts(hr):
     with pytest.raises(ValidationError) as error:
-        services.create_cycle(by=fresh(hr), name="Backwards", period_start=datetime.date(2026, 4, 1),
-                              period_end=datetime.date(2025, 3, 31), due_on=datetime.date(2026, 6, 30), self_assessment=False)
+        cycles.create_cycle(by=fresh(hr), name="Backwards", period_start=datetime.date(2026, 4, 1),
+                            period_end=datetime.date(2025, 3, 31), due_on=datetime.date(2026, 6, 30), self_assessment=False)
     assert "period_end" in error.value.message_dict
 
 
@@ -108,9 +110,9 @@ def test_hr_can_reassign_the_appraiser_and_the_new_one_is_emailed(hr, manager, s
     appraisal = open_appraisal(hr, staff)
     mail.outbox.clear()
     with pytest.raises(NotAllowed):
-        services.reassign_appraiser(by=fresh(manager), appraisal=appraisal, appraiser=other_manager.staff_member, reason="Leave")
+        workflow.reassign_appraiser(by=fresh(manager), appraisal=appraisal, appraiser=other_manager.staff_member, reason="Leave")
     with django_capture_on_commit_callbacks(execute=True):
-        services.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave")
+        workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave")
     appraisal = reload(appraisal)
     assert appraisal.appraiser == other_manager.staff_member
     assert [message.to for message in mail.outbox] == [["other@example.org"]]
@@ -123,7 +125,7 @@ def test_hr_can_reassign_the_appraiser_and_the_new_one_is_emailed(hr, manager, s
 def test_reassigning_needs_a_reason_and_not_the_person_themselves(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     with pytest.raises(ValidationError) as error:
-        services.reassign_appraiser(by=fresh(hr), appraisal=appraisal, appraiser=staff.staff_member, reason="")
+        workflow.reassign_appraiser(by=fresh(hr), appraisal=appraisal, appraiser=staff.staff_member, reason="")
     assert set(error.value.message_dict) == {"appraiser", "reason"}
 
 
@@ -136,28 +138,28 @@ def _at_state(state, hr, manager, staff):
     if state in (State.SELF_ASSESSMENT, State.MANAGER_REVIEW):
         return reload(appraisal)
     rate(appraisal, manager)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     if state == State.AWAITING_SIGN_OFF:
         return reload(appraisal)
-    services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="")
     if state == State.AWAITING_COUNTERSIGN:
         return reload(appraisal)
-    services.countersign(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.countersign(by=fresh(manager), appraisal=reload(appraisal))
     return reload(appraisal)
 
 
 ACTIONS = {
     # action: (the state it starts from, who may do it, the state it ends in, how to call it)
     "submit self-assessment": (State.SELF_ASSESSMENT, "staff", State.MANAGER_REVIEW,
-                               lambda by, a: services.submit_self_assessment(by=by, appraisal=a)),
+                               lambda by, a: workflow.submit_self_assessment(by=by, appraisal=a)),
     "begin review without self-assessment": (State.SELF_ASSESSMENT, "manager", State.MANAGER_REVIEW,
-                                             lambda by, a: services.begin_review(by=by, appraisal=a)),
+                                             lambda by, a: workflow.begin_review(by=by, appraisal=a)),
     "share": (State.MANAGER_REVIEW, "manager", State.AWAITING_SIGN_OFF, None),
-    "withdraw": (State.AWAITING_SIGN_OFF, "manager", State.MANAGER_REVIEW, lambda by, a: services.withdraw(by=by, appraisal=a)),
+    "withdraw": (State.AWAITING_SIGN_OFF, "manager", State.MANAGER_REVIEW, lambda by, a: workflow.withdraw(by=by, appraisal=a)),
     "sign off": (State.AWAITING_SIGN_OFF, "staff", State.AWAITING_COUNTERSIGN,
-                 lambda by, a: services.sign_off(by=by, appraisal=a, agrees=True, comments="Fair.")),
-    "countersign": (State.AWAITING_COUNTERSIGN, "manager", State.COMPLETED, lambda by, a: services.countersign(by=by, appraisal=a)),
-    "reopen": (State.COMPLETED, "hr", State.MANAGER_REVIEW, lambda by, a: services.reopen(by=by, appraisal=a, reason="Wrong level")),
+                 lambda by, a: workflow.sign_off(by=by, appraisal=a, agrees=True, comments="Fair.")),
+    "countersign": (State.AWAITING_COUNTERSIGN, "manager", State.COMPLETED, lambda by, a: workflow.countersign(by=by, appraisal=a)),
+    "reopen": (State.COMPLETED, "hr", State.MANAGER_REVIEW, lambda by, a: workflow.reopen(by=by, appraisal=a, reason="Wrong level")),
 }
 
 
@@ -166,7 +168,7 @@ NOTIFIED = {"submit self-assessment": "manager", "begin review without self-asse
 
 
 def _share(by, appraisal):
-    return services.share(by=by, appraisal=appraisal)
+    return workflow.share(by=by, appraisal=appraisal)
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -226,41 +228,41 @@ def test_each_step_is_refused_in_any_other_state(action, hr, manager, staff):
 def test_a_step_from_a_stale_page_is_refused(hr, manager, staff):
     appraisal = _at_state(State.AWAITING_SIGN_OFF, hr, manager, staff)
     old_revision = appraisal.revision
-    services.withdraw(by=fresh(manager), appraisal=appraisal, revision=old_revision)
+    workflow.withdraw(by=fresh(manager), appraisal=appraisal, revision=old_revision)
     rate(appraisal, manager)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     # The staff member's page still carries the revision from before the withdrawal.
     with pytest.raises(StaleRecord):
-        services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="", revision=old_revision)
+        workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="", revision=old_revision)
     assert reload(appraisal).state == State.AWAITING_SIGN_OFF
 
 
 def test_saving_drafts_is_allowed_only_to_the_right_person_in_the_right_state(hr, manager, staff):
     appraisal = open_appraisal(hr, staff, self_assessment=True)
     with pytest.raises(NotAllowed):
-        services.save_self_assessment(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={}, comments="x")
+        scoring.save_self_assessment(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={}, comments="x")
     with pytest.raises(StaleRecord):  # the manager's form is not open during self-assessment
         rate(appraisal, manager)
     with pytest.raises(NotAllowed):
         rate(appraisal, staff)
-    services.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision, ratings={},
-                                  comments="A good year.")
-    services.submit_self_assessment(by=fresh(staff), appraisal=reload(appraisal))
+    scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision, ratings={},
+                                 comments="A good year.")
+    workflow.submit_self_assessment(by=fresh(staff), appraisal=reload(appraisal))
     with pytest.raises(StaleRecord):
-        services.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision, ratings={},
-                                      comments="Changed my mind")
+        scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision, ratings={},
+                                     comments="Changed my mind")
     assert reload(appraisal).self_assessment_comments == "A good year."
 
 
 def test_sharing_needs_every_competency_scored_and_the_meeting_date(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     with pytest.raises(ValidationError) as refused:
-        services.share(by=fresh(manager), appraisal=appraisal)
+        workflow.share(by=fresh(manager), appraisal=appraisal)
     assert set(refused.value.message_dict) == {"competencies", "meeting_date"}
     assert reload(appraisal).state == State.MANAGER_REVIEW
     rate(appraisal, manager, meeting_date=None)
     with pytest.raises(ValidationError) as refused:
-        services.share(by=fresh(manager), appraisal=reload(appraisal))
+        workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     assert set(refused.value.message_dict) == {"meeting_date"}
     assert reload(appraisal).state == State.MANAGER_REVIEW
 
@@ -268,8 +270,8 @@ def test_sharing_needs_every_competency_scored_and_the_meeting_date(hr, manager,
 def test_disagreement_is_recorded_and_needs_a_comment(hr, manager, staff):
     appraisal = _at_state(State.AWAITING_SIGN_OFF, hr, manager, staff)
     with pytest.raises(ValidationError):
-        services.sign_off(by=fresh(staff), appraisal=appraisal, agrees=False, comments="  ")
-    services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="My Customer Care level is too low.")
+        workflow.sign_off(by=fresh(staff), appraisal=appraisal, agrees=False, comments="  ")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="My Customer Care level is too low.")
     appraisal = reload(appraisal)
     assert (appraisal.staff_agrees, appraisal.staff_comments, appraisal.signed_off_by) == (False, "My Customer Care level is too low.", staff)
     assert appraisal.signed_off_at is not None
@@ -282,16 +284,16 @@ def test_a_completed_record_is_locked(hr, manager, staff):
     with pytest.raises(StaleRecord):
         rate(appraisal, manager, rating="not_yet")
     with pytest.raises(StaleRecord):
-        services.save_self_assessment(by=fresh(staff), appraisal=appraisal, revision=appraisal.revision, ratings={}, comments="x")
+        scoring.save_self_assessment(by=fresh(staff), appraisal=appraisal, revision=appraisal.revision, ratings={}, comments="x")
     assert list(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", flat=True)) == before
 
 
 def test_reopening_needs_a_reason_clears_the_signatures_and_keeps_the_reason(hr, manager, staff):
     appraisal = _at_state(State.COMPLETED, hr, manager, staff)
     with pytest.raises(ValidationError):
-        services.reopen(by=fresh(hr), appraisal=appraisal, reason=" ")
+        workflow.reopen(by=fresh(hr), appraisal=appraisal, reason=" ")
     assert reload(appraisal).state == State.COMPLETED
-    services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Level entered for the wrong competency")
+    workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Level entered for the wrong competency")
     appraisal = reload(appraisal)
     assert appraisal.state == State.MANAGER_REVIEW
     assert (appraisal.signed_off_at, appraisal.countersigned_at, appraisal.completed_at, appraisal.staff_agrees) == (None, None, None, None)
@@ -310,7 +312,7 @@ def test_saving_derives_each_level_and_keeps_an_override_beside_it(hr, manager, 
     first, second = scored[0], scored[1]
     rate(appraisal, manager, per_competency={first.name: lambda number: "consistently" if number == first.entry_level else "partly"})
     appraisal = reload(appraisal)
-    services.save_review(
+    scoring.save_review(
         by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={},
         overrides={second.competency_id: (second.entry_level, "Only seen on one shift pattern")}, measures={},
         meeting_date=datetime.date(2026, 4, 20), objectives="o", development_plan="d", manager_comments="c",
@@ -327,7 +329,7 @@ def test_an_override_needs_a_reason_and_nothing_is_saved_without_one(hr, manager
     competency = appraisal.competencies.first()
     indicator_id = competency.levels[0]["indicators"][0]
     with pytest.raises(ValidationError) as refused:
-        services.save_review(
+        scoring.save_review(
             by=fresh(manager), appraisal=appraisal, revision=appraisal.revision,
             ratings={indicator_id: ("partly", "Some evidence")},
             overrides={competency.competency_id: (competency.exceptional_level, "")}, measures={},
@@ -342,8 +344,8 @@ def test_an_override_needs_a_reason_and_nothing_is_saved_without_one(hr, manager
 def test_indicators_outside_the_appraisal_are_refused(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     with pytest.raises(ValidationError):
-        services.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={999999: ("partly", "")},
-                             overrides={}, measures={}, meeting_date=None, objectives="", development_plan="", manager_comments="")
+        scoring.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={999999: ("partly", "")},
+                            overrides={}, measures={}, meeting_date=None, objectives="", development_plan="", manager_comments="")
 
 
 def test_every_change_of_score_is_audited_with_before_and_after(hr, manager, staff):
@@ -360,9 +362,9 @@ def test_two_saves_from_the_same_revision_do_not_overwrite_each_other(hr, manage
     appraisal = open_appraisal(hr, staff)
     revision = appraisal.revision
     kwargs = dict(ratings={}, overrides={}, measures={}, meeting_date=None, development_plan="", manager_comments="")
-    services.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, objectives="First tab", **kwargs)
+    scoring.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, objectives="First tab", **kwargs)
     with pytest.raises(StaleRecord) as refused:
-        services.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, objectives="Second tab", **kwargs)
+        scoring.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, objectives="Second tab", **kwargs)
     assert "after you opened it" in refused.value.message
     assert reload(appraisal).objectives == "First tab"
 

@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.db import OperationalError, connection, transaction
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal
 from appraisal.selectors import appraisal_sheet
 from competencies import services as framework
@@ -119,7 +119,7 @@ def review_with_everything(appraisal, *, rating: str, text: str) -> dict:
 def save_review_action(appraisal, manager, *, rating: str, text: str):
     def action():
         record = reload(appraisal)
-        services.save_review(by=fresh(manager), appraisal=record, revision=record.revision, **review_with_everything(record, rating=rating, text=text))
+        scoring.save_review(by=fresh(manager), appraisal=record, revision=record.revision, **review_with_everything(record, rating=rating, text=text))
 
     return action
 
@@ -144,7 +144,7 @@ def test_changing_every_rating_of_a_saved_review_is_saved_whole_or_not_at_all(hr
 def test_sharing_a_record_is_done_whole_or_not_at_all(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     rate(appraisal, manager)
-    assert_all_or_nothing(lambda: services.share(by=fresh(manager), appraisal=reload(appraisal)))
+    assert_all_or_nothing(lambda: workflow.share(by=fresh(manager), appraisal=reload(appraisal)))
     assert reload(appraisal).state == Appraisal.State.MANAGER_REVIEW
 
 
@@ -156,7 +156,7 @@ def test_opening_a_cycle_for_several_staff_is_done_whole_or_not_at_all(hr, manag
     cycle = make_cycle(hr)
 
     def action():
-        result = services.open_cycle(by=fresh(hr), cycle=cycle)
+        result = cycles.open_cycle(by=fresh(hr), cycle=cycle)
         assert len(result.created) >= 3
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

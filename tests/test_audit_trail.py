@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 from django.utils import timezone
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
 from audit.models import AuditEntry
 from competencies import services as framework
@@ -80,8 +80,8 @@ def rating_key(scored, number, indicator_id) -> str:
 def save_review(appraisal, by, *, ratings, overrides=None, measures=None, meeting_date=datetime.date(2026, 4, 15), **fields):
     appraisal = reload(appraisal)
     values = {"objectives": "", "development_plan": "", "manager_comments": "", **fields}
-    return services.save_review(by=fresh(by), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
-                                overrides=overrides or {}, measures=measures or {}, meeting_date=meeting_date, **values)
+    return scoring.save_review(by=fresh(by), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
+                               overrides=overrides or {}, measures=measures or {}, meeting_date=meeting_date, **values)
 
 
 # --- cycles and the appraisal workflow ------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_creating_and_opening_a_cycle_records_the_cycle_and_each_new_appraisal(h
     assert entry.changes == {"period": "1 April 2025 to 31 March 2026", "due": "2026-06-30", "self-assessment": False}
 
     mark = high_water()
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     appraisal = Appraisal.objects.get(cycle=cycle, staff_member__user=staff)
     opened = last(object_type="appraisal cycle", action="open")
     assert_about(opened, actor=hr, action="open", obj=cycle, object_type="appraisal cycle")
@@ -113,9 +113,9 @@ def test_creating_and_opening_a_cycle_records_the_cycle_and_each_new_appraisal(h
 
 def test_opening_again_records_only_the_appraisals_added(hr, manager, staff, other_staff):
     cycle = make_cycle(hr)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     mark = high_water()
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     entries = new_entries(mark)
     assert [(e.action, e.object_type) for e in entries] == [("open again", "appraisal cycle")]
     assert entries[0].changes["appraisals created"] == 0
@@ -126,8 +126,8 @@ def test_saving_and_submitting_the_self_assessment(hr, manager, staff):
     scored, number, indicator_id = indicators_of(appraisal)[0]
     key = rating_key(scored, number, indicator_id)
 
-    services.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
-                                  ratings={indicator_id: ("partly", "I led the rota")}, comments="A good year.")
+    scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
+                                 ratings={indicator_id: ("partly", "I led the rota")}, comments="A good year.")
     entry = last(object_type="appraisal", action="save self-assessment")
     assert_appraisal_entry(entry, actor=staff, action="save self-assessment", appraisal=appraisal)
     own = {k: v for k, v in entry.changes.items() if not k.endswith("self-assessed level")}
@@ -138,14 +138,14 @@ def test_saving_and_submitting_the_self_assessment(hr, manager, staff):
     }
 
     # Only what changed: the evidence and comments stay as they were.
-    services.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
-                                  ratings={indicator_id: ("consistently", "I led the rota")}, comments="A good year.")
+    scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
+                                 ratings={indicator_id: ("consistently", "I led the rota")}, comments="A good year.")
     entry = last(object_type="appraisal", action="save self-assessment")
     assert {k: v for k, v in entry.changes.items() if not k.endswith("self-assessed level")} == {
         f"{key}: self-rating": ["Partly", "Consistently demonstrated"]
     }
 
-    services.submit_self_assessment(by=fresh(staff), appraisal=reload(appraisal))
+    workflow.submit_self_assessment(by=fresh(staff), appraisal=reload(appraisal))
     entry = last(object_type="appraisal", action="submit self-assessment")
     assert_appraisal_entry(entry, actor=staff, action="submit self-assessment", appraisal=appraisal)
     assert entry.changes == {"state": ["Self-assessment", "Manager review"]}
@@ -153,7 +153,7 @@ def test_saving_and_submitting_the_self_assessment(hr, manager, staff):
 
 def test_beginning_the_review_without_the_self_assessment(hr, manager, staff):
     appraisal = open_appraisal(hr, staff, self_assessment=True)
-    services.begin_review(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.begin_review(by=fresh(manager), appraisal=reload(appraisal))
     entry = last(object_type="appraisal")
     assert_appraisal_entry(entry, actor=manager, action="begin review without self-assessment", appraisal=appraisal)
     assert entry.changes == {"state": ["Self-assessment", "Manager review"]}
@@ -211,7 +211,7 @@ def test_saving_a_review_takes_a_bounded_number_of_queries(hr, manager, staff):
 @pytest.fixture
 def shared(hr, manager, staff):
     appraisal = rate(open_appraisal(hr, staff), manager)
-    return services.share(by=fresh(manager), appraisal=reload(appraisal))
+    return workflow.share(by=fresh(manager), appraisal=reload(appraisal))
 
 
 def test_sharing(manager, staff, shared):
@@ -222,7 +222,7 @@ def test_sharing(manager, staff, shared):
 
 def test_withdrawing_keeps_when_it_was_shared_and_why_it_was_taken_back(manager, staff, shared):
     shared_at = reload(shared).shared_at
-    services.withdraw(by=fresh(manager), appraisal=reload(shared), reason="Objectives missing")
+    workflow.withdraw(by=fresh(manager), appraisal=reload(shared), reason="Objectives missing")
     entry = last(object_type="appraisal", action="withdraw")
     assert_appraisal_entry(entry, actor=manager, action="withdraw", appraisal=shared)
     assert entry.changes == {
@@ -233,7 +233,7 @@ def test_withdrawing_keeps_when_it_was_shared_and_why_it_was_taken_back(manager,
 
 
 def test_signing_off_with_disagreement_then_countersigning(manager, staff, shared):
-    services.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments="Customer Care is higher.")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments="Customer Care is higher.")
     entry = last(object_type="appraisal", action="sign off, disagreeing")
     assert_appraisal_entry(entry, actor=staff, action="sign off, disagreeing", appraisal=shared)
     assert entry.changes == {
@@ -242,7 +242,7 @@ def test_signing_off_with_disagreement_then_countersigning(manager, staff, share
         "staff comments": ["", "Customer Care is higher."],
     }
 
-    services.countersign(by=fresh(manager), appraisal=reload(shared), comments="Discussed; kept as it is.")
+    workflow.countersign(by=fresh(manager), appraisal=reload(shared), comments="Discussed; kept as it is.")
     entry = last(object_type="appraisal", action="countersign")
     assert_appraisal_entry(entry, actor=manager, action="countersign", appraisal=shared)
     assert entry.changes == {
@@ -252,16 +252,16 @@ def test_signing_off_with_disagreement_then_countersigning(manager, staff, share
 
 
 def test_signing_off_in_agreement(manager, staff, shared):
-    services.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=True, comments="")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=True, comments="")
     entry = last(object_type="appraisal", action="sign off")
     assert entry.changes == {"state": ["Shared, awaiting sign-off", "Awaiting countersignature"], "agrees": [None, True]}
 
 
 def test_reopening_keeps_the_sign_offs_it_clears_and_the_reason(hr, manager, staff, shared):
-    services.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments="Too low.")
-    services.countersign(by=fresh(manager), appraisal=reload(shared), comments="Noted.")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments="Too low.")
+    workflow.countersign(by=fresh(manager), appraisal=reload(shared), comments="Noted.")
     done = reload(shared)
-    services.reopen(by=fresh(hr), appraisal=done, reason="Level entered for the wrong competency")
+    workflow.reopen(by=fresh(hr), appraisal=done, reason="Level entered for the wrong competency")
     entry = last(object_type="appraisal", action="reopen")
     assert_appraisal_entry(entry, actor=hr, action="reopen", appraisal=shared)
     assert entry.changes == {
@@ -281,16 +281,16 @@ def test_reopening_keeps_the_sign_offs_it_clears_and_the_reason(hr, manager, sta
 
 def test_reassigning_the_appraiser(hr, manager, staff, other_manager):
     appraisal = open_appraisal(hr, staff)
-    services.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave")
+    workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave")
     entry = last(object_type="appraisal", action="reassign")
     assert_appraisal_entry(entry, actor=hr, action="reassign", appraisal=appraisal)
     assert entry.changes == {"appraiser": ["Manager Example", "Other Manager Example"], "reason": "Long leave"}
 
 
 def test_the_record_filter_tells_an_appraisal_s_whole_story_about_its_person(client, hr, manager, staff, shared):
-    services.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=True, comments="")
-    services.countersign(by=fresh(manager), appraisal=reload(shared))
-    services.reopen(by=fresh(hr), appraisal=reload(shared), reason="Typo in the objectives")
+    workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=True, comments="")
+    workflow.countersign(by=fresh(manager), appraisal=reload(shared))
+    workflow.reopen(by=fresh(hr), appraisal=reload(shared), reason="Typo in the objectives")
     client.force_login(hr)
     response = client.get(reverse("audit_log"), {"object_type": "appraisal", "object_id": str(shared.pk)})
     entries = list(response.context["page"])
@@ -317,7 +317,7 @@ def test_hr_admins_see_links_to_the_record_s_and_the_person_s_trail(client, hr, 
 
 
 def test_the_trail_shows_the_new_kinds_of_change_readably_in_few_queries(client, hr, manager, staff, shared, django_assert_max_num_queries):
-    services.withdraw(by=fresh(manager), appraisal=reload(shared), reason="Objectives missing")
+    workflow.withdraw(by=fresh(manager), appraisal=reload(shared), reason="Objectives missing")
     level = Level.objects.get(competency__slug="achieving-results", number=3)
     items = [{"id": i.pk, "text": i.text, "retire": False} for i in level.indicators.current()]
     items[0]["retire"] = True
@@ -571,17 +571,17 @@ def test_a_review_is_not_saved_without_its_entry(hr, manager, staff, request):
 def test_a_step_of_the_workflow_is_not_taken_without_its_entry(step, hr, manager, staff, other_manager, request):
     appraisal = rate(open_appraisal(hr, staff), manager)
     if step in ("sign off", "reopen"):
-        appraisal = services.share(by=fresh(manager), appraisal=reload(appraisal))
+        appraisal = workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     if step == "reopen":
-        appraisal = services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="")
-        appraisal = services.countersign(by=fresh(manager), appraisal=reload(appraisal))
+        appraisal = workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="")
+        appraisal = workflow.countersign(by=fresh(manager), appraisal=reload(appraisal))
     before, events = appraisal_state(appraisal), appraisal.events.count()
     request.getfixturevalue("failing_trail")
     take = {
-        "share": lambda: services.share(by=fresh(manager), appraisal=reload(appraisal)),
-        "sign off": lambda: services.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="No."),
-        "reopen": lambda: services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Wrong level"),
-        "reassign": lambda: services.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal),
+        "share": lambda: workflow.share(by=fresh(manager), appraisal=reload(appraisal)),
+        "sign off": lambda: workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="No."),
+        "reopen": lambda: workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Wrong level"),
+        "reassign": lambda: workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal),
                                                         appraiser=other_manager.staff_member, reason="Leave"),
     }[step]
     with pytest.raises(AuditDown):
@@ -593,7 +593,7 @@ def test_a_cycle_is_not_opened_without_its_entries(hr, manager, staff, failing_t
     cycle = AppraisalCycle.objects.create(name="Annual appraisal 2026", period_start=datetime.date(2025, 4, 1),
                                           period_end=datetime.date(2026, 3, 31), due_on=datetime.date(2026, 6, 30))
     with pytest.raises(AuditDown):
-        services.open_cycle(by=fresh(hr), cycle=cycle)
+        cycles.open_cycle(by=fresh(hr), cycle=cycle)
     cycle.refresh_from_db()
     assert cycle.opened_at is None and not Appraisal.objects.filter(cycle=cycle).exists()
 
@@ -688,7 +688,7 @@ def test_the_audit_log_refuses_anything_but_reading(client, hr, draft, method):
 
 def test_entries_survive_a_post_and_a_delete_to_every_address(hr, manager, staff):
     appraisal = rate(open_appraisal(hr, staff), manager)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     entries = {row["id"]: row for row in AuditEntry.objects.values()}
     assert len(entries) >= 4
     browser = Client(raise_request_exception=False)

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
-from appraisal import services
+from appraisal.services import scoring, workflow
 from appraisal.access import get_appraisal_for
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from audit.models import AuditEntry
@@ -179,13 +179,13 @@ def test_a_backup_restores_every_appraisal_record_and_pdf_unchanged(framework_lo
     colleague = make_person("colleague", role="housing-worker", manager=manager)
     history = promoted_history(hr, manager, staff)  # three completed, the last by the sustained-level rule
     # HR reopens the last one; it is completed again with free text everywhere, and a disagreement.
-    services.reopen(by=fresh(hr), appraisal=reload(history[-1]), reason="Add the evidence discussed at the meeting")
+    workflow.reopen(by=fresh(hr), appraisal=reload(history[-1]), reason="Add the evidence discussed at the meeting")
     record = complete(history[-1], manager=manager, staff=staff, agrees=False, comments=FREE_TEXT, evidence=FREE_TEXT, objectives=FREE_TEXT)
     assert next(c for c in record.competencies.all() if c.name == SUSTAINED).achieved_level == 5
     complete(Appraisal.objects.get(cycle=history[1].cycle, staff_member__user=colleague), manager=manager, staff=colleague, evidence=FREE_TEXT)
     in_progress = Appraisal.objects.get(cycle=history[0].cycle, staff_member__user=colleague)
-    services.save_review(by=fresh(manager), appraisal=reload(in_progress), revision=reload(in_progress).revision, ratings={}, overrides={},
-                         measures={}, meeting_date=None, objectives="Draft, not finished", development_plan="", manager_comments="")
+    scoring.save_review(by=fresh(manager), appraisal=reload(in_progress), revision=reload(in_progress).revision, ratings={}, overrides={},
+                        measures={}, meeting_date=None, objectives="Draft, not finished", development_plan="", manager_comments="")
     # The PDFs of that record and of a role profile (each takes a second or so to render).
     appraisal_ids, slugs = [record.pk], [PROMOTED_TO]
 

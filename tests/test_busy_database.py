@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from appraisal import services
+from appraisal.services import cycles
 from appraisal.models import Appraisal
 from staff import records as staff_records
 from staff.models import StaffMember
@@ -65,7 +65,7 @@ def setup_review():
     manager = make_person("manager", role="senior-service-coordinator-afeo")
     staff = make_person("staff", manager=manager)
     cycle = make_cycle(hr)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     return hr, manager, staff, Appraisal.objects.get(cycle=cycle, staff_member__user=staff)
 
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 from django.db import connection
 
-from appraisal import services
+from appraisal.services import cycles, scoring
 from appraisal.models import Appraisal, IndicatorRating
 from audit.models import AuditEntry
 from appraisal.selectors import appraisal_sheet
@@ -49,7 +49,7 @@ def test_ten_managers_saving_at_once_all_succeed(framework_loaded):
         manager = make_person(f"manager_{number}", role="senior-service-coordinator-afeo")
         pairs.append((manager, make_person(f"staff_{number}", manager=manager)))
     cycle = make_cycle(hr)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     appraisals = {staff.pk: Appraisal.objects.get(cycle=cycle, staff_member__user=staff) for _, staff in pairs}
     indicators = {pk: len(appraisal_sheet(reload(appraisal)).indicator_ids) for pk, appraisal in appraisals.items()}
     assert all(indicators.values())
@@ -62,7 +62,7 @@ def test_ten_managers_saving_at_once_all_succeed(framework_loaded):
             barrier.wait(timeout=20)
             for save_number in range(1, SAVES_EACH + 1):
                 appraisal = reload(appraisals[staff.pk])
-                services.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, **review_inputs(appraisal, save_number))
+                scoring.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, **review_inputs(appraisal, save_number))
                 saves.append(staff.pk)
         except Exception as error:  # noqa: BLE001 - every failure is reported by the assertion below
             failures.append(f"{manager.username}: {error!r}")

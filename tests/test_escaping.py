@@ -25,7 +25,7 @@ from django.test import Client
 from django.urls import reverse
 from pypdf import PdfReader
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.selectors import appraisal_sheet
 from competencies import services as framework
@@ -153,7 +153,7 @@ def review(appraisal, manager) -> Appraisal:
     sheet = appraisal_sheet(appraisal)
     ratings = {row.indicator.pk: ("consistently", TYPED) for c in sheet.competencies for level in c.levels for row in level.indicators}
     first = sheet.competencies[0].scored  # overridden to below entry: the reports list it
-    return services.save_review(
+    return scoring.save_review(
         by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
         overrides={first.competency_id: (first.entry_level - 1, TYPED)}, measures={item["measure"].pk: TYPED for item in sheet.measures},
         meeting_date=MEETING, objectives=TYPED, development_plan=TYPED, manager_comments=TYPED,
@@ -164,18 +164,18 @@ def self_assess(appraisal, person, *, send: bool) -> Appraisal:
     appraisal = reload(appraisal)
     sheet = appraisal_sheet(appraisal)
     ratings = {row.indicator.pk: ("partly", TYPED) for c in sheet.competencies for level in c.levels for row in level.indicators}
-    appraisal = services.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments=TYPED)
-    return services.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal)) if send else appraisal
+    appraisal = scoring.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments=TYPED)
+    return workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal)) if send else appraisal
 
 
 def complete(appraisal, *, manager, person) -> Appraisal:
     self_assess(appraisal, person, send=True)
     review(appraisal, manager)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
-    services.withdraw(by=fresh(manager), appraisal=reload(appraisal), reason=TYPED)
-    services.share(by=fresh(manager), appraisal=reload(appraisal))
-    services.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=False, comments=TYPED)
-    return services.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=TYPED)
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.withdraw(by=fresh(manager), appraisal=reload(appraisal), reason=TYPED)
+    workflow.share(by=fresh(manager), appraisal=reload(appraisal))
+    workflow.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=False, comments=TYPED)
+    return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=TYPED)
 
 
 def edit_framework(hr) -> Competency:
@@ -230,20 +230,20 @@ def build_world() -> World:
     put_payloads()  # before the cycles open, so that each appraisal's copy of its window holds them too
 
     cycle_2025 = make_cycle(hr, year=2025, self_assessment=True)
-    services.open_cycle(by=fresh(hr), cycle=cycle_2025)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle_2025)
     completed = complete(Appraisal.objects.get(cycle=cycle_2025, staff_member__user=staff), manager=manager, person=staff)
     reopened = complete(Appraisal.objects.get(cycle=cycle_2025, staff_member__user=colleague), manager=manager, person=colleague)
-    services.reopen(by=fresh(hr), appraisal=reload(reopened), reason=TYPED)
+    workflow.reopen(by=fresh(hr), appraisal=reload(reopened), reason=TYPED)
     staff_records.assign_role_profile(
         by=fresh(hr), member=StaffMember.objects.get(user=staff), role_profile=RoleProfile.objects.get(slug=PROMOTED_TO),
         since=datetime.date(2025, 5, 1),
     )  # fmt: skip
 
     cycle_2026 = make_cycle(hr, year=2026, self_assessment=True)
-    services.open_cycle(by=fresh(hr), cycle=cycle_2026)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle_2026)
     self_assessing = self_assess(Appraisal.objects.get(cycle=cycle_2026, staff_member__user=staff), staff, send=False)
     reassigned = Appraisal.objects.get(cycle=cycle_2026, staff_member__user=colleague)
-    services.reassign_appraiser(by=fresh(hr), appraisal=reassigned, appraiser=StaffMember.objects.get(user=hr), reason=TYPED)
+    workflow.reassign_appraiser(by=fresh(hr), appraisal=reassigned, appraiser=StaffMember.objects.get(user=hr), reason=TYPED)
 
     put_payloads()
     return World(

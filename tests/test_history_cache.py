@@ -6,7 +6,8 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from appraisal import history_cache, services
+from appraisal import history_cache
+from appraisal.services import workflow
 from audit.models import AuditEntry
 from competencies import services as framework
 from competencies.models import Competency
@@ -94,7 +95,7 @@ def test_the_page_shows_each_change_on_the_next_view(client, hr, manager, staff,
     assert body.count("Annual appraisal 2025") > 2  # now in every competency's table
 
     # HR reopens the first record: it is no longer a completed record of the history.
-    services.reopen(by=fresh(hr), appraisal=reload(first), reason="Dates wrong.")
+    workflow.reopen(by=fresh(hr), appraisal=reload(first), reason="Dates wrong.")
     body = changed(body)
     assert "<td>Manager review</td>" in body and "Annual appraisal 2024</th>" in body
 

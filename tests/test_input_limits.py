@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from appraisal import services
+from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
 from competencies import services as framework
 from competencies.models import Competency
@@ -91,7 +91,7 @@ def test_the_leaving_date_form_says_why_next_to_the_field(client, hr, staff):
 def test_a_cycle_with_absurd_dates_is_refused(hr, field, changes):
     values = {"period_start": datetime.date(2025, 4, 1), "period_end": datetime.date(2026, 3, 31), "due_on": datetime.date(2026, 6, 30), **changes}
     with pytest.raises(ValidationError) as error:
-        services.create_cycle(by=fresh(hr), name="Annual appraisal 2026", self_assessment=False, **values)
+        cycles.create_cycle(by=fresh(hr), name="Annual appraisal 2026", self_assessment=False, **values)
     assert field in field_errors(error.value)
     assert not AppraisalCycle.objects.exists()
 
@@ -130,7 +130,7 @@ def test_sensible_dates_are_accepted(hr, manager, staff):
 def test_an_invisible_reason_for_reopening_is_no_reason(hr, manager, staff, text):
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
     with pytest.raises(ValidationError) as error:
-        services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason=text)
+        workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason=text)
     assert "reason" in field_errors(error.value)
     assert reload(appraisal).state == Appraisal.State.COMPLETED
 
@@ -149,19 +149,19 @@ def test_the_reopen_page_refuses_an_invisible_reason_next_to_the_field(client, h
 def test_other_required_texts_need_visible_characters(hr, manager, staff, other_manager, text):
     appraisal = open_appraisal(hr, staff)
     with pytest.raises(ValidationError) as error:
-        services.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason=text)
+        workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason=text)
     assert "reason" in field_errors(error.value)
     assert reload(appraisal).appraiser_id == manager.staff_member.pk
 
-    shared = services.share(by=fresh(manager), appraisal=reload(rate(appraisal, manager)))
+    shared = workflow.share(by=fresh(manager), appraisal=reload(rate(appraisal, manager)))
     with pytest.raises(ValidationError) as error:
-        services.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments=text)
+        workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=False, comments=text)
     assert "comments" in field_errors(error.value)
     assert reload(appraisal).state == Appraisal.State.AWAITING_SIGN_OFF
 
     with pytest.raises(ValidationError) as error:
-        services.create_cycle(by=fresh(hr), name=text, period_start=datetime.date(2030, 4, 1), period_end=datetime.date(2031, 3, 31),
-                              due_on=datetime.date(2031, 6, 30), self_assessment=False)
+        cycles.create_cycle(by=fresh(hr), name=text, period_start=datetime.date(2030, 4, 1), period_end=datetime.date(2031, 3, 31),
+                            due_on=datetime.date(2031, 6, 30), self_assessment=False)
     assert "name" in field_errors(error.value)
 
     with pytest.raises(ValidationError) as error:
@@ -178,16 +178,16 @@ def test_an_override_with_an_invisible_reason_is_refused(hr, manager, staff):
     appraisal = reload(open_appraisal(hr, staff))
     scored = appraisal.competencies.first()
     with pytest.raises(ValidationError) as error:
-        services.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={},
-                             overrides={scored.competency_id: (scored.entry_level, "\u200b\u200b")}, measures={}, meeting_date=None,
-                             objectives="", development_plan="", manager_comments="")
+        scoring.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={},
+                            overrides={scored.competency_id: (scored.entry_level, "\u200b\u200b")}, measures={}, meeting_date=None,
+                            objectives="", development_plan="", manager_comments="")
     assert f"reason-{scored.competency_id}" in field_errors(error.value)
     assert reload(appraisal).revision == 1
 
 
 def test_text_around_invisible_characters_is_kept_as_typed(hr, manager, staff):
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
-    services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="\u200bScored against the wrong role\u200b")
+    workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="\u200bScored against the wrong role\u200b")
     assert reload(appraisal).events.last().comment == "Scored against the wrong role"
 
 
@@ -305,7 +305,7 @@ def test_a_number_too_large_for_the_database_in_an_address_is_not_found(client, 
 )
 def test_a_number_too_large_for_the_database_in_a_query_is_refused_or_ignored(client, hr, manager, staff, name, query):
     cycle = make_cycle(hr)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     for user in (hr, manager):
         client.force_login(user)
         response = client.get(reverse(name) + f"?{query}={HUGE}")
@@ -342,14 +342,14 @@ def test_other_numbers_too_large_for_the_database_are_refused(client, hr, manage
 def test_marks_and_unassigned_characters_alone_are_no_reason(hr, manager, staff, text):
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
     with pytest.raises(ValidationError) as error:
-        services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason=text)
+        workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason=text)
     assert "reason" in field_errors(error.value)
     assert reload(appraisal).state == Appraisal.State.COMPLETED
 
 
 def test_accents_and_marks_in_text_are_kept(hr, manager, staff):
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
-    services.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Café\u0301 scored against the wrong role \u2764\ufe0f")
+    workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Café\u0301 scored against the wrong role \u2764\ufe0f")
     assert reload(appraisal).events.last().comment == "Café\u0301 scored against the wrong role \u2764\ufe0f"
 
 

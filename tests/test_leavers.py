@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal import services
+from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
 from audit.models import AuditEntry
 from staff import leaving as staff_leaving
@@ -45,12 +45,12 @@ def logs_in(username) -> bool:
 def team(hr, manager, staff, other_manager):
     """The manager conducts staff's open appraisal, and completed an earlier one."""
     earlier = make_cycle(hr, year=2025)
-    services.open_cycle(by=fresh(hr), cycle=earlier)
+    cycles.open_cycle(by=fresh(hr), cycle=earlier)
     completed = complete(Appraisal.objects.get(cycle=earlier, staff_member__user=staff), manager=manager, staff=staff)
     cycle = make_cycle(hr, year=2026)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     current = rate(Appraisal.objects.get(cycle=cycle, staff_member__user=staff), manager)
-    shared = services.share(by=fresh(manager), appraisal=reload(current))
+    shared = workflow.share(by=fresh(manager), appraisal=reload(current))
     return {"completed": completed, "current": shared}
 
 
@@ -112,7 +112,7 @@ def test_no_right_from_a_leavers_position_remains(team, manager, staff):
 
 def test_a_leaver_cannot_save_a_review_even_with_a_page_open(hr, manager, staff):
     cycle = make_cycle(hr, year=2026)
-    services.open_cycle(by=fresh(hr), cycle=cycle)
+    cycles.open_cycle(by=fresh(hr), cycle=cycle)
     appraisal = Appraisal.objects.get(cycle=cycle, staff_member__user=staff)
     browser = Client()
     browser.force_login(manager)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from appraisal import services
+from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
 from competencies.models import Competency, Level
 from roles import services as role_services
@@ -383,14 +383,14 @@ def _build_world() -> World:
 
     def cycle(year, *, self_assessment=False):
         opened = make_cycle(hr, year=year, self_assessment=self_assessment)
-        services.open_cycle(by=fresh(hr), cycle=opened)
+        cycles.open_cycle(by=fresh(hr), cycle=opened)
         return Appraisal.objects.get(cycle=opened, staff_member__user=owner)
 
     completed = complete(cycle(2024), manager=manager, staff=owner)
     countersign = rate(cycle(2025), manager)
-    countersign = services.share(by=fresh(manager), appraisal=reload(countersign))
-    countersign = services.sign_off(by=fresh(owner), appraisal=reload(countersign), agrees=True, comments="Fine.")
-    sign_off = services.share(by=fresh(manager), appraisal=reload(rate(cycle(2026), manager)))
+    countersign = workflow.share(by=fresh(manager), appraisal=reload(countersign))
+    countersign = workflow.sign_off(by=fresh(owner), appraisal=reload(countersign), agrees=True, comments="Fine.")
+    sign_off = workflow.share(by=fresh(manager), appraisal=reload(rate(cycle(2026), manager)))
     review = rate(cycle(2027), manager)
     self_assessment = cycle(2028, self_assessment=True)
     world.appraisals = {

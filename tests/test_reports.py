@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal import services
+from appraisal.services import cycles, workflow
 from reports import selectors as reports
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from reports.selectors import (
@@ -68,10 +68,10 @@ def walk(appraisal, to, *, manager, person, **rate_kwargs):
     if to == State.COMPLETED:
         return complete(appraisal, manager=manager, staff=person, **rate_kwargs)
     rate(appraisal, manager, **rate_kwargs)
-    appraisal = services.share(by=fresh(manager), appraisal=reload(appraisal))
+    appraisal = workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     if to == State.AWAITING_SIGN_OFF:
         return appraisal
-    return services.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=True, comments="")
+    return workflow.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=True, comments="")
 
 
 def appraisal_of(cycle, user) -> Appraisal:
@@ -492,7 +492,7 @@ def test_the_page_and_every_download_run_the_same_number_of_queries_however_big_
         if cycle is None:
             cycle = open_appraisal(hr, staff, year=year).cycle
         else:
-            services.open_cycle(by=fresh(hr), cycle=cycle)  # appraisals for people added since
+            cycles.open_cycle(by=fresh(hr), cycle=cycle)  # appraisals for people added since
         for person, appraiser in people:
             appraisal = appraisal_of(cycle, person)
             if appraisal.state != State.COMPLETED:

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal import services
+from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
 from appraisal.rules import Standing
 from appraisal.team import LINE, team_overview
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.django_db
 
 
 def open_cycle_due(hr, *, due_on, self_assessment=True):
-    cycle = services.create_cycle(
+    cycle = cycles.create_cycle(
         by=fresh(hr), name="Annual appraisal 2026", period_start=datetime.date(2025, 4, 1), period_end=datetime.date(2026, 3, 31),
         due_on=due_on, self_assessment=self_assessment,
     )
-    return services.open_cycle(by=fresh(hr), cycle=cycle) or cycle
+    return cycles.open_cycle(by=fresh(hr), cycle=cycle) or cycle
 
 
 def member_row(team, user):
@@ -35,7 +35,7 @@ def test_each_report_s_appraisal_shows_its_stage_who_acts_next_and_the_due_date(
     second = make_person("second", manager=manager)
     open_cycle_due(hr, due_on=timezone.localdate() + datetime.timedelta(days=30))
     theirs = Appraisal.objects.get(staff_member__user=second)
-    services.begin_review(by=fresh(manager), appraisal=reload(theirs))
+    workflow.begin_review(by=fresh(manager), appraisal=reload(theirs))
     client.force_login(manager)
     page = client.get(reverse("team")).content.decode()
     team = team_overview(manager.staff_member)
@@ -61,7 +61,7 @@ def test_the_grid_shows_the_latest_level_against_the_current_role_s_window(clien
     struggling = make_person("struggling", manager=manager)
     promoted_history(hr, manager, staff)
     appraisal = Appraisal.objects.get(staff_member__user=struggling, cycle__name="Annual appraisal 2026")
-    appraisal = services.begin_review(by=fresh(manager), appraisal=appraisal)  # that cycle starts with self-assessment
+    appraisal = workflow.begin_review(by=fresh(manager), appraisal=appraisal)  # that cycle starts with self-assessment
     complete(appraisal, manager=manager, staff=struggling, per_competency={"Customer Care": lambda n: "not_yet"})
     team = team_overview(manager.staff_member)
     names = [c.name for c in team.competencies]
@@ -134,8 +134,8 @@ def test_the_team_page_makes_as_many_queries_for_a_big_team_as_for_a_small_one(c
     # The latest cycle in every stage: self-assessment (the person acts), review (the manager acts), completed.
     latest = open_appraisal(hr, staff, year=2026, self_assessment=True).cycle
     reviewed = Appraisal.objects.get(cycle=latest, staff_member__user__username="second")
-    rate(services.begin_review(by=fresh(manager), appraisal=reviewed), manager)
-    finished = services.begin_review(by=fresh(manager), appraisal=Appraisal.objects.get(cycle=latest, staff_member__user__username="third"))
+    rate(workflow.begin_review(by=fresh(manager), appraisal=reviewed), manager)
+    finished = workflow.begin_review(by=fresh(manager), appraisal=Appraisal.objects.get(cycle=latest, staff_member__user__username="third"))
     complete(finished, manager=manager, staff=finished.staff_member.user)
     states = set(Appraisal.objects.filter(cycle=latest).values_list("state", flat=True))
     assert {"self_assessment", "manager_review", "completed"} <= states

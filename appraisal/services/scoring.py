@@ -1,0 +1,211 @@
+"""Saving the self-assessment and the appraiser's review: ratings and evidence per indicator,
+overrides per competency, comments per performance measure and the record's other fields; each save
+re-derives every competency's level (`appraisal.rules.derive_level`). Drafts: the state does not change.
+"""
+
+import datetime
+from collections import defaultdict
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.permissions import Action, Permissions, checked
+from appraisal.rules import WindowLevel, derive_level
+from appraisal.selectors import earlier_records
+from appraisal.services.revisions import Changes, advance, audit, scored_competencies
+from audit import trail
+from competencies.models import Indicator
+from core.dates import meeting_date_problem
+from core.text import normalise_text
+
+State = Appraisal.State
+
+
+def save_self_assessment(
+    *,
+    by: User,
+    appraisal: Appraisal,
+    revision: int,
+    ratings: dict[int, tuple[str, str]],
+    comments: str,
+    permissions: Permissions | None = None,
+) -> Appraisal:
+    """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SELF_ASSESS)
+    with transaction.atomic():
+        previous = advance(
+            appraisal, by=by, expect=[State.SELF_ASSESSMENT], revision=revision, values={"self_assessment_comments": normalise_text(comments)}
+        )
+        scored = scored_competencies(appraisal)
+        changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
+        if previous["self_assessment_comments"] != appraisal.self_assessment_comments:
+            changes["Comments on the year"] = [previous["self_assessment_comments"], appraisal.self_assessment_comments]
+        changes.update(rederive(appraisal, scored))
+        audit(appraisal, by, "save self-assessment", changes)
+    return appraisal
+
+
+def save_review(
+    *,
+    by: User,
+    appraisal: Appraisal,
+    revision: int,
+    ratings: dict[int, tuple[str, str]],
+    overrides: dict[int, tuple[int | None, str]],
+    measures: dict[int, str],
+    meeting_date: datetime.date | None,
+    objectives: str,
+    development_plan: str,
+    manager_comments: str,
+    permissions: Permissions | None = None,
+) -> Appraisal:
+    """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
+    overrides per competency ({competency id: (level or None, reason)}), a comment per performance
+    measure ({measure id: comment}) and the record's other fields."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SCORE)
+    if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
+        raise ValidationError({"meeting_date": problem})
+    values = {
+        "meeting_date": meeting_date,
+        "objectives": normalise_text(objectives),
+        "development_plan": normalise_text(development_plan),
+        "manager_comments": normalise_text(manager_comments),
+    }
+    with transaction.atomic():
+        previous = advance(appraisal, by=by, expect=[State.MANAGER_REVIEW], revision=revision, values=values)
+        changes = trail.field_changes(previous, values)
+        scored = scored_competencies(appraisal)
+        changes.update(_save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence"))
+        changes.update(_save_overrides(scored, overrides))
+        changes.update(_save_measure_reviews(appraisal, measures))
+        changes.update(rederive(appraisal, scored))
+        audit(appraisal, by, "save review", changes)
+    return appraisal
+
+
+def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str) -> Changes:
+    """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused."""
+    owner = {}
+    for competency in scored:
+        for level in competency.levels:
+            for indicator_id in level.get("indicators") or ():
+                owner[indicator_id] = (competency, level["number"])
+    unknown = set(ratings) - set(owner)
+    if unknown:
+        raise ValidationError(f"These indicators are not part of this appraisal: {sorted(unknown)}.")
+    for indicator_id, (rating, _evidence) in ratings.items():
+        if rating and rating not in RATING_LABELS:
+            raise ValidationError(f"“{rating}” is not a rating.")
+    existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
+    prefix = "self-" if rating_field == "self_rating" else ""  # how the audit trail names the field
+    changed, to_create, to_update = [], [], []
+    for indicator_id, (rating, evidence) in ratings.items():
+        evidence = normalise_text(evidence)
+        row = existing.get(indicator_id)
+        before = (getattr(row, rating_field), getattr(row, evidence_field)) if row else ("", "")
+        if before == (rating, evidence):
+            continue
+        changed.append((indicator_id, before, rating, evidence))
+        if row is None:
+            row = IndicatorRating(scored_competency=owner[indicator_id][0], indicator_id=indicator_id)
+            to_create.append(row)
+        else:
+            to_update.append(row)
+        setattr(row, rating_field, rating)
+        setattr(row, evidence_field, evidence)
+    IndicatorRating.objects.bulk_create(to_create)
+    IndicatorRating.objects.bulk_update(to_update, [rating_field, evidence_field])
+    # One audit entry for the whole save: each changed indicator, named by competency, level and words.
+    texts = dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).values_list("pk", "text")) if changed else {}
+    changes = {}
+    for indicator_id, before, rating, evidence in changed:
+        competency, number = owner[indicator_id]
+        words = texts.get(indicator_id, "")
+        key = f"{competency.name}, level {number}, indicator {indicator_id} ({words[:60]}{'…' if len(words) > 60 else ''})"
+        if before[0] != rating:
+            changes[f"{key}: {prefix}rating"] = [RATING_LABELS.get(before[0], "Not rated"), RATING_LABELS.get(rating, "Not rated")]
+        if before[1] != evidence:
+            changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
+    return changes
+
+
+def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[int | None, str]]) -> Changes:
+    changes = {}
+    rows = {row.competency_id: row for row in scored}
+    errors = {}
+    for competency_id, (level, reason) in overrides.items():
+        row = rows.get(competency_id)
+        if row is None:
+            raise ValidationError(f"Competency {competency_id} is not part of this appraisal.")
+        reason = normalise_text(reason)
+        if level is not None and not row.entry_level - 1 <= level <= row.exceptional_level:
+            errors[f"override-{competency_id}"] = f"Choose a level from below entry to {row.exceptional_level}."
+        elif level is not None and not reason:
+            errors[f"reason-{competency_id}"] = "Give the reason for overriding the derived level."
+        if level is None:
+            reason = ""  # no override, so no reason to keep
+        if (row.override_level, row.override_reason) != (level, reason):
+            changes[f"{row.name}: override level"] = [_override_label(row, row.override_level), _override_label(row, level)]
+            if row.override_reason != reason:
+                changes[f"{row.name}: override reason"] = [row.override_reason, reason]
+            row.override_level, row.override_reason = level, reason
+            row.save(update_fields=["override_level", "override_reason"])
+    if errors:
+        raise ValidationError(errors)
+    return changes
+
+
+def _override_label(row: ScoredCompetency, level: int | None) -> str:
+    return "No override (the derived level)" if level is None else row.level_label(level)
+
+
+def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> Changes:
+    valid = dict(appraisal.role_version.performance_measures.values_list("pk", "text"))
+    unknown = set(measures) - set(valid)
+    if unknown:
+        raise ValidationError(f"These performance measures are not part of this role profile version: {sorted(unknown)}.")
+    existing = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
+    changes, to_create, to_update = {}, [], []
+    for measure_id, comment in measures.items():
+        comment = normalise_text(comment)
+        review = existing.get(measure_id)
+        before = review.comment if review else ""
+        if before == comment:
+            continue
+        changes[f"Performance measure: {valid[measure_id][:60]}"] = [before, comment]
+        if review is None:
+            to_create.append(MeasureReview(appraisal=appraisal, measure_id=measure_id, comment=comment))
+        else:
+            review.comment = comment
+            to_update.append(review)
+    MeasureReview.objects.bulk_create(to_create)
+    MeasureReview.objects.bulk_update(to_update, ["comment"])
+    return changes
+
+
+def rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> Changes:
+    """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings."""
+    saved = defaultdict(list)
+    for row in IndicatorRating.objects.filter(scored_competency__in=scored):
+        saved[row.scored_competency_id].append(row)
+    history = earlier_records(appraisal)
+    period_end = appraisal.cycle.period_end
+    changes, changed = {}, []
+    for competency in scored:
+        levels = [WindowLevel.from_snapshot(level) for level in competency.levels]
+        ratings = {row.indicator_id: row.rating for row in saved[competency.pk]}
+        self_ratings = {row.indicator_id: row.self_rating for row in saved[competency.pk]}
+        records = history.get(competency.competency_id, [])
+        derived = derive_level(levels, ratings, period_end=period_end, history=records)
+        self_level = derive_level(levels, self_ratings, period_end=period_end, history=records)
+        if (derived, self_level) != (competency.derived_level, competency.self_level):
+            if derived != competency.derived_level:
+                changes[f"{competency.name}: derived level"] = [competency.level_label(competency.derived_level), competency.level_label(derived)]
+            if self_level != competency.self_level:
+                changes[f"{competency.name}: self-assessed level"] = [competency.level_label(competency.self_level), competency.level_label(self_level)]
+            competency.derived_level, competency.self_level = derived, self_level
+            changed.append(competency)
+    ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])
+    return changes

@@ -1,0 +1,238 @@
+"""The steps of an appraisal's workflow, each from one state to the next, and changing its appraiser.
+
+| step                     | by                     | from state                        | to state             |
+|--------------------------|------------------------|-----------------------------------|----------------------|
+| submit_self_assessment   | the staff member       | self-assessment                   | manager review       |
+| begin_review             | the appraiser          | self-assessment                   | manager review       |
+| share                    | the appraiser          | manager review                    | awaiting sign-off    |
+| withdraw                 | the appraiser          | awaiting sign-off                 | manager review       |
+| sign_off                 | the staff member       | awaiting sign-off                 | awaiting countersign |
+| countersign              | the appraiser          | awaiting countersign              | completed            |
+| reopen                   | an HR admin            | completed                         | manager review       |
+| reassign_appraiser       | an HR admin            | any but completed                 | (same)               |
+
+(who: `appraisal.permissions`; saving drafts of the self-assessment and the review: `scoring`.)
+Each step is one transaction: the state changes only if the record is still where the step starts
+(`revisions.advance`), with an `AppraisalEvent`, an audit entry, and the emails sent after it commits.
+"""
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from appraisal import notifications
+from appraisal.models import Appraisal, ScoredCompetency
+from appraisal.permissions import Action, Permissions, checked
+from appraisal.services.revisions import Changes, advance, audit, record_event, scored_competencies
+from appraisal.services.scoring import rederive
+from core.text import normalise_text
+from staff.models import StaffMember
+
+State = Appraisal.State
+
+
+def submit_self_assessment(
+    *, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SUBMIT_SELF_ASSESSMENT)
+    return _transition(appraisal, by=by, action="submit self-assessment", expect=State.SELF_ASSESSMENT, to=State.MANAGER_REVIEW,
+                       revision=revision, notify=notifications.review_due)
+
+
+def begin_review(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
+    """The appraiser goes ahead without waiting any longer for the self-assessment (what is saved of it is kept)."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.BEGIN_REVIEW)
+    return _transition(appraisal, by=by, action="begin review without self-assessment", expect=State.SELF_ASSESSMENT,
+                       to=State.MANAGER_REVIEW, revision=revision, notify=notifications.review_begun)
+
+
+def share(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
+    """Share the record with the staff member for sign-off: every competency scored, the meeting held."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SHARE)
+    return _transition(appraisal, by=by, action="share", expect=State.MANAGER_REVIEW, to=State.AWAITING_SIGN_OFF, revision=revision,
+                       values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
+
+
+def _ready_to_share(appraisal: Appraisal, scored: list[ScoredCompetency]) -> None:
+    problems = {}
+    unscored = [competency.name for competency in scored if competency.achieved_level is None]
+    if unscored:
+        problems["competencies"] = "Rate the indicators of " + ", ".join(unscored) + " before sharing (or override the level, with a reason)."
+    if appraisal.meeting_date is None:
+        problems["meeting_date"] = "Record the date of the appraisal meeting before sharing."
+    if problems:
+        raise ValidationError(problems)
+
+
+def withdraw(
+    *, by: User, appraisal: Appraisal, reason: str = "", revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
+    """Take a shared record back to make changes before the staff member signs it."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.WITHDRAW)
+    return _transition(appraisal, by=by, action="withdraw", expect=State.AWAITING_SIGN_OFF, to=State.MANAGER_REVIEW, revision=revision,
+                       values={"shared_at": None}, comment=reason, notify=notifications.withdrawn)
+
+
+def sign_off(
+    *, by: User, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
+    """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SIGN_OFF)
+    comments = normalise_text(comments)
+    if not agrees and not comments:
+        raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
+    return _transition(appraisal, by=by, action="sign off" if agrees else "sign off, disagreeing", expect=State.AWAITING_SIGN_OFF,
+                       to=State.AWAITING_COUNTERSIGN, revision=revision,
+                       values={"staff_agrees": agrees, "staff_comments": comments, "signed_off_at": timezone.now(), "signed_off_by": by},
+                       comment=comments, notify=notifications.countersign_due)
+
+
+def countersign(
+    *, by: User, appraisal: Appraisal, comments: str = "", revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
+    """The appraiser countersigns: the appraisal is completed and locked."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.COUNTERSIGN)
+    now = timezone.now()
+    comments = normalise_text(comments)
+    return _transition(appraisal, by=by, action="countersign", expect=State.AWAITING_COUNTERSIGN, to=State.COMPLETED, revision=revision,
+                       values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
+                       comment=comments, notify=notifications.completed)
+
+
+def reopen(
+    *, by: User, appraisal: Appraisal, reason: str, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
+    """An HR admin reopens a completed record for its appraiser to change; the reason is kept.
+
+    The sign-offs are cleared (they are kept in the record's history and the audit trail): the
+    changed record must be shared and signed again.
+    """
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REOPEN)
+    reason = normalise_text(reason)
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for reopening a completed record."})
+    values = {
+        "shared_at": None,
+        "staff_agrees": None,
+        "staff_comments": "",
+        "signed_off_at": None,
+        "signed_off_by": None,
+        "countersign_comments": "",
+        "countersigned_at": None,
+        "countersigned_by": None,
+        "completed_at": None,
+    }
+    return _transition(appraisal, by=by, action="reopen", expect=State.COMPLETED, to=State.MANAGER_REVIEW, revision=revision,
+                       values=values, comment=reason, notify=notifications.reopened)
+
+
+# --- the appraiser --------------------------------------------------------------------------------
+
+
+def reassign_appraiser(
+    *, by: User, appraisal: Appraisal, appraiser: StaffMember, reason: str, permissions: Permissions | None = None
+) -> Appraisal:
+    """Give an appraisal to another appraiser (any state but completed)."""
+    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REASSIGN)
+    return hand_over_appraisal(by=by, appraisal=appraisal, appraiser=appraiser, reason=reason)
+
+
+def appraiser_problem(appraisal: Appraisal, appraiser: StaffMember, *, on: datetime.date | None = None) -> str | None:
+    """Why `appraiser` cannot conduct this appraisal from `on` (today if None), or None."""
+    if appraiser.pk == appraisal.staff_member_id:
+        return "A person cannot appraise themselves."
+    if not appraiser.is_active_on(on or timezone.localdate()):
+        return f"{appraiser} has left the organisation."
+    if appraiser.pk == appraisal.appraiser_id:
+        return f"{appraiser} is already the appraiser."
+    return None
+
+
+def hand_over_appraisal(*, by: User | None, appraisal: Appraisal, appraiser: StaffMember, reason: str) -> Appraisal:
+    """Give an appraisal to another appraiser: `reassign_appraiser` once HR's rights are checked, or a
+    handover from a leaver that comes due (`by` is then the HR admin who recorded it, or None)."""
+    errors = {}
+    if (problem := appraiser_problem(appraisal, appraiser)) is not None:
+        errors["appraiser"] = problem
+    reason = normalise_text(reason)
+    if not reason:
+        errors["reason"] = "Say why the appraiser changes."
+    if errors:
+        raise ValidationError(errors)
+    previous = appraisal.appraiser
+    with transaction.atomic():
+        advance(appraisal, by=by, expect=[s for s in State if s != State.COMPLETED], revision=None, values={"appraiser": appraiser})
+        record_event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason}")
+        audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason})
+        notifications.appraiser_assigned(appraisal)
+    return appraisal
+
+
+# --- moving from one state to the next ------------------------------------------------------------
+
+
+def _transition(
+    appraisal: Appraisal,
+    *,
+    by: User,
+    action: str,
+    expect: str,
+    to: str,
+    revision: int | None = None,
+    values: dict[str, Any] | None = None,
+    comment: str = "",
+    check: Callable[[Appraisal, list[ScoredCompetency]], None] | None = None,
+    notify: Callable[[Appraisal], None] | None = None,
+) -> Appraisal:
+    """Move the appraisal from `expect` to `to` in one transaction; `check` may refuse (and roll back)."""
+    values = values or {}
+    with transaction.atomic():
+        previous = advance(appraisal, by=by, expect=[expect], revision=revision, values=values, to_state=to)
+        changes = {"state": [State(expect).label, State(to).label], **_workflow_changes(previous, values)}
+        if check:
+            scored = scored_competencies(appraisal)
+            changes.update(rederive(appraisal, scored))
+            appraisal.meeting_date = Appraisal.objects.values_list("meeting_date", flat=True).get(pk=appraisal.pk)
+            check(appraisal, scored)
+        record_event(appraisal, by=by, action=action, from_state=expect, to_state=to, comment=comment)
+        if comment and comment not in [pair[1] for pair in changes.values()]:  # not already recorded as comments
+            changes["reason"] = comment
+        audit(appraisal, by, action, changes)
+        if notify:
+            notify(appraisal)
+    return appraisal
+
+
+# How the audit trail names the fields a step of the workflow sets or clears. A time or a signature
+# that the step sets is the entry's own time and actor, so only clearing one is recorded.
+WORKFLOW_FIELDS = {
+    "staff_agrees": "agrees",
+    "staff_comments": "staff comments",
+    "countersign_comments": "countersignature comments",
+    "shared_at": "shared",
+    "signed_off_at": "signed off",
+    "signed_off_by": "signed off by",
+    "countersigned_at": "countersigned",
+    "countersigned_by": "countersigned by",
+    "completed_at": "completed",
+}
+
+
+def _workflow_changes(previous: dict[str, Any], values: dict[str, Any]) -> Changes:
+    """{label: [before, after]} for the workflow fields `values` changed (see WORKFLOW_FIELDS)."""
+    changed = [
+        name for name in WORKFLOW_FIELDS
+        if name in values and previous[name] != values[name] and not (name.endswith(("_at", "_by")) and values[name] is not None)
+    ]
+    signers = [previous[name] for name in changed if name.endswith("_by") and previous[name] is not None]
+    names = {user.pk: user for user in get_user_model().objects.filter(pk__in=signers)} if signers else {}
+    return {
+        WORKFLOW_FIELDS[name]: [names.get(previous[name], previous[name]) if name.endswith("_by") else previous[name], values[name]]
+        for name in changed
+    }
