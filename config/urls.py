@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from appraisal import home_views, leaver_views, team_views
+from appraisal.views import home, leavers, team
 from staff import account_views
 from staff.login import ThrottledAuthenticationForm
 
@@ -9,18 +9,18 @@ from staff.login import ThrottledAuthenticationForm
 handler500 = "core.busy.server_error"
 
 urlpatterns = [
-    path("", home_views.home, name="home"),
+    path("", home.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
     path("framework/", include("roles.framework_urls")),
-    path("staff/<int:pk>/leaver/", leaver_views.staff_mark_leaver, name="staff_mark_leaver"),
+    path("staff/<int:pk>/leaver/", leavers.staff_mark_leaver, name="staff_mark_leaver"),
     path("staff/", include("staff.urls")),
     path("appraisals/", include("appraisal.urls")),
     path("reports/", include("reports.urls")),
     path("audit/", include("reports.audit_urls")),
     path("", include("appraisal.history_urls")),
-    path("team/", team_views.team, name="team"),
+    path("team/", team.team, name="team"),
 ]

@@ -459,8 +459,8 @@ def _check(response, expected: str, *, method: str, changed: bool | None, post_c
 @pytest.fixture
 def quick_pdfs(monkeypatch):
     """Access is decided before a PDF is drawn; the drawing itself is tested elsewhere, and is slow."""
-    for module, name in (("roles.pdf_views", "render_role_profile_pdf"), ("appraisal.views", "render_appraisal_pdf"),
-                         ("appraisal.history_views", "render_history_pdf")):
+    for module, name in (("roles.pdf_views", "render_role_profile_pdf"), ("appraisal.views.records", "render_appraisal_pdf"),
+                         ("appraisal.views.history", "render_history_pdf")):
         monkeypatch.setattr(f"{module}.{name}", lambda record: b"%PDF-1.7 drawn for " + str(record).encode())
 
 

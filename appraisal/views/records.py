@@ -1,0 +1,77 @@
+"""The record: the list of the viewer's appraisals, an appraisal's page and its PDF. Each finds the
+appraisal through `appraisal.access` (404 outside the viewer's scope) with what the viewer may see
+and do (`appraisal.permissions`), which the page only reads."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from appraisal.access import get_appraisal_with_permissions, visible_appraisals
+from appraisal.forms import CountersignForm, SignOffForm
+from appraisal.models import Appraisal
+from appraisal.pdf import render_appraisal_pdf
+from appraisal.permissions import Action, Permissions
+from appraisal.selectors import appraisal_sheet
+from staff.access import staff_member_for
+
+State = Appraisal.State
+
+
+@login_required
+@require_safe
+def appraisal_list(request):
+    """The viewer's own appraisals, and those they conduct."""
+    person = staff_member_for(request.user)
+    rows = visible_appraisals(request.user).select_related("cycle", "staff_member__user", "appraiser__user", "role_version")
+    own, to_conduct = [], []
+    if person is not None:
+        for appraisal in rows.filter(staff_member=person) | rows.filter(appraiser=person):
+            (own if appraisal.staff_member_id == person.pk else to_conduct).append(appraisal)
+    return render(request, "appraisal/appraisal_list.html", {"own": own, "to_conduct": to_conduct})
+
+
+def record_context(appraisal: Appraisal, permissions: Permissions, **extra) -> dict:
+    """What the record page shows: `extra` may hold a sign-off or countersignature form to show again."""
+    context = {
+        "appraisal": appraisal,
+        "permissions": permissions,
+        "sheet": appraisal_sheet(appraisal),
+        "events": appraisal.events.select_related("by"),
+        "next_step": next_step(appraisal),
+    }
+    if permissions.may_sign_off:
+        context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(initial={"revision": appraisal.revision})
+    if permissions.may_countersign:
+        context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(initial={"revision": appraisal.revision})
+    context.update(extra)
+    return context
+
+
+def next_step(appraisal: Appraisal) -> str:
+    """Who must act next, in words."""
+    return {
+        State.SELF_ASSESSMENT: f"{appraisal.staff_member} completes their self-assessment.",
+        State.MANAGER_REVIEW: f"{appraisal.appraiser} scores the appraisal, holds the meeting and shares the record.",
+        State.AWAITING_SIGN_OFF: f"{appraisal.staff_member} reads the record, comments and signs it off.",
+        State.AWAITING_COUNTERSIGN: f"{appraisal.appraiser} countersigns the record.",
+        State.COMPLETED: "Nobody: the record is complete and locked.",
+    }[State(appraisal.state)]
+
+
+@login_required
+@require_safe
+def appraisal_detail(request, pk):
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    return render(request, "appraisal/appraisal_detail.html", record_context(appraisal, permissions))
+
+
+@login_required
+@require_safe
+def appraisal_pdf(request, pk):
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    permissions.require_party(Action.DOWNLOAD_PDF)
+    response = HttpResponse(render_appraisal_pdf(appraisal), content_type="application/pdf")
+    filename = f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
