@@ -3,8 +3,8 @@
 `permissions_for(user, appraisal)` looks at who the viewer is to the record and at the record's
 state, and returns a frozen `Permissions`. `appraisal.access` computes it where the record is
 fetched; views and templates only read it; every service that changes an appraisal asserts it
-(`Permissions.require_party`), computing it for the user it is given when no value is passed, so a
-direct call is checked as well as a page.
+(`Permissions.require_party`), computing it for the user it is given when no value is passed
+(`permissions_of`), so a direct call is checked as well as a page.
 
 Who the viewer is to the record: the person appraised (the owner), their appraiser, someone above
 the person in the current line-management chain, or an HR admin with rights over the person. An
@@ -238,10 +238,11 @@ def permissions_for(user: Viewer, appraisal: Appraisal) -> Permissions:
     )
 
 
-def checked(permissions: Permissions | None, *, by: Viewer, appraisal: Appraisal) -> Permissions:
-    """`permissions` when given (they must be `by`'s on `appraisal`), else those of `by` computed now."""
-    if permissions is None:
+def permissions_of(by: Viewer, appraisal: Appraisal, *, given: Permissions | None = None) -> Permissions:
+    """What `by` may do to `appraisal`: `given` when a view passes what it computed (it must be
+    `by`'s, on this appraisal), else computed now, so that a direct call is checked too."""
+    if given is None:
         return permissions_for(by, appraisal)
-    if permissions.viewer_id != by.pk or permissions.appraisal_id != appraisal.pk:
+    if given.viewer_id != by.pk or given.appraisal_id != appraisal.pk:
         raise ValueError("These permissions are another viewer's or another appraisal's.")
-    return permissions
+    return given

@@ -145,3 +145,12 @@ def test_a_step_is_refused_to_anyone_but_its_party_whatever_the_state(people):
     assert not appraiser.may(Action.COUNTERSIGN)
     with pytest.raises(NotAllowed, match="Only the person appraised can do this."):
         appraiser.require_party(Action.SIGN_OFF)
+
+
+@pytest.mark.django_db
+def test_a_service_does_not_take_permissions_computed_for_someone_else(people):
+    appraisal = appraisal_in(State.MANAGER_REVIEW, people)
+    the_appraisers = permissions_for(fresh(people["appraiser"]), appraisal)
+    with pytest.raises(ValueError):
+        workflow.share(by=fresh(people["owner"]), appraisal=appraisal, permissions=the_appraisers)
+    assert reload(appraisal).state == State.MANAGER_REVIEW

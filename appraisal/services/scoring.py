@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
-from appraisal.permissions import Action, Permissions, checked
+from appraisal.permissions import STEPS, Action, Permissions, permissions_of
 from appraisal.rules import WindowLevel, derive_level
 from appraisal.selectors import earlier_records
 from appraisal.services.revisions import Changes, advance, audit, scored_competencies
@@ -33,10 +33,10 @@ def save_self_assessment(
     permissions: Permissions | None = None,
 ) -> Appraisal:
     """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SELF_ASSESS)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.SELF_ASSESS)
     with transaction.atomic():
         previous = advance(
-            appraisal, by=by, expect=[State.SELF_ASSESSMENT], revision=revision, values={"self_assessment_comments": normalise_text(comments)}
+            appraisal, by=by, expect=STEPS[Action.SELF_ASSESS].states, revision=revision, values={"self_assessment_comments": normalise_text(comments)}
         )
         scored = scored_competencies(appraisal)
         changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
@@ -64,7 +64,7 @@ def save_review(
     """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
     overrides per competency ({competency id: (level or None, reason)}), a comment per performance
     measure ({measure id: comment}) and the record's other fields."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SCORE)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.SCORE)
     if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
         raise ValidationError({"meeting_date": problem})
     values = {
@@ -74,7 +74,7 @@ def save_review(
         "manager_comments": normalise_text(manager_comments),
     }
     with transaction.atomic():
-        previous = advance(appraisal, by=by, expect=[State.MANAGER_REVIEW], revision=revision, values=values)
+        previous = advance(appraisal, by=by, expect=STEPS[Action.SCORE].states, revision=revision, values=values)
         changes = trail.field_changes(previous, values)
         scored = scored_competencies(appraisal)
         changes.update(_save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence"))

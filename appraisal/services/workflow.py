@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from appraisal import notifications
 from appraisal.models import Appraisal, ScoredCompetency
-from appraisal.permissions import Action, Permissions, checked
+from appraisal.permissions import STEPS, Action, Permissions, permissions_of
 from appraisal.services.revisions import Changes, advance, audit, record_event, scored_competencies
 from appraisal.services.scoring import rederive
 from core.text import normalise_text
@@ -40,22 +40,22 @@ State = Appraisal.State
 def submit_self_assessment(
     *, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None
 ) -> Appraisal:
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SUBMIT_SELF_ASSESSMENT)
-    return _transition(appraisal, by=by, action="submit self-assessment", expect=State.SELF_ASSESSMENT, to=State.MANAGER_REVIEW,
+    permissions_of(by, appraisal, given=permissions).require_party(Action.SUBMIT_SELF_ASSESSMENT)
+    return _transition(appraisal, by=by, step=Action.SUBMIT_SELF_ASSESSMENT, action="submit self-assessment", to=State.MANAGER_REVIEW,
                        revision=revision, notify=notifications.review_due)
 
 
 def begin_review(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
     """The appraiser goes ahead without waiting any longer for the self-assessment (what is saved of it is kept)."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.BEGIN_REVIEW)
-    return _transition(appraisal, by=by, action="begin review without self-assessment", expect=State.SELF_ASSESSMENT,
+    permissions_of(by, appraisal, given=permissions).require_party(Action.BEGIN_REVIEW)
+    return _transition(appraisal, by=by, step=Action.BEGIN_REVIEW, action="begin review without self-assessment",
                        to=State.MANAGER_REVIEW, revision=revision, notify=notifications.review_begun)
 
 
 def share(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
     """Share the record with the staff member for sign-off: every competency scored, the meeting held."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SHARE)
-    return _transition(appraisal, by=by, action="share", expect=State.MANAGER_REVIEW, to=State.AWAITING_SIGN_OFF, revision=revision,
+    permissions_of(by, appraisal, given=permissions).require_party(Action.SHARE)
+    return _transition(appraisal, by=by, step=Action.SHARE, action="share", to=State.AWAITING_SIGN_OFF, revision=revision,
                        values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
 
 
@@ -74,8 +74,8 @@ def withdraw(
     *, by: User, appraisal: Appraisal, reason: str = "", revision: int | None = None, permissions: Permissions | None = None
 ) -> Appraisal:
     """Take a shared record back to make changes before the staff member signs it."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.WITHDRAW)
-    return _transition(appraisal, by=by, action="withdraw", expect=State.AWAITING_SIGN_OFF, to=State.MANAGER_REVIEW, revision=revision,
+    permissions_of(by, appraisal, given=permissions).require_party(Action.WITHDRAW)
+    return _transition(appraisal, by=by, step=Action.WITHDRAW, action="withdraw", to=State.MANAGER_REVIEW, revision=revision,
                        values={"shared_at": None}, comment=reason, notify=notifications.withdrawn)
 
 
@@ -83,11 +83,11 @@ def sign_off(
     *, by: User, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None, permissions: Permissions | None = None
 ) -> Appraisal:
     """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.SIGN_OFF)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.SIGN_OFF)
     comments = normalise_text(comments)
     if not agrees and not comments:
         raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
-    return _transition(appraisal, by=by, action="sign off" if agrees else "sign off, disagreeing", expect=State.AWAITING_SIGN_OFF,
+    return _transition(appraisal, by=by, step=Action.SIGN_OFF, action="sign off" if agrees else "sign off, disagreeing",
                        to=State.AWAITING_COUNTERSIGN, revision=revision,
                        values={"staff_agrees": agrees, "staff_comments": comments, "signed_off_at": timezone.now(), "signed_off_by": by},
                        comment=comments, notify=notifications.countersign_due)
@@ -97,10 +97,10 @@ def countersign(
     *, by: User, appraisal: Appraisal, comments: str = "", revision: int | None = None, permissions: Permissions | None = None
 ) -> Appraisal:
     """The appraiser countersigns: the appraisal is completed and locked."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.COUNTERSIGN)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.COUNTERSIGN)
     now = timezone.now()
     comments = normalise_text(comments)
-    return _transition(appraisal, by=by, action="countersign", expect=State.AWAITING_COUNTERSIGN, to=State.COMPLETED, revision=revision,
+    return _transition(appraisal, by=by, step=Action.COUNTERSIGN, action="countersign", to=State.COMPLETED, revision=revision,
                        values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
                        comment=comments, notify=notifications.completed)
 
@@ -113,7 +113,7 @@ def reopen(
     The sign-offs are cleared (they are kept in the record's history and the audit trail): the
     changed record must be shared and signed again.
     """
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REOPEN)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.REOPEN)
     reason = normalise_text(reason)
     if not reason:
         raise ValidationError({"reason": "Give the reason for reopening a completed record."})
@@ -128,7 +128,7 @@ def reopen(
         "countersigned_by": None,
         "completed_at": None,
     }
-    return _transition(appraisal, by=by, action="reopen", expect=State.COMPLETED, to=State.MANAGER_REVIEW, revision=revision,
+    return _transition(appraisal, by=by, step=Action.REOPEN, action="reopen", to=State.MANAGER_REVIEW, revision=revision,
                        values=values, comment=reason, notify=notifications.reopened)
 
 
@@ -139,7 +139,7 @@ def reassign_appraiser(
     *, by: User, appraisal: Appraisal, appraiser: StaffMember, reason: str, permissions: Permissions | None = None
 ) -> Appraisal:
     """Give an appraisal to another appraiser (any state but completed)."""
-    checked(permissions, by=by, appraisal=appraisal).require_party(Action.REASSIGN)
+    permissions_of(by, appraisal, given=permissions).require_party(Action.REASSIGN)
     return hand_over_appraisal(by=by, appraisal=appraisal, appraiser=appraiser, reason=reason)
 
 
@@ -167,7 +167,7 @@ def hand_over_appraisal(*, by: User | None, appraisal: Appraisal, appraiser: Sta
         raise ValidationError(errors)
     previous = appraisal.appraiser
     with transaction.atomic():
-        advance(appraisal, by=by, expect=[s for s in State if s != State.COMPLETED], revision=None, values={"appraiser": appraiser})
+        advance(appraisal, by=by, expect=STEPS[Action.REASSIGN].states, revision=None, values={"appraiser": appraiser})
         record_event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason}")
         audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason})
         notifications.appraiser_assigned(appraisal)
@@ -181,8 +181,8 @@ def _transition(
     appraisal: Appraisal,
     *,
     by: User,
+    step: Action,
     action: str,
-    expect: str,
     to: str,
     revision: int | None = None,
     values: dict[str, Any] | None = None,
@@ -190,7 +190,10 @@ def _transition(
     check: Callable[[Appraisal, list[ScoredCompetency]], None] | None = None,
     notify: Callable[[Appraisal], None] | None = None,
 ) -> Appraisal:
-    """Move the appraisal from `expect` to `to` in one transaction; `check` may refuse (and roll back)."""
+    """Take `step` (written in the record's history and the audit trail as `action`): move the appraisal
+    from the state the step starts from (`appraisal.permissions.STEPS`) to `to`, in one transaction;
+    `check` may refuse (and roll back)."""
+    (expect,) = STEPS[step].states  # each step of the workflow starts from one state
     values = values or {}
     with transaction.atomic():
         previous = advance(appraisal, by=by, expect=[expect], revision=revision, values=values, to_state=to)
