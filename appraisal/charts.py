@@ -13,8 +13,8 @@ band), so a chart reads in greyscale and on paper.
 import datetime
 from dataclasses import dataclass, field
 
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
 
@@ -64,62 +64,82 @@ class LevelChart:
 
     def svg(self, chart_id: str) -> SafeString:
         """The chart as inline SVG, named by its title and description (`chart_id` makes their ids).
-        Every text passes through `escape`; the numbers are the module's own."""
+        Every value, text or number, goes in through `format_html`, which escapes it."""
         left, right, top, bottom, label_x = self.plot_left, self.plot_right, self.plot_top, self.plot_bottom, self.band_label_x
         out = [
-            f'<svg class="level-chart" viewBox="0 0 {self.width} {self.height}" width="100%" role="img" '
-            f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg" '
-            'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
-            f'<title id="{chart_id}-title">{escape(self.title)}</title>',
-            f'<desc id="{chart_id}-desc">{escape(self.description)}</desc>',
+            format_html(
+                '<svg class="level-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+                'aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg" '
+                'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
+                width=self.width, height=self.height, id=chart_id,
+            ),
+            format_html('<title id="{}-title">{}</title>', chart_id, self.title),
+            format_html('<desc id="{}-desc">{}</desc>', chart_id, self.description),
         ]
         for band in self.bands:
             out.append(
-                f'<rect x="{left}" y="{band["y"]}" width="{self.plot_width}" height="{band["height"]}" fill="{band["fill"]}" '
-                'stroke="#ffffff" stroke-width="1.5"/>'
-                f'<text x="{label_x}" y="{band["label_y"]}" fill="#212529">{band["label"]} ({band["level"]})</text>'
+                format_html(
+                    '<rect x="{left}" y="{y}" width="{width}" height="{height}" fill="{fill}" stroke="#ffffff" stroke-width="1.5"/>'
+                    '<text x="{label_x}" y="{label_y}" fill="#212529">{label} ({level})</text>',
+                    left=left, label_x=label_x, width=self.plot_width, **band,
+                )
             )
         if self.note:
             out.append(
-                f'<text x="{label_x}" y="{top}" dy="12" fill="#495057" font-style="italic">Not in your</text>'
-                f'<text x="{label_x}" y="{top}" dy="26" fill="#495057" font-style="italic">current role</text>'
+                format_html(
+                    '<text x="{label_x}" y="{top}" dy="12" fill="#495057" font-style="italic">Not in your</text>'
+                    '<text x="{label_x}" y="{top}" dy="26" fill="#495057" font-style="italic">current role</text>',
+                    label_x=label_x, top=top,
+                )
             )
         for line in self.gridlines:
             out.append(
-                f'<line x1="{left}" x2="{right}" y1="{line["y"]}" y2="{line["y"]}" stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
-                f'<text x="{left}" dx="-6" y="{line["y"]}" dy="4" text-anchor="end" fill="#212529">{line["label"]}</text>'
+                format_html(
+                    '<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
+                    '<text x="{left}" dx="-6" y="{y}" dy="4" text-anchor="end" fill="#212529">{label}</text>',
+                    left=left, right=right, **line,
+                )
             )
-        out.append(f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#495057" stroke-width="1"/>')
+        out.append(format_html('<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#495057" stroke-width="1"/>', left=left, right=right, bottom=bottom))
         for tick in self.ticks:
-            out.append(f'<text x="{tick["x"]}" y="{bottom}" dy="15" text-anchor="middle" fill="#212529">{escape(tick["label"])}</text>')
+            out.append(format_html('<text x="{x}" y="{bottom}" dy="15" text-anchor="middle" fill="#212529">{label}</text>', bottom=bottom, **tick))
         for span in self.role_spans:
             out.append(
-                f'<text x="{span["x"]}" y="{bottom}" dy="34" text-anchor="middle" fill="#495057" font-style="italic">'
-                f'<title>{escape(span["title"])}</title>{escape(span["label"])}</text>'
+                format_html(
+                    '<text x="{x}" y="{bottom}" dy="34" text-anchor="middle" fill="#495057" font-style="italic"><title>{title}</title>{label}</text>',
+                    bottom=bottom, **span,
+                )
             )
         for change in self.role_changes:
             out.append(
-                f'<line x1="{change["x"]}" x2="{change["x"]}" y1="{top}" y2="{bottom}" stroke="#212529" stroke-width="1.5" '
-                f'stroke-dasharray="5 3"><title>{escape(change["title"])}</title></line>'
-                f'<text x="{change["x"]}" y="{top}" dy="-8" text-anchor="middle" fill="#212529" font-weight="bold">{escape(change["label"])}</text>'
+                format_html(
+                    '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}" stroke="#212529" stroke-width="1.5" stroke-dasharray="5 3"><title>{title}</title></line>'
+                    '<text x="{x}" y="{top}" dy="-8" text-anchor="middle" fill="#212529" font-weight="bold">{label}</text>',
+                    top=top, bottom=bottom, **change,
+                )
             )
         if self.self_line:
-            out.append(f'<path d="{self.self_line}" fill="none" stroke="#8a4b08" stroke-width="1.5" stroke-dasharray="4 3"/>')
+            out.append(format_html('<path d="{}" fill="none" stroke="#8a4b08" stroke-width="1.5" stroke-dasharray="4 3"/>', self.self_line))
         for mark in self.self_marks:
             out.append(
-                f'<path d="M{mark.x},{mark.y} m0,-6 l6,6 l-6,6 l-6,-6 z" fill="#ffffff" stroke="#8a4b08" stroke-width="2">'
-                f"<title>{escape(mark.title)}</title></path>"
+                format_html(
+                    '<path d="M{x},{y} m0,-6 l6,6 l-6,6 l-6,-6 z" fill="#ffffff" stroke="#8a4b08" stroke-width="2"><title>{title}</title></path>',
+                    x=mark.x, y=mark.y, title=mark.title,
+                )
             )
-        out.append(f'<path d="{self.line}" fill="none" stroke="#1d4f60" stroke-width="2.5"/>')
+        out.append(format_html('<path d="{}" fill="none" stroke="#1d4f60" stroke-width="2.5"/>', self.line))
         for mark in self.marks:
             if mark.by_rule:
-                out.append(f'<circle cx="{mark.x}" cy="{mark.y}" r="9.5" fill="none" stroke="#1d4f60" stroke-width="2"/>')
+                out.append(format_html('<circle cx="{}" cy="{}" r="9.5" fill="none" stroke="#1d4f60" stroke-width="2"/>', mark.x, mark.y))
             out.append(
-                f'<circle cx="{mark.x}" cy="{mark.y}" r="5.5" fill="#1d4f60"><title>{escape(mark.title)}</title></circle>'
-                f'<text x="{mark.x}" y="{mark.y}" dx="-8" dy="-9" text-anchor="end" fill="#0b2a35" font-weight="bold">{escape(mark.label)}</text>'
+                format_html(
+                    '<circle cx="{x}" cy="{y}" r="5.5" fill="#1d4f60"><title>{title}</title></circle>'
+                    '<text x="{x}" y="{y}" dx="-8" dy="-9" text-anchor="end" fill="#0b2a35" font-weight="bold">{label}</text>',
+                    x=mark.x, y=mark.y, title=mark.title, label=mark.label,
+                )
             )
         out.append("</svg>")
-        return mark_safe("\n".join(out))
+        return SafeString("\n".join(out))  # lines from format_html, and the closing tag
 
 
 def level_chart(*, points, entry_level: int | None, role_changes, title: str) -> LevelChart | None:

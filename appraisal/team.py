@@ -2,11 +2,13 @@
 each person's latest achieved levels against their current role's window. A fixed number of
 queries whatever the size of the team."""
 
+import functools
 from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import Standing, standing
@@ -16,6 +18,10 @@ from roles.models import RoleRequirement
 from staff.models import StaffMember
 
 DIRECT, LINE = "direct", "line"
+# A grid cell's content: outside the role, not appraised yet, or the level and its standing.
+NOT_IN_ROLE = '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">{words}</span>'
+NOT_APPRAISED = '<span class="standing standing-not_scored">{words}</span>'
+APPRAISED = '<span class="standing standing-{standing}"><span class="standing-level">{level}</span> {words}</span>'
 
 
 @dataclass
@@ -44,13 +50,19 @@ class Cell:
         return self.standing.label
 
     @property
-    def html(self) -> str:
-        """The cell's content (from the code's own words and numbers, nothing anyone typed)."""
+    def html(self) -> SafeString:
+        """The cell's content (the code's own words and numbers)."""
         if not self.required:
-            return '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">Not in the role</span>'
+            return format_html(NOT_IN_ROLE, words=self.words)
         if self.level is None:
-            return '<span class="standing standing-not_scored">Not appraised</span>'
-        return f'<span class="standing standing-{self.standing.value}"><span class="standing-level">{self.level_text}</span> {self.words}</span>'
+            return format_html(NOT_APPRAISED, words="Not appraised")
+        return format_html(APPRAISED, standing=self.standing.value, level=self.level_text, words=self.words)
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_cell(required: bool, entry_level: int | None, level: int | None) -> SafeString:
+    """A grid cell, `<td>` and all. A grid of thousands of cells holds a few dozen different ones."""
+    return format_html("<td>{}</td>", Cell(required=required, entry_level=entry_level, level=level).html)
 
 
 @dataclass
@@ -66,7 +78,7 @@ class Member:
     def cells_html(self) -> str:
         """The grid row's cells. Built here rather than in the template: a head of service's whole
         line is a grid of a few thousand cells, and the template engine took most of the page's time."""
-        return mark_safe("".join(f"<td>{cell.html}</td>" for cell in self.cells))
+        return SafeString("".join(_grid_cell(cell.required, cell.entry_level, cell.level) for cell in self.cells))  # from format_html
 
     @property
     def days_overdue(self) -> int:
