@@ -30,6 +30,7 @@ import datetime
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 NOT_YET = "not_yet"
 PARTLY = "partly"
@@ -53,7 +54,7 @@ class WindowLevel:
         return self.sustained_level is not None
 
     @classmethod
-    def from_snapshot(cls, level: Mapping) -> "WindowLevel":
+    def from_snapshot(cls, level: Mapping[str, Any]) -> "WindowLevel":
         """From one entry of `ScoredCompetency.levels`."""
         return cls(
             number=level["number"],
@@ -121,9 +122,9 @@ def derive_level(
     achieved = levels[0].number - 1
     for level in levels:
         if level.is_rule:
-            if achieved >= level.sustained_level and sustained_rule_met(
-                level.sustained_level, level.sustained_months, period_end, history
-            ):
+            # A rule has both numbers: the framework's table keeps a level's two together or neither.
+            sustained, months = cast(int, level.sustained_level), cast(int, level.sustained_months)
+            if achieved >= sustained and sustained_rule_met(sustained, months, period_end, history):
                 achieved = level.number
                 continue
             break

@@ -1,5 +1,8 @@
 import csv
 import unicodedata
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 # Characters that show nothing: controls, formatting characters (zero-width spaces and joiners, the
 # byte-order mark, bidirectional controls), separators, and the fillers some scripts use as blanks.
@@ -20,7 +23,11 @@ def _shows(character: str) -> bool:
     return unicodedata.category(character)[0] in "LNPS" and character not in _FILLERS
 
 
-def normalise_text(value):
+@overload
+def normalise_text(value: str) -> str: ...
+@overload
+def normalise_text(value: _T) -> _T: ...
+def normalise_text(value: object) -> object:
     """Text as stored: one kind of line ending (browsers send CRLF from textareas), nothing invisible
     around it (whitespace, zero-width or formatting characters), and empty if nothing in it shows,
     so that a required field refuses text that shows nothing."""

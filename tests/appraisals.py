@@ -39,7 +39,8 @@ def reload(appraisal) -> Appraisal:
 
 
 def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None, meeting_date=datetime.date(2026, 4, 15), **fields):
-    """Save a review rating every indicator `rating` (or, per competency name, a rating function of the level number)."""
+    """Save a review rating every indicator `rating` (or, per competency name, a rating function of the level
+    number)."""
     appraisal = reload(appraisal)
     sheet = appraisal_sheet(appraisal)
     ratings = {}

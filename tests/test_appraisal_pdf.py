@@ -68,7 +68,8 @@ def complete_with_override(hr, manager, staff) -> Appraisal:
     """An appraisal rated, with one override, measures reviewed, shared, signed off and countersigned."""
     appraisal = open_appraisal(hr, staff)
     sheet = appraisal_sheet(reload(appraisal))
-    ratings, overrides = {}, {}
+    ratings: dict[int, tuple[str, str]] = {}
+    overrides: dict[int, tuple[int | None, str]] = {}
     for competency in sheet.competencies:
         scored = competency.scored
         for level in competency.levels:

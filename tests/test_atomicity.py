@@ -18,8 +18,8 @@ from appraisal.selectors import appraisal_sheet
 from competencies import services as framework
 from competencies.models import Level
 from roles import services as role_profiles
-from staff import imports as staff_imports
 from roles.models import RoleProfile, RoleProfileVersion
+from staff import imports as staff_imports
 from tests.appraisals import fresh, make_cycle, open_appraisal, rate, reload
 from tests.conftest import make_person
 from tests.snapshots import snapshot

@@ -13,8 +13,8 @@ from django.db import connection
 
 from appraisal import services
 from appraisal.models import Appraisal, IndicatorRating
-from audit.models import AuditEntry
 from appraisal.selectors import appraisal_sheet
+from audit.models import AuditEntry
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
 

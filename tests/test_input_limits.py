@@ -13,10 +13,8 @@ from appraisal.models import Appraisal, AppraisalCycle
 from competencies import services as framework
 from competencies.models import Competency
 from roles import services as role_services
-from staff import imports as staff_imports
-from staff import leaving as staff_leaving
-from staff import records as staff_records
 from roles.models import RoleProfile
+from staff import imports as staff_imports, leaving as staff_leaving, records as staff_records
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
 from tests.snapshots import snapshot
