@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test
+.PHONY: install install-dev run test lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# Lint, format check, import layers and types (pyproject.toml configures each); fails on the first that fails.
+# With the test tools too: mypy reads the tests, and they import pytest and pypdf.
+lint: $(BIN)/python
+	@echo "Installing into $(VENV), with the lint tools"
+	@$(BIN)/pip install -q -e ".[dev,lint]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Browser tests (e2e/, not part of `make test`): Playwright drives Debian's Chromium (apt-get install
 # chromium; no browser is downloaded) against a live server on a fresh demo database; axe-core checks

@@ -19,8 +19,8 @@ from appraisal.rules import Record, Standing, final_level, held_since, standing
 from competencies.models import Competency, Indicator, Level
 from competencies.windows import WINDOW_SIZE, window_label
 from roles.models import RoleProfileVersion
-from staff.models import RoleAssignment, StaffMember
 from roles.selectors import current_title
+from staff.models import RoleAssignment, StaffMember
 
 
 @dataclass

@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit import trail
 from appraisal.models import Appraisal, AppraiserHandover
 from appraisal.services.workflow import appraiser_problem, hand_over_appraisal
+from audit import trail
 from core.dates import employment_date_problem
 from staff import leaving as staff_leaving
 from staff.models import StaffMember

@@ -74,7 +74,7 @@ class Appraisal(models.Model):
         COMPLETED = "completed", "Completed"
 
     # Who must act next in each state: the person appraised or the appraiser (nobody once completed).
-    ACTED_ON_BY = {
+    ACTED_ON_BY: dict[str, str] = {
         State.SELF_ASSESSMENT: "staff_member",
         State.MANAGER_REVIEW: "appraiser",
         State.AWAITING_SIGN_OFF: "staff_member",

@@ -13,8 +13,8 @@ from django.utils.safestring import SafeString
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import Standing, standing
 from competencies.models import Competency
-from staff.hierarchy import reports_in_line
 from roles.models import RoleRequirement
+from staff.hierarchy import reports_in_line
 from staff.models import StaffMember
 
 DIRECT, LINE = "direct", "line"

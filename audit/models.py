@@ -4,6 +4,8 @@ Every app writes it (`audit.trail.record`, in the transaction that makes the cha
 application offers no way to edit or delete an entry.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -38,7 +40,7 @@ class AuditEntry(models.Model):
     # Summaries that hold a list of names, not a [before, after] pair, whatever their length.
     SUMMARY_LISTS = {"names", "not appraised"}
 
-    def change_rows(self) -> list[dict]:
+    def change_rows(self) -> list[dict[str, Any]]:
         """The changes for display, one row per field or section, each with a `name` and a `kind`:
 
         - "pair": `before` → `after`, from `[before, after]` of plain values;
@@ -49,10 +51,10 @@ class AuditEntry(models.Model):
 
         Values are shown as text: None as "(none)", "" as "(empty)", True and False as yes and no.
         """
-        rows = []
+        rows: list[dict[str, Any]] = []
         changes = self.changes if isinstance(self.changes, dict) else {"": self.changes}
         for name, value in changes.items():
-            row = {"name": _label(name)}
+            row: dict[str, Any] = {"name": _label(name)}
             if isinstance(value, list) and len(value) == 2 and name not in self.SUMMARY_LISTS and not any(isinstance(v, dict) for v in value):
                 before, after = value
                 if isinstance(before, list) or isinstance(after, list):

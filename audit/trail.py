@@ -1,21 +1,28 @@
 """Record changes in the audit trail. Call inside the transaction that makes the change."""
 
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.utils import timezone
 
 from audit.models import AuditEntry
 from core.text import normalise_text
 
+# Who made a change: a login, or no one (a command, the app itself).
+Actor = AbstractBaseUser | AnonymousUser | None
+
 
 def record(
     *,
-    actor,
+    actor: Actor,
     action: str,
     obj: models.Model,
-    changes: dict | None = None,
-    person=None,
+    changes: dict[str, Any] | None = None,
+    person: models.Model | int | None = None,
     object_type: str | None = None,
     object_repr: str | None = None,
 ) -> AuditEntry:
@@ -30,11 +37,11 @@ def record(
 
 def build(
     *,
-    actor,
+    actor: Actor,
     action: str,
     obj: models.Model,
-    changes: dict | None = None,
-    person=None,
+    changes: dict[str, Any] | None = None,
+    person: models.Model | int | None = None,
     object_type: str | None = None,
     object_repr: str | None = None,
 ) -> AuditEntry:
@@ -47,7 +54,15 @@ def record_all(entries: list[AuditEntry]) -> list[AuditEntry]:
     return AuditEntry.objects.bulk_create(entries, batch_size=500)
 
 
-def _values(actor, action, obj, changes, person, object_type, object_repr) -> dict:
+def _values(
+    actor: Actor,
+    action: str,
+    obj: models.Model,
+    changes: dict[str, Any] | None,
+    person: models.Model | int | None,
+    object_type: str | None,
+    object_repr: str | None,
+) -> dict[str, Any]:
     return {
         "actor": actor if getattr(actor, "is_authenticated", False) else None,
         "action": action,
@@ -59,7 +74,15 @@ def _values(actor, action, obj, changes, person, object_type, object_repr) -> di
     }
 
 
-def update_fields(*, by, obj: models.Model, values: dict, clean_exclude=(), object_type: str | None = None, person=None) -> dict:
+def update_fields(
+    *,
+    by: Actor,
+    obj: models.Model,
+    values: dict[str, Any],
+    clean_exclude: Iterable[str] = (),
+    object_type: str | None = None,
+    person: models.Model | int | None = None,
+) -> dict[str, list[Any]]:
     """Set `values` on `obj`, validate and save just those fields, and record an "edit" entry.
 
     Call inside the caller's transaction. Text is stored with one kind of line ending, so a
@@ -67,7 +90,7 @@ def update_fields(*, by, obj: models.Model, values: dict, clean_exclude=(), obje
     """
     values = {name: normalise_text(value) for name, value in values.items()}
     # From the database: a ModelForm bound to `obj` may already have changed the instance.
-    before = type(obj).objects.filter(pk=obj.pk).values(*values).get()
+    before = type(obj)._default_manager.filter(pk=obj.pk).values(*values).get()
     for name, value in values.items():
         setattr(obj, name, value)
     obj.full_clean(exclude=list(clean_exclude))
@@ -78,12 +101,12 @@ def update_fields(*, by, obj: models.Model, values: dict, clean_exclude=(), obje
     return changes
 
 
-def field_changes(before: dict, after: dict) -> dict:
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """`{field: [old, new]}` for the fields whose value differs."""
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

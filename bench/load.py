@@ -69,7 +69,7 @@ def make_session(username: str) -> str:
     session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
                     HASH_SESSION_KEY: user.get_session_auth_hash(), STARTED_KEY: now, SEEN_KEY: now})
     session.save()
-    return session.session_key
+    return session.session_key  # type: ignore[return-value]  # saved, so it has a key
 
 
 def _headers(cookie):
@@ -191,14 +191,14 @@ def run_wrk(args, cookie, wrk):
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, cwd=ROOT)
     except subprocess.TimeoutExpired as error:
-        raise SystemExit(f"wrk did not finish within {seconds + 60} s:\n{error.stdout or ''}{error.stderr or ''}")
+        raise SystemExit(f"wrk did not finish within {seconds + 60} s:\n{error.stdout or ''}{error.stderr or ''}") from error
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise SystemExit(f"wrk exited with {done.returncode}:\n{output}")
     try:
         parsed = parse_wrk(done.stdout)
     except ValueError as error:
-        raise SystemExit(f"could not read wrk's output ({error}):\n{output}")
+        raise SystemExit(f"could not read wrk's output ({error}):\n{output}") from error
     requests, duration = parsed["requests"], parsed["duration"]
     p50, p95, p99 = (round(us / 1000, 1) for us in parsed["percentiles_us"])
     return {
@@ -262,7 +262,7 @@ def main():
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("gunicorn did not start")
+                    raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.3)
         if status != 200:
             raise SystemExit(f"GET {args.path} answered {status}, not 200: is the database seeded (seed_scale)?")

@@ -12,6 +12,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -21,8 +22,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from weasyprint import HTML
 
-from appraisal.services import cycles
 from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.services import cycles
 from staff.models import StaffMember
 
 State = Appraisal.State
@@ -59,7 +60,7 @@ def _get(client: Client, url: str) -> int:
     response = client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} answered {response.status_code}")
-    body = b"".join(response.streaming_content) if response.streaming else response.content
+    body = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]  # when streaming
     return len(body)
 
 
@@ -128,7 +129,7 @@ def pages() -> list[tuple[str, str, str, bool]]:
 def time_open_cycle(*, repeat: int = 1) -> tuple[int, float]:
     """(queries, median ms) of opening a new cycle for all staff, each time rolled back afterwards."""
     hr = get_user_model().objects.get(username="hr")
-    latest = AppraisalCycle.objects.order_by("-period_end").first()
+    latest = cast(AppraisalCycle, AppraisalCycle.objects.order_by("-period_end").first())  # seed_scale made the cycles
     year = latest.period_end.year + 1
     queries, times = 0, []
     for _ in range(repeat):
@@ -159,7 +160,7 @@ def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | No
         pdf_floor = measure_call(one_page_pdf, repeat=pdf_repeat)
         results.append(Result(PDF_FLOOR, size, None, pdf_floor, 1.0))
         out(f"  floors: page {floor:.1f} ms, PDF {pdf_floor:.1f} ms")
-        clients = {}
+        clients: dict[str, Client] = {}
         for name, login, url, is_pdf in pages():
             if only and name not in only:
                 continue

@@ -80,8 +80,9 @@ def main() -> int:
         load_file = ROOT / "bench" / "load.json"
         if load and load_file.exists():
             figures = json.loads(load_file.read_text())
-            print(f"\nLoad test ({figures['page']}, {figures['size']} staff, {figures['server']}; {figures.get('generator', 'python')}, "
-                  f"{figures['clients']} connections): {figures['requests_per_second']} requests/s, {figures['errors']} errors, "
+            print(f"\nLoad test ({figures['page']}, {figures['size']} staff, {figures['server']}; "
+                  f"{figures.get('generator', 'python')}, {figures['clients']} connections): "
+                  f"{figures['requests_per_second']} requests/s, {figures['errors']} errors, "
                   f"{figures['requests']} requests in {figures['seconds']} s; median {figures['median_ms']} ms, "
                   f"99th percentile {figures.get('p99_ms')} ms. Target: ≥ 150 requests/s, no errors.")
         return 0 if load_ok else 1

@@ -31,12 +31,18 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from appraisal import selectors
+from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.rules import Record, WindowLevel, derive_level
 from appraisal.services import cycles
+from audit.models import AuditEntry
+from competencies.models import Competency
+from core.access import make_hr_admin
 from demo.appraisals import (
     COUNTERSIGN_COMMENTS,
     DEVELOPMENT,
@@ -49,17 +55,12 @@ from demo.appraisals import (
     self_ratings_from,
     step_times,
 )
-from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
-from audit.models import AuditEntry
-from appraisal.rules import Record, WindowLevel, derive_level
-from competencies.models import Competency
 from roles import services as role_services
-from core.access import make_hr_admin
 from roles.models import PerformanceMeasure, RoleProfile, RoleProfileVersion
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 
 State = Appraisal.State
-PASSWORD = "demo"
+PASSWORD = "demo"  # noqa: S105 - the seeded logins' password, given in the README
 BATCH = 5000
 SERVICE_SIZE = 200
 
@@ -155,8 +156,9 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
         versions = _variants(hr, completed_years, rng)
     summary.people = sum(1 for p in people if p.left_on is None)
     summary.leavers = len(people) - summary.people
-    out(f"{len(people)} people ({summary.leavers} leavers) in {len({p.service for p in people if p.service is not None})} services "
-        f"({time.monotonic() - started:.1f} s)")
+    service_count = len({p.service for p in people if p.service is not None})
+    seconds = time.monotonic() - started
+    out(f"{len(people)} people ({summary.leavers} leavers) in {service_count} services ({seconds:.1f} s)")
 
     competencies = {c.pk: c.slug for c in Competency.objects.all()}
     measures = defaultdict(list)
@@ -172,7 +174,8 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
             summary.appraisals += count
             summary.ratings += ratings
             summary.states[State.COMPLETED] += count
-            out(f"Annual appraisal {year}: {count} completed appraisals, {ratings} indicator ratings ({time.monotonic() - started:.1f} s)")
+            out(f"Annual appraisal {year}: {count} completed appraisals, {ratings} indicator ratings "
+                f"({time.monotonic() - started:.1f} s)")
         with transaction.atomic():
             states, ratings = _open_cycle(open_year, people, context, rng)
         summary.cycles += 1
@@ -192,7 +195,7 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
 def _organisation(staff: int, completed_years: list[int], today: datetime.date, rng: random.Random) -> tuple[list[Person], list[str]]:
     """Everyone, in memory: `staff` active people and about a tenth as many leavers; and the services' names."""
     first_cycle = datetime.date(completed_years[0], 3, 31)
-    names = iter(rng.sample([(f, l) for f in FIRST_NAMES for l in LAST_NAMES], len(FIRST_NAMES) * len(LAST_NAMES)))
+    names = iter(rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], len(FIRST_NAMES) * len(LAST_NAMES)))
     counter = iter(range(1, 10**7))
 
     def person(kind, service, role, start, username=None):
@@ -217,7 +220,7 @@ def _organisation(staff: int, completed_years: list[int], today: datetime.date, 
         head = person("head", index, None, long_ago(), "head" if index == 0 else None)
         people.append(head)
         left = size - 1
-        teams = []
+        teams: list[list] = []  # [manager, number of reports]
         while left > 0:
             reports = min(rng.randint(6, 12), left - 1) if left > 1 else 0
             if reports < 6 and teams:  # too few for a team of its own: join the others
@@ -290,15 +293,15 @@ def _insert_people(people: list[Person], service_names: list[str]):
         batch_size=BATCH,
     )
     ids = dict(User.objects.values_list("username", "pk"))
-    for p, user in zip(people, users):
+    for p, user in zip(people, users, strict=True):
         p.user_id = user.pk or ids[p.username]
     roles = dict(RoleProfile.objects.values_list("slug", "pk"))
     members = StaffMember.objects.bulk_create(
         [
             StaffMember(
-                user_id=p.user_id,
+                user_id=p.user_id,  # type: ignore[misc]  # set above, as are the ids below
                 job_title={"hr": "HR Business Partner", "head": "Head of Services"}.get(p.kind, ""),
-                service=services_by_index.get(p.service),
+                service=services_by_index.get(p.service),  # type: ignore[arg-type]  # None: no service
                 role_profile_id=roles[p.role] if p.role else None,
                 role_profile_since=p.roles[-1][1] if p.role else None,
                 left_on=p.left_on,
@@ -308,8 +311,8 @@ def _insert_people(people: list[Person], service_names: list[str]):
         batch_size=BATCH,
     )
     by_user = dict(StaffMember.objects.values_list("user_id", "pk"))
-    for p, member in zip(people, members):
-        p.pk = member.pk or by_user[p.user_id]
+    for p, member in zip(people, members, strict=True):
+        p.pk = member.pk or by_user[p.user_id]  # type: ignore[index]
     with_manager = [p for p in people if p.managers]
     StaffMember.objects.bulk_update(
         [StaffMember(pk=p.pk, line_manager_id=p.managers[-1][0].pk, line_manager_since=p.managers[-1][1]) for p in with_manager],
@@ -317,11 +320,19 @@ def _insert_people(people: list[Person], service_names: list[str]):
         batch_size=1000,
     )
     RoleAssignment.objects.bulk_create(
-        [RoleAssignment(staff_member_id=p.pk, role_profile_id=roles[slug], since=since) for p in people for slug, since in p.roles],
+        [
+            RoleAssignment(staff_member_id=p.pk, role_profile_id=roles[slug], since=since)  # type: ignore[misc]
+            for p in people
+            for slug, since in p.roles
+        ],
         batch_size=BATCH,
     )
     LineManagerAssignment.objects.bulk_create(
-        [LineManagerAssignment(staff_member_id=p.pk, line_manager_id=m.pk, since=since) for p in people for m, since in p.managers],
+        [
+            LineManagerAssignment(staff_member_id=p.pk, line_manager_id=m.pk, since=since)  # type: ignore[misc]
+            for p in people
+            for m, since in p.managers
+        ],
         batch_size=BATCH,
     )
     hr = User.objects.get(username="hr")
@@ -343,7 +354,7 @@ def _variants(hr, completed_years: list[int], rng: random.Random) -> dict[str, l
         profile = RoleProfile.objects.get(slug=slug)
         draft = role_services.start_draft(by=hr, role_profile=profile)
         requirements = list(draft.requirements.order_by("position"))
-        windows = {r.competency_id: r.entry_level for r in requirements}
+        windows: dict[int, int | None] = {r.competency_id: r.entry_level for r in requirements}
         for requirement in rng.sample(requirements, len(requirements)):
             valid = competencies[requirement.competency_id].valid_entry_levels()
             moved = [entry for entry in (requirement.entry_level + 1, requirement.entry_level - 1) if entry in valid]
@@ -364,7 +375,7 @@ def _variants(hr, completed_years: list[int], rng: random.Random) -> dict[str, l
 
 @dataclass
 class _Context:
-    hr: object
+    hr: User
     competencies: dict  # {competency id: slug}
     measures: dict  # {version id: [measure id, ...]}
     history: dict  # {staff member id: {competency id: [Record, ...]}}
@@ -414,7 +425,7 @@ def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.
     by_pk = {p.pk: p for p in people}
     appraisals = list(Appraisal.objects.filter(cycle=cycle).select_related("role_version__role_profile"))
     states = {}
-    choices, weights = zip(*OPEN_STATES)
+    choices, weights = zip(*OPEN_STATES, strict=True)
     for appraisal in appraisals:
         person = by_pk[appraisal.staff_member_id]
         states[person.pk] = State.MANAGER_REVIEW if person.username == "staff" else rng.choices(choices, weights)[0]
@@ -432,7 +443,8 @@ def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.
 
 
 def _write(cycle, assignments, snapshots, states, context: _Context, rng: random.Random, opened, *, existing=None) -> tuple[int, int]:
-    """Write one cycle's appraisals (person, appraiser, version) in the state `states[person pk]`, with everything they hold."""
+    """Write one cycle's appraisals (person, appraiser, version) in the state `states[person pk]`, with everything
+    they hold."""
     period_end = cycle.period_end
     now = timezone.now() - datetime.timedelta(minutes=5)
     plans = []
@@ -462,7 +474,7 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
         plans.append((person, manager, version, state, times, scored, ratings, self_ratings, prng))
 
     appraisals = []
-    for person, manager, version, state, times, scored, ratings, self_ratings, prng in plans:
+    for person, manager, version, state, times, scored, _ratings, _self_ratings, prng in plans:
         done = _steps(state)
         band = _band(scored)
         appraisal = Appraisal(
@@ -501,7 +513,7 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
             appraisal.pk = by_person[appraisal.staff_member_id]
 
     all_scored = []
-    for appraisal, plan in zip(appraisals, plans):
+    for appraisal, plan in zip(appraisals, plans, strict=True):
         for competency in plan[5]:
             competency.appraisal_id = appraisal.pk
             all_scored.append(competency)
@@ -512,7 +524,7 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
             competency.pk = ids[competency.appraisal_id, competency.competency_id]
 
     rating_rows, reviews, events, entries = [], [], [], []
-    for appraisal, (person, manager, version, state, times, scored, ratings, self_ratings, prng) in zip(appraisals, plans):
+    for appraisal, (person, manager, version, state, times, scored, ratings, self_ratings, prng) in zip(appraisals, plans, strict=True):
         owner = {i: c.pk for c in scored for level in c.levels for i in level.get("indicators") or ()}
         for indicator_id, (rating, evidence) in ratings.items():
             own, own_evidence = self_ratings.get(indicator_id, ("", ""))
@@ -565,11 +577,12 @@ def _recent_schedule(opened, now, rng: random.Random) -> dict:
     """Step times for the open cycle: between its opening and now, in order."""
     span = max((now - opened).total_seconds(), 600)
     moments = sorted(opened + datetime.timedelta(seconds=rng.uniform(60, span)) for _ in STEPS)
-    return dict(zip(STEPS, moments))
+    return dict(zip(STEPS, moments, strict=True))
 
 
 def _target(person: Person, competency: ScoredCompetency, year: int, context: _Context, rng: random.Random) -> int:
-    """The level the ratings will show: mostly Desired, rising over the years for many, with the person's strengths and some noise."""
+    """The level the ratings will show: mostly Desired, rising over the years for many, with the person's strengths
+    and some noise."""
     key = (person.pk, competency.competency_id)
     if key not in context.strengths:
         context.strengths[key] = random.Random(f"{person.username}{competency.competency_id}").gauss(0, 0.45)

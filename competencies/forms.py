@@ -27,7 +27,7 @@ class LevelForm(forms.Form):
 
     def __init__(self, *args, level: Level, **kwargs):
         initial = {"lead": level.lead, "sustained_level": level.sustained_level, "sustained_months": level.sustained_months, "rule_text": level.rule_text}
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(*args, initial=initial, **kwargs)  # type: ignore[misc]  # the level gives the initial values, never the caller
         self.level = level
         names = ("sustained_level", "sustained_months", "rule_text") if level.is_sustained_rule else ("lead",)
         for name in list(self.fields):
@@ -76,7 +76,8 @@ class NewLevelForm(forms.Form):
     helper = form_helper()
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == "rule":
             for name in ("sustained_level", "sustained_months", "rule_text"):
                 if not data.get(name):

@@ -5,18 +5,22 @@ behavioural indicators or a sustained-level rule ("Competency at Level 4 maintai
 1 year as recorded in annual appraisal"), which is evaluated from appraisal history, not rated.
 """
 
+from typing import Self, TypeVar
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from competencies.windows import WINDOW_SIZE
 
+_M = TypeVar("_M", bound=models.Model)
+
 LOWEST_LEVEL = 1
 HIGHEST_LEVEL = 5
 
 
-class CurrentQuerySet(models.QuerySet):
-    def current(self):
+class CurrentQuerySet(models.QuerySet[_M]):
+    def current(self) -> Self:
         """Those not retired."""
         return self.filter(retired_at__isnull=True)
 

@@ -4,6 +4,10 @@ Indicator rows are never changed in place: rewording one retires it and adds a n
 `replaces` it, so whatever refers to the old row (a completed appraisal) keeps its words.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
@@ -11,8 +15,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.trail import field_changes, record, update_fields
-from core.text import normalise_text
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency, Indicator, Level
+from core.text import normalise_text
 
 # A level's fields as its "create" entry records them (a retired level that comes back shows what it was).
 LEVEL_AUDIT_FIELDS = ["number", "lead", "rule_text", "sustained_level", "sustained_months", "retired_at"]
@@ -23,7 +27,7 @@ _PARKING = 10_000
 
 
 @transaction.atomic
-def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: str = "") -> Competency:
+def create_competency(*, by: User, name: str, relevance_to_recovery: str = "", note: str = "") -> Competency:
     name = normalise_text(name)
     if Competency.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": "A competency with this name exists already."})
@@ -40,14 +44,14 @@ def create_competency(*, by, name: str, relevance_to_recovery: str = "", note: s
 
 
 @transaction.atomic
-def update_competency(*, by, competency: Competency, **values) -> dict:
+def update_competency(*, by: User, competency: Competency, **values: Any) -> dict[str, list[Any]]:
     if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=normalise_text(values["name"])).exists():
         raise ValidationError({"name": "Another competency has this name."})
     return update_fields(by=by, obj=competency, values=values)
 
 
 @transaction.atomic
-def move_competency(*, by, competency: Competency, step: int) -> None:
+def move_competency(*, by: User, competency: Competency, step: int) -> None:
     """Move a competency one place up (step -1) or down (+1) in the framework's order."""
     ordered = list(Competency.objects.current().select_for_update())
     index = next(i for i, c in enumerate(ordered) if c.pk == competency.pk)
@@ -63,7 +67,15 @@ def move_competency(*, by, competency: Competency, step: int) -> None:
 
 @transaction.atomic
 def add_level(
-    *, by, competency: Competency, number: int, lead: str = "", indicators: list[str] = (), sustained_level=None, sustained_months=None, rule_text=""
+    *,
+    by: User,
+    competency: Competency,
+    number: int,
+    lead: str = "",
+    indicators: Sequence[str] = (),
+    sustained_level: int | None = None,
+    sustained_months: int | None = None,
+    rule_text: str = "",
 ) -> Level:
     indicators = [text for text in map(normalise_text, indicators) if text]
     if not LOWEST_LEVEL <= number <= HIGHEST_LEVEL:
@@ -90,13 +102,13 @@ def add_level(
 
 
 @transaction.atomic
-def update_level(*, by, level: Level, **values) -> dict:
+def update_level(*, by: User, level: Level, **values: Any) -> dict[str, list[Any]]:
     """Change a level's lead sentence or its rule (which level, how many months, the wording)."""
     return update_fields(by=by, obj=level, values=values)
 
 
 @transaction.atomic
-def update_indicators(*, by, level: Level, items: list[dict]) -> dict:
+def update_indicators(*, by: User, level: Level, items: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Make the level's current indicators `items`, in order.
 
     Each item: {"id": an existing indicator's pk or None, "text": str, "retire": bool}. A changed
@@ -136,6 +148,6 @@ def _next_position(level: Level) -> int:
     return (level.indicators.current().aggregate(Max("position"))["position__max"] or 0) + 1
 
 
-def _add_indicators(level: Level, texts: list[str], *, start: int) -> None:
+def _add_indicators(level: Level, texts: Sequence[str], *, start: int) -> None:
     Indicator.objects.bulk_create(Indicator(level=level, position=start + i, text=text) for i, text in enumerate(texts))
 

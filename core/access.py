@@ -1,29 +1,32 @@
 """Who is an HR admin: membership of one group is the whole grant (the app asks `is_hr_admin`, not
 Django permissions). Views ask these helpers; they never decide access by hiding links."""
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
 
 from core.requests import remembered
 
 HR_ADMIN_GROUP = "HR admin"
 
 
-def is_hr_admin(user) -> bool:
+def is_hr_admin(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated:
         return False
     return remembered(("is_hr_admin", user.pk), lambda: user.groups.filter(name=HR_ADMIN_GROUP).exists())
 
 
-def hr_admin_required(view):
+def hr_admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Anonymous users go to the login page; logged-in users who are not HR admins get 403."""
 
     @login_required
     @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not is_hr_admin(request.user):
             raise PermissionDenied("Only HR admins can do this.")
         return view(request, *args, **kwargs)
@@ -37,5 +40,5 @@ def ensure_hr_admin_group() -> Group:
     return group
 
 
-def make_hr_admin(user) -> None:
+def make_hr_admin(user: User) -> None:
     user.groups.add(ensure_hr_admin_group())

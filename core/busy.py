@@ -40,7 +40,8 @@ def is_busy(error: BaseException | None) -> bool:
 
 
 def busy_response(request) -> HttpResponse:
-    fields, holds_password = [], False
+    fields: list[tuple[str, str]] = []
+    holds_password = False
     if request.method == "POST":
         for name, values in request.POST.lists():
             if name == "csrfmiddlewaretoken":

@@ -13,7 +13,7 @@ gives the offending values on later lines).
 
 `request_context` (middleware) makes the current request known to every record logged while it is
 handled; `RequestFilter` adds its path and user id to the record; `OneLineFormatter` writes the line.
-"""
+"""  # noqa: E501 - the example is one log line, as written
 
 import logging
 import sys
@@ -108,7 +108,8 @@ class AnonymousNotFoundAsInfo(logging.Filter):
 
     def filter(self, record):
         if getattr(record, "status_code", None) == 404 and record.levelno == logging.WARNING:
-            if annotate(record).user_id == "-":
+            annotate(record)
+            if record.user_id == "-":
                 record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
         return True
 
@@ -132,9 +133,10 @@ _CAUSE = "\n\nThe above exception was the direct cause of the following exceptio
 _CONTEXT = "\n\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
-def exception_text(error: BaseException) -> str:
+def exception_text(error: BaseException | None) -> str:
     """The traceback as Python prints it (chained exceptions too), with each message shortened."""
-    chain, seen = [], set()
+    chain: list[tuple[BaseException, str]] = []
+    seen = set()
     link = ""
     while error is not None and id(error) not in seen:
         seen.add(id(error))

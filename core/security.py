@@ -15,8 +15,7 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY, logout
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
+from appraisal.selectors import current_versions
 from appraisal.services import cycles, scoring, workflow
 from audit import trail
-from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
 from audit.models import AuditEntry
-from appraisal.selectors import current_versions
 from competencies.models import Competency
 from roles.models import PerformanceMeasure
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
@@ -154,12 +154,18 @@ COUNTERSIGN_REPLIES = {
 
 OBJECTIVES = {
     "common": [
-        "Review every support plan on my caseload with the person at least every three months, and record it on the case system.",
+        (
+            "Review every support plan on my caseload with the person at least every three months, and record it on "
+            "the case system."
+        ),
         "Keep case notes up to date within 24 hours of each contact.",
         "Complete the trauma-informed practice refresher by the end of September.",
         "Bring one learning point from reflective practice to the team meeting each quarter.",
         "Complete Mental Health First Aid training.",
-        "Build links with two community groups (e.g. the recovery college and a local allotment project) for people moving on.",
+        (
+            "Build links with two community groups (e.g. the recovery college and a local allotment project) for "
+            "people moving on."
+        ),
         "Take the lead on one safeguarding referral a quarter, with support from a senior.",
     ],
     "support-worker-supported-housing": [
@@ -202,25 +208,52 @@ DEVELOPMENT = [
 ]
 MANAGER_COMMENTS = {
     "strong": [
-        "{name} has had a strong year. People we support speak highly of the help they get, and colleagues rely on {name}'s judgement on busy shifts.",
-        "An excellent year. {name} has been a steady presence through staff changes and has shared good practice generously with the team.",
+        (
+            "{name} has had a strong year. People we support speak highly of the help they get, and colleagues rely "
+            "on {name}'s judgement on busy shifts."
+        ),
+        (
+            "An excellent year. {name} has been a steady presence through staff changes and has shared good practice "
+            "generously with the team."
+        ),
     ],
     "solid": [
-        "A solid year. {name} builds good relationships with the people we support and works well with the team; the focus for next year is planning ahead and keeping recording up to date.",
-        "{name} has done a good job this year and is growing in confidence. We agreed to focus on taking the lead in multi-agency meetings.",
-        "A good year overall, with real progress on support planning. {name} should now aim to share this practice more widely.",
+        (
+            "A solid year. {name} builds good relationships with the people we support and works well with the team; "
+            "the focus for next year is planning ahead and keeping recording up to date."
+        ),
+        (
+            "{name} has done a good job this year and is growing in confidence. We agreed to focus on taking the lead "
+            "in multi-agency meetings."
+        ),
+        (
+            "A good year overall, with real progress on support planning. {name} should now aim to share this "
+            "practice more widely."
+        ),
     ],
     "developing": [
-        "{name} is still building confidence in parts of the role. We agreed regular supervision focused on risk assessment and recording, and I'm confident of progress.",
-        "A year of settling in. {name} is caring and committed; the development plan concentrates on the areas below Desired.",
+        (
+            "{name} is still building confidence in parts of the role. We agreed regular supervision focused on risk "
+            "assessment and recording, and I'm confident of progress."
+        ),
+        (
+            "A year of settling in. {name} is caring and committed; the development plan concentrates on the areas "
+            "below Desired."
+        ),
     ],
 }
 SELF_COMMENTS = [
     "It's been a busy year with a lot of staff changes, but I feel more confident with risk assessments now.",
     "I'm proud of helping two people move on this year. I'd like more training on the case management system.",
     "I've found reflective practice really useful. I'd like to develop my skills with people who use substances.",
-    "A tough winter with cover shifts, but I think I've kept the quality of support up. I'd like to work towards a senior role.",
-    "I've learnt a lot this year, especially about working with other agencies. I still find difficult conversations hard.",
+    (
+        "A tough winter with cover shifts, but I think I've kept the quality of support up. I'd like to work towards "
+        "a senior role."
+    ),
+    (
+        "I've learnt a lot this year, especially about working with other agencies. I still find difficult "
+        "conversations hard."
+    ),
 ]
 SIGN_OFF_COMMENTS = [
     "Thank you, a fair reflection of the year.",
@@ -381,14 +414,14 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
     roles, managers = defaultdict(list), defaultdict(list)
     for row in RoleAssignment.objects.filter(since__lte=day).order_by("since", "pk"):
         roles[row.staff_member_id].append(row.role_profile_id)
-    for row in LineManagerAssignment.objects.filter(since__lte=day).order_by("since", "pk"):
-        managers[row.staff_member_id].append(row.line_manager_id)
-    held = {}
+    for assignment in LineManagerAssignment.objects.filter(since__lte=day).order_by("since", "pk"):
+        managers[assignment.staff_member_id].append(assignment.line_manager_id)
+    held: dict[int, tuple[int, int]] = {}  # {person id: (role profile id, line manager id)}
     for person in people:
         if not person.is_active_on(opened.date()) or not roles[person.pk] or not managers[person.pk]:
             continue  # not employed yet (or had left), held no role profile, or had no line manager
-        if managers[person.pk][-1] is not None:
-            held[person.pk] = (roles[person.pk][-1], managers[person.pk][-1])
+        if (manager_id := managers[person.pk][-1]) is not None:
+            held[person.pk] = (roles[person.pk][-1], manager_id)
     versions = current_versions({role for role, _ in held.values()})
     created = cycles.create_appraisals(
         cycle=cycle,
@@ -552,7 +585,7 @@ def ratings_towards(scored: list[ScoredCompetency], targets: dict[int, int], rng
                     marks[rng.randrange(len(ids))] = PARTLY
             else:
                 marks = rng.choices([PARTLY, NOT_YET], weights=[35, 65], k=len(ids))
-            for indicator_id, mark in zip(ids, marks):
+            for indicator_id, mark in zip(ids, marks, strict=True):
                 evidence = ""
                 if mark == CONSISTENTLY and level["number"] == target and rng.random() < 0.3:
                     evidence = rng.choice(CONSISTENT_EVIDENCE)

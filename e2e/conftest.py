@@ -59,7 +59,10 @@ from staff.models import StaffMember
 cycle = AppraisalCycle.objects.get(name="Annual appraisal 2026")
 print(json.dumps({
     "cycle_2026": cycle.pk,
-    "appraisal_2026": {a.staff_member.user.username: a.pk for a in Appraisal.objects.filter(cycle=cycle).select_related("staff_member__user")},
+    "appraisal_2026": {
+        a.staff_member.user.username: a.pk
+        for a in Appraisal.objects.filter(cycle=cycle).select_related("staff_member__user")
+    },
     "staff": {m.user.username: m.pk for m in StaffMember.objects.select_related("user")},
 }))
 """
@@ -111,7 +114,7 @@ def server(tmp_path_factory):
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:  # noqa: S310 - http:// on 127.0.0.1, the server started above
                 if response.status == 200:
                     break
         except OSError:
@@ -228,10 +231,14 @@ def axe_violations(page) -> tuple[list[dict], list[dict]]:
         """async ([tags, structure]) => {
             // One run: every rule of the WCAG tags, and the structure rules by name.
             const wcag = axe.getRules(tags).map(rule => rule.ruleId);
-            const result = await axe.run(document, {runOnly: {type: 'rule', values: [...new Set([...wcag, ...structure])]},
-                                                    resultTypes: ['violations']});
-            return result.violations.map(v => ({kind: wcag.includes(v.id) ? 'wcag' : 'structure', id: v.id, impact: v.impact,
-                help: v.help, nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}));
+            const result = await axe.run(document, {
+                runOnly: {type: 'rule', values: [...new Set([...wcag, ...structure])]},
+                resultTypes: ['violations'],
+            });
+            return result.violations.map(v => ({
+                kind: wcag.includes(v.id) ? 'wcag' : 'structure', id: v.id, impact: v.impact,
+                help: v.help, nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary})),
+            }));
         }""",
         [WCAG_TAGS, STRUCTURE_RULES],
     )

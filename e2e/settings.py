@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "browser-tests-only-not-a-secret")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 # A local server speaks plain HTTP: no redirect to https://, cookies not HTTPS-only, and the login
 # throttle counts by the connection's own address (there is no proxy to set X-Forwarded-For).

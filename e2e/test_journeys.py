@@ -4,6 +4,7 @@ every main page they pass (e2e/conftest.py, check_page)."""
 import io
 import re
 import time
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -55,7 +56,8 @@ def assert_focus_visible(page) -> None:
             const x = box.left + box.width / 2, y = box.top + box.height / 2;
             const top = document.elementFromPoint(x, y);
             return {indicator: outline || shadow, inView: y >= 0 && y <= window.innerHeight,
-                    uncovered: !!top && (top === e || e.contains(top) || (e.labels && [...e.labels].some(l => l.contains(top)))),
+                    uncovered: !!top && (top === e || e.contains(top)
+                                         || (e.labels && [...e.labels].some(l => l.contains(top)))),
                     what: e.outerHTML.slice(0, 120), over: top ? top.outerHTML.slice(0, 120) : null};
         }"""
     )
@@ -165,7 +167,7 @@ def score_with_keyboard(page) -> dict:
     assert focused(page)["id"] == "main"
 
     meeting_keys = date_keys(page, 20, 5, 2027)
-    done = {"rated": 0, "evidence": "", "measure": "", "meeting": False, "objectives": ""}
+    done: dict[str, Any] = {"rated": 0, "evidence": "", "measure": "", "meeting": False, "objectives": ""}
     for _ in range(2000):
         page.keyboard.press("Tab")
         assert_focus_visible(page)  # every stop on the way: an indicator shows, nothing covers it
@@ -291,7 +293,10 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     page.reload()
     assert "Completed" in page.locator(".record-summary").inner_text()
     assert "Sam Taylor" in pdf_text(staff, page.get_by_role("link", name="Download PDF"))
-    print(f"journey 2 (cycle to countersignature): {time.monotonic() - started:.1f}s, keyboard scoring of {done['rated']} indicators {keyboard_time:.1f}s")
+    print(
+        f"journey 2 (cycle to countersignature): {time.monotonic() - started:.1f}s, "
+        f"keyboard scoring of {done['rated']} indicators {keyboard_time:.1f}s"
+    )
 
 
 def test_staff_reads_their_history_and_downloads_it(session):

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.models import AuditEntry
-from core.params import parse_id
 from core.access import hr_admin_required
+from core.params import parse_id
 from staff.access import hr_conflicts
 from staff.models import StaffMember
 

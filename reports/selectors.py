@@ -13,6 +13,7 @@ the role profile of the version the appraisal was opened against.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, Q, QuerySet
@@ -22,8 +23,8 @@ from django.utils import timezone
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
 from roles.models import RoleProfile
-from staff.models import Service
 from roles.selectors import current_title
+from staff.models import Service
 
 State = Appraisal.State
 STATES_IN_ORDER = tuple(State)  # the workflow order: self-assessment first, completed last
@@ -146,7 +147,7 @@ class Progress:
         return percent(self.completed, self.total)
 
     @property
-    def states(self) -> list[dict]:
+    def states(self) -> list[dict[str, Any]]:
         """Each state in workflow order: {"state", "count", "percent"} (percent of the total, for the bar)."""
         total = self.total
         return [
@@ -155,16 +156,17 @@ class Progress:
         ]
 
 
-def _progress_rows(filters: ReportFilters, *group_fields: str) -> QuerySet:
+def _progress_rows(filters: ReportFilters, *group_fields: str) -> QuerySet[Appraisal, dict[str, Any]]:
     """One aggregated query: appraisals counted by `group_fields` and state, with the overdue ones."""
     today = timezone.localdate()
     overdue = Count("pk", filter=~Q(state=State.COMPLETED) & Q(cycle__due_on__lt=today))
-    return (
+    rows: QuerySet[Appraisal, dict[str, Any]] = (
         Appraisal.objects.filter(filters.appraisal_q())
         .values(*group_fields, "state")
         .annotate(appraisals=Count("pk"), overdue=overdue)
         .order_by()
     )
+    return rows
 
 
 def progress_by_state(filters: ReportFilters) -> Progress:
@@ -180,6 +182,7 @@ def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
 
     Services are the people's current services; managers are the appraisers, by last name.
     """
+    fields: tuple[str, ...]
     if group == "service":
         fields = ("staff_member__service_id", "staff_member__service__name")
     elif group == "manager":
@@ -187,7 +190,7 @@ def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
     else:
         raise ValueError(f"group must be one of {PROGRESS_GROUPS}, not {group!r}")
     groups: dict[object, Progress] = {}
-    sort_keys: dict[object, tuple] = {}
+    sort_keys: dict[object, tuple[Any, ...]] = {}
     for row in _progress_rows(filters, *fields):
         if group == "service":
             key, name = row["staff_member__service_id"], row["staff_member__service__name"]
@@ -202,14 +205,14 @@ def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
     return [groups[key] for key in sorted(groups, key=sort_keys.__getitem__)]
 
 
-def progress_state_csv_rows(filters: ReportFilters, progress: Progress) -> list[list]:
+def progress_state_csv_rows(filters: ReportFilters, progress: Progress) -> list[list[Any]]:
     rows = [[filters.cycle.name, state.value, progress.counts[state.value]] for state in STATES_IN_ORDER]
     rows.append([filters.cycle.name, "total", progress.total])
     rows.append([filters.cycle.name, "overdue", progress.overdue])
     return rows
 
 
-def progress_by_csv_rows(filters: ReportFilters, groups: list[Progress]) -> list[list]:
+def progress_by_csv_rows(filters: ReportFilters, groups: list[Progress]) -> list[list[Any]]:
     return [
         [filters.cycle.name, group.label, *[group.counts[state.value] for state in STATES_IN_ORDER], group.total,
          group.overdue, _blank_if_none(group.completed_percent)]
@@ -217,7 +220,7 @@ def progress_by_csv_rows(filters: ReportFilters, groups: list[Progress]) -> list
     ]
 
 
-def _blank_if_none(value):
+def _blank_if_none(value: int | None) -> int | str:
     return "" if value is None else value
 
 
@@ -254,7 +257,7 @@ class StandingCell:
         return min(HEAT_STEPS - 1, HEAT_STEPS * self.desired_or_above // self.people)
 
     @property
-    def breakdown(self) -> list[dict]:
+    def breakdown(self) -> list[dict[str, Any]]:
         """{"standing", "label", "count"} for each standing, worst to best."""
         return [{"standing": s, "label": STANDING_LABELS[s], "count": self.counts.get(s, 0)} for s in STANDINGS_IN_ORDER]
 
@@ -268,7 +271,7 @@ class HeatmapRow:
 
 @dataclass
 class Heatmap:
-    roles: list[dict]  # {"id", "title"} in column order
+    roles: list[dict[str, Any]]  # {"id", "title"} in column order
     rows: list[HeatmapRow]
 
     @property
@@ -276,7 +279,7 @@ class Heatmap:
         return not self.rows
 
 
-def heat_step_ranges() -> list[dict]:
+def heat_step_ranges() -> list[dict[str, Any]]:
     """The legend: each shade's step and the range of % at Desired or above it stands for."""
     width = 100 // HEAT_STEPS
     return [
@@ -314,7 +317,7 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
         cell.counts[standing] = cell.counts.get(standing, 0) + row["people"]
         competencies[row["competency_id"]] = (row["competency__position"], row["competency__name"])
         roles[role_id] = titles.get(role_id) or f"Role profile {role_id}"
-    columns = [{"id": role_id, "title": title} for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))]
+    columns: list[dict[str, Any]] = [{"id": role_id, "title": title} for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))]
     heat_rows = [
         HeatmapRow(competency_id=competency_id, name=name, cells=[cells.get((role["id"], competency_id)) for role in columns])
         for competency_id, (_, name) in sorted(competencies.items(), key=lambda item: (item[1][0], item[0]))
@@ -322,9 +325,9 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     return Heatmap(roles=columns, rows=heat_rows)
 
 
-def standing_csv_rows(filters: ReportFilters, heatmap: Heatmap) -> list[list]:
+def standing_csv_rows(filters: ReportFilters, heatmap: Heatmap) -> list[list[Any]]:
     """One row per role profile and competency it requires: role profiles in column order, then framework order."""
-    out = []
+    out: list[list[Any]] = []
     for index, role in enumerate(heatmap.roles):
         for row in heatmap.rows:
             cell = row.cells[index]
@@ -393,7 +396,7 @@ def below_entry(filters: ReportFilters) -> list[BelowEntryRow]:
     ]
 
 
-def below_entry_csv_rows(filters: ReportFilters, rows: list[BelowEntryRow]) -> list[list]:
+def below_entry_csv_rows(filters: ReportFilters, rows: list[BelowEntryRow]) -> list[list[Any]]:
     return [
         [filters.cycle.name, row.appraisal_id, row.username, row.person, row.service, row.role, row.appraiser, row.competency,
          row.achieved_level, row.entry_level]

@@ -1,18 +1,19 @@
 """Organisation reports and exports for HR admins: /reports/ and its CSV downloads."""
 
+from typing import Any
 
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
-from reports import selectors as reports
 from appraisal.models import AppraisalCycle, ScoredCompetency
-from reports.forms import ReportFilterForm
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, final_level
+from core.access import hr_admin_required
 from core.params import id_param
 from core.text import SpreadsheetSafeWriter
-from core.access import hr_admin_required
+from reports import selectors as reports
+from reports.forms import ReportFilterForm
 from staff.access import hr_conflicts
 
 OUTCOME_COLUMNS = [
@@ -79,7 +80,7 @@ def _with_header(rows):
 def report_page(request):
     """Cycle progress, standing against the window and development needs, for the chosen filters."""
     form = ReportFilterForm(request.GET)
-    context = {"form": form, "filters": None}
+    context: dict[str, Any] = {"form": form, "filters": None}
     if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
         progress = reports.progress_by_state(filters)
         context.update(
@@ -109,7 +110,7 @@ def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpRespons
     """
     form = ReportFilterForm(request.GET)
     if not form.is_valid():
-        problems = "\n".join(f"{form.fields[field].label}: {' '.join(errors)}" for field, errors in form.errors.items())
+        problems = "\n".join(f"{form.fields[field].label}: {' '.join(map(str, errors))}" for field, errors in form.errors.items())
         return HttpResponseBadRequest(f"Correct the filters:\n{problems}\n", content_type="text/plain; charset=utf-8")
     filters = form.filters(excluded_people=hr_conflicts(request.user))
     rows = rows_for(filters) if filters is not None else []

@@ -4,13 +4,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST, require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from competencies.selectors import framework_competencies
 from competencies.windows import window_levels
-from roles import services
 from core.access import hr_admin_required
 from core.forms import add_validation_error, ordered_formset, ordered_values
+from roles import services
 from roles.forms import (
     OrderedItemForm,
     OrganisationSectionForm,
@@ -79,8 +79,8 @@ def role_profile_draft(request, slug):
     """GET: the draft's overview. POST: start a draft (or return to the existing one)."""
     role_profile = get_object_or_404(RoleProfile, slug=slug)
     if request.method == "POST":
-        draft = services.start_draft(by=request.user, role_profile=role_profile)
-        messages.info(request, f"You are editing draft version {draft.number}. The published version stays as it is until you publish.")
+        started = services.start_draft(by=request.user, role_profile=role_profile)
+        messages.info(request, f"You are editing draft version {started.number}. The published version stays as it is until you publish.")
         return redirect("role_profile_draft", slug)
     draft = services.draft_of(role_profile)
     if draft is None:
@@ -216,8 +216,8 @@ def draft_publish(request, slug):
             return redirect("role_profile_draft", slug)
         messages.success(request, f"Version {draft.number} published: it is now the current role profile.")
         return redirect("role_profile_detail", slug)
-    for message in form.errors.get("document_date", []):
-        messages.error(request, f"Date of this version: {message}")
+    for problem in form.errors.get("document_date", []):
+        messages.error(request, f"Date of this version: {problem}")
     return redirect("role_profile_draft", slug)
 
 

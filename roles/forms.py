@@ -61,7 +61,8 @@ class PersonSpecificationItemForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("text", "").strip() and not data.get("category", "").strip():
             self.add_error("category", "Give the category this item belongs to.")
         return data
@@ -75,7 +76,8 @@ class OrganisationSectionForm(forms.Form):
     helper = form_helper(Layout(Row(Column("heading", css_class="col-md-3"), Column("items", css_class="col-md-5"), Column("text", css_class="col-md-2"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))))
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if (data.get("items", "").strip() or data.get("text", "").strip()) and not data.get("heading", "").strip():
             self.add_error("heading", "Give this section a heading.")
         return data

@@ -5,20 +5,22 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST, require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from competencies import services
-from roles import framework
 from competencies.forms import CompetencyForm, IndicatorFormSet, LevelForm, NewLevelForm
-from competencies.models import Competency, Indicator, Level
+from competencies.models import Competency, Level
 from core.access import hr_admin_required
 from core.forms import add_validation_error
+from roles import framework
 
 
 @hr_admin_required
 @require_safe
 def framework_edit(request):
-    competencies = Competency.objects.prefetch_related(Prefetch("levels", queryset=Level.objects.current().order_by("number")))
+    levels = Prefetch("levels", queryset=Level.objects.current().order_by("number"))
+    # django-stubs 5.2 cannot match a Prefetch against the manager of a custom QuerySet (fixed in later releases).
+    competencies = Competency.objects.prefetch_related(levels)  # type: ignore[arg-type]
     return render(request, "competencies/edit/index.html", {"competencies": competencies})
 
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from roles import framework_edit_views as edit_views
-from roles import framework_views as views
+from roles import framework_edit_views as edit_views, framework_views as views
 
 urlpatterns = [
     path("", views.framework, name="framework"),

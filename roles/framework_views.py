@@ -7,8 +7,8 @@ from django.views.decorators.http import require_safe
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
 from competencies.selectors import framework_competencies
 from competencies.windows import window_levels
-from core.text import SpreadsheetSafeWriter
 from core.access import hr_admin_required
+from core.text import SpreadsheetSafeWriter
 from roles.selectors import matrix
 
 
@@ -17,7 +17,7 @@ from roles.selectors import matrix
 def framework(request):
     competencies, rows = matrix(framework_competencies().filter(retired_at__isnull=True))
     # Which role profiles use each level of each competency, and as which column of their window.
-    used_by = {}
+    used_by: dict[tuple[int, int], list[dict[str, str]]] = {}
     for row in rows:
         for requirement in filter(None, row["cells"]):
             for label, number in window_levels(requirement.entry_level):

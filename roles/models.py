@@ -208,7 +208,7 @@ class RoleRequirement(models.Model):
     def window_label(self) -> str:
         return windows.window_label(self.entry_level)
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         if self.entry_level is None or self.competency_id is None:
             return

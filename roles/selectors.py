@@ -1,4 +1,7 @@
-from django.db.models import OuterRef, Prefetch, Subquery
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from competencies.models import Competency
@@ -53,12 +56,12 @@ def current_version_for_page(slug: str) -> RoleProfileVersion:
     return version_for_page(slug)
 
 
-def competency_tables(version: RoleProfileVersion) -> list[dict]:
+def competency_tables(version: RoleProfileVersion) -> list[dict[str, Any]]:
     """Per requirement of a version loaded by `version_for_page`: the requirement and its three columns."""
     return [{"requirement": requirement, "columns": window_table(requirement)} for requirement in version.requirements.all()]
 
 
-def window_table(requirement: RoleRequirement) -> list[dict]:
+def window_table(requirement: RoleRequirement) -> list[dict[str, Any]]:
     """The Entry / Desired / Exceptional columns of a requirement, each with its level of the framework."""
     levels = {level.number: level for level in requirement.competency.levels.all()}
     return [
@@ -67,7 +70,7 @@ def window_table(requirement: RoleRequirement) -> list[dict]:
     ]
 
 
-def matrix(competencies=None):
+def matrix(competencies: Iterable[Competency] | None = None) -> tuple[list[Competency], list[dict[str, Any]]]:
     """Role profiles (current versions) × competencies, each cell the role's requirement or None.
 
     `competencies` defaults to the framework's competencies without their levels.
@@ -75,7 +78,7 @@ def matrix(competencies=None):
     competencies = list(Competency.objects.current() if competencies is None else competencies)
     by_pk = {competency.pk: competency for competency in competencies}
     versions = [profile.current_version for profile in current_role_profiles()]
-    by_cell = {}
+    by_cell: dict[tuple[int, int], RoleRequirement] = {}
     for requirement in RoleRequirement.objects.filter(version__in=versions):
         requirement.competency = by_pk[requirement.competency_id]
         by_cell[requirement.version_id, requirement.competency_id] = requirement

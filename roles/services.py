@@ -5,11 +5,12 @@ creates as a copy of the current version, and `publish` makes current.
 """
 
 import datetime
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import ProtectedError
-from django.db.models import Max
+from django.db import models, transaction
+from django.db.models import Max, ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -33,7 +34,7 @@ AUDIT_TYPE = "role profile"
 RESERVED_SLUGS = {"new"}  # addresses under /roles/ that are pages, not role profiles
 
 # Sections edited as ordered lists of plain texts.
-TEXT_LISTS = {
+TEXT_LISTS: dict[str, type[Accountability] | type[PerformanceMeasure] | type[SourceDiscrepancy]] = {
     "accountabilities": Accountability,
     "performance_measures": PerformanceMeasure,
     "discrepancies": SourceDiscrepancy,
@@ -50,7 +51,7 @@ def draft_of(role_profile: RoleProfile) -> RoleProfileVersion | None:
 
 
 @transaction.atomic
-def create_role_profile(*, by, title: str, slug: str = "") -> RoleProfileVersion:
+def create_role_profile(*, by: User, title: str, slug: str = "") -> RoleProfileVersion:
     """A new role profile, as a first draft with only its title."""
     title = normalise_text(title)
     slug = slugify(slug or title)
@@ -69,13 +70,13 @@ def create_role_profile(*, by, title: str, slug: str = "") -> RoleProfileVersion
 
 
 @transaction.atomic
-def start_draft(*, by, role_profile: RoleProfile) -> RoleProfileVersion:
+def start_draft(*, by: User, role_profile: RoleProfile) -> RoleProfileVersion:
     """The role profile's draft: the existing one, or a new copy of its newest version."""
     RoleProfile.objects.select_for_update().filter(pk=role_profile.pk).first()  # one draft at a time
     existing = draft_of(role_profile)
     if existing:
         return existing
-    source = role_profile.versions.order_by("-number").first()
+    source = role_profile.versions.order_by("-number")[0]  # a role profile is created with its first version
     number = (role_profile.versions.aggregate(Max("number"))["number__max"] or 0) + 1
     draft = RoleProfileVersion.objects.create(
         role_profile=role_profile,
@@ -85,18 +86,19 @@ def start_draft(*, by, role_profile: RoleProfile) -> RoleProfileVersion:
         **{name: getattr(source, name) for name, _ in DETAIL_FIELDS},
         source_document=source.source_document,
     )
-    for model in (*TEXT_LISTS.values(), PersonSpecificationItem, OrganisationSection, RoleRequirement):
-        rows = list(model.objects.filter(version=source))
+    copied: list[type[models.Model]] = [*TEXT_LISTS.values(), PersonSpecificationItem, OrganisationSection, RoleRequirement]
+    for model in copied:
+        rows = list(model._default_manager.filter(version=source))
         for row in rows:
             row.pk = None
-            row.version = draft
-        model.objects.bulk_create(rows)
+            row.version = draft  # type: ignore[attr-defined]  # every model of the loop belongs to a version
+        model._default_manager.bulk_create(rows)
     record(actor=by, action="start draft", obj=draft, object_type=AUDIT_TYPE, changes={"copied from version": source.number})
     return draft
 
 
 @transaction.atomic
-def update_details(*, by, version: RoleProfileVersion, **values) -> dict:
+def update_details(*, by: User, version: RoleProfileVersion, **values: Any) -> dict[str, list[Any]]:
     """Set the title-block and job-description text fields of a draft."""
     require_draft(version)
     return update_fields(
@@ -105,26 +107,29 @@ def update_details(*, by, version: RoleProfileVersion, **values) -> dict:
 
 
 @transaction.atomic
-def replace_text_list(*, by, version: RoleProfileVersion, section: str, texts: list[str]) -> dict:
+def replace_text_list(*, by: User, version: RoleProfileVersion, section: str, texts: list[str]) -> dict[str, Any]:
     """Make a draft's accountabilities, performance measures or notes exactly `texts`, in order."""
     require_draft(version)
     model = TEXT_LISTS[section]
     texts = [text for text in map(normalise_text, texts) if text]
     before = list(model.objects.filter(version=version).values_list("text", flat=True))
     model.objects.filter(version=version).delete()
-    model.objects.bulk_create(model(version=version, position=i, text=text) for i, text in enumerate(texts, start=1))
+    rows = [model(version=version, position=i, text=text) for i, text in enumerate(texts, start=1)]
+    model.objects.bulk_create(rows)  # type: ignore[arg-type]  # rows of `model`, which mypy sees only as one of three
     return _audit_list(by, version, section, before, texts)
 
 
 @transaction.atomic
-def replace_person_specification(*, by, version: RoleProfileVersion, items: list[dict]) -> dict:
+def replace_person_specification(*, by: User, version: RoleProfileVersion, items: list[dict[str, Any]]) -> dict[str, Any]:
     """Items: dicts with category, essential (bool) and text, in order."""
     require_draft(version)
     items = [item for item in items if normalise_text(item["text"])]
     for item in items:
         if not normalise_text(item["category"]):
             raise ValidationError(f"Give a category for “{item['text'][:60]}”.")
-    label = lambda c, e, t: f"{c} ({'essential' if e else 'desirable'}): {t}"  # noqa: E731
+    def label(category: str, essential: bool, text: str) -> str:
+        return f"{category} ({'essential' if essential else 'desirable'}): {text}"
+
     before = [label(i.category, i.essential, i.text) for i in version.person_specification.all()]
     PersonSpecificationItem.objects.filter(version=version).delete()
     PersonSpecificationItem.objects.bulk_create(
@@ -138,14 +143,16 @@ def replace_person_specification(*, by, version: RoleProfileVersion, items: list
 
 
 @transaction.atomic
-def replace_organisation_sections(*, by, version: RoleProfileVersion, sections: list[dict]) -> dict:
+def replace_organisation_sections(*, by: User, version: RoleProfileVersion, sections: list[dict[str, Any]]) -> dict[str, Any]:
     """Sections: dicts with heading, items (list of str) and text, in order."""
     require_draft(version)
     sections = [s for s in sections if normalise_text(s["heading"]) or s["items"] or normalise_text(s["text"])]
     for section in sections:
         if not normalise_text(section["heading"]):
             raise ValidationError("Every further organisation section needs a heading.")
-    describe = lambda h, items, t: " — ".join(filter(None, [h, "; ".join(items), t]))  # noqa: E731
+    def describe(heading: str, items: list[str], text: str) -> str:
+        return " — ".join(filter(None, [heading, "; ".join(items), text]))
+
     before = [describe(s.heading, s.item_list(), s.text) for s in version.organisation_sections.all()]
     OrganisationSection.objects.filter(version=version).delete()
     OrganisationSection.objects.bulk_create(
@@ -159,7 +166,7 @@ def replace_organisation_sections(*, by, version: RoleProfileVersion, sections: 
 
 
 @transaction.atomic
-def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int | None]) -> dict:
+def set_windows(*, by: User, version: RoleProfileVersion, entry_levels: dict[int, int | None]) -> dict[str, list[str | None]]:
     """Set the draft's required window per competency: {competency pk: entry level, or None for not required}.
 
     Raises ValidationError keyed by competency pk when a window is not three levels the
@@ -168,7 +175,9 @@ def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int 
     require_draft(version)
     competencies = {c.pk: c for c in Competency.objects.prefetch_related("levels")}
     existing = {r.competency_id: r for r in version.requirements.all()}
-    errors, keep, create = {}, [], []
+    errors: dict[int, list[str]] = {}
+    keep: list[RoleRequirement] = []
+    create: list[RoleRequirement] = []
     next_position = max((r.position for r in existing.values()), default=0) + 1
     for competency_id, entry in entry_levels.items():
         current = existing.get(competency_id)
@@ -193,7 +202,7 @@ def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int 
             continue
         create.append(requirement)
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError(errors)  # type: ignore[arg-type]  # keyed by competency id, as the windows form reads them
     before = {competencies[r.competency_id].name: r.window_label for r in existing.values()}
     RoleRequirement.objects.filter(version=version).exclude(pk__in=[r.pk for r in keep]).delete()
     RoleRequirement.objects.bulk_create(create)
@@ -205,7 +214,7 @@ def set_windows(*, by, version: RoleProfileVersion, entry_levels: dict[int, int 
 
 
 @transaction.atomic
-def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
+def publish(*, by: User, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
     """Make a draft the current version, dated `document_date`; the previous version stays readable."""
     require_draft(version)
     if (problem := document_date_problem(document_date)) is not None:
@@ -235,7 +244,7 @@ def publish(*, by, version: RoleProfileVersion, document_date: datetime.date) ->
 
 
 @transaction.atomic
-def discard_draft(*, by, version: RoleProfileVersion) -> None:
+def discard_draft(*, by: User, version: RoleProfileVersion) -> None:
     """Throw a draft away. A role profile that was never published goes with it."""
     require_draft(version)
     role_profile = version.role_profile
@@ -250,7 +259,7 @@ def discard_draft(*, by, version: RoleProfileVersion) -> None:
             pass
 
 
-def _audit_list(by, version, section, before, after) -> dict:
+def _audit_list(by: User, version: RoleProfileVersion, section: str, before: list[str], after: list[str]) -> dict[str, Any]:
     change = list_changes(before, after)
     if change["removed"] or change["added"] or change["reordered"]:
         record(actor=by, action="edit", obj=version, object_type=AUDIT_TYPE, changes={section: change})

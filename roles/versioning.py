@@ -1,6 +1,7 @@
 """What a role profile version says, as plain data, and what changed between two versions."""
 
 import difflib
+from typing import Any
 
 from roles.models import RoleProfileVersion
 
@@ -26,7 +27,7 @@ LIST_SECTIONS = [
 ]
 
 
-def snapshot(version: RoleProfileVersion) -> dict:
+def snapshot(version: RoleProfileVersion) -> dict[str, Any]:
     """Everything a version says, as JSON-friendly data (windows by competency name)."""
     details = {name: getattr(version, name) for name, _ in DETAIL_FIELDS}
     details["document_date"] = version.date_label
@@ -46,7 +47,7 @@ def snapshot(version: RoleProfileVersion) -> dict:
     }
 
 
-def list_changes(before: list[str], after: list[str]) -> dict:
+def list_changes(before: list[str], after: list[str]) -> dict[str, Any]:
     """Items removed and added (by text), and whether the order of the kept items changed."""
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     removed, added = [], []

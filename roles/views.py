@@ -1,3 +1,6 @@
+import itertools
+from collections.abc import Iterable
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +17,7 @@ from roles.versioning import diff, snapshot
 @require_safe
 def role_profile_list(request):
     profiles = current_role_profiles()
-    drafts = []
+    drafts: Iterable[RoleProfileVersion] = []
     if is_hr_admin(request.user):
         drafts = RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.DRAFT).select_related("role_profile", "created_by").order_by("title")
     return render(request, "roles/role_profile_list.html", {"profiles": profiles, "drafts": drafts})
@@ -55,15 +58,15 @@ def _version_page(request, version, *, hr):
 def role_profile_versions(request, slug):
     """Version history: who published what and when; HR admins also see the draft."""
     role_profile = get_object_or_404(RoleProfile, slug=slug)
-    versions = role_profile.versions.select_related("published_by", "created_by").order_by("-number")
+    shown = role_profile.versions.select_related("published_by", "created_by").order_by("-number")
     if not is_hr_admin(request.user):
-        versions = versions.filter(status=RoleProfileVersion.Status.PUBLISHED)
-    versions = list(versions)
+        shown = shown.filter(status=RoleProfileVersion.Status.PUBLISHED)
+    versions = list(shown)
     if not versions:
         raise Http404("No such role profile.")
     published = [v for v in versions if v.status == RoleProfileVersion.Status.PUBLISHED]
-    for version, older in zip(versions, versions[1:]):
-        version.previous_number = older.number
+    for version, older in itertools.pairwise(versions):
+        version.previous_number = older.number  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "roles/versions.html",
@@ -79,7 +82,7 @@ def role_profile_compare(request, slug):
     try:
         numbers = int(request.GET["from"]), int(request.GET["to"])
     except (KeyError, ValueError):
-        raise Http404("Choose two versions to compare.")
+        raise Http404("Choose two versions to compare.") from None
     older, newer = (version_for_page(slug, number=n, include_drafts=hr) for n in numbers)
     changes = diff(snapshot(older), snapshot(newer))
     return render(request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes})

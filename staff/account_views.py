@@ -7,8 +7,8 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from staff import accounts
 from core.access import hr_admin_required
+from staff import accounts
 from staff.access import require_hr_admin_over
 from staff.models import StaffMember
 

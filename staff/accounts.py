@@ -2,7 +2,7 @@
 validators (settings.AUTH_PASSWORD_VALIDATORS) and are audited without the password itself."""
 
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from audit.trail import record
@@ -22,7 +22,7 @@ def set_password(*, by, member: StaffMember, password: str) -> None:
 
 
 @transaction.atomic
-def change_own_password(*, user: AbstractBaseUser, password: str) -> None:
+def change_own_password(*, user: User, password: str) -> None:
     """The user changes their own password (the form has checked the old one and validated the new)."""
     user.set_password(password)
     user.save(update_fields=["password"])

@@ -4,11 +4,13 @@ Field names match the keyword arguments of the services, so that a service's
 `ValidationError({field: message})` is shown next to the field it concerns.
 """
 
+from typing import cast
+
 from django import forms
 
 from roles.models import RoleProfile
-from staff.models import Service, StaffMember
 from staff.imports import IMPORT_COLUMNS, MAX_IMPORT_BYTES, check_import_size, decode_import_file
+from staff.models import Service, StaffMember
 
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 
@@ -80,7 +82,8 @@ class StaffCreateForm(StaffDetailsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["line_manager"].queryset = active_staff()  # active today, not on the day the server started
+        # active today, not on the day the server started
+        cast(StaffMemberChoiceField, self.fields["line_manager"]).queryset = active_staff()
 
 
 class AssignRoleForm(forms.Form):
@@ -91,7 +94,10 @@ class AssignRoleForm(forms.Form):
     )
     since = DateField(
         label="Holds it from",
-        help_text="The first day in the new role. It cannot be before the start of the current role: history is kept, not rewritten.",
+        help_text=(
+            "The first day in the new role. It cannot be before the start of the current role: history is kept, "
+            "not rewritten."
+        ),
     )
 
 
@@ -101,7 +107,9 @@ class AssignManagerForm(forms.Form):
         required=False,
         label="Line manager",
         empty_label="Nobody",
-        help_text="Someone who works here now, and who is not managed by this person, directly or further down the line.",
+        help_text=(
+            "Someone who works here now, and who is not managed by this person, directly or further down the line."
+        ),
     )
     since = DateField(
         label="Line-managed by them from",
@@ -110,7 +118,7 @@ class AssignManagerForm(forms.Form):
 
     def __init__(self, *args, member: StaffMember, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["manager"].queryset = active_staff().exclude(pk=member.pk)
+        cast(StaffMemberChoiceField, self.fields["manager"]).queryset = active_staff().exclude(pk=member.pk)
 
 
 class LeaverForm(forms.Form):
@@ -127,13 +135,16 @@ class LeaverForm(forms.Form):
         required=False,
         label="Who takes over",
         empty_label="Choose someone",
-        help_text="From the day after the last day, they line-manage and appraise everyone listed below, unless you choose someone else for one.",
+        help_text=(
+            "From the day after the last day, they line-manage and appraise everyone listed below, unless you choose "
+            "someone else for one."
+        ),
     )
 
     def __init__(self, *args, member: StaffMember, handover: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
         choices = active_staff().exclude(pk=member.pk)
-        self.fields["successor"].queryset = choices
+        cast(StaffMemberChoiceField, self.fields["successor"]).queryset = choices
         self.handover_names = [name for name, _ in handover]
         for name, label in handover:
             self.fields[name] = StaffMemberChoiceField(queryset=choices, required=False, label=label, empty_label="The person chosen above")

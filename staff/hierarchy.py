@@ -63,7 +63,8 @@ def loops_made(changes: dict[int, int]) -> list[int]:
     edges = {**edges_above(changes.values()), **changes}
     looped = []
     for person in changes:
-        seen, current = set(), changes[person]
+        seen = set()
+        current: int | None = changes[person]
         while current is not None and current not in seen:
             if current == person:
                 looped.append(person)

@@ -13,6 +13,7 @@ import io
 import math
 import secrets
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -56,6 +57,11 @@ class ImportRow:
     manager: StaffMember | None = None  # an existing member of staff
     manager_row: "ImportRow | None" = None  # another row of the same file
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> datetime.date:
+        """The start date of a row that passed the checks (only those are imported)."""
+        return cast(datetime.date, self.start_date)
 
 
 @dataclass
@@ -165,7 +171,7 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     created: dict[int, StaffMember] = {}  # by line
     for row, user in zip(rows, users, strict=True):
         # As for one person, a line manager from a start date ahead takes over on that day.
-        managed_now = bool(row.manager or row.manager_row) and row.start_date <= today
+        managed_now = bool(row.manager or row.manager_row) and row.start <= today
         created[row.line] = StaffMember(
             user=user,
             role_profile=row.role_profile,
@@ -176,7 +182,10 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     StaffMember.objects.bulk_create(created.values(), batch_size=IMPORT_BATCH_SIZE)
     members = list(created.values())  # in the order created
     RoleAssignment.objects.bulk_create(
-        [RoleAssignment(staff_member=m, role_profile=m.role_profile, since=m.role_profile_since, recorded_by=by) for m in members],
+        [
+            RoleAssignment(staff_member=m, role_profile=m.role_profile, since=m.role_profile_since, recorded_by=by)  # type: ignore[misc]  # set above
+            for m in members
+        ],
         batch_size=IMPORT_BATCH_SIZE,
     )
     # A line manager from the file is created in the same queries as their reports, so had no id for
@@ -184,17 +193,17 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     managers = {row.line: created[row.manager_row.line] if row.manager_row else row.manager for row in rows}
     LineManagerAssignment.objects.bulk_create(
         [
-            LineManagerAssignment(staff_member=created[row.line], line_manager=managers[row.line], since=row.start_date, recorded_by=by)
+            LineManagerAssignment(staff_member=created[row.line], line_manager=managers[row.line], since=row.start, recorded_by=by)
             for row in rows
             if managers[row.line] is not None
         ],
         batch_size=IMPORT_BATCH_SIZE,
     )
     for row in rows:
-        if row.manager_row and row.start_date <= today:
+        if row.manager_row and row.start <= today:
             created[row.line].line_manager = managers[row.line]
     their_manager = LineManagerAssignment.objects.filter(staff_member=OuterRef("pk")).values("line_manager")[:1]
-    for batch in _batches([created[row.line].pk for row in rows if row.manager_row and row.start_date <= today]):
+    for batch in _batches([created[row.line].pk for row in rows if row.manager_row and row.start <= today]):
         StaffMember.objects.filter(pk__in=batch).update(line_manager=Subquery(their_manager))
     people = [created[row.line] for row in preview.rows]
     entries = [
@@ -208,7 +217,7 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
         build(
             actor=by,
             action="import",
-            obj=StaffImport(tuple(people)),
+            obj=StaffImport(tuple(people)),  # type: ignore[arg-type]  # not a record: named by object_type
             object_type="staff import",
             changes={"count": len(people), "names": [person.name for person in people]},
         )
@@ -312,7 +321,8 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
             if manager.is_active:
                 row.manager = manager
             else:
-                row.errors.append(f"The line manager {manager.name} ({manager_email}) left on {long_date(manager.left_on)}.")
+                left_on = long_date(manager.left_on)  # type: ignore[arg-type]  # not active: has left
+                row.errors.append(f"The line manager {manager.name} ({manager_email}) left on {left_on}.")
         else:
             row.errors.append(f"No one working here or in this file has the email {manager_email}, given as the line manager.")
 
@@ -327,8 +337,10 @@ def _mark_loops(rows: list[ImportRow]) -> None:
     """
     followed: set[int] = set()  # lines
     for start in rows:
-        path, position = [], {}  # the rows followed from `start`, and each one's place in it
-        row = start
+        # the rows followed from `start`, and each one's place in it
+        path: list[ImportRow] = []
+        position: dict[int, int] = {}
+        row: ImportRow | None = start
         while row is not None and row.line not in followed and row.line not in position:
             position[row.line] = len(path)
             path.append(row)
@@ -358,9 +370,11 @@ def _managers_first(rows: list[ImportRow]) -> list[ImportRow]:
 
     Rows whose line managers go round in a loop are refused before this is called.
     """
-    ordered, placed = [], set()
-    for row in rows:
+    ordered: list[ImportRow] = []
+    placed = set()
+    for first in rows:
         line = []
+        row: ImportRow | None = first
         while row is not None and row.line not in placed:
             placed.add(row.line)
             line.append(row)

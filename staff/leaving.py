@@ -56,7 +56,7 @@ def mark_leaver(
     for report in reports:
         before = {"line_manager": report.line_manager, "line_manager_since": report.line_manager_since}
         successor = line_successors[report.pk]
-        append_line_manager(by=by, member=report, manager=successor, since=effective)
+        append_line_manager(by=by, member=report, manager=successor, since=effective)  # type: ignore[arg-type]  # reports only with a date
         changes = field_changes(before, {"line_manager": successor, "line_manager_since": effective})
         record(actor=by, action="assign line manager", obj=report, person=report, changes={**changes, "reason": f"{member.name} leaves"})
     if member.left_on == left_on:
@@ -70,14 +70,16 @@ def mark_leaver(
 
 
 def _handover_errors(member: StaffMember, left_on: datetime.date, reports: list[StaffMember], successors: dict[int, StaffMember]) -> dict:
-    """{field: message} for reports without a fit successor: "left_on" for the missing ones, "report-<id>" for each unfit."""
+    """{field: message} for reports without a fit successor: "left_on" for the missing ones, "report-<id>" for
+    each unfit."""
     errors = {}
     missing = [report for report in reports if report.pk not in successors]
     if missing:
         people = "person" if len(missing) == 1 else "people"
         errors["left_on"] = (
             f"{member.name} line-manages {len(missing)} {people} who will still be working here: "
-            f"choose who takes over from {day_text(left_on + datetime.timedelta(days=1))} ({', '.join(r.name for r in missing)})."
+            f"choose who takes over from {day_text(left_on + datetime.timedelta(days=1))} "
+            f"({', '.join(r.name for r in missing)})."
         )
     effective = left_on + datetime.timedelta(days=1)
     fit = {}
@@ -98,8 +100,8 @@ def _handover_errors(member: StaffMember, left_on: datetime.date, reports: list[
     names = {report.pk: report.name for report in reports}
     for report_id in loops_made(fit):
         errors[f"report-{report_id}"] = (
-            f"A person cannot be their own line manager, directly or further up the line: with these changes {names[report_id]} "
-            "would be above themselves, a loop."
+            "A person cannot be their own line manager, directly or further up the line: with these changes "
+            f"{names[report_id]} would be above themselves, a loop."
         )
     return errors
 

@@ -11,6 +11,7 @@ The CSV import that creates many people at once is `staff.imports`.
 import datetime
 import re
 import unicodedata
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -71,9 +72,9 @@ def create_staff_member(
     )
     member = StaffMember.objects.create(user=user, service=service, job_title=job_title)
     if role_profile is not None:
-        _append_role(by=by, member=member, role_profile=role_profile, since=role_since)
+        _append_role(by=by, member=member, role_profile=role_profile, since=role_since)  # type: ignore[arg-type]  # required above
     if line_manager is not None:
-        append_line_manager(by=by, member=member, manager=line_manager, since=manager_since)
+        append_line_manager(by=by, member=member, manager=line_manager, since=manager_since)  # type: ignore[arg-type]  # required above
     changes = created_changes(member, line_manager=line_manager, line_manager_since=manager_since if line_manager else None)
     record(actor=by, action="create", obj=member, person=member, changes=changes)
     return member
@@ -120,8 +121,8 @@ def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, s
         errors["since"] = message
     elif current is not None and since < current:
         errors["since"] = (
-            f"The current role profile is held since {day_text(current)}; a new one can only start on or after that date. "
-            "History is not rewritten."
+            f"The current role profile is held since {day_text(current)}; a new one can only start on or after "
+            "that date. History is not rewritten."
         )
     if errors:
         raise ValidationError(errors)
@@ -158,8 +159,8 @@ def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None,
         errors["since"] = message
     elif current is not None and since < current:
         errors["since"] = (
-            f"The current line manager is recorded from {day_text(current)}; a change can only start on or after that date. "
-            "History is not rewritten."
+            f"The current line manager is recorded from {day_text(current)}; a change can only start on or after "
+            "that date. History is not rewritten."
         )
     if errors:
         raise ValidationError(errors)
@@ -189,7 +190,7 @@ def person_field_errors(*, first_name: str, last_name: str, email: str) -> dict[
     errors = {}
     for name, value in typed.items():
         label = PERSON_FIELDS[name]
-        limit = get_user_model()._meta.get_field(name).max_length
+        limit = cast(int, get_user_model()._meta.get_field(name).max_length)  # type: ignore[union-attr]  # the login's text fields
         saved = value if name == "email" else normalise_text(value)
         if name != "email" and has_bidi_control(value):
             errors[name] = BIDI_MESSAGE
@@ -223,7 +224,8 @@ def _control_character(text: str) -> str | None:
 
 
 def lock_member(member: StaffMember) -> None:
-    """Lock the person's row and reread their current state, so that two HR admins' changes are checked one after the other.
+    """Lock the person's row and reread their current state, so that two HR admins' changes are checked one after
+    the other.
 
     Changes to line management wait for each other as a whole (`lock_hierarchy`), before any row is
     locked: a change checks the chain above the new manager, which other people's rows make up.
@@ -271,7 +273,7 @@ def _unique_username(email: str) -> str:
 
 
 def username_base(email: str) -> str:
-    room = get_user_model()._meta.get_field("username").max_length - 10  # for the number that makes it unique
+    room = cast(int, get_user_model()._meta.get_field("username").max_length) - 10  # for the number that makes it unique
     return re.sub(r"[^\w.+-]", "", email.split("@")[0].lower())[:room] or "user"
 
 

@@ -14,11 +14,10 @@ from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from audit.models import AuditEntry
-from staff import imports, records as services
 from core.access import hr_admin_required
-from staff.access import hr_conflict_message, is_hr_admin_over, require_hr_admin_over
 from roles.models import published_versions_prefetch
-from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
+from staff import imports, records as services
+from staff.access import hr_conflict_message, is_hr_admin_over, require_hr_admin_over
 from staff.forms import (
     AssignManagerForm,
     AssignRoleForm,
@@ -28,6 +27,7 @@ from staff.forms import (
     StaffDetailsForm,
     StaffFilterForm,
 )
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 
 AUDIT_ENTRIES_SHOWN = 50
 IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-worker", "", "2026-01-05"]
@@ -165,7 +165,11 @@ def staff_import(request):
             people = imports.import_staff(by=request.user, csv_text=csv_text)
         except ValidationError:
             return _import_preview(request, csv_text, stale=True)
-        messages.success(request, f"Imported {len(people)} {'person' if len(people) == 1 else 'people'}. They cannot log in until passwords are set for them.")
+        messages.success(
+            request,
+            f"Imported {len(people)} {'person' if len(people) == 1 else 'people'}. "
+            "They cannot log in until passwords are set for them.",
+        )
         return redirect("staff_list")
     upload = ImportUploadForm(request.POST or None, request.FILES or None)
     if upload.is_valid():

@@ -4,9 +4,9 @@ import datetime
 
 from django.contrib.auth import get_user_model
 
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import cycles, scoring, workflow
 
 CONSISTENTLY = "consistently"
 
@@ -39,7 +39,8 @@ def reload(appraisal) -> Appraisal:
 
 
 def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None, meeting_date=datetime.date(2026, 4, 15), **fields):
-    """Save a review rating every indicator `rating` (or, per competency name, a rating function of the level number)."""
+    """Save a review rating every indicator `rating` (or, per competency name, a rating function of the level
+    number)."""
     appraisal = reload(appraisal)
     sheet = appraisal_sheet(appraisal)
     ratings = {}

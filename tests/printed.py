@@ -7,8 +7,10 @@ form XObjects are not entered.
 """
 
 import io
+import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
@@ -36,7 +38,7 @@ class Line:
     x1: float
     y1: float
     width: float
-    colour: tuple[int, int, int]
+    colour: tuple[int, ...]
 
 
 @dataclass
@@ -46,9 +48,9 @@ class Page:
     height: float
     fonts: dict[str, bool]  # base font name: embedded?
     texts: list[Text] = field(default_factory=list)
-    text_colours: list[tuple[int, int, int]] = field(default_factory=list)
+    text_colours: list[tuple[int, ...]] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
-    fill_colours: list[tuple[int, int, int]] = field(default_factory=list)
+    fill_colours: list[tuple[int, ...]] = field(default_factory=list)
 
 
 def _times(m, n):
@@ -61,7 +63,7 @@ def _scale(m) -> float:
     return math.sqrt(abs(m[0] * m[3] - m[1] * m[2]))
 
 
-def _rgb(operands) -> tuple[int, int, int]:
+def _rgb(operands) -> tuple[int, ...]:
     return tuple(round(float(value) * 255) for value in operands)
 
 
@@ -87,15 +89,15 @@ def read_page(page, number: int) -> Page:
 
     page.extract_text(visitor_text=text)
 
-    state = {"ctm": (1, 0, 0, 1, 0, 0), "stroke": (0, 0, 0), "fill": (0, 0, 0), "width": 1.0}
+    state: dict[str, Any] = {"ctm": (1, 0, 0, 1, 0, 0), "stroke": (0, 0, 0), "fill": (0, 0, 0), "width": 1.0}
     saved, path = [], []
 
     def point(x, y):
         a, b, c, d, e, f = state["ctm"]
         return a * x + c * y + e, height - (b * x + d * y + f)
 
-    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
-        operator = operator.decode()
+    for operands, code in ContentStream(page.get_contents(), page.pdf).operations:
+        operator = code.decode()
         if operator == "q":
             saved.append(dict(state))
         elif operator == "Q":
@@ -117,7 +119,7 @@ def read_page(page, number: int) -> Page:
         elif operator in ("S", "s"):
             width = state["width"] * _scale(state["ctm"])
             for points in path:
-                for (x0, y0), (x1, y1) in zip(points, points[1:]):
+                for (x0, y0), (x1, y1) in itertools.pairwise(points):
                     read.lines.append(Line(x0, y0, x1, y1, width, state["stroke"]))
             path = []
         elif operator in ("f", "F", "f*", "B", "B*", "b", "b*"):

@@ -5,14 +5,15 @@ import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 
 # On SQLite, a file rather than memory, so that tests of concurrent saves can open a second
 # connection from another thread (an in-memory database is private to one connection).
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}
 
 # The suite runs with DEBUG off, so with the production settings for HTTPS; the test client speaks
 # plain HTTP, so requests are not redirected to https:// and cookies are not marked HTTPS-only.
@@ -22,4 +23,4 @@ CSRF_COOKIE_SECURE = False
 
 # Static files as production serves them (DEBUG off): tests/conftest.py runs collectstatic here once
 # per run, so pages and PDFs ask for the hashed names of the manifest and WhiteNoise serves them.
-STATIC_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-static-{os.getpid()}")
+STATIC_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-static-{os.getpid()}")  # type: ignore[assignment]  # a str serves as well as a Path

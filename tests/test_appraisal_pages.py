@@ -7,16 +7,16 @@ import re
 import threading
 
 import pytest
-from django.db import connection
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
+from appraisal.selectors import appraisal_sheet
 from appraisal.services import scoring, workflow
 from appraisal.services.revisions import StaleRecord
-from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
 from reports.views import OUTCOME_COLUMNS
-from appraisal.selectors import appraisal_sheet
 from roles.models import RoleProfile
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, open_appraisal, rate, reload
@@ -35,7 +35,7 @@ def review_url(appraisal):
 def page_field(client, url, name) -> str:
     """The value of the hidden field `name` on the page at `url`, as a browser would send it back."""
     page = client.get(url).content.decode()
-    return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
+    return re.search(rf'name="{name}" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]  # the page has the field
 
 
 def form_data(appraisal, *, rating="consistently", evidence="", **extra):
@@ -55,7 +55,7 @@ def form_data(appraisal, *, rating="consistently", evidence="", **extra):
     return data
 
 
-def largest_role_slug() -> str:
+def largest_role_slug() -> str | None:
     """The role profile whose current version has the most indicators in its windows."""
     best, most = None, -1
     for profile in RoleProfile.objects.with_current_version():
@@ -365,7 +365,7 @@ def test_the_outcomes_csv_has_one_row_per_appraisal_and_competency(client, hr, m
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == OUTCOME_COLUMNS
-    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    body = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert len(body) == len(competencies) + other.competencies.count()
     mine = [row for row in body if row["username"] == "staff"]
     below = next(row for row in mine if row["competency"] == first.name)

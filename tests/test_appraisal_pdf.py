@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from appraisal.services import scoring, workflow
 from appraisal.access import get_appraisal_for
 from appraisal.models import Appraisal
 from appraisal.pdf import render_appraisal_pdf
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import scoring, workflow
 from competencies import services as framework
 from competencies.models import Competency, Level
 from roles import services as roles
@@ -68,7 +68,8 @@ def complete_with_override(hr, manager, staff) -> Appraisal:
     """An appraisal rated, with one override, measures reviewed, shared, signed off and countersigned."""
     appraisal = open_appraisal(hr, staff)
     sheet = appraisal_sheet(reload(appraisal))
-    ratings, overrides = {}, {}
+    ratings: dict[int, tuple[str, str]] = {}
+    overrides: dict[int, tuple[int | None, str]] = {}
     for competency in sheet.competencies:
         scored = competency.scored
         for level in competency.levels:

@@ -7,9 +7,9 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 
 from appraisal import selectors
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, ScoredCompetency
 from appraisal.permissions import NotAllowed
+from appraisal.services import cycles, scoring, workflow
 from appraisal.services.revisions import StaleRecord
 from audit.models import AuditEntry
 from staff.models import StaffMember

@@ -12,14 +12,14 @@ import pytest
 from django.core import mail
 from django.db import OperationalError, connection, transaction
 
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import cycles, scoring, workflow
 from competencies import services as framework
 from competencies.models import Level
 from roles import services as role_profiles
-from staff import imports as staff_imports
 from roles.models import RoleProfile, RoleProfileVersion
+from staff import imports as staff_imports
 from tests.appraisals import fresh, make_cycle, open_appraisal, rate, reload
 from tests.conftest import make_person
 from tests.snapshots import snapshot

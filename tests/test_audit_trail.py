@@ -13,19 +13,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 from django.utils import timezone
 
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
+from appraisal.services import cycles, scoring, workflow
 from audit.models import AuditEntry
 from competencies import services as framework
 from competencies.models import Competency, Indicator, Level
 from roles import services as role_profiles
 from roles.framework import retire_competency, retire_level
-from staff import imports as staff_imports
-from staff import leaving as staff_leaving
-from staff import records as staff_records
 from roles.models import RoleProfile, RoleProfileVersion
-from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from roles.versioning import snapshot
+from staff import imports as staff_imports, leaving as staff_leaving, records as staff_records
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from tests.appraisals import fresh, make_cycle, open_appraisal, rate, reload
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +31,7 @@ pytestmark = pytest.mark.django_db
 State = Appraisal.State
 
 
-def last(**filters) -> AuditEntry:
+def last(**filters) -> AuditEntry | None:
     return AuditEntry.objects.filter(**filters).order_by("-pk").first()
 
 

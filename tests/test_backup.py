@@ -20,11 +20,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
-from appraisal.services import scoring, workflow
 from appraisal.access import get_appraisal_for
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
-from audit.models import AuditEntry
 from appraisal.pdf import render_appraisal_pdf
+from appraisal.services import scoring, workflow
+from audit.models import AuditEntry
 from roles.pdf import render_role_profile_pdf
 from roles.selectors import version_for_page
 from tests.appraisals import PROMOTED_TO, SUSTAINED, complete, fresh, make_cycle, promoted_history, reload
@@ -90,7 +90,7 @@ def postgres_url(settings: dict, name: str) -> str:
 
 def postgres_tool(name: str) -> str:
     """The client tool of the server's major version (Debian keeps one per version), else the one on PATH."""
-    major = connection.pg_version // 10000
+    major = connection.pg_version // 10000  # type: ignore[attr-defined]  # PostgreSQL's connection
     for candidate in (Path(f"/usr/lib/postgresql/{major}/bin/{name}"), shutil.which(name)):
         if candidate and Path(candidate).is_file():
             return str(candidate)

@@ -17,8 +17,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from appraisal.services import cycles
 from appraisal.models import Appraisal
+from appraisal.services import cycles
 from staff import records as staff_records
 from staff.models import StaffMember
 from tests.appraisals import fresh, make_cycle, reload
@@ -49,7 +49,7 @@ def database_held(table: str, pk: int):
 
         settings = connection.settings_dict
         other = psycopg2.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"])
-        other.cursor().execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR UPDATE', [pk])
+        other.cursor().execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR UPDATE', [pk])  # noqa: S608 - the model's table; the id is a parameter
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '200ms'")
         try:

@@ -11,10 +11,10 @@ import threading
 import pytest
 from django.db import connection
 
-from appraisal.services import cycles, scoring
 from appraisal.models import Appraisal, IndicatorRating
-from audit.models import AuditEntry
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import cycles, scoring
+from audit.models import AuditEntry
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
 

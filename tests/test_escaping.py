@@ -15,6 +15,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from django.apps import apps
@@ -25,14 +26,14 @@ from django.test import Client
 from django.urls import reverse
 from pypdf import PdfReader
 
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import cycles, scoring, workflow
 from competencies import services as framework
-from competencies.models import Competency
+from competencies.models import Competency, Level
 from roles import services as role_profiles
-from staff import records as staff_records
 from roles.models import RoleProfile
+from staff import records as staff_records
 from staff.models import StaffMember
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
@@ -62,7 +63,7 @@ TYPED = payload("xss0")
 class Field:
     """A free-text field of a model, with a payload of its own: markup that names the field."""
 
-    model: type
+    model: type[models.Model]
     name: str
     max_length: int | None
     number: int
@@ -111,7 +112,7 @@ def free_text_fields() -> list[Field]:
                 ):
                     found.append((model, field))
     user = get_user_model()
-    found += [(user, user._meta.get_field(name)) for name in USER_FIELDS]
+    found += [(user, cast(models.CharField, user._meta.get_field(name))) for name in USER_FIELDS]
     return [Field(model, field.name, field.max_length, number) for number, (model, field) in enumerate(found, start=1)]
 
 
@@ -124,7 +125,7 @@ def put_payloads() -> None:
     """Every row of every free-text field: the field's payload and the row's id (unique, and fits)."""
     for field in FIELDS:
         value = Concat(models.Value(field.prefix), Cast("pk", output_field=models.CharField()), output_field=models.TextField())
-        field.model.objects.update(**{field.name: value})
+        field.model._default_manager.update(**{field.name: value})
 
 
 # --- the world ------------------------------------------------------------------------------------
@@ -155,7 +156,8 @@ def review(appraisal, manager) -> Appraisal:
     first = sheet.competencies[0].scored  # overridden to below entry: the reports list it
     return scoring.save_review(
         by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
-        overrides={first.competency_id: (first.entry_level - 1, TYPED)}, measures={item["measure"].pk: TYPED for item in sheet.measures},
+        overrides={first.competency_id: (first.entry_level - 1, TYPED)},
+        measures={item["measure"].pk: TYPED for item in sheet.measures},
         meeting_date=MEETING, objectives=TYPED, development_plan=TYPED, manager_comments=TYPED,
     )  # fmt: skip
 
@@ -180,9 +182,9 @@ def complete(appraisal, *, manager, person) -> Appraisal:
 
 def edit_framework(hr) -> Competency:
     by = fresh(hr)
-    competency = Competency.objects.current().order_by("position").first()
+    competency = cast(Competency, Competency.objects.current().order_by("position").first())
     framework.update_competency(by=by, competency=competency, relevance_to_recovery=TYPED, note=TYPED)
-    level = competency.levels.filter(retired_at=None, sustained_level=None).order_by("number").first()
+    level = cast(Level, competency.levels.filter(retired_at=None, sustained_level=None).order_by("number").first())
     framework.update_level(by=by, level=level, lead=TYPED)
     indicators = list(level.indicators.current().order_by("position"))
     framework.update_indicators(
@@ -235,8 +237,8 @@ def build_world() -> World:
     reopened = complete(Appraisal.objects.get(cycle=cycle_2025, staff_member__user=colleague), manager=manager, person=colleague)
     workflow.reopen(by=fresh(hr), appraisal=reload(reopened), reason=TYPED)
     staff_records.assign_role_profile(
-        by=fresh(hr), member=StaffMember.objects.get(user=staff), role_profile=RoleProfile.objects.get(slug=PROMOTED_TO),
-        since=datetime.date(2025, 5, 1),
+        by=fresh(hr), member=StaffMember.objects.get(user=staff),
+        role_profile=RoleProfile.objects.get(slug=PROMOTED_TO), since=datetime.date(2025, 5, 1),
     )  # fmt: skip
 
     cycle_2026 = make_cycle(hr, year=2026, self_assessment=True)
@@ -299,9 +301,9 @@ ESCAPED = {field.label: field.escaped for field in FIELDS} | {AUDIT_CHANGES: "&l
 NAMES = {"User.first_name", "User.last_name"}
 RECORD = NAMES | {
     "Indicator.text", "RoleProfileVersion.title", "PerformanceMeasure.text", "AppraisalCycle.name",
-    "Appraisal.self_assessment_comments", "Appraisal.objectives", "Appraisal.development_plan", "Appraisal.manager_comments",
-    "ScoredCompetency.name", "ScoredCompetency.override_reason", "IndicatorRating.evidence", "IndicatorRating.self_evidence",
-    "MeasureReview.comment", "AppraisalEvent.comment",
+    "Appraisal.self_assessment_comments", "Appraisal.objectives", "Appraisal.development_plan",
+    "Appraisal.manager_comments", "ScoredCompetency.name", "ScoredCompetency.override_reason",
+    "IndicatorRating.evidence", "IndicatorRating.self_evidence", "MeasureReview.comment", "AppraisalEvent.comment",
 }  # fmt: skip
 SIGNATURES = {"Appraisal.staff_comments", "Appraisal.countersign_comments"}
 SCORING = (RECORD - {"Appraisal.self_assessment_comments", "AppraisalEvent.comment"}) | {"Level.lead"}
@@ -311,9 +313,9 @@ SELF_ASSESSMENT = NAMES | {
 }  # fmt: skip
 HISTORY = NAMES | {"Competency.name", "Level.lead", "Level.rule_text", "Indicator.text", "RoleProfileVersion.title", "AppraisalCycle.name", "Service.name"}
 DETAILS = {
-    "RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location", "RoleProfileVersion.introduction",
-    "RoleProfileVersion.purpose", "RoleProfileVersion.context", "RoleProfileVersion.supervisor", "RoleProfileVersion.peers",
-    "RoleProfileVersion.direct_reports",
+    "RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location",
+    "RoleProfileVersion.introduction", "RoleProfileVersion.purpose", "RoleProfileVersion.context",
+    "RoleProfileVersion.supervisor", "RoleProfileVersion.peers", "RoleProfileVersion.direct_reports",
 }  # fmt: skip
 ORGANISATION = {"OrganisationSection.heading", "OrganisationSection.items", "OrganisationSection.text"}
 SPECIFICATION = {"PersonSpecificationItem.text", "PersonSpecificationItem.category"}
@@ -439,9 +441,10 @@ def test_the_free_text_fields_are_found_from_the_models():
     labels = {field.label for field in FIELDS}
     assert len(labels) == len(FIELDS) >= 40
     assert {
-        "Appraisal.objectives", "IndicatorRating.evidence", "RoleProfileVersion.purpose", "Indicator.text", "StaffMember.job_title",
-        "Competency.name", "Level.lead", "Service.name", "AppraisalCycle.name", "AppraisalEvent.comment", "MeasureReview.comment",
-        "ScoredCompetency.override_reason", "OrganisationSection.items", "AuditEntry.object_repr", "User.first_name", "User.email",
+        "Appraisal.objectives", "IndicatorRating.evidence", "RoleProfileVersion.purpose", "Indicator.text",
+        "StaffMember.job_title", "Competency.name", "Level.lead", "Service.name", "AppraisalCycle.name",
+        "AppraisalEvent.comment", "MeasureReview.comment", "ScoredCompetency.override_reason",
+        "OrganisationSection.items", "AuditEntry.object_repr", "User.first_name", "User.email",
     } <= labels  # fmt: skip
     codes = {"RoleProfileVersion.status", "Appraisal.state", "IndicatorRating.rating", "AppraisalEvent.action", "AuditEntry.object_type", "User.username"}
     assert not codes & labels

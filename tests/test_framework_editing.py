@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from roles import framework
 from competencies.models import Competency, Indicator, Level
+from roles import framework
 
 pytestmark = pytest.mark.django_db
 

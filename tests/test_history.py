@@ -87,7 +87,7 @@ def test_the_chart_draws_the_current_window_the_levels_and_the_role_change(hr, m
     assert xs == sorted(xs) and len(xs) == 3
     [change] = chart.role_changes
     assert xs[1] < float(change["x"]) < xs[2] and change["label"] == "Role change May 2025"
-    assert [span["title"].startswith(prefix) for span, prefix in zip(chart.role_spans, ["Support Worker", SSC_TITLE])] == [True, True]
+    assert [span["title"].startswith(prefix) for span, prefix in zip(chart.role_spans, ["Support Worker", SSC_TITLE], strict=True)] == [True, True]
     # A higher level is drawn higher up.
     ys = [float(mark.y) for mark in chart.marks]
     assert ys[0] == ys[1] > ys[2]

@@ -11,8 +11,8 @@ from appraisal.services import workflow
 from audit.models import AuditEntry
 from competencies import services as framework
 from competencies.models import Competency
-from staff import records as staff_records
 from roles.models import RoleProfile
+from staff import records as staff_records
 from staff.models import Service
 from tests.appraisals import complete, fresh, open_appraisal, promoted_history, reload
 from tests.conftest import make_person

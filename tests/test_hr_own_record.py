@@ -13,9 +13,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from appraisal.services import cycles, workflow
-from appraisal.permissions import NotAllowed
 from appraisal.models import Appraisal
+from appraisal.permissions import NotAllowed
+from appraisal.services import cycles, workflow
 from audit.models import AuditEntry
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload

@@ -17,7 +17,6 @@ from appraisal.charts import level_chart
 from appraisal.forms import indicator_fieldset
 from appraisal.history import Point, RoleChange
 from appraisal.models import Appraisal
-from appraisal.rules import Standing
 from appraisal.team import Cell, Member
 from tests.appraisals import complete, open_appraisal
 

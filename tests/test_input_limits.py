@@ -8,15 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from appraisal.services import cycles, scoring, workflow
 from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.services import cycles, scoring, workflow
 from competencies import services as framework
 from competencies.models import Competency
 from roles import services as role_services
-from staff import imports as staff_imports
-from staff import leaving as staff_leaving
-from staff import records as staff_records
 from roles.models import RoleProfile
+from staff import imports as staff_imports, leaving as staff_leaving, records as staff_records
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, open_appraisal, rate, reload
 from tests.snapshots import snapshot

@@ -37,7 +37,7 @@ def stored_bytes() -> int:
 
     for model in apps.get_app_config("appraisal").get_models():
         if model.__name__ == "KeptInput":
-            total += sum(len(str(data)) for data in model.objects.values_list("data", flat=True))
+            total += sum(len(str(data)) for data in model._default_manager.values_list("data", flat=True))
     return total
 
 

@@ -15,8 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
+from appraisal.services import cycles, workflow
 from audit.models import AuditEntry
 from staff import leaving as staff_leaving
 from staff.models import LineManagerAssignment, StaffMember

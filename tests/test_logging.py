@@ -15,8 +15,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 
-from core.logging import EXCEPTION_MESSAGE_LIMIT, MESSAGE_LIMIT
 from config.urls import urlpatterns as site_urlpatterns
+from core.logging import EXCEPTION_MESSAGE_LIMIT, MESSAGE_LIMIT
 
 SECRET_PASSWORD = "s3cret-Pa55word-typed"
 RECORD_TEXT = "Notes about a person's health"

@@ -27,9 +27,11 @@ from django.contrib.contenttypes.models import ContentType
 out = {}
 with connection.cursor() as cursor:
     for table in connection.introspection.table_names(cursor):
-        columns = [(c.name, c.type_code, c.null_ok) for c in connection.introspection.get_table_description(cursor, table)]
+        description = connection.introspection.get_table_description(cursor, table)
+        columns = [(c.name, c.type_code, c.null_ok) for c in description]
+        kept = ("columns", "primary_key", "unique", "foreign_key", "check", "index")
         constraints = {
-            name: {key: value for key, value in c.items() if key in ("columns", "primary_key", "unique", "foreign_key", "check", "index")}
+            name: {key: value for key, value in c.items() if key in kept}
             for name, c in connection.introspection.get_constraints(cursor, table).items()
         }
         out[table] = {"columns": sorted(columns), "constraints": constraints}
@@ -48,8 +50,10 @@ from roles.models import RoleProfile
 user = get_user_model().objects.create_user("kept", first_name="Kept", last_name="Person")
 boss = StaffMember.objects.create(user=get_user_model().objects.create_user("boss"))
 role = RoleProfile.objects.create(slug="a-role")
-member = StaffMember.objects.create(user=user, service=Service.objects.create(name="A service"), role_profile=role,
-                                    role_profile_since=datetime.date(2024, 1, 1), line_manager=boss, line_manager_since=datetime.date(2024, 1, 1))
+member = StaffMember.objects.create(
+    user=user, service=Service.objects.create(name="A service"), role_profile=role,
+    role_profile_since=datetime.date(2024, 1, 1), line_manager=boss, line_manager_since=datetime.date(2024, 1, 1),
+)
 RoleAssignment.objects.create(staff_member=member, role_profile=role, since=datetime.date(2024, 1, 1))
 LineManagerAssignment.objects.create(staff_member=member, line_manager=boss, since=datetime.date(2024, 1, 1))
 FailedLogin.objects.create(username="kept")
@@ -60,10 +64,15 @@ READ_BACK = """
 import json
 from audit.models import AuditEntry
 from staff.models import FailedLogin, LineManagerAssignment, RoleAssignment, Service, StaffMember
-member = StaffMember.objects.select_related("user", "service", "line_manager__user", "role_profile").get(user__username="kept")
+member = StaffMember.objects.select_related("user", "service", "line_manager__user", "role_profile").get(
+    user__username="kept"
+)
 print(json.dumps({
     "person": [member.name, member.service.name, member.line_manager.user.username, member.role_profile.slug],
-    "history": [RoleAssignment.objects.filter(staff_member=member).count(), LineManagerAssignment.objects.filter(staff_member=member).count()],
+    "history": [
+        RoleAssignment.objects.filter(staff_member=member).count(),
+        LineManagerAssignment.objects.filter(staff_member=member).count(),
+    ],
     "failed logins": FailedLogin.objects.filter(username="kept").count(),
     "audit": list(AuditEntry.objects.filter(person=member).values_list("object_repr", flat=True)),
 }))

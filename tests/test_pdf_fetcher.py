@@ -261,7 +261,8 @@ h1::after {{ content: url("{secret_svg.as_uri()}"); }}
 </head><body>
 <h1 class="mark">A document</h1>
 <p class="remote">Some text.</p>
-<p><img src="file:///etc/passwd" alt=""><img src="/static/../../../../etc/hostname" alt=""><img src="{secret_png.as_uri()}" alt="">
+<p><img src="file:///etc/passwd" alt=""><img src="/static/../../../../etc/hostname" alt="">
+<img src="{secret_png.as_uri()}" alt="">
 <img src="/static/leak.png" alt=""><img src="{data_png}" alt=""><img src="{server.url('/image.png')}" alt="">
 <img src="file:///static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd" alt=""><img src="file://otherhost/etc/passwd" alt="">
 <img src="/static/mark.png" alt="the one image that loads"></p>
@@ -272,7 +273,8 @@ h1::after {{ content: url("{secret_svg.as_uri()}"); }}
   <image href="{secret_svg.as_uri()}" width="100" height="20"/>
   <image xlink:href="{server.url('/svg-image.png')}" width="10" height="10"/>
 </svg>
-<p><a rel="attachment" href="file:///etc/passwd">passwd</a> <a rel="attachment" href="{server.url('/attachment')}">remote</a></p>
+<p><a rel="attachment" href="file:///etc/passwd">passwd</a>
+<a rel="attachment" href="{server.url('/attachment')}">remote</a></p>
 </body></html>"""
     return html, tries
 

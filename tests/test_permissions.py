@@ -16,10 +16,9 @@ savepoint that is rolled back, so every case starts from the same records.
 
 import dataclasses
 import datetime
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,11 +26,11 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
+from appraisal.services import cycles, workflow
 from competencies.models import Competency, Level
-from roles import services as role_services
 from core.access import make_hr_admin
+from roles import services as role_services
 from roles.models import RoleProfile
 from staff.models import StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
@@ -82,8 +81,8 @@ class World:
     unopened_cycle: int = 0
     competency: str = ""
     retirable_competency: str = ""
-    competency_level: int = 0
-    level: int = 0
+    competency_level: int | None = 0
+    level: int | None = 0
     draft_number: int = 0
 
     @property
@@ -103,7 +102,7 @@ class World:
 class _FormScraper(HTMLParser):
     """The fields of the page's POST forms, as a browser would submit them unchanged."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.forms: list[dict] = []
         self._form = None
@@ -168,7 +167,7 @@ def scraped(client: Client, page_url: str, action: str, **changes) -> dict:
     return data
 
 
-def form_of(page: Callable[[World], str] | None = None, **changes):
+def form_of(page: Callable[[World], str] | None = None, /, **changes):
     """A payload: the form as the page shows it to the allowed user (`page`, default the URL itself), changed."""
 
     def build(world, client, url):
@@ -271,7 +270,8 @@ CASES = [
     Case("staff_create", get=HR_ONLY, post=HR_ONLY,
          payload=form_of(first_name="Alex", last_name="New", email="alex.new@example.org", job_title="Volunteer coordinator")),
     Case("staff_import", get=HR_ONLY, post=HR_ONLY,
-         payload=fixed(csv_text="name,email,role_profile,line_manager,start_date\r\nAlex New,alex.new@example.org,housing-worker,,2026-01-05\r\n")),
+         payload=fixed(csv_text="name,email,role_profile,line_manager,start_date\r\n"
+                            "Alex New,alex.new@example.org,housing-worker,,2026-01-05\r\n")),
     Case("staff_import_template", get=HR_ONLY),
     Case("staff_detail", kwargs=staff_pk, get=HR_ONLY),
     Case("staff_edit", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=form_of(job_title="Senior support worker", email="owner@example.org")),
@@ -477,7 +477,7 @@ def test_permission_matrix(world, case, method, expectations):
         clients[name].force_login(world.users[name])
     if expectations is None:
         # The view does not accept this method: 405 for a user who may use the view, nothing changed.
-        allowed = next((n for n, e in zip(USERS, case.get or case.post) if e == "o"), "hr")
+        allowed = next((n for n, e in zip(USERS, case.get or case.post, strict=True) if e == "o"), "hr")
         before = snapshot()
         response = _request(clients[allowed], method, url, {})
         assert response.status_code == 405, f"{method} {url}: expected 405, got {response.status_code}"
@@ -485,13 +485,13 @@ def test_permission_matrix(world, case, method, expectations):
         return
     payload = {}
     if method == "POST":
-        allowed = next(n for n, e in zip(USERS, expectations) if e == "o")
+        allowed = next(n for n, e in zip(USERS, expectations, strict=True) if e == "o")
         with transaction.atomic():
             payload = case.payload(world, clients[allowed], url) if case.payload else {}
             transaction.set_rollback(True)
     before = snapshot()
     failures = []
-    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations), ("leaver", case.anonymous)]:
+    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations, strict=True), ("leaver", case.anonymous)]:
         with transaction.atomic():
             response = _request(clients[user], method, url, payload)
             after = snapshot() if method == "POST" else before

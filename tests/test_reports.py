@@ -11,9 +11,11 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal.services import cycles, workflow
-from reports import selectors as reports
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
+from appraisal.rules import STANDINGS_IN_ORDER, Standing, standing
+from appraisal.services import cycles, workflow
+from competencies.models import Competency
+from reports import selectors as reports
 from reports.selectors import (
     BELOW_ENTRY_COLUMNS,
     PROGRESS_BY_COLUMNS,
@@ -21,8 +23,6 @@ from reports.selectors import (
     STANDING_COLUMNS,
     ReportFilters,
 )
-from appraisal.rules import STANDINGS_IN_ORDER, Standing, standing
-from competencies.models import Competency
 from roles.models import RoleProfile
 from staff.models import Service
 from tests.appraisals import CONSISTENTLY, complete, fresh, make_cycle, open_appraisal, rate, reload, self_assess
@@ -84,7 +84,7 @@ def set_due(cycle, due_on):
 
 def expected_standings(cycle) -> Counter:
     """(role title, competency name, Standing) → people, worked out in Python from the completed records."""
-    counts = Counter()
+    counts: Counter[tuple[str, str, Standing]] = Counter()
     scored = ScoredCompetency.objects.filter(appraisal__cycle=cycle, appraisal__state=State.COMPLETED).select_related(
         "appraisal__role_version", "competency"
     )
@@ -256,7 +256,7 @@ def test_the_heatmap_counts_people_by_standing_from_completed_appraisals_only(cl
     positions = [Competency.objects.get(pk=row.competency_id).position for row in heatmap.rows]
     assert positions == sorted(positions)  # framework order (a role's own order can differ)
     for row in heatmap.rows:
-        for role, cell in zip(heatmap.roles, row.cells):
+        for role, cell in zip(heatmap.roles, row.cells, strict=True):
             wanted = {s: expected[(role["title"], row.name, s)] for s in STANDINGS_IN_ORDER}
             if not any(wanted.values()):
                 assert cell is None

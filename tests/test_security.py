@@ -15,7 +15,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import get_hasher
-from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators, validate_password
+from django.contrib.auth.password_validation import (
+    MinimumLengthValidator,
+    get_default_password_validators,
+    validate_password,
+)
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F

@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from bench import measure as benchmark
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
 from appraisal.rules import Standing
+from bench import measure as benchmark
 from roles.models import RoleProfileVersion
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from tests.conftest import make_person

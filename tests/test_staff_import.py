@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from audit.models import AuditEntry
-from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from staff.imports import import_staff, preview_import
 from staff.leaving import mark_leaver
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 from staff.records import create_staff_member
 from tests.test_staff_records import email_of_length, snapshot
 

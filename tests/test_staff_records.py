@@ -12,8 +12,8 @@ from django.utils.html import escape
 
 from audit.models import AuditEntry
 from roles.models import RoleProfile, RoleProfileVersion
-from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 from staff.leaving import mark_leaver
+from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 from staff.records import assign_line_manager, assign_role_profile, create_staff_member, update_staff_details
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from PIL import Image
 from django.templatetags.static import static
 from django.urls import reverse
+from PIL import Image
 
 pytestmark = pytest.mark.django_db  # a finished response closes the database connections
 

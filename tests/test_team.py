@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal.services import cycles, workflow
 from appraisal.models import Appraisal
 from appraisal.rules import Standing
+from appraisal.services import cycles, workflow
 from appraisal.team import LINE, team_overview
 from staff.models import StaffMember
 from tests.appraisals import SUSTAINED, complete, fresh, open_appraisal, promoted_history, rate, reload
@@ -43,7 +43,7 @@ def test_each_report_s_appraisal_shows_its_stage_who_acts_next_and_the_due_date(
     assert member_row(team, second).appraisal.next_actor == manager.staff_member  # manager review: the manager acts
     assert "Self-assessment" in page and "Manager review" in page and "<strong>You</strong>" in page
     assert staff.get_full_name() in page and "Overdue" not in page and "is-overdue" not in page
-    assert f"0 of 2</strong> completed" in page
+    assert "0 of 2</strong> completed" in page
 
 
 def test_an_appraisal_past_its_due_date_is_flagged_overdue_in_words(client, hr, manager, staff):

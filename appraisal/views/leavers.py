@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from appraisal import leavers
-from staff import leaving as staff_leaving
 from core.access import hr_admin_required
+from staff import leaving as staff_leaving
 from staff.forms import DATE_INPUT_FORMATS, DateField, LeaverForm
 from staff.views import staff_member_to_change
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from appraisal.access import get_appraisal_with_permissions
 from appraisal.forms import CountersignForm, ReasonForm, ReassignForm, SignOffForm

@@ -125,7 +125,9 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('position', models.PositiveSmallIntegerField()),
                 ('entry_level', models.PositiveSmallIntegerField()),
-                ('printed', models.BooleanField(default=True, help_text='Whether the source document prints the level numbers (otherwise they were inferred).')),
+                ('printed', models.BooleanField(default=True, help_text=(
+                    'Whether the source document prints the level numbers (otherwise they were inferred).'
+                ))),
                 ('competency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='requirements', to='competencies.competency')),
                 ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requirements', to='roles.roleprofileversion')),
             ],

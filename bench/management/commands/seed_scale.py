@@ -42,8 +42,9 @@ class Command(BaseCommand):
         settle()
         self.stdout.write(f"Statistics gathered and tables vacuumed ({time.monotonic() - started:.1f} s)")
         self.stdout.write(self.style.SUCCESS(
-            f"{summary.people} staff ({summary.leavers} leavers besides), {summary.cycles} cycles, {summary.appraisals} appraisals, "
-            f"{summary.ratings} indicator ratings in {summary.seconds:.1f} s. Logins: hr, head, manager, staff (password: demo)."
+            f"{summary.people} staff ({summary.leavers} leavers besides), {summary.cycles} cycles, "
+            f"{summary.appraisals} appraisals, {summary.ratings} indicator ratings in {summary.seconds:.1f} s. "
+            "Logins: hr, head, manager, staff (password: demo)."
         ))
 
 

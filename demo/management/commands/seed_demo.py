@@ -15,12 +15,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
 
-from demo.appraisals import seed_appraisals
 from core.access import make_hr_admin
+from demo.appraisals import seed_appraisals
 from roles.models import RoleProfile
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 
-DEMO_PASSWORD = "demo"
+DEMO_PASSWORD = "demo"  # noqa: S105 - the demo logins' password, given in the README
 
 SERVICES = [
     "Supported Housing, Bristol",
@@ -92,7 +92,7 @@ class Command(BaseCommand):
         role_profiles = {profile.slug: profile for profile in RoleProfile.objects.all()}
         members, created = {}, 0
         password = None  # hashed once: a million PBKDF2 rounds per user would take seconds
-        for username, first, last, role, service, manager, since in PEOPLE:
+        for username, first, last, role, service, _manager, since in PEOPLE:
             user, user_created = User.objects.get_or_create(
                 username=username,
                 defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
@@ -110,13 +110,13 @@ class Command(BaseCommand):
                     "role_profile": profile,
                     "role_profile_since": since_date if profile else None,
                     "job_title": "" if profile else role,
-                    "service": services.get(service),
+                    "service": services.get(service) if service else None,
                     "left_on": datetime.date.fromisoformat(LEFT_ON[username]) if username in LEFT_ON else None,
                 },
             )
             members[username] = member
         started = {username: datetime.date.fromisoformat(since) for username, *_, since in PEOPLE}
-        for username, *_, manager, since in PEOPLE:
+        for username, *_, manager, _since in PEOPLE:
             member = members[username]
             if manager and member.line_manager_id is None:
                 member.line_manager = members[manager]
@@ -129,7 +129,8 @@ class Command(BaseCommand):
         return created
 
     def _record_history(self, member, members, role_profiles, username) -> None:
-        """The person's role and line-manager history rows, ending with their current ones (matched, so never doubled)."""
+        """The person's role and line-manager history rows, ending with their current ones (matched, so never
+        doubled)."""
         roles = [(role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])]
         if member.role_profile_id:
             roles.append((member.role_profile, member.role_profile_since))
