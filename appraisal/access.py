@@ -56,7 +56,10 @@ def get_appraisal_with_permissions(user: Viewer, pk: int) -> tuple[Appraisal, Pe
     )
     if appraisal is None:
         raise Http404("No such appraisal.")
-    known = {appraisal.staff_member.user_id: appraisal.staff_member.user, appraisal.appraiser.user_id: appraisal.appraiser.user}
+    known = {
+        appraisal.staff_member.user_id: appraisal.staff_member.user,
+        appraisal.appraiser.user_id: appraisal.appraiser.user,
+    }
     if appraisal.signed_off_by_id in known:
         appraisal.signed_off_by = known[appraisal.signed_off_by_id]  # else read when shown (someone else signed)
     if appraisal.countersigned_by_id in known:
@@ -71,13 +74,18 @@ def get_person_for(user: Viewer, pk: int) -> StaffMember:
     """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
     in the current line-management chain, or an HR admin."""
     person: StaffMember | None = (
-        StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user").filter(pk=pk).order_by().first()
+        StaffMember.objects.select_related("user", "service", "role_profile", "line_manager__user")
+        .filter(pk=pk)
+        .order_by()
+        .first()
     )
     if person is None:
         raise Http404("No such person.")
     viewer = staff_member_for(user)
     own = viewer is not None and viewer.pk == person.pk
-    if not (own or is_hr_admin_over(user, person.pk) or (viewer is not None and viewer.pk in managers_above(person.pk))):
+    if not (
+        own or is_hr_admin_over(user, person.pk) or (viewer is not None and viewer.pk in managers_above(person.pk))
+    ):
         raise Http404("No such person.")
     return person
 

@@ -65,13 +65,21 @@ class LevelChart:
     def svg(self, chart_id: str) -> SafeString:
         """The chart as inline SVG, named by its title and description (`chart_id` makes their ids).
         Every value, text or number, goes in through `format_html`, which escapes it."""
-        left, right, top, bottom, label_x = self.plot_left, self.plot_right, self.plot_top, self.plot_bottom, self.band_label_x
+        left, right, top, bottom, label_x = (
+            self.plot_left,
+            self.plot_right,
+            self.plot_top,
+            self.plot_bottom,
+            self.band_label_x,
+        )
         out = [
             format_html(
                 '<svg class="level-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
                 'aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg" '
                 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
-                width=self.width, height=self.height, id=chart_id,
+                width=self.width,
+                height=self.height,
+                id=chart_id,
             ),
             format_html('<title id="{}-title">{}</title>', chart_id, self.title),
             format_html('<desc id="{}-desc">{}</desc>', chart_id, self.description),
@@ -81,7 +89,10 @@ class LevelChart:
                 format_html(
                     '<rect x="{left}" y="{y}" width="{width}" height="{height}" fill="{fill}" stroke="#ffffff" stroke-width="1.5"/>'
                     '<text x="{label_x}" y="{label_y}" fill="#212529">{label} ({level})</text>',
-                    left=left, label_x=label_x, width=self.plot_width, **band,
+                    left=left,
+                    label_x=label_x,
+                    width=self.plot_width,
+                    **band,
                 )
             )
         if self.note:
@@ -89,7 +100,8 @@ class LevelChart:
                 format_html(
                     '<text x="{label_x}" y="{top}" dy="12" fill="#495057" font-style="italic">Not in your</text>'
                     '<text x="{label_x}" y="{top}" dy="26" fill="#495057" font-style="italic">current role</text>',
-                    label_x=label_x, top=top,
+                    label_x=label_x,
+                    top=top,
                 )
             )
         for line in self.gridlines:
@@ -97,17 +109,33 @@ class LevelChart:
                 format_html(
                     '<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
                     '<text x="{left}" dx="-6" y="{y}" dy="4" text-anchor="end" fill="#212529">{label}</text>',
-                    left=left, right=right, **line,
+                    left=left,
+                    right=right,
+                    **line,
                 )
             )
-        out.append(format_html('<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#495057" stroke-width="1"/>', left=left, right=right, bottom=bottom))
+        out.append(
+            format_html(
+                '<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#495057" stroke-width="1"/>',
+                left=left,
+                right=right,
+                bottom=bottom,
+            )
+        )
         for tick in self.ticks:
-            out.append(format_html('<text x="{x}" y="{bottom}" dy="15" text-anchor="middle" fill="#212529">{label}</text>', bottom=bottom, **tick))
+            out.append(
+                format_html(
+                    '<text x="{x}" y="{bottom}" dy="15" text-anchor="middle" fill="#212529">{label}</text>',
+                    bottom=bottom,
+                    **tick,
+                )
+            )
         for span in self.role_spans:
             out.append(
                 format_html(
                     '<text x="{x}" y="{bottom}" dy="34" text-anchor="middle" fill="#495057" font-style="italic"><title>{title}</title>{label}</text>',
-                    bottom=bottom, **span,
+                    bottom=bottom,
+                    **span,
                 )
             )
         for change in self.role_changes:
@@ -115,27 +143,45 @@ class LevelChart:
                 format_html(
                     '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}" stroke="#212529" stroke-width="1.5" stroke-dasharray="5 3"><title>{title}</title></line>'
                     '<text x="{x}" y="{top}" dy="-8" text-anchor="middle" fill="#212529" font-weight="bold">{label}</text>',
-                    top=top, bottom=bottom, **change,
+                    top=top,
+                    bottom=bottom,
+                    **change,
                 )
             )
         if self.self_line:
-            out.append(format_html('<path d="{}" fill="none" stroke="#8a4b08" stroke-width="1.5" stroke-dasharray="4 3"/>', self.self_line))
+            out.append(
+                format_html(
+                    '<path d="{}" fill="none" stroke="#8a4b08" stroke-width="1.5" stroke-dasharray="4 3"/>',
+                    self.self_line,
+                )
+            )
         for mark in self.self_marks:
             out.append(
                 format_html(
                     '<path d="M{x},{y} m0,-6 l6,6 l-6,6 l-6,-6 z" fill="#ffffff" stroke="#8a4b08" stroke-width="2"><title>{title}</title></path>',
-                    x=mark.x, y=mark.y, title=mark.title,
+                    x=mark.x,
+                    y=mark.y,
+                    title=mark.title,
                 )
             )
         out.append(format_html('<path d="{}" fill="none" stroke="#1d4f60" stroke-width="2.5"/>', self.line))
         for mark in self.marks:
             if mark.by_rule:
-                out.append(format_html('<circle cx="{}" cy="{}" r="9.5" fill="none" stroke="#1d4f60" stroke-width="2"/>', mark.x, mark.y))
+                out.append(
+                    format_html(
+                        '<circle cx="{}" cy="{}" r="9.5" fill="none" stroke="#1d4f60" stroke-width="2"/>',
+                        mark.x,
+                        mark.y,
+                    )
+                )
             out.append(
                 format_html(
                     '<circle cx="{x}" cy="{y}" r="5.5" fill="#1d4f60"><title>{title}</title></circle>'
                     '<text x="{x}" y="{y}" dx="-8" dy="-9" text-anchor="end" fill="#0b2a35" font-weight="bold">{label}</text>',
-                    x=mark.x, y=mark.y, title=mark.title, label=mark.label,
+                    x=mark.x,
+                    y=mark.y,
+                    title=mark.title,
+                    label=mark.label,
                 )
             )
         out.append("</svg>")
@@ -149,7 +195,9 @@ def level_chart(*, points, entry_level: int | None, role_changes, title: str) ->
     scored = [p for p in points if p.level is not None]
     if not scored:
         return None
-    lowest = min([LOWEST_LEVEL] + [p.level for p in scored] + [p.self_level for p in scored if p.self_level is not None])
+    lowest = min(
+        [LOWEST_LEVEL] + [p.level for p in scored] + [p.self_level for p in scored if p.self_level is not None]
+    )
     rows = HIGHEST_LEVEL - lowest + 1
     step = (HEIGHT - BOTTOM - TOP) / rows
 
@@ -166,23 +214,38 @@ def level_chart(*, points, entry_level: int | None, role_changes, title: str) ->
             return (LEFT + WIDTH - RIGHT) / 2
         return LEFT + INNER + (day - first).days / span * (WIDTH - RIGHT - LEFT - 2 * INNER)
 
-    chart = LevelChart(title=f"{title}: achieved level in each completed appraisal", description=_description(title, scored, entry_level))
+    chart = LevelChart(
+        title=f"{title}: achieved level in each completed appraisal",
+        description=_description(title, scored, entry_level),
+    )
     for level in range(lowest, HIGHEST_LEVEL + 1):
         chart.gridlines.append({"y": _n(y(level)), "label": f"Level {level}" if level >= LOWEST_LEVEL else "Below 1"})
     if entry_level is not None:
         for offset, (name, fill) in enumerate(zip(BAND_NAMES, BAND_FILLS)):
             level = entry_level + offset
             chart.bands.append(
-                {"y": _n(y(level) - step / 2), "height": _n(step), "fill": fill, "label": name, "label_y": _n(y(level) + 4), "level": level}
+                {
+                    "y": _n(y(level) - step / 2),
+                    "height": _n(step),
+                    "fill": fill,
+                    "label": name,
+                    "label_y": _n(y(level) + 4),
+                    "level": level,
+                }
             )
     else:
         chart.note = "Not in the current role"
     for point in scored:
         chart.ticks.append({"x": _n(x(point.period_end)), "label": point.year_label})
-    chart.line = " ".join(f"{'M' if i == 0 else 'L'}{_n(x(p.period_end))},{_n(y(p.level))}" for i, p in enumerate(scored))
+    chart.line = " ".join(
+        f"{'M' if i == 0 else 'L'}{_n(x(p.period_end))},{_n(y(p.level))}" for i, p in enumerate(scored)
+    )
     chart.marks = [
         Mark(
-            _n(x(p.period_end)), _n(y(p.level)), str(p.level) if p.level >= LOWEST_LEVEL else "–", by_rule=p.by_rule,
+            _n(x(p.period_end)),
+            _n(y(p.level)),
+            str(p.level) if p.level >= LOWEST_LEVEL else "–",
+            by_rule=p.by_rule,
             title=f"{p.cycle_name}: {p.level_label}" + (" (sustained-level rule)" if p.by_rule else ""),
         )
         for p in scored
@@ -193,23 +256,42 @@ def level_chart(*, points, entry_level: int | None, role_changes, title: str) ->
         f"{'M' if i == 0 else 'L'}{_n(x(p.period_end) + offset)},{_n(y(p.self_level))}" for i, p in enumerate(assessed)
     )
     chart.self_marks = [
-        Mark(_n(x(p.period_end) + offset), _n(y(p.self_level)), str(p.self_level), title=f"{p.cycle_name}: self-assessed {p.self_label}")
+        Mark(
+            _n(x(p.period_end) + offset),
+            _n(y(p.self_level)),
+            str(p.self_level),
+            title=f"{p.cycle_name}: self-assessed {p.self_label}",
+        )
         for p in assessed
     ]
     boundaries = [first] + [c.since for c in changes] + [end]
     titles = [scored[0].role_title] + [c.title for c in changes]
     for change in changes:
-        chart.role_changes.append({"x": _n(x(change.since)), "label": f"Role change {change.since:%b %Y}", "title": f"{change.since:%-d %B %Y}: {change.title}"})
+        chart.role_changes.append(
+            {
+                "x": _n(x(change.since)),
+                "label": f"Role change {change.since:%b %Y}",
+                "title": f"{change.since:%-d %B %Y}: {change.title}",
+            }
+        )
     for start, stop, role in zip(boundaries, boundaries[1:], titles):
         left = LEFT if start == first else x(start)
         right = WIDTH - RIGHT if stop == end else x(stop)
         room = max(int((right - left - 8) / CHAR_WIDTH), 4)
-        chart.role_spans.append({"x": _n((left + right) / 2), "label": role if len(role) <= room else role[: room - 1].rstrip() + "…", "title": role})
+        chart.role_spans.append(
+            {
+                "x": _n((left + right) / 2),
+                "label": role if len(role) <= room else role[: room - 1].rstrip() + "…",
+                "title": role,
+            }
+        )
     return chart
 
 
 def _description(title: str, scored, entry_level: int | None) -> str:
-    levels = "; ".join(f"{p.year_label}: level {p.level}" + (" by the sustained-level rule" if p.by_rule else "") for p in scored)
+    levels = "; ".join(
+        f"{p.year_label}: level {p.level}" + (" by the sustained-level rule" if p.by_rule else "") for p in scored
+    )
     window = (
         f" The current role's window is {entry_level} (Entry) to {entry_level + 2} (Exceptional)."
         if entry_level is not None

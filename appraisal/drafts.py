@@ -58,7 +58,9 @@ NOT_KEPT_FIELDS = {"csrfmiddlewaretoken", TOKEN_FIELD}
 KEPT_MESSAGE = (
     "You were signed out before your changes were saved. They are below, not yet saved: check them and press Save."
 )
-STALE_TOKEN_MESSAGE = "This page had expired before your changes were saved. They are below, not yet saved: check them and press Save."
+STALE_TOKEN_MESSAGE = (
+    "This page had expired before your changes were saved. They are below, not yet saved: check them and press Save."
+)
 
 
 def form_token(request) -> str:
@@ -106,8 +108,12 @@ def keep(request, reason: str) -> bool:
         person = get_user_model().objects.filter(pk=user_id).first()
         if person is None or not StaffBackend().user_can_authenticate(person):
             return False  # nobody who can sign in any more (a leaver, say) to give it back to
-        KeptInput.objects.update_or_create(user_id=user_id, path=request.path, defaults={"data": data, "reason": reason, "kept_at": now})
-        beyond = list(KeptInput.objects.filter(user_id=user_id).order_by("-kept_at").values_list("pk", flat=True)[MAX_KEPT_FORMS:])
+        KeptInput.objects.update_or_create(
+            user_id=user_id, path=request.path, defaults={"data": data, "reason": reason, "kept_at": now}
+        )
+        beyond = list(
+            KeptInput.objects.filter(user_id=user_id).order_by("-kept_at").values_list("pk", flat=True)[MAX_KEPT_FORMS:]
+        )
         KeptInput.objects.filter(user_id=user_id).filter(Q(pk__in=beyond) | Q(kept_at__lt=now - KEEP_FOR)).delete()
     if request.user.is_authenticated:
         request.session[SESSION_FLAG] = True
@@ -169,7 +175,12 @@ def csrf_failure(request, reason=""):
         match = resolve(request.path_info)
     except Resolver404:
         match = None
-    if request.method == "POST" and match is not None and getattr(match.func, "keeps_unsaved_input", False) and keep(request, KeptInput.Reason.STALE_TOKEN):
+    if (
+        request.method == "POST"
+        and match is not None
+        and getattr(match.func, "keeps_unsaved_input", False)
+        and keep(request, KeptInput.Reason.STALE_TOKEN)
+    ):
         if not request.user.is_authenticated:
             return redirect_to_login(request.path)
         return HttpResponseRedirect(request.path)

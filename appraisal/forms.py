@@ -27,7 +27,9 @@ def _rating_group(checked: str | None) -> str:
     number and whether it is `checked` written in, its value and label the fields `value_<n>` and
     `label_<n>` (RATING_FIELDS)."""
     return "".join(
-        RADIO.replace("{checked}", " checked" if choice == checked else "").replace("_n}", f"_{n}}}").replace("{n}", str(n))
+        RADIO.replace("{checked}", " checked" if choice == checked else "")
+        .replace("_n}", f"_{n}}}")
+        .replace("{n}", str(n))
         for n, (choice, _) in enumerate(RATING_CHOICES, start=1)
     )
 
@@ -66,7 +68,9 @@ def _reference(css: str, lead: str, label: str) -> SafeString:
     return format_html(REFERENCE, css=css, lead=lead, label=label, said="")
 
 
-def indicator_fieldset(*, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, ...]]) -> SafeString:
+def indicator_fieldset(
+    *, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, ...]]
+) -> SafeString:
     """The fieldset of one indicator: `references` are (CSS class, lead-in, rating label [, quote]) lines."""
     invalid = bool(errors)
     radios = format_html(RATING_GROUPS.get(value, NO_RATING_GROUP), pk=pk, **RATING_FIELDS)
@@ -89,7 +93,9 @@ def indicator_fieldset(*, pk: int, text: str, value: str, evidence: str, errors:
         open=" open" if evidence or invalid else "",
         written=" (written)" if evidence else "",
         evidence=evidence,
-        errors=format_html(ERRORS, pk=pk, messages=format_html_join("", ERROR, ((error,) for error in errors))) if invalid else "",
+        errors=format_html(ERRORS, pk=pk, messages=format_html_join("", ERROR, ((error,) for error in errors)))
+        if invalid
+        else "",
     )
 
 
@@ -130,41 +136,58 @@ class SheetForm(forms.Form):
         if self.is_bound:  # the fields validate input; an unbound form is shown from `initial` by rows()
             for indicator_id in sheet.indicator_ids:
                 self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
-                self.fields[f"evidence-{indicator_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT, strip=True)
+                self.fields[f"evidence-{indicator_id}"] = forms.CharField(
+                    required=False, max_length=TEXT_LIMIT, strip=True
+                )
         for competency in sheet.competencies:
             for row in competency.levels:
                 for indicator in row.indicators:
-                    self.initial.setdefault(f"rating-{indicator.indicator.pk}", indicator.self_rating if for_self else indicator.rating)
-                    self.initial.setdefault(f"evidence-{indicator.indicator.pk}", indicator.self_evidence if for_self else indicator.evidence)
+                    self.initial.setdefault(
+                        f"rating-{indicator.indicator.pk}", indicator.self_rating if for_self else indicator.rating
+                    )
+                    self.initial.setdefault(
+                        f"evidence-{indicator.indicator.pk}",
+                        indicator.self_evidence if for_self else indicator.evidence,
+                    )
         if for_self:
             self.fields["self_assessment_comments"] = forms.CharField(
-                label="Your comments on the year", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
+                label="Your comments on the year",
+                required=False,
+                max_length=TEXT_LIMIT,
+                widget=forms.Textarea(attrs={"rows": 4}),
             )
             self.initial.setdefault("self_assessment_comments", appraisal.self_assessment_comments)
             return
         for competency in sheet.competencies:
             scored = competency.scored
             choices = [("", "As derived")] + [
-                (number, scored.level_label(number)) for number in range(scored.entry_level - 1, scored.exceptional_level + 1)
+                (number, scored.level_label(number))
+                for number in range(scored.entry_level - 1, scored.exceptional_level + 1)
             ]
             self.fields[f"override-{scored.competency_id}"] = forms.TypedChoiceField(
                 choices=choices, coerce=int, empty_value=None, required=False
             )
             self.fields[f"reason-{scored.competency_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
-            self.initial.setdefault(f"override-{scored.competency_id}", scored.override_level if scored.override_level is not None else "")
+            self.initial.setdefault(
+                f"override-{scored.competency_id}", scored.override_level if scored.override_level is not None else ""
+            )
             self.initial.setdefault(f"reason-{scored.competency_id}", scored.override_reason)
         for item in sheet.measures:
             self.fields[f"measure-{item['measure'].pk}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
             self.initial.setdefault(f"measure-{item['measure'].pk}", item["comment"])
         self.fields["meeting_date"] = forms.DateField(
-            label="Date of the appraisal meeting", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+            label="Date of the appraisal meeting",
+            required=False,
+            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         )
         for name, label in (
             ("objectives", "Objectives for the next year"),
             ("development_plan", "Development plan"),
             ("manager_comments", "Overall comments"),
         ):
-            self.fields[name] = forms.CharField(label=label, required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
+            self.fields[name] = forms.CharField(
+                label=label, required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
+            )
         for name in ("meeting_date", "objectives", "development_plan", "manager_comments"):
             self.initial.setdefault(name, getattr(appraisal, name))
 
@@ -174,11 +197,17 @@ class SheetForm(forms.Form):
             return cleaned
         for competency in self.sheet.competencies:
             competency_id = competency.scored.competency_id
-            level, reason = cleaned.get(f"override-{competency_id}"), (cleaned.get(f"reason-{competency_id}") or "").strip()
+            level, reason = (
+                cleaned.get(f"override-{competency_id}"),
+                (cleaned.get(f"reason-{competency_id}") or "").strip(),
+            )
             if level is not None and not reason:
                 self.add_error(f"reason-{competency_id}", "Give the reason for overriding the derived level.")
             elif level is None and reason:
-                self.add_error(f"override-{competency_id}", "Choose the level you give instead of the derived one, or clear the reason.")
+                self.add_error(
+                    f"override-{competency_id}",
+                    "Choose the level you give instead of the derived one, or clear the reason.",
+                )
         return cleaned
 
     def value(self, name: str):
@@ -237,7 +266,9 @@ class SheetForm(forms.Form):
                             references=references,
                         )
                     )
-                levels.append({"level": level, "indicators": SafeString("\n".join(indicators))})  # fieldsets from format_html
+                levels.append(
+                    {"level": level, "indicators": SafeString("\n".join(indicators))}
+                )  # fieldsets from format_html
             item = {
                 "competency": competency,
                 "scored": scored,
@@ -249,7 +280,10 @@ class SheetForm(forms.Form):
             if not self.for_self:
                 override = str(self.value(f"override-{scored.competency_id}"))
                 item.update(
-                    override_choices=[(str(choice), label, str(choice) == override) for choice, label in self.fields[f"override-{scored.competency_id}"].choices],
+                    override_choices=[
+                        (str(choice), label, str(choice) == override)
+                        for choice, label in self.fields[f"override-{scored.competency_id}"].choices
+                    ],
                     reason=self.value(f"reason-{scored.competency_id}"),
                     override_errors=errors.get(f"override-{scored.competency_id}", []),
                     reason_errors=errors.get(f"reason-{scored.competency_id}", []),
@@ -272,7 +306,10 @@ class SheetForm(forms.Form):
         for name, errors in self.errors.items():
             kind, _, key = name.partition("-")
             if kind in ("override", "reason"):
-                target, label = f"reason{key}" if kind == "reason" else f"o{key}", f"{names.get('c' + key, '')}: final level"
+                target, label = (
+                    f"reason{key}" if kind == "reason" else f"o{key}",
+                    f"{names.get('c' + key, '')}: final level",
+                )
             elif kind in ("rating", "evidence") and key.isdigit():
                 target, label = f"i{key}", f"{owners.get(int(key), '')}: an indicator"
             elif kind == "measure":
@@ -291,7 +328,12 @@ class SheetForm(forms.Form):
         return {
             "meeting_date_value": date.isoformat() if hasattr(date, "isoformat") else date,
             "text_fields": [
-                {"name": name, "label": self.fields[name].label, "value": self.value(name), "errors": errors.get(name, [])}
+                {
+                    "name": name,
+                    "label": self.fields[name].label,
+                    "value": self.value(name),
+                    "errors": errors.get(name, []),
+                }
                 for name in ("objectives", "development_plan", "manager_comments")
             ],
         }
@@ -299,8 +341,12 @@ class SheetForm(forms.Form):
     def measure_rows(self) -> list[dict]:
         errors = self.errors if self.is_bound else {}
         return [
-            {"measure": item["measure"], "name": f"measure-{item['measure'].pk}", "value": self.value(f"measure-{item['measure'].pk}"),
-             "errors": errors.get(f"measure-{item['measure'].pk}", [])}
+            {
+                "measure": item["measure"],
+                "name": f"measure-{item['measure'].pk}",
+                "value": self.value(f"measure-{item['measure'].pk}"),
+                "errors": errors.get(f"measure-{item['measure'].pk}", []),
+            }
             for item in self.sheet.measures
         ]
 
@@ -312,7 +358,9 @@ class SignOffForm(forms.Form):
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
     )
-    comments = forms.CharField(label="Your comments", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4}))
+    comments = forms.CharField(
+        label="Your comments", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 4})
+    )
     revision = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -321,7 +369,12 @@ class SignOffForm(forms.Form):
 
 
 class CountersignForm(forms.Form):
-    comments = forms.CharField(label="Your comments (optional)", required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    comments = forms.CharField(
+        label="Your comments (optional)",
+        required=False,
+        max_length=TEXT_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     revision = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -344,5 +397,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, appraisal: Appraisal, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["appraiser"].queryset = StaffMember.objects.active().exclude(pk=appraisal.staff_member_id).select_related("user")
+        self.fields["appraiser"].queryset = (
+            StaffMember.objects.active().exclude(pk=appraisal.staff_member_id).select_related("user")
+        )
         self.helper = form_helper()

@@ -57,7 +57,7 @@ class Point:
 
 
 def level_words(level: int | None, entry_level: int) -> str:
-    """"Level 4 (Desired)", "Level 1 (below entry)", "Not scored" against the window from `entry_level`."""
+    """ "Level 4 (Desired)", "Level 1 (below entry)", "Not scored" against the window from `entry_level`."""
     if level is None:
         return "Not scored"
     place = standing(level, entry_level)
@@ -164,15 +164,24 @@ def person_history(person: StaffMember) -> History:
     scored = defaultdict(list)
     if completed:
         for row in ScoredCompetency.objects.filter(appraisal_id__in=by_id).only(
-            "appraisal_id", "competency_id", "position", "name", "entry_level", "levels",
-            "derived_level", "self_level", "override_level",
+            "appraisal_id",
+            "competency_id",
+            "position",
+            "name",
+            "entry_level",
+            "levels",
+            "derived_level",
+            "self_level",
+            "override_level",
         ):
             scored[row.competency_id].append(row)
     requirements = {}
     role_version = None
     if person.role_profile_id:
         role_version = (
-            RoleProfileVersion.objects.filter(role_profile_id=person.role_profile_id, status=RoleProfileVersion.Status.PUBLISHED)
+            RoleProfileVersion.objects.filter(
+                role_profile_id=person.role_profile_id, status=RoleProfileVersion.Status.PUBLISHED
+            )
             .prefetch_related("requirements")
             .order_by("-number")
             .first()
@@ -187,7 +196,10 @@ def person_history(person: StaffMember) -> History:
     rows = []
     for competency_id in _competency_order(requirements, scored, framework):
         competency = framework[competency_id]
-        points = [_point(row, by_id[row.appraisal_id]) for row in sorted(scored.get(competency_id, []), key=lambda r: by_id[r.appraisal_id].cycle.period_end)]
+        points = [
+            _point(row, by_id[row.appraisal_id])
+            for row in sorted(scored.get(competency_id, []), key=lambda r: by_id[r.appraisal_id].cycle.period_end)
+        ]
         requirement = requirements.get(competency_id)
         rows.append(
             CompetencyHistory(
@@ -205,7 +217,9 @@ def person_history(person: StaffMember) -> History:
         row.cells = [by_appraisal.get(appraisal.pk) for appraisal in completed]
     # The indicators of each next level (only those: not the whole framework's), in one query.
     asked = {row.next_level.level.pk: row.next_level for row in rows if row.next_level is not None}
-    for indicator in Indicator.objects.current().filter(level_id__in=list(asked)).order_by("level_id", "position", "pk"):
+    for indicator in (
+        Indicator.objects.current().filter(level_id__in=list(asked)).order_by("level_id", "position", "pk")
+    ):
         asked[indicator.level_id].indicators.append(indicator)
 
     role_changes = _role_changes(person, completed)
@@ -214,15 +228,21 @@ def person_history(person: StaffMember) -> History:
             points=row.points, entry_level=row.entry_level, role_changes=role_changes, title=row.name
         )
     return History(
-        person=person, role_version=role_version, appraisals=appraisals, completed=completed,
-        competencies=rows, role_changes=role_changes,
+        person=person,
+        role_version=role_version,
+        appraisals=appraisals,
+        completed=completed,
+        competencies=rows,
+        role_changes=role_changes,
     )
 
 
 def _competency_order(requirements, scored, framework) -> list[int]:
     """The current role's competencies in its order, then any others with records, in framework order."""
     in_role = sorted(requirements, key=lambda pk: requirements[pk].position)
-    others = sorted((pk for pk in scored if pk not in requirements and pk in framework), key=lambda pk: framework[pk].position)
+    others = sorted(
+        (pk for pk in scored if pk not in requirements and pk in framework), key=lambda pk: framework[pk].position
+    )
     return in_role + others
 
 
@@ -278,7 +298,9 @@ def _role_changes(person: StaffMember, completed: list[Appraisal]) -> list[RoleC
         return []
     first = completed[0].cycle.period_end
     assignments = list(
-        RoleAssignment.objects.filter(staff_member=person).annotate(title=current_title("role_profile")).order_by("since", "pk")
+        RoleAssignment.objects.filter(staff_member=person)
+        .annotate(title=current_title("role_profile"))
+        .order_by("since", "pk")
     )
     changes = []
     previous = completed[0].role_version.role_profile_id  # what the first record was scored against

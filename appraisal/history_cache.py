@@ -50,6 +50,8 @@ def history_body(person_id: int, *, own: bool, load_person: Callable[[], StaffMe
     body = cache.get(key)
     if body is None:
         person = load_person()
-        body = render_to_string("appraisal/_history_body.html", {"history": person_history(person), "person": person, "own": own})
+        body = render_to_string(
+            "appraisal/_history_body.html", {"history": person_history(person), "person": person, "own": own}
+        )
         cache.set(key, body, TTL)
     return body

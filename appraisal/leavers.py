@@ -29,7 +29,10 @@ State = Appraisal.State
 def appraisals_to_hand_over(member: StaffMember) -> list[Appraisal]:
     """The open appraisals `member` conducts."""
     return list(
-        Appraisal.objects.filter(appraiser=member).exclude(state=State.COMPLETED).select_related("cycle", "staff_member__user").order_by("cycle__period_end", "pk")
+        Appraisal.objects.filter(appraiser=member)
+        .exclude(state=State.COMPLETED)
+        .select_related("cycle", "staff_member__user")
+        .order_by("cycle__period_end", "pk")
     )
 
 
@@ -38,7 +41,9 @@ def reason_for(member: StaffMember, left_on: datetime.date) -> str:
 
 
 @transaction.atomic
-def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, successors: dict[str, StaffMember] | None = None) -> StaffMember:
+def mark_leaver(
+    *, by, member: StaffMember, left_on: datetime.date | None, successors: dict[str, StaffMember] | None = None
+) -> StaffMember:
     """Record the last day of employment with its handover; `successors` maps "report-<id>" and
     "appraisal-<id>" to who takes each over. Raises ValidationError with a message per field."""
     successors = successors or {}
@@ -52,14 +57,18 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, succe
         for appraisal in appraisals_to_hand_over(member):
             successor = successors.get(f"appraisal-{appraisal.pk}")
             if successor is None:
-                errors[f"appraisal-{appraisal.pk}"] = f"Choose who conducts {appraisal.staff_member}'s appraisal in {appraisal.cycle}."
+                errors[f"appraisal-{appraisal.pk}"] = (
+                    f"Choose who conducts {appraisal.staff_member}'s appraisal in {appraisal.cycle}."
+                )
             elif successor.pk == member.pk:
                 errors[f"appraisal-{appraisal.pk}"] = f"{member.name} is the one leaving: choose someone else."
             elif (problem := appraiser_problem(appraisal, successor, on=effective)) is not None:
                 errors[f"appraisal-{appraisal.pk}"] = problem
             else:
                 handovers.append((appraisal, successor))
-    line_successors = {int(key.split("-", 1)[1]): person for key, person in successors.items() if key.startswith("report-")}
+    line_successors = {
+        int(key.split("-", 1)[1]): person for key, person in successors.items() if key.startswith("report-")
+    }
     try:
         staff_leaving.mark_leaver(by=by, member=member, left_on=left_on, line_successors=line_successors)
     except ValidationError as error:
@@ -70,18 +79,30 @@ def mark_leaver(*, by, member: StaffMember, left_on: datetime.date | None, succe
         if effective <= today:
             hand_over_appraisal(by=by, appraisal=appraisal, appraiser=successor, reason=reason_for(member, left_on))
         else:
-            AppraiserHandover.objects.create(appraisal=appraisal, leaver=member, successor=successor, on=effective, recorded_by=by)
+            AppraiserHandover.objects.create(
+                appraisal=appraisal, leaver=member, successor=successor, on=effective, recorded_by=by
+            )
             trail.record(
-                actor=by, action="plan handover", obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id,
+                actor=by,
+                action="plan handover",
+                obj=appraisal,
+                object_type="appraisal",
+                person=appraisal.staff_member_id,
                 changes={"appraiser": [str(member), str(successor)], "from": str(effective)},
             )
     return member
 
 
 def _cancel_planned(*, by, member: StaffMember) -> None:
-    for handover in AppraiserHandover.objects.filter(leaver=member, applied_at__isnull=True).select_related("appraisal", "successor__user"):
+    for handover in AppraiserHandover.objects.filter(leaver=member, applied_at__isnull=True).select_related(
+        "appraisal", "successor__user"
+    ):
         trail.record(
-            actor=by, action="cancel handover", obj=handover.appraisal, object_type="appraisal", person=handover.appraisal.staff_member_id,
+            actor=by,
+            action="cancel handover",
+            obj=handover.appraisal,
+            object_type="appraisal",
+            person=handover.appraisal.staff_member_id,
             changes={"appraiser": [str(handover.successor), str(member)], "from": str(handover.on)},
         )
         handover.delete()
@@ -95,11 +116,21 @@ def apply_due_handovers(today: datetime.date | None = None) -> dict[str, int]:
     today = today or timezone.localdate()
     done = {"line managers": len(staff_leaving.apply_due_line_changes(today)), "appraisals": 0, "left as they are": 0}
     for handover in AppraiserHandover.objects.filter(applied_at__isnull=True, on__lte=today).select_related(
-        "appraisal__cycle", "appraisal__staff_member__user", "appraisal__appraiser__user", "leaver__user", "successor__user", "recorded_by"
+        "appraisal__cycle",
+        "appraisal__staff_member__user",
+        "appraisal__appraiser__user",
+        "leaver__user",
+        "successor__user",
+        "recorded_by",
     ):
         appraisal = handover.appraisal
         if appraisal.state != State.COMPLETED and appraisal.appraiser_id == handover.leaver_id:
-            if _hand_over(appraisal, handover.successor, by=handover.recorded_by, reason=reason_for(handover.leaver, handover.on - datetime.timedelta(days=1))):
+            if _hand_over(
+                appraisal,
+                handover.successor,
+                by=handover.recorded_by,
+                reason=reason_for(handover.leaver, handover.on - datetime.timedelta(days=1)),
+            ):
                 done["appraisals"] += 1
             else:
                 done["left as they are"] += 1
@@ -130,6 +161,11 @@ def _hand_over(appraisal: Appraisal, successor: StaffMember, *, by, reason: str)
         with transaction.atomic():
             hand_over_appraisal(by=by, appraisal=appraisal, appraiser=successor, reason=reason)
     except ValidationError as error:
-        logger.warning("Appraisal %s was not handed over to staff member %s: %s", appraisal.pk, successor.pk, "; ".join(error.messages))
+        logger.warning(
+            "Appraisal %s was not handed over to staff member %s: %s",
+            appraisal.pk,
+            successor.pk,
+            "; ".join(error.messages),
+        )
         return False
     return True

@@ -14,17 +14,25 @@ from core.dates import cycle_date_problems
 class AppraisalCycle(models.Model):
     """An annual appraisal round ("Annual appraisal 2026"). Opening it creates everyone's appraisal."""
 
-    name = models.CharField(max_length=120, unique=True, error_messages={"unique": "A cycle with this name already exists."})
+    name = models.CharField(
+        max_length=120, unique=True, error_messages={"unique": "A cycle with this name already exists."}
+    )
     period_start = models.DateField(help_text="First day of the year under review.")
     period_end = models.DateField(help_text="Last day of the year under review: the date the records speak to.")
     due_on = models.DateField("due date", help_text="When appraisals should be completed.")
     self_assessment = models.BooleanField(
-        "staff self-assess first", default=True, help_text="Staff rate themselves against the indicators before their manager does."
+        "staff self-assess first",
+        default=True,
+        help_text="Staff rate themselves against the indicators before their manager does.",
     )
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     opened_at = models.DateTimeField(null=True, blank=True)
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-period_end", "name"]
@@ -92,7 +100,9 @@ class Appraisal(models.Model):
     revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     self_assessment_comments = models.TextField("your comments on the year", blank=True)
     meeting_date = models.DateField(null=True, blank=True)
@@ -101,12 +111,18 @@ class Appraisal(models.Model):
     manager_comments = models.TextField("overall comments", blank=True)
     shared_at = models.DateTimeField(null=True, blank=True)
     staff_comments = models.TextField("comments", blank=True)
-    staff_agrees = models.BooleanField(null=True, blank=True, help_text="Empty until signed off; False records disagreement.")
+    staff_agrees = models.BooleanField(
+        null=True, blank=True, help_text="Empty until signed off; False records disagreement."
+    )
     signed_off_at = models.DateTimeField(null=True, blank=True)
-    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     countersign_comments = models.TextField("countersignature comments", blank=True)
     countersigned_at = models.DateTimeField(null=True, blank=True)
-    countersigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    countersigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
 
     objects = AppraisalQuerySet.as_manager()
@@ -260,7 +276,9 @@ class MeasureReview(models.Model):
 
     class Meta:
         ordering = ["appraisal", "measure__position"]
-        constraints = [models.UniqueConstraint(fields=["appraisal", "measure"], name="measure_review_unique_per_appraisal")]
+        constraints = [
+            models.UniqueConstraint(fields=["appraisal", "measure"], name="measure_review_unique_per_appraisal")
+        ]
 
 
 class AppraisalEvent(models.Model):

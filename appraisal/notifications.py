@@ -66,53 +66,113 @@ def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
         for group in by_appraiser.values():
             names = "\n".join(f"- {appraisal.staff_member}: {_record_link(appraisal)}" for appraisal in group)
             messages.append(
-                _message(_appraiser(group[0]), f"{cycle.name}: {len(group)} appraisal(s) to carry out", f"Due by {due}:\n{names}")
+                _message(
+                    _appraiser(group[0]),
+                    f"{cycle.name}: {len(group)} appraisal(s) to carry out",
+                    f"Due by {due}:\n{names}",
+                )
             )
     _send(messages)
 
 
 def appraiser_assigned(appraisal: Appraisal) -> None:
-    _send([_message(_appraiser(appraisal), f"You are now {appraisal.staff_member}'s appraiser",
-                    f"HR has asked you to carry out {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _appraiser(appraisal),
+                f"You are now {appraisal.staff_member}'s appraiser",
+                f"HR has asked you to carry out {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def review_due(appraisal: Appraisal) -> None:
-    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member} has completed their self-assessment",
-                    f"You can now score {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _appraiser(appraisal),
+                f"{appraisal.staff_member} has completed their self-assessment",
+                f"You can now score {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def review_begun(appraisal: Appraisal) -> None:
-    _send([_message(_person(appraisal), "Your manager has started your appraisal",
-                    f"{appraisal.appraiser} has started scoring your {appraisal.cycle} appraisal without waiting for your "
-                    f"self-assessment; what you had saved of it is kept beside their ratings:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _person(appraisal),
+                "Your manager has started your appraisal",
+                f"{appraisal.appraiser} has started scoring your {appraisal.cycle} appraisal without waiting for your "
+                f"self-assessment; what you had saved of it is kept beside their ratings:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def sign_off_due(appraisal: Appraisal) -> None:
-    _send([_message(_person(appraisal), f"Your appraisal is ready for you to read and sign",
-                    f"{appraisal.appraiser} has shared your {appraisal.cycle} appraisal with you. Please read it, add your "
-                    f"comments and sign it off (you can record that you disagree):\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _person(appraisal),
+                f"Your appraisal is ready for you to read and sign",
+                f"{appraisal.appraiser} has shared your {appraisal.cycle} appraisal with you. Please read it, add your "
+                f"comments and sign it off (you can record that you disagree):\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def withdrawn(appraisal: Appraisal) -> None:
-    _send([_message(_person(appraisal), "Your appraisal has been taken back for changes",
-                    f"{appraisal.appraiser} is changing your {appraisal.cycle} appraisal; you will be asked to sign it when it is "
-                    f"shared again:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _person(appraisal),
+                "Your appraisal has been taken back for changes",
+                f"{appraisal.appraiser} is changing your {appraisal.cycle} appraisal; you will be asked to sign it when it is "
+                f"shared again:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def countersign_due(appraisal: Appraisal) -> None:
     agreement = "agreeing with it" if appraisal.staff_agrees else "recording that they disagree"
-    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member} has signed their appraisal",
-                    f"{appraisal.staff_member} has signed off their {appraisal.cycle} appraisal, {agreement}. Please read their "
-                    f"comments and countersign:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _appraiser(appraisal),
+                f"{appraisal.staff_member} has signed their appraisal",
+                f"{appraisal.staff_member} has signed off their {appraisal.cycle} appraisal, {agreement}. Please read their "
+                f"comments and countersign:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def completed(appraisal: Appraisal) -> None:
-    _send([_message(_person(appraisal), "Your appraisal is complete",
-                    f"{appraisal.appraiser} has countersigned your {appraisal.cycle} appraisal. You can read it and download it "
-                    f"as a PDF:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _person(appraisal),
+                "Your appraisal is complete",
+                f"{appraisal.appraiser} has countersigned your {appraisal.cycle} appraisal. You can read it and download it "
+                f"as a PDF:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
 
 
 def reopened(appraisal: Appraisal) -> None:
-    _send([_message(_appraiser(appraisal), f"{appraisal.staff_member}'s appraisal has been reopened",
-                    f"HR has reopened {appraisal.staff_member}'s {appraisal.cycle} appraisal so that it can be changed; it will "
-                    f"need to be shared and signed again:\n{_record_link(appraisal)}")])
+    _send(
+        [
+            _message(
+                _appraiser(appraisal),
+                f"{appraisal.staff_member}'s appraisal has been reopened",
+                f"HR has reopened {appraisal.staff_member}'s {appraisal.cycle} appraisal so that it can be changed; it will "
+                f"need to be shared and signed again:\n{_record_link(appraisal)}",
+            )
+        ]
+    )

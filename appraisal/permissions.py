@@ -132,7 +132,12 @@ class Permissions:
     @property
     def may_see_scores(self) -> bool:
         """The manager's ratings, levels, comments and plans: the owner sees them once shared."""
-        return self.is_hr or self.is_appraiser or self.is_above or (self.is_owner and self.state in Appraisal.SHARED_STATES)
+        return (
+            self.is_hr
+            or self.is_appraiser
+            or self.is_above
+            or (self.is_owner and self.state in Appraisal.SHARED_STATES)
+        )
 
     @property
     def may_see_competencies(self) -> bool:
@@ -222,9 +227,19 @@ def permissions_for(user: Viewer, appraisal: Appraisal) -> Permissions:
     is_hr = is_hr_admin_over(user, appraisal.staff_member_id)
     is_owner = person is not None and person.pk == appraisal.staff_member_id
     is_appraiser = person is not None and person.pk == appraisal.appraiser_id
-    is_above = person is not None and not is_owner and not is_appraiser and person.pk in managers_above(appraisal.staff_member_id)
+    is_above = (
+        person is not None
+        and not is_owner
+        and not is_appraiser
+        and person.pk in managers_above(appraisal.staff_member_id)
+    )
     # The appraiser who is the person's line manager sees their history; another appraiser does not.
-    may_see_history = is_owner or is_hr or is_above or (is_appraiser and appraisal.staff_member.line_manager_id == appraisal.appraiser_id)
+    may_see_history = (
+        is_owner
+        or is_hr
+        or is_above
+        or (is_appraiser and appraisal.staff_member.line_manager_id == appraisal.appraiser_id)
+    )
     return Permissions(
         viewer_id=user.pk,
         appraisal_id=appraisal.pk,

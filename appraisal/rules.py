@@ -104,7 +104,9 @@ def held_since(level: int, period_end: datetime.date, history: Iterable[Record])
     """
     since = period_end
     # Newest first; of two records on one date, the higher level (so the order given does not matter).
-    ordered = sorted(history, key=lambda record: (record.period_end, -1 if record.level is None else record.level), reverse=True)
+    ordered = sorted(
+        history, key=lambda record: (record.period_end, -1 if record.level is None else record.level), reverse=True
+    )
     for record in ordered:
         if record.period_end >= since:
             continue  # not before the run being extended

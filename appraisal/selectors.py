@@ -50,7 +50,9 @@ def earlier_records(appraisal: Appraisal) -> dict[int, list[Record]]:
     return records_from(*earlier_levels(appraisal))
 
 
-def records_from(earlier: Sequence[tuple[int, datetime.date]], levels: dict[int, dict[int, int | None]]) -> dict[int, list[Record]]:
+def records_from(
+    earlier: Sequence[tuple[int, datetime.date]], levels: dict[int, dict[int, int | None]]
+) -> dict[int, list[Record]]:
     """{competency id: [Record, ...]} from what `earlier_levels` reads.
 
     Every earlier completed appraisal appears for every competency: with None where the record
@@ -96,7 +98,9 @@ def current_versions(role_profile_ids: Iterable[int]) -> dict[int, RoleProfileVe
 def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[Candidate], list[NotAppraised]]:
     """Active staff without an appraisal in `cycle`: those who can have one, and those who cannot and why."""
     people = list(
-        StaffMember.objects.active().exclude(appraisals__cycle=cycle).select_related("user", "role_profile", "line_manager__user")
+        StaffMember.objects.active()
+        .exclude(appraisals__cycle=cycle)
+        .select_related("user", "role_profile", "line_manager__user")
     )
     versions = current_versions({person.role_profile_id for person in people if person.role_profile_id})
     candidates, problems = [], []
@@ -198,7 +202,12 @@ class Sheet:
 
     @property
     def indicator_ids(self) -> list[int]:
-        return [row.indicator.pk for competency in self.competencies for level in competency.levels for row in level.indicators]
+        return [
+            row.indicator.pk
+            for competency in self.competencies
+            for level in competency.levels
+            for row in level.indicators
+        ]
 
 
 def appraisal_sheet(appraisal: Appraisal) -> Sheet:
@@ -216,15 +225,21 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     last_ratings, last_levels = {}, {}
     if previous_id is not None:
         last_ratings = dict(
-            IndicatorRating.objects.filter(scored_competency__appraisal_id=previous_id).exclude(rating="").values_list("indicator_id", "rating")
+            IndicatorRating.objects.filter(scored_competency__appraisal_id=previous_id)
+            .exclude(rating="")
+            .values_list("indicator_id", "rating")
         )
-        last_levels = {competency_id: by[previous_id] for competency_id, by in earlier_achieved.items() if previous_id in by}
+        last_levels = {
+            competency_id: by[previous_id] for competency_id, by in earlier_achieved.items() if previous_id in by
+        }
     rows = []
     for competency in scored:
         ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
         levels = []
         for label, level in zip(WINDOW_NAMES, competency.levels):
-            row = LevelRow(number=level["number"], label=label, lead=level.get("lead", ""), rule_text=level.get("rule_text", ""))
+            row = LevelRow(
+                number=level["number"], label=label, lead=level.get("lead", ""), rule_text=level.get("rule_text", "")
+            )
             window_level = WindowLevel.from_snapshot(level)
             if window_level.is_rule:
                 row.is_rule = True
@@ -244,10 +259,13 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
                     )
                 )
             levels.append(row)
-        rows.append(CompetencyRow(scored=competency, levels=levels, last_level=last_levels.get(competency.competency_id)))
+        rows.append(
+            CompetencyRow(scored=competency, levels=levels, last_level=last_levels.get(competency.competency_id))
+        )
     reviews = {review.measure_id: review.comment for review in MeasureReview.objects.filter(appraisal=appraisal)}
     measures: list[MeasureItem] = [
-        {"measure": measure, "comment": reviews.get(measure.pk, "")} for measure in appraisal.role_version.performance_measures.all()
+        {"measure": measure, "comment": reviews.get(measure.pk, "")}
+        for measure in appraisal.role_version.performance_measures.all()
     ]
     return Sheet(competencies=rows, measures=measures)
 
@@ -264,13 +282,10 @@ def _rule_status(level: WindowLevel, appraisal: Appraisal, history: Iterable[Rec
             f"{months} months."
         )
     reached = add_months(since, months) <= period_end
-    return (
-        f"Completed appraisals show level {sustained_level} or above continuously since {since:%-d %B %Y}. "
-        + (
-            f"With level {sustained_level} in this appraisal, that is {months} months or more."
-            if reached
-            else f"Level {level.number} needs {months} months."
-        )
+    return f"Completed appraisals show level {sustained_level} or above continuously since {since:%-d %B %Y}. " + (
+        f"With level {sustained_level} in this appraisal, that is {months} months or more."
+        if reached
+        else f"Level {level.number} needs {months} months."
     )
 
 

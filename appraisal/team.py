@@ -19,7 +19,9 @@ from staff.models import StaffMember
 
 DIRECT, LINE = "direct", "line"
 # A grid cell's content: outside the role, not appraised yet, or the level and its standing.
-NOT_IN_ROLE = '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">{words}</span>'
+NOT_IN_ROLE = (
+    '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">{words}</span>'
+)
 NOT_APPRAISED = '<span class="standing standing-not_scored">{words}</span>'
 APPRAISED = '<span class="standing standing-{standing}"><span class="standing-level">{level}</span> {words}</span>'
 
@@ -78,7 +80,9 @@ class Member:
     def cells_html(self) -> str:
         """The grid row's cells. Built here rather than in the template: a head of service's whole
         line is a grid of a few thousand cells, and the template engine took most of the page's time."""
-        return SafeString("".join(_grid_cell(cell.required, cell.entry_level, cell.level) for cell in self.cells))  # from format_html
+        return SafeString(
+            "".join(_grid_cell(cell.required, cell.entry_level, cell.level) for cell in self.cells)
+        )  # from format_html
 
     @property
     def days_overdue(self) -> int:
@@ -138,10 +142,14 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
 
     requirements = {}  # role profile id -> {competency id: entry level}, from the newest published version
     role_titles = {}
-    for requirement in RoleRequirement.objects.filter(
-        version__role_profile_id__in={p.role_profile_id for p in people if p.role_profile_id},
-        version__status="published",
-    ).select_related("version").order_by("version__role_profile_id", "-version__number", "position"):
+    for requirement in (
+        RoleRequirement.objects.filter(
+            version__role_profile_id__in={p.role_profile_id for p in people if p.role_profile_id},
+            version__status="published",
+        )
+        .select_related("version")
+        .order_by("version__role_profile_id", "-version__number", "position")
+    ):
         version = requirement.version
         newest = role_titles.setdefault(version.role_profile_id, (version.number, version.title))
         if newest[0] == version.number:
@@ -156,7 +164,9 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
     levels, latest_cycles = {}, {}
     for person_id, competency_id, derived, override, cycle_name in ScoredCompetency.objects.filter(
         appraisal__staff_member_id__in=ids, appraisal_id=Subquery(latest)
-    ).values_list("appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"):
+    ).values_list(
+        "appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"
+    ):
         levels[person_id, competency_id] = override if override is not None else derived
         latest_cycles[person_id] = cycle_name
 
@@ -174,10 +184,17 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
         )
         for competency in competencies:
             entry = windows.get(competency.pk)
-            member.cells.append(Cell(required=entry is not None, entry_level=entry, level=levels.get((person.pk, competency.pk))))
+            member.cells.append(
+                Cell(required=entry is not None, entry_level=entry, level=levels.get((person.pk, competency.pk)))
+            )
         members.append(member)
     return Team(
-        manager=manager, scope=scope, cycle=cycle, cycles=cycles, members=members, competencies=competencies,
-        direct_count=direct_count, line_count=line_count,
+        manager=manager,
+        scope=scope,
+        cycle=cycle,
+        cycles=cycles,
+        members=members,
+        competencies=competencies,
+        direct_count=direct_count,
+        line_count=line_count,
     )
-

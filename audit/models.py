@@ -22,7 +22,9 @@ class AuditEntry(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=40, help_text="create, edit, publish, import, retire, …")
-    object_type = models.CharField(max_length=60, db_index=True, help_text="e.g. role profile, competency, staff member")
+    object_type = models.CharField(
+        max_length=60, db_index=True, help_text="e.g. role profile, competency, staff member"
+    )
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=300)
     # The person the record is about, when it is about one (staff records, later appraisals).
@@ -55,7 +57,12 @@ class AuditEntry(models.Model):
         changes = self.changes if isinstance(self.changes, dict) else {"": self.changes}
         for name, value in changes.items():
             row: dict[str, Any] = {"name": _label(name)}
-            if isinstance(value, list) and len(value) == 2 and name not in self.SUMMARY_LISTS and not any(isinstance(v, dict) for v in value):
+            if (
+                isinstance(value, list)
+                and len(value) == 2
+                and name not in self.SUMMARY_LISTS
+                and not any(isinstance(v, dict) for v in value)
+            ):
                 before, after = value
                 if isinstance(before, list) or isinstance(after, list):
                     before, after = before or [], after or []

@@ -66,8 +66,15 @@ def make_session(username: str) -> str:
     user = get_user_model().objects.get(username=username)
     session = SessionStore()
     now = int(time.time())
-    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
-                    HASH_SESSION_KEY: user.get_session_auth_hash(), STARTED_KEY: now, SEEN_KEY: now})
+    session.update(
+        {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+            STARTED_KEY: now,
+            SEEN_KEY: now,
+        }
+    )
     session.save()
     return session.session_key  # type: ignore[return-value]  # saved, so it has a key
 
@@ -90,6 +97,7 @@ def _fetch(port, path, cookie, timeout):
 
 
 # --- python generator: client threads in two processes ---------------------------------------
+
 
 def _client(port, path, cookie, until, results, lock):
     headers = _headers(cookie)
@@ -116,7 +124,9 @@ def _client(port, path, cookie, until, results, lock):
 
 def _process(port, path, cookie, until, threads, queue):
     results, lock = [], threading.Lock()
-    workers = [threading.Thread(target=_client, args=(port, path, cookie, until, results, lock)) for _ in range(threads)]
+    workers = [
+        threading.Thread(target=_client, args=(port, path, cookie, until, results, lock)) for _ in range(threads)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -135,8 +145,10 @@ def run_python(args, cookie):
     queue = multiprocessing.Queue()
     started = time.monotonic()
     until = started + args.seconds
-    runners = [multiprocessing.Process(target=_process, args=(args.port, args.path, cookie, until, count, queue))
-               for count in threads]
+    runners = [
+        multiprocessing.Process(target=_process, args=(args.port, args.path, cookie, until, count, queue))
+        for count in threads
+    ]
     for runner in runners:
         runner.start()
     outcomes = [queue.get(timeout=args.seconds + 120) for _ in runners]
@@ -147,10 +159,14 @@ def run_python(args, cookie):
     errors = sum(o[1] for o in outcomes)
     times = sorted(t for o in outcomes for t in o[2])
     return {
-        "generator": "python", "seconds": round(elapsed, 1), "requests": ok + errors, "errors": errors,
+        "generator": "python",
+        "seconds": round(elapsed, 1),
+        "requests": ok + errors,
+        "errors": errors,
         "requests_per_second": round((ok + errors) / elapsed, 1),
         "median_ms": round(statistics.median(times) * 1000, 1) if times else None,
-        "p95_ms": _rank(times, 0.95), "p99_ms": _rank(times, 0.99),
+        "p95_ms": _rank(times, 0.95),
+        "p99_ms": _rank(times, 0.99),
     }
 
 
@@ -176,22 +192,36 @@ def parse_wrk(output):
     socket = re.search(r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)$", output, re.M)
     per_second = re.search(r"^Requests/sec:\s*([\d.]+)$", output, re.M)
     return {
-        "requests": int(total.group(1)), "duration": float(total.group(2)) * _TIME_UNITS[total.group(3)],
+        "requests": int(total.group(1)),
+        "duration": float(total.group(2)) * _TIME_UNITS[total.group(3)],
         "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,  # the line is absent when all are 0
-        "not200": int(not200.group(1)), "requests_per_second": float(per_second.group(1)) if per_second else None,
+        "not200": int(not200.group(1)),
+        "requests_per_second": float(per_second.group(1)) if per_second else None,
         "percentiles_us": [int(n) for n in percentiles.groups()],
     }
 
 
 def run_wrk(args, cookie, wrk):
     seconds = max(1, round(args.seconds))  # wrk takes whole seconds
-    command = [wrk, "-t1", f"-c{args.clients}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(WRK_SCRIPT),
-               *(arg for name, value in _headers(cookie).items() for arg in ("-H", f"{name}: {value}")),
-               f"http://127.0.0.1:{args.port}{args.path}"]
+    command = [
+        wrk,
+        "-t1",
+        f"-c{args.clients}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        *(arg for name, value in _headers(cookie).items() for arg in ("-H", f"{name}: {value}")),
+        f"http://127.0.0.1:{args.port}{args.path}",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, cwd=ROOT)
     except subprocess.TimeoutExpired as error:
-        raise SystemExit(f"wrk did not finish within {seconds + 60} s:\n{error.stdout or ''}{error.stderr or ''}") from error
+        raise SystemExit(
+            f"wrk did not finish within {seconds + 60} s:\n{error.stdout or ''}{error.stderr or ''}"
+        ) from error
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise SystemExit(f"wrk exited with {done.returncode}:\n{output}")
@@ -202,10 +232,14 @@ def run_wrk(args, cookie, wrk):
     requests, duration = parsed["requests"], parsed["duration"]
     p50, p95, p99 = (round(us / 1000, 1) for us in parsed["percentiles_us"])
     return {
-        "generator": wrk_version(wrk), "seconds": round(duration, 1), "requests": requests,
+        "generator": wrk_version(wrk),
+        "seconds": round(duration, 1),
+        "requests": requests,
         "errors": parsed["not200"] + parsed["socket_errors"],
         "requests_per_second": round(requests / duration, 1) if duration else 0.0,
-        "median_ms": p50 if requests else None, "p95_ms": p95 if requests else None, "p99_ms": p99 if requests else None,
+        "median_ms": p50 if requests else None,
+        "p95_ms": p95 if requests else None,
+        "p99_ms": p99 if requests else None,
     }
 
 
@@ -213,6 +247,7 @@ def warm_up(args, cookie):
     """Warm every worker (a worker's first request takes about a second): 2 × workers concurrent connections,
     3 requests each. Sequential requests would all go to the one worker that is idle first, leaving the others
     cold, and their first requests (1-2 s under load) would then land in the measured run."""
+
     def get():
         for _ in range(3):
             _fetch(args.port, args.path, cookie, timeout=30)
@@ -233,8 +268,12 @@ def main():
     parser.add_argument("--user", default="staff")
     parser.add_argument("--out", default=str(ROOT / "bench" / "load.json"))
     parser.add_argument("--size", type=int, default=None, help="recorded with the figures")
-    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
-                        help="load generator (auto: wrk if it is on PATH, else python)")
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk if it is on PATH, else python)",
+    )
     args = parser.parse_args()
     if args.clients is None:
         args.clients = 2 * args.workers
@@ -246,13 +285,26 @@ def main():
 
     cookie = make_session(args.user)
     # As in production: the static files collected (hashed names, compressed copies) before the server starts.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env={**os.environ, "DEBUG": "0"},
-                   check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "0"},
+        check=True,
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "config.wsgi:application", "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "DEBUG": "0"},
+        [
+            str(gunicorn),
+            "config.wsgi:application",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "0"},
     )
     try:
         deadline = time.monotonic() + 30
@@ -272,16 +324,21 @@ def main():
         server.terminate()
         server.wait(timeout=30)
     figures = {
-        "page": args.path, "size": args.size, "server": f"gunicorn, {args.workers} workers (sync), production settings",
-        "clients": args.clients, **measured,
+        "page": args.path,
+        "size": args.size,
+        "server": f"gunicorn, {args.workers} workers (sync), production settings",
+        "clients": args.clients,
+        **measured,
     }
     Path(args.out).write_text(json.dumps(figures, indent=1) + "\n")
     kind = "wrk" if wrk else "python"
     noun = ("connection" if wrk else "client") + ("" if args.clients == 1 else "s")
-    print(f"Load test {args.path}: {figures['requests_per_second']} requests/s, {figures['errors']} errors, "
-          f"{figures['requests']} requests in {figures['seconds']} s ({kind}, {args.clients} {noun}; "
-          f"gunicorn {args.workers} workers); median {figures['median_ms']} ms, "
-          f"95th percentile {figures['p95_ms']} ms, 99th percentile {figures['p99_ms']} ms")
+    print(
+        f"Load test {args.path}: {figures['requests_per_second']} requests/s, {figures['errors']} errors, "
+        f"{figures['requests']} requests in {figures['seconds']} s ({kind}, {args.clients} {noun}; "
+        f"gunicorn {args.workers} workers); median {figures['median_ms']} ms, "
+        f"95th percentile {figures['p95_ms']} ms, 99th percentile {figures['p99_ms']} ms"
+    )
     return 1 if figures["errors"] else 0
 
 

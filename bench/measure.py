@@ -35,8 +35,15 @@ HISTORY_FIRST_VIEW = "my history (first view)"
 # Targets (docs/performance.md): queries per key page, median milliseconds at the larger size.
 MAX_QUERIES = 15
 TARGET_MS = {
-    "scoring page": 50, "appraisal record": 50, "my history": 50, HISTORY_FIRST_VIEW: 50, "team page": 50, "team page (whole line)": 50,
-    "organisation reports": 300, "appraisal PDF": 1500, OPEN_CYCLE: 15000,
+    "scoring page": 50,
+    "appraisal record": 50,
+    "my history": 50,
+    HISTORY_FIRST_VIEW: 50,
+    "team page": 50,
+    "team page (whole line)": 50,
+    "organisation reports": 300,
+    "appraisal PDF": 1500,
+    OPEN_CYCLE: 15000,
 }
 
 
@@ -103,11 +110,18 @@ def pages() -> list[tuple[str, str, str, bool]]:
     """(name, login, URL, is a PDF) for each measured page, from the seeded organisation (seed_scale)."""
     staff = StaffMember.objects.select_related("role_profile").get(user__username="staff")
     manager = StaffMember.objects.get(user__username="manager")
-    current = Appraisal.objects.filter(staff_member=staff, appraiser=manager, state=State.MANAGER_REVIEW).order_by("-cycle__period_end").first()
+    current = (
+        Appraisal.objects.filter(staff_member=staff, appraiser=manager, state=State.MANAGER_REVIEW)
+        .order_by("-cycle__period_end")
+        .first()
+    )
     latest = Appraisal.objects.completed().filter(staff_member=staff).order_by("-cycle__period_end").first()
-    completed_cycle = AppraisalCycle.objects.filter(appraisals__state=State.COMPLETED, opened_at__isnull=False).exclude(
-        appraisals__state__in=[s for s in State if s != State.COMPLETED]
-    ).order_by("-period_end").first()
+    completed_cycle = (
+        AppraisalCycle.objects.filter(appraisals__state=State.COMPLETED, opened_at__isnull=False)
+        .exclude(appraisals__state__in=[s for s in State if s != State.COMPLETED])
+        .order_by("-period_end")
+        .first()
+    )
     if current is None or latest is None or completed_cycle is None:
         raise RuntimeError("The database does not hold a seeded organisation: run `python manage.py seed_scale` first.")
     slug = staff.role_profile.slug
@@ -135,8 +149,12 @@ def time_open_cycle(*, repeat: int = 1) -> tuple[int, float]:
     for _ in range(repeat):
         with transaction.atomic():
             cycle = cycles.create_cycle(
-                by=hr, name="Benchmark cycle", period_start=latest.period_end.replace(year=year - 1, day=1, month=4),
-                period_end=latest.period_end.replace(year=year), due_on=latest.due_on.replace(year=year), self_assessment=True,
+                by=hr,
+                name="Benchmark cycle",
+                period_start=latest.period_end.replace(year=year - 1, day=1, month=4),
+                period_end=latest.period_end.replace(year=year),
+                due_on=latest.due_on.replace(year=year),
+                self_assessment=True,
             )
             hr = get_user_model().objects.get(pk=hr.pk)
             with CaptureQueriesContext(connection) as captured:
@@ -166,7 +184,11 @@ def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | No
                 continue
             client = clients.setdefault(login, _client(login)) if login not in clients else clients[login]
             queries, median = measure_page(
-                client, url, repeat=pdf_repeat if is_pdf else repeat, warm=1 if is_pdf else 2, uncached=name == HISTORY_FIRST_VIEW
+                client,
+                url,
+                repeat=pdf_repeat if is_pdf else repeat,
+                warm=1 if is_pdf else 2,
+                uncached=name == HISTORY_FIRST_VIEW,
             )
             result = Result(name, size, queries, median, median / (pdf_floor if is_pdf else floor))
             results.append(result)
@@ -193,8 +215,22 @@ def save(results: list[Result], path: Path) -> list[dict]:
     return rows
 
 
-NAMES_IN_ORDER = [FLOOR, PDF_FLOOR, "scoring page", "appraisal record", "my history", HISTORY_FIRST_VIEW, "team page", "team page (whole line)",
-                  "organisation reports", "role profile page", "appraisal PDF", "role profile PDF", "history PDF", OPEN_CYCLE]
+NAMES_IN_ORDER = [
+    FLOOR,
+    PDF_FLOOR,
+    "scoring page",
+    "appraisal record",
+    "my history",
+    HISTORY_FIRST_VIEW,
+    "team page",
+    "team page (whole line)",
+    "organisation reports",
+    "role profile page",
+    "appraisal PDF",
+    "role profile PDF",
+    "history PDF",
+    OPEN_CYCLE,
+]
 
 
 def _order(name: str) -> int:
@@ -219,8 +255,11 @@ def table(rows: list[dict]) -> str:
             if row is None:
                 cells += ["", "", ""]
                 continue
-            cells += ["" if row["queries"] is None else str(row["queries"]), f"{row['median_ms']:.1f}",
-                      "" if row["ratio"] is None else f"{row['ratio']:.1f}"]
+            cells += [
+                "" if row["queries"] is None else str(row["queries"]),
+                f"{row['median_ms']:.1f}",
+                "" if row["ratio"] is None else f"{row['ratio']:.1f}",
+            ]
         cells.append(_verdict(name, [by.get((name, size)) for size in sizes], by.get((name, largest))))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -20,7 +20,9 @@ PYTHON = sys.executable
 
 
 def manage(*args, url):
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "DEBUG": "0"}, check=True)
+    subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "DEBUG": "0"}, check=True
+    )
 
 
 def main() -> int:
@@ -38,15 +40,20 @@ def main() -> int:
     try:
         if database == "postgres":
             port = os.environ.get("BENCH_PG_PORT", "55490")
-            base = subprocess.run([str(ROOT / ".ci" / "pg.sh"), "start", str(pg_dir), port], check=True, capture_output=True,
-                                  text=True).stdout.strip()
+            base = subprocess.run(
+                [str(ROOT / ".ci" / "pg.sh"), "start", str(pg_dir), port], check=True, capture_output=True, text=True
+            ).stdout.strip()
             import psycopg2
 
             admin = psycopg2.connect(f"{base}/postgres")
             admin.autocommit = True
         # The pages link to static files by their hashed names, which DEBUG off reads from the manifest.
-        subprocess.run([PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env={**os.environ, "DEBUG": "0"},
-                       check=True)
+        subprocess.run(
+            [PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"],
+            cwd=ROOT,
+            env={**os.environ, "DEBUG": "0"},
+            check=True,
+        )
         urls = {}
         for size in sizes:
             if database == "postgres":
@@ -65,8 +72,11 @@ def main() -> int:
         if load and sizes:
             size = max(sizes)
             print(f"== Load test at {size} staff", flush=True)
-            code = subprocess.run([PYTHON, str(ROOT / "bench" / "load.py"), "--seconds", seconds, "--size", str(size)], cwd=ROOT,
-                                  env={**os.environ, "DATABASE_URL": urls[size], "DEBUG": "0"}).returncode
+            code = subprocess.run(
+                [PYTHON, str(ROOT / "bench" / "load.py"), "--seconds", seconds, "--size", str(size)],
+                cwd=ROOT,
+                env={**os.environ, "DATABASE_URL": urls[size], "DEBUG": "0"},
+            ).returncode
             load_ok = code == 0
         print(f"\n== Results ({results.relative_to(ROOT)})\n", flush=True)
         sys.path.insert(0, str(ROOT))
@@ -80,11 +90,13 @@ def main() -> int:
         load_file = ROOT / "bench" / "load.json"
         if load and load_file.exists():
             figures = json.loads(load_file.read_text())
-            print(f"\nLoad test ({figures['page']}, {figures['size']} staff, {figures['server']}; "
-                  f"{figures.get('generator', 'python')}, {figures['clients']} connections): "
-                  f"{figures['requests_per_second']} requests/s, {figures['errors']} errors, "
-                  f"{figures['requests']} requests in {figures['seconds']} s; median {figures['median_ms']} ms, "
-                  f"99th percentile {figures.get('p99_ms')} ms. Target: ≥ 150 requests/s, no errors.")
+            print(
+                f"\nLoad test ({figures['page']}, {figures['size']} staff, {figures['server']}; "
+                f"{figures.get('generator', 'python')}, {figures['clients']} connections): "
+                f"{figures['requests_per_second']} requests/s, {figures['errors']} errors, "
+                f"{figures['requests']} requests in {figures['seconds']} s; median {figures['median_ms']} ms, "
+                f"99th percentile {figures.get('p99_ms')} ms. Target: ≥ 150 requests/s, no errors."
+            )
         return 0 if load_ok else 1
     finally:
         if database == "postgres":

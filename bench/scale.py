@@ -74,18 +74,115 @@ SERVICE_KINDS = [
     ("Night Support", "support-worker-supported-housing", NIGHT_MANAGER_ROLE),
     ("Higher Needs Floating Support", "support-worker-supported-housing", MANAGER_ROLE),
 ]
-PLACES = ["Bristol", "Somerset", "Bath", "Gloucester", "Swindon", "Taunton", "Weston", "Yeovil", "Stroud", "Frome", "Cheltenham",
-          "Bridgwater", "Wells", "Trowbridge", "Chippenham", "Exeter", "Plymouth", "Torbay", "Salisbury", "Newport"]
-FIRST_NAMES = ["Aisha", "Ben", "Chloe", "Daniel", "Ellie", "Femi", "Grace", "Hamza", "Isla", "Jo", "Kemi", "Leah", "Marek", "Nadia",
-               "Owen", "Priya", "Rhys", "Rosie", "Sam", "Tom", "Uma", "Vik", "Will", "Yasmin", "Zara", "Amir", "Bethan", "Callum",
-               "Dina", "Ewan", "Farah", "Gareth", "Hannah", "Imran", "Jade", "Kieran", "Lucy", "Mo", "Niamh", "Olu"]
-LAST_NAMES = ["Adeyemi", "Ali", "Begum", "Carter", "Clarke", "Evans", "Fletcher", "Green", "Hardy", "Hughes", "Hussain", "Jones",
-              "Khan", "Morris", "Murphy", "Nowak", "Okafor", "Oladipo", "Price", "Reed", "Shah", "Taylor", "Turner", "Walker",
-              "Walsh", "Ellis", "Patel", "Singh", "Wright", "Cooper", "Baker", "Kowalski", "Mensah", "Osei", "Bell", "Moore"]
+PLACES = [
+    "Bristol",
+    "Somerset",
+    "Bath",
+    "Gloucester",
+    "Swindon",
+    "Taunton",
+    "Weston",
+    "Yeovil",
+    "Stroud",
+    "Frome",
+    "Cheltenham",
+    "Bridgwater",
+    "Wells",
+    "Trowbridge",
+    "Chippenham",
+    "Exeter",
+    "Plymouth",
+    "Torbay",
+    "Salisbury",
+    "Newport",
+]
+FIRST_NAMES = [
+    "Aisha",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Ellie",
+    "Femi",
+    "Grace",
+    "Hamza",
+    "Isla",
+    "Jo",
+    "Kemi",
+    "Leah",
+    "Marek",
+    "Nadia",
+    "Owen",
+    "Priya",
+    "Rhys",
+    "Rosie",
+    "Sam",
+    "Tom",
+    "Uma",
+    "Vik",
+    "Will",
+    "Yasmin",
+    "Zara",
+    "Amir",
+    "Bethan",
+    "Callum",
+    "Dina",
+    "Ewan",
+    "Farah",
+    "Gareth",
+    "Hannah",
+    "Imran",
+    "Jade",
+    "Kieran",
+    "Lucy",
+    "Mo",
+    "Niamh",
+    "Olu",
+]
+LAST_NAMES = [
+    "Adeyemi",
+    "Ali",
+    "Begum",
+    "Carter",
+    "Clarke",
+    "Evans",
+    "Fletcher",
+    "Green",
+    "Hardy",
+    "Hughes",
+    "Hussain",
+    "Jones",
+    "Khan",
+    "Morris",
+    "Murphy",
+    "Nowak",
+    "Okafor",
+    "Oladipo",
+    "Price",
+    "Reed",
+    "Shah",
+    "Taylor",
+    "Turner",
+    "Walker",
+    "Walsh",
+    "Ellis",
+    "Patel",
+    "Singh",
+    "Wright",
+    "Cooper",
+    "Baker",
+    "Kowalski",
+    "Mensah",
+    "Osei",
+    "Bell",
+    "Moore",
+]
 # Where the open cycle's appraisals are left (share of people).
 OPEN_STATES = [
-    (State.SELF_ASSESSMENT, 40), (State.MANAGER_REVIEW, 30), (State.AWAITING_SIGN_OFF, 12),
-    (State.AWAITING_COUNTERSIGN, 6), (State.COMPLETED, 12),
+    (State.SELF_ASSESSMENT, 40),
+    (State.MANAGER_REVIEW, 30),
+    (State.AWAITING_SIGN_OFF, 12),
+    (State.AWAITING_COUNTERSIGN, 6),
+    (State.COMPLETED, 12),
 ]
 # Role profiles given a second published version with one window moved.
 VARIANTS = ("support-worker-supported-housing", "housing-worker")
@@ -164,8 +261,13 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
     measures = defaultdict(list)
     for version_id, pk in PerformanceMeasure.objects.values_list("version_id", "pk"):
         measures[version_id].append(pk)
-    context = _Context(hr=hr, competencies=competencies, measures=measures, history=defaultdict(lambda: defaultdict(list)),
-                       first_year=completed_years[0])
+    context = _Context(
+        hr=hr,
+        competencies=competencies,
+        measures=measures,
+        history=defaultdict(lambda: defaultdict(list)),
+        first_year=completed_years[0],
+    )
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
         for year in completed_years:
             with transaction.atomic():
@@ -174,17 +276,21 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
             summary.appraisals += count
             summary.ratings += ratings
             summary.states[State.COMPLETED] += count
-            out(f"Annual appraisal {year}: {count} completed appraisals, {ratings} indicator ratings "
-                f"({time.monotonic() - started:.1f} s)")
+            out(
+                f"Annual appraisal {year}: {count} completed appraisals, {ratings} indicator ratings "
+                f"({time.monotonic() - started:.1f} s)"
+            )
         with transaction.atomic():
             states, ratings = _open_cycle(open_year, people, context, rng)
         summary.cycles += 1
         summary.appraisals += sum(states.values())
         summary.ratings += ratings
         summary.states.update(states)
-        out(f"Annual appraisal {open_year} (open): {sum(states.values())} appraisals, "
+        out(
+            f"Annual appraisal {open_year} (open): {sum(states.values())} appraisals, "
             + ", ".join(f"{count} {State(state).label.lower()}" for state, count in states.items())
-            + f" ({time.monotonic() - started:.1f} s)")
+            + f" ({time.monotonic() - started:.1f} s)"
+        )
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -192,17 +298,30 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
 # --- the organisation -----------------------------------------------------------------------------
 
 
-def _organisation(staff: int, completed_years: list[int], today: datetime.date, rng: random.Random) -> tuple[list[Person], list[str]]:
+def _organisation(
+    staff: int, completed_years: list[int], today: datetime.date, rng: random.Random
+) -> tuple[list[Person], list[str]]:
     """Everyone, in memory: `staff` active people and about a tenth as many leavers; and the services' names."""
     first_cycle = datetime.date(completed_years[0], 3, 31)
-    names = iter(rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], len(FIRST_NAMES) * len(LAST_NAMES)))
+    names = iter(
+        rng.sample([(first, last) for first in FIRST_NAMES for last in LAST_NAMES], len(FIRST_NAMES) * len(LAST_NAMES))
+    )
     counter = iter(range(1, 10**7))
 
     def person(kind, service, role, start, username=None):
         first, last = next(names, None) or (rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES))
         username = username or f"{first}.{last}.{next(counter)}".lower()
-        return Person(username=username, first=first, last=last, kind=kind, service=service, role=role, start=start,
-                      offset=rng.gauss(-0.2, 0.35), growth=rng.choice([0.0, 0.0, rng.uniform(0.1, 0.4)]))
+        return Person(
+            username=username,
+            first=first,
+            last=last,
+            kind=kind,
+            service=service,
+            role=role,
+            start=start,
+            offset=rng.gauss(-0.2, 0.35),
+            growth=rng.choice([0.0, 0.0, rng.uniform(0.1, 0.4)]),
+        )
 
     def long_ago():
         return first_cycle - datetime.timedelta(days=rng.randint(400, 4000))
@@ -234,8 +353,12 @@ def _organisation(staff: int, completed_years: list[int], today: datetime.date, 
             manager = person("manager", index, kind[2], long_ago(), "manager" if first_team else None)
             manager.managers = [(head, manager.start)]
             manager.roles = [(kind[2], manager.start)]
-            if rng.random() < 0.3 and not first_team:  # promoted from the service's worker role during the years recorded
-                promoted = datetime.date(rng.choice(completed_years[1:] or completed_years), rng.randint(4, 12), rng.randint(1, 28))
+            if (
+                rng.random() < 0.3 and not first_team
+            ):  # promoted from the service's worker role during the years recorded
+                promoted = datetime.date(
+                    rng.choice(completed_years[1:] or completed_years), rng.randint(4, 12), rng.randint(1, 28)
+                )
                 promoted = min(promoted, today - datetime.timedelta(days=30))
                 manager.roles = [(kind[1], manager.start), (kind[2], promoted)]
             people.append(manager)
@@ -243,11 +366,17 @@ def _organisation(staff: int, completed_years: list[int], today: datetime.date, 
         for number, (manager, reports) in enumerate(teams):
             for r in range(reports):
                 first_report = index == 0 and number == 0 and r == 0
-                joined = long_ago() if first_report or rng.random() < 0.7 else first_cycle + datetime.timedelta(days=rng.randint(0, (today - first_cycle).days - 30))
+                joined = (
+                    long_ago()
+                    if first_report or rng.random() < 0.7
+                    else first_cycle + datetime.timedelta(days=rng.randint(0, (today - first_cycle).days - 30))
+                )
                 worker = person("worker", index, kind[1], joined, "staff" if first_report else None)
                 worker.roles = [(kind[1], joined)]
                 worker.managers = [(manager, joined)]
-                if rng.random() < 0.2 and len(teams) > 1 and not first_report:  # another manager of the service until a change
+                if (
+                    rng.random() < 0.2 and len(teams) > 1 and not first_report
+                ):  # another manager of the service until a change
                     earlier = rng.choice([t[0] for t in teams if t[0] is not manager])
                     change = max(joined, first_cycle) + datetime.timedelta(days=rng.randint(60, 900))
                     if change < today:
@@ -260,9 +389,14 @@ def _organisation(staff: int, completed_years: list[int], today: datetime.date, 
                 leaver = person("worker", index, kind[1], joined)
                 leaver.roles = [(kind[1], joined)]
                 leaver.managers = [(manager, joined)]
-                leaver.left_on = first_cycle + datetime.timedelta(days=rng.randint(30, max(31, (today - first_cycle).days - 30)))
+                leaver.left_on = first_cycle + datetime.timedelta(
+                    days=rng.randint(30, max(31, (today - first_cycle).days - 30))
+                )
                 people.append(leaver)
-        service_names.append(f"{kind[0]}, {PLACES[index % len(PLACES)]}" + (f" {index // len(PLACES) + 1}" if index >= len(PLACES) else ""))
+        service_names.append(
+            f"{kind[0]}, {PLACES[index % len(PLACES)]}"
+            + (f" {index // len(PLACES) + 1}" if index >= len(PLACES) else "")
+        )
     return people, service_names
 
 
@@ -272,7 +406,9 @@ _INDICATORS: dict[str, int] = {}
 def _indicator_counts() -> dict[str, int]:
     """{role profile slug: indicators in its current window}, to find the longest scoring sheet."""
     if not _INDICATORS:
-        snapshots = cycles.window_snapshots(selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values())
+        snapshots = cycles.window_snapshots(
+            selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values()
+        )
         for version in selectors.current_versions(RoleProfile.objects.values_list("pk", flat=True)).values():
             _INDICATORS[version.role_profile.slug] = sum(
                 len(level["indicators"]) for row in snapshots[version.pk] for level in row["levels"]
@@ -288,8 +424,16 @@ def _insert_people(people: list[Person], service_names: list[str]):
     by_name = {service.name: service for service in Service.objects.filter(name__in=service_names)}
     services_by_index = {index: by_name[name] for index, name in enumerate(service_names)}
     users = User.objects.bulk_create(
-        [User(username=p.username, first_name=p.first, last_name=p.last, email=f"{p.username}@example.org", password=password)
-         for p in people],
+        [
+            User(
+                username=p.username,
+                first_name=p.first,
+                last_name=p.last,
+                email=f"{p.username}@example.org",
+                password=password,
+            )
+            for p in people
+        ],
         batch_size=BATCH,
     )
     ids = dict(User.objects.values_list("username", "pk"))
@@ -315,7 +459,10 @@ def _insert_people(people: list[Person], service_names: list[str]):
         p.pk = member.pk or by_user[p.user_id]  # type: ignore[index]
     with_manager = [p for p in people if p.managers]
     StaffMember.objects.bulk_update(
-        [StaffMember(pk=p.pk, line_manager_id=p.managers[-1][0].pk, line_manager_since=p.managers[-1][1]) for p in with_manager],
+        [
+            StaffMember(pk=p.pk, line_manager_id=p.managers[-1][0].pk, line_manager_since=p.managers[-1][1])
+            for p in with_manager
+        ],
         ["line_manager", "line_manager_since"],
         batch_size=1000,
     )
@@ -346,7 +493,9 @@ def _variants(hr, completed_years: list[int], rng: random.Random) -> dict[str, l
     The first versions date from before the first cycle; the second ones from between two cycles.
     """
     first = timezone.make_aware(datetime.datetime(completed_years[0] - 2, 1, 10, 9))
-    RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED, number=1).update(published_at=first, published_by=hr)
+    RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED, number=1).update(
+        published_at=first, published_by=hr
+    )
     middle = completed_years[len(completed_years) // 2]
     when = timezone.make_aware(datetime.datetime(middle - 1, 11, 15, 10))
     competencies = {c.pk: c for c in Competency.objects.prefetch_related("levels")}
@@ -365,7 +514,11 @@ def _variants(hr, completed_years: list[int], rng: random.Random) -> dict[str, l
         role_services.publish(by=hr, version=draft, document_date=when.date())
         RoleProfileVersion.objects.filter(pk=draft.pk).update(published_at=when, created_at=when)
     versions = defaultdict(list)
-    for version in RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED).select_related("role_profile").order_by("number"):
+    for version in (
+        RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.PUBLISHED)
+        .select_related("role_profile")
+        .order_by("number")
+    ):
         versions[version.role_profile.slug].append(version)
     return versions
 
@@ -387,13 +540,21 @@ def _opened(period_end: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(period_end + datetime.timedelta(days=3), datetime.time(9)))
 
 
-def _completed_cycle(year: int, people: list[Person], versions, context: _Context, rng: random.Random) -> tuple[int, int]:
+def _completed_cycle(
+    year: int, people: list[Person], versions, context: _Context, rng: random.Random
+) -> tuple[int, int]:
     period_end = datetime.date(year, 3, 31)
     opened = _opened(period_end)
     cycle = AppraisalCycle.objects.create(
-        name=f"Annual appraisal {year}", period_start=datetime.date(year - 1, 4, 1), period_end=period_end,
-        due_on=datetime.date(year, 6, 30), self_assessment=True, created_at=opened - datetime.timedelta(days=14),
-        created_by=context.hr, opened_at=opened, opened_by=context.hr,
+        name=f"Annual appraisal {year}",
+        period_start=datetime.date(year - 1, 4, 1),
+        period_end=period_end,
+        due_on=datetime.date(year, 6, 30),
+        self_assessment=True,
+        created_at=opened - datetime.timedelta(days=14),
+        created_by=context.hr,
+        opened_at=opened,
+        opened_by=context.hr,
     )
     assignments = []
     for p in people:
@@ -405,15 +566,21 @@ def _completed_cycle(year: int, people: list[Person], versions, context: _Contex
         version = [v for v in versions[slug] if v.published_at and v.published_at <= opened][-1]
         assignments.append((p, manager, version))
     snapshots = cycles.window_snapshots({v.pk: v for _, _, v in assignments}.values())
-    return _write(cycle, assignments, snapshots, {p.pk: State.COMPLETED for p, _, _ in assignments}, context, rng, opened)
+    return _write(
+        cycle, assignments, snapshots, {p.pk: State.COMPLETED for p, _, _ in assignments}, context, rng, opened
+    )
 
 
 def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.Random) -> tuple[Counter, int]:
     """The current cycle, opened by `cycles.open_cycle` a month ago, then taken on through the workflow for most people."""
     period_end = datetime.date(year, 3, 31)
     cycle = cycles.create_cycle(
-        by=context.hr, name=f"Annual appraisal {year}", period_start=datetime.date(year - 1, 4, 1), period_end=period_end,
-        due_on=datetime.date(year, 6, 30), self_assessment=True,
+        by=context.hr,
+        name=f"Annual appraisal {year}",
+        period_start=datetime.date(year - 1, 4, 1),
+        period_end=period_end,
+        due_on=datetime.date(year, 6, 30),
+        self_assessment=True,
     )
     cycles.open_cycle(by=context.hr, cycle=cycle)
     opened = timezone.now() - datetime.timedelta(days=30)
@@ -442,7 +609,9 @@ def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.
     return Counter({state: counts.get(state, 0) for state in choices}), ratings
 
 
-def _write(cycle, assignments, snapshots, states, context: _Context, rng: random.Random, opened, *, existing=None) -> tuple[int, int]:
+def _write(
+    cycle, assignments, snapshots, states, context: _Context, rng: random.Random, opened, *, existing=None
+) -> tuple[int, int]:
     """Write one cycle's appraisals (person, appraiser, version) in the state `states[person pk]`, with everything
     they hold."""
     period_end = cycle.period_end
@@ -462,14 +631,25 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
         for competency in scored:
             levels = [WindowLevel.from_snapshot(level) for level in competency.levels]
             marks = {i: r for i, (r, _) in ratings.items()}
-            competency.derived_level = derive_level(levels, marks, period_end=period_end, history=history.get(competency.competency_id, []))
-            competency.self_level = derive_level(levels, {i: r for i, (r, _) in self_ratings.items()}, period_end=period_end,
-                                                 history=history.get(competency.competency_id, []))
+            competency.derived_level = derive_level(
+                levels, marks, period_end=period_end, history=history.get(competency.competency_id, [])
+            )
+            competency.self_level = derive_level(
+                levels,
+                {i: r for i, (r, _) in self_ratings.items()},
+                period_end=period_end,
+                history=history.get(competency.competency_id, []),
+            )
             if rated and competency.derived_level is not None and prng.random() < 0.01:
-                level = max(competency.entry_level - 1, min(competency.exceptional_level, competency.derived_level + prng.choice((-1, 1))))
+                level = max(
+                    competency.entry_level - 1,
+                    min(competency.exceptional_level, competency.derived_level + prng.choice((-1, 1))),
+                )
                 if level != competency.derived_level:
                     competency.override_level = level
-                    competency.override_reason = "Agreed at the meeting: the ratings do not reflect the whole year (see supervision notes)."
+                    competency.override_reason = (
+                        "Agreed at the meeting: the ratings do not reflect the whole year (see supervision notes)."
+                    )
                     overrides[competency.competency_id] = level
         plans.append((person, manager, version, state, times, scored, ratings, self_ratings, prng))
 
@@ -478,15 +658,27 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
         done = _steps(state)
         band = _band(scored)
         appraisal = Appraisal(
-            cycle=cycle, staff_member_id=person.pk, appraiser_id=manager.pk, role_version=version, state=state,
-            revision=1 + len(done), created_at=opened, updated_at=times[done[-1]] if done else opened,
-            updated_by_id=(manager.user_id if done and done[-1] in ("save review", "share", "countersign") else person.user_id) if done else context.hr.pk,
+            cycle=cycle,
+            staff_member_id=person.pk,
+            appraiser_id=manager.pk,
+            role_version=version,
+            state=state,
+            revision=1 + len(done),
+            created_at=opened,
+            updated_at=times[done[-1]] if done else opened,
+            updated_by_id=(
+                manager.user_id if done and done[-1] in ("save review", "share", "countersign") else person.user_id
+            )
+            if done
+            else context.hr.pk,
         )
         if "save self-assessment" in done:
             appraisal.self_assessment_comments = prng.choice(SELF_COMMENTS)
         if "save review" in done:
             appraisal.meeting_date = times["save review"].date()
-            chosen = prng.sample(OBJECTIVES.get(version.role_profile.slug, []), 2) + prng.sample(OBJECTIVES["common"], 1)
+            chosen = prng.sample(OBJECTIVES.get(version.role_profile.slug, []), 2) + prng.sample(
+                OBJECTIVES["common"], 1
+            )
             appraisal.objectives = "\n".join(f"{n}. {text}" for n, text in enumerate(chosen, 1))
             appraisal.development_plan = "\n".join(prng.sample(DEVELOPMENT, 2))
             appraisal.manager_comments = prng.choice(MANAGER_COMMENTS[band]).format(name=person.first)
@@ -519,47 +711,105 @@ def _write(cycle, assignments, snapshots, states, context: _Context, rng: random
             all_scored.append(competency)
     ScoredCompetency.objects.bulk_create(all_scored, batch_size=BATCH)
     if all_scored and all_scored[0].pk is None:
-        ids = {(a, c): pk for a, c, pk in ScoredCompetency.objects.filter(appraisal__cycle=cycle).values_list("appraisal_id", "competency_id", "pk")}
+        ids = {
+            (a, c): pk
+            for a, c, pk in ScoredCompetency.objects.filter(appraisal__cycle=cycle).values_list(
+                "appraisal_id", "competency_id", "pk"
+            )
+        }
         for competency in all_scored:
             competency.pk = ids[competency.appraisal_id, competency.competency_id]
 
     rating_rows, reviews, events, entries = [], [], [], []
-    for appraisal, (person, manager, version, state, times, scored, ratings, self_ratings, prng) in zip(appraisals, plans, strict=True):
+    for appraisal, (person, manager, version, state, times, scored, ratings, self_ratings, prng) in zip(
+        appraisals, plans, strict=True
+    ):
         owner = {i: c.pk for c in scored for level in c.levels for i in level.get("indicators") or ()}
         for indicator_id, (rating, evidence) in ratings.items():
             own, own_evidence = self_ratings.get(indicator_id, ("", ""))
-            rating_rows.append(IndicatorRating(scored_competency_id=owner[indicator_id], indicator_id=indicator_id, rating=rating,
-                                               evidence=evidence, self_rating=own, self_evidence=own_evidence))
+            rating_rows.append(
+                IndicatorRating(
+                    scored_competency_id=owner[indicator_id],
+                    indicator_id=indicator_id,
+                    rating=rating,
+                    evidence=evidence,
+                    self_rating=own,
+                    self_evidence=own_evidence,
+                )
+            )
         done = _steps(state)
         if "save review" in done:
-            reviews += [MeasureReview(appraisal_id=appraisal.pk, measure_id=pk, comment=prng.choice(MEASURE_COMMENTS))
-                        for pk in context.measures[version.pk] if prng.random() < 0.4]
+            reviews += [
+                MeasureReview(appraisal_id=appraisal.pk, measure_id=pk, comment=prng.choice(MEASURE_COMMENTS))
+                for pk in context.measures[version.pk]
+                if prng.random() < 0.4
+            ]
         events += _events(appraisal, person, manager, opened, times, done, context)
-        entries += _audit_entries(appraisal, person, manager, version, cycle, opened, times, done, scored, ratings, context,
-                                  with_open=record_history)
+        entries += _audit_entries(
+            appraisal,
+            person,
+            manager,
+            version,
+            cycle,
+            opened,
+            times,
+            done,
+            scored,
+            ratings,
+            context,
+            with_open=record_history,
+        )
         if record_history:
             for competency in scored:
-                context.history[person.pk][competency.competency_id].append(Record(period_end, competency.achieved_level))
+                context.history[person.pk][competency.competency_id].append(
+                    Record(period_end, competency.achieved_level)
+                )
     IndicatorRating.objects.bulk_create(rating_rows, batch_size=BATCH)
     MeasureReview.objects.bulk_create(reviews, batch_size=BATCH)
     AppraisalEvent.objects.bulk_create(events, batch_size=BATCH)
     if record_history:
-        entries.append(AuditEntry(
-            at=opened, actor=context.hr, action="open", object_type="appraisal cycle", object_id=str(cycle.pk), object_repr=cycle.name,
-            changes={"appraisals created": len(appraisals), "not appraised": []},
-        ))
+        entries.append(
+            AuditEntry(
+                at=opened,
+                actor=context.hr,
+                action="open",
+                object_type="appraisal cycle",
+                object_id=str(cycle.pk),
+                object_repr=cycle.name,
+                changes={"appraisals created": len(appraisals), "not appraised": []},
+            )
+        )
     AuditEntry.objects.bulk_create(entries, batch_size=BATCH)
     return len(appraisals), len(rating_rows)
 
 
 UPDATED_FIELDS = [
-    "state", "revision", "updated_at", "updated_by", "self_assessment_comments", "meeting_date", "objectives", "development_plan",
-    "manager_comments", "shared_at", "staff_agrees", "staff_comments", "signed_off_at", "signed_off_by", "countersign_comments",
-    "countersigned_at", "countersigned_by", "completed_at",
+    "state",
+    "revision",
+    "updated_at",
+    "updated_by",
+    "self_assessment_comments",
+    "meeting_date",
+    "objectives",
+    "development_plan",
+    "manager_comments",
+    "shared_at",
+    "staff_agrees",
+    "staff_comments",
+    "signed_off_at",
+    "signed_off_by",
+    "countersign_comments",
+    "countersigned_at",
+    "countersigned_by",
+    "completed_at",
 ]
 STEPS = ["save self-assessment", "submit self-assessment", "save review", "share", "sign off", "countersign"]
 STEPS_DONE = {
-    State.SELF_ASSESSMENT: 0, State.MANAGER_REVIEW: 3, State.AWAITING_SIGN_OFF: 4, State.AWAITING_COUNTERSIGN: 5, State.COMPLETED: 6,
+    State.SELF_ASSESSMENT: 0,
+    State.MANAGER_REVIEW: 3,
+    State.AWAITING_SIGN_OFF: 4,
+    State.AWAITING_COUNTERSIGN: 5,
+    State.COMPLETED: 6,
 }
 EVENT_STATES = {
     "submit self-assessment": (State.SELF_ASSESSMENT, State.MANAGER_REVIEW),
@@ -600,32 +850,76 @@ def _band(scored) -> str:
 
 
 def _events(appraisal, person, manager, opened, times, done, context) -> list[AppraisalEvent]:
-    events = [AppraisalEvent(appraisal_id=appraisal.pk, at=opened, by=context.hr, action="open", to_state=State.SELF_ASSESSMENT)]
+    events = [
+        AppraisalEvent(
+            appraisal_id=appraisal.pk, at=opened, by=context.hr, action="open", to_state=State.SELF_ASSESSMENT
+        )
+    ]
     for action in done:
         if action in EVENT_STATES:
             before, after = EVENT_STATES[action]
             by = manager.user_id if action in ("share", "countersign") else person.user_id
-            comment = appraisal.staff_comments if action == "sign off" else appraisal.countersign_comments if action == "countersign" else ""
-            events.append(AppraisalEvent(appraisal_id=appraisal.pk, at=times[action], by_id=by, action=action, from_state=before,
-                                         to_state=after, comment=comment))
+            comment = (
+                appraisal.staff_comments
+                if action == "sign off"
+                else appraisal.countersign_comments
+                if action == "countersign"
+                else ""
+            )
+            events.append(
+                AppraisalEvent(
+                    appraisal_id=appraisal.pk,
+                    at=times[action],
+                    by_id=by,
+                    action=action,
+                    from_state=before,
+                    to_state=after,
+                    comment=comment,
+                )
+            )
     return events
 
 
-def _audit_entries(appraisal, person, manager, version, cycle, opened, times, done, scored, ratings, context, *, with_open) -> list[AuditEntry]:
+def _audit_entries(
+    appraisal, person, manager, version, cycle, opened, times, done, scored, ratings, context, *, with_open
+) -> list[AuditEntry]:
     """One entry per step, as the services write them (a summary of the ratings rather than one line per indicator)."""
-    about = {"object_type": "appraisal", "object_id": str(appraisal.pk), "object_repr": f"{person.name} – {cycle.name}", "person_id": person.pk}
+    about = {
+        "object_type": "appraisal",
+        "object_id": str(appraisal.pk),
+        "object_repr": f"{person.name} – {cycle.name}",
+        "person_id": person.pk,
+    }
     entries = []
     if with_open:
-        entries.append(AuditEntry(at=opened, actor=context.hr, action="open", changes={
-            "state": [None, State.SELF_ASSESSMENT.label], "appraiser": [None, manager.name], "role profile version": [None, str(version)],
-        }, **about))
+        entries.append(
+            AuditEntry(
+                at=opened,
+                actor=context.hr,
+                action="open",
+                changes={
+                    "state": [None, State.SELF_ASSESSMENT.label],
+                    "appraiser": [None, manager.name],
+                    "role profile version": [None, str(version)],
+                },
+                **about,
+            )
+        )
     for action in done:
         by = manager.user_id if action in ("save review", "share", "countersign") else person.user_id
         if action == "save self-assessment":
-            changes = {"self-assessment": f"{len(ratings)} indicators rated", "Comments on the year": ["", appraisal.self_assessment_comments]}
+            changes = {
+                "self-assessment": f"{len(ratings)} indicators rated",
+                "Comments on the year": ["", appraisal.self_assessment_comments],
+            }
         elif action == "save review":
-            changes = {"ratings": f"{len(ratings)} indicators rated", "meeting_date": [None, str(appraisal.meeting_date)]}
-            changes.update({f"{c.name}: derived level": ["Not yet scored", c.level_label(c.derived_level)] for c in scored})
+            changes = {
+                "ratings": f"{len(ratings)} indicators rated",
+                "meeting_date": [None, str(appraisal.meeting_date)],
+            }
+            changes.update(
+                {f"{c.name}: derived level": ["Not yet scored", c.level_label(c.derived_level)] for c in scored}
+            )
         else:
             before, after = EVENT_STATES[action]
             changes = {"state": [State(before).label, State(after).label]}

@@ -7,7 +7,7 @@ from django.urls import path
 from config.urls import urlpatterns as site
 
 FLOOR_TEMPLATE = engines["django"].from_string(
-    "<!doctype html><html lang=\"en\"><head><title>{{ title }}</title></head>"
+    '<!doctype html><html lang="en"><head><title>{{ title }}</title></head>'
     "<body><h1>{{ title }}</h1><ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul></body></html>"
 )
 

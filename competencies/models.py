@@ -32,9 +32,15 @@ class Competency(models.Model):
     relevance_to_recovery = models.TextField(
         blank=True, help_text='The competency\'s "Relevance to Recovery" statement, if it has one.'
     )
-    note = models.TextField(blank=True, help_text="Any note printed with the competency, such as who counts as a customer.")
-    sources = models.TextField(blank=True, help_text="Which source documents print which levels, and whose wording was kept.")
-    retired_at = models.DateTimeField(null=True, blank=True, help_text="A retired competency can no longer be required by a role.")
+    note = models.TextField(
+        blank=True, help_text="Any note printed with the competency, such as who counts as a customer."
+    )
+    sources = models.TextField(
+        blank=True, help_text="Which source documents print which levels, and whose wording was kept."
+    )
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="A retired competency can no longer be required by a role."
+    )
 
     objects = CurrentQuerySet.as_manager()
 
@@ -72,7 +78,9 @@ class Level(models.Model):
     )
     sustained_months = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     rule_text = models.TextField(blank=True, help_text="The rule as the documents word it.")
-    retired_at = models.DateTimeField(null=True, blank=True, help_text="A retired level is no longer part of any new window.")
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="A retired level is no longer part of any new window."
+    )
 
     objects = CurrentQuerySet.as_manager()
 
@@ -92,7 +100,11 @@ class Level(models.Model):
             models.CheckConstraint(
                 condition=(
                     models.Q(sustained_level__isnull=True, sustained_months__isnull=True)
-                    | models.Q(sustained_level__isnull=False, sustained_months__isnull=False, sustained_level__lt=models.F("number"))
+                    | models.Q(
+                        sustained_level__isnull=False,
+                        sustained_months__isnull=False,
+                        sustained_level__lt=models.F("number"),
+                    )
                 ),
                 name="level_sustained_rule_complete",
                 violation_error_message="A sustained-level rule needs a lower level to sustain and a number of months.",
@@ -117,7 +129,12 @@ class Indicator(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
     replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", help_text="The row this one rewords."
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        help_text="The row this one rewords.",
     )
 
     objects = CurrentQuerySet.as_manager()

@@ -35,17 +35,27 @@ def create_competency(*, by: User, name: str, relevance_to_recovery: str = "", n
     if not slug or Competency.objects.filter(slug=slug).exists():
         raise ValidationError({"name": "Choose a name that gives a new web address."})
     position = (Competency.objects.aggregate(Max("position"))["position__max"] or 0) + 1
-    competency = Competency(slug=slug, name=name, position=position, relevance_to_recovery=relevance_to_recovery, note=note)
+    competency = Competency(
+        slug=slug, name=name, position=position, relevance_to_recovery=relevance_to_recovery, note=note
+    )
     competency.full_clean()
     competency.save()
     after = {"name": name, "position": position, "relevance_to_recovery": relevance_to_recovery, "note": note}
-    record(actor=by, action="create", obj=competency, changes=field_changes({"relevance_to_recovery": "", "note": ""}, after))
+    record(
+        actor=by,
+        action="create",
+        obj=competency,
+        changes=field_changes({"relevance_to_recovery": "", "note": ""}, after),
+    )
     return competency
 
 
 @transaction.atomic
 def update_competency(*, by: User, competency: Competency, **values: Any) -> dict[str, list[Any]]:
-    if "name" in values and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=normalise_text(values["name"])).exists():
+    if (
+        "name" in values
+        and Competency.objects.exclude(pk=competency.pk).filter(name__iexact=normalise_text(values["name"])).exists()
+    ):
         raise ValidationError({"name": "Another competency has this name."})
     return update_fields(by=by, obj=competency, values=values)
 
@@ -62,7 +72,12 @@ def move_competency(*, by: User, competency: Competency, step: int) -> None:
     for position, item in enumerate(ordered, start=1):
         if item.position != position:
             Competency.objects.filter(pk=item.pk).update(position=position)
-    record(actor=by, action="reorder", obj=competency, changes={"position": [index + 1, other + 1], "swapped with": ordered[index].name})
+    record(
+        actor=by,
+        action="reorder",
+        obj=competency,
+        changes={"position": [index + 1, other + 1], "swapped with": ordered[index].name},
+    )
 
 
 @transaction.atomic
@@ -84,12 +99,18 @@ def add_level(
         raise ValidationError({"number": f"{competency.name} already defines level {number}."})
     is_rule = sustained_level is not None
     if is_rule == bool(indicators):
-        raise ValidationError("A level has either behavioural indicators or a sustained-level rule, not both and not neither.")
+        raise ValidationError(
+            "A level has either behavioural indicators or a sustained-level rule, not both and not neither."
+        )
     level = competency.levels.filter(number=number).first()  # a retired level comes back
     if level is None:
         level = Level(competency=competency, number=number)
     before = {name: getattr(level if level.pk else Level(), name) for name in LEVEL_AUDIT_FIELDS}
-    level.lead, level.rule_text, level.retired_at = normalise_text(lead), normalise_text(rule_text) if is_rule else "", None
+    level.lead, level.rule_text, level.retired_at = (
+        normalise_text(lead),
+        normalise_text(rule_text) if is_rule else "",
+        None,
+    )
     level.sustained_level, level.sustained_months = (sustained_level, sustained_months) if is_rule else (None, None)
     level.full_clean()
     level.save()
@@ -150,4 +171,3 @@ def _next_position(level: Level) -> int:
 
 def _add_indicators(level: Level, texts: Sequence[str], *, start: int) -> None:
     Indicator.objects.bulk_create(Indicator(level=level, position=start + i, text=text) for i, text in enumerate(texts))
-

@@ -53,7 +53,9 @@ def local_secret_key(path: Path) -> str:
     except FileExistsError:  # another process created it meanwhile
         return path.read_text(encoding="ascii").strip()
     except OSError as error:
-        raise ImproperlyConfigured(f"Set SECRET_KEY: no key in the environment and {path} cannot be written ({error}).") from error
+        raise ImproperlyConfigured(
+            f"Set SECRET_KEY: no key in the environment and {path} cannot be written ({error})."
+        ) from error
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(key)
     return key
@@ -80,7 +82,9 @@ def parse_database_url(url: str | None, *, base_dir: Path) -> dict:
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         name = unquote(parts.path.lstrip("/"))
         if not name:
-            raise ImproperlyConfigured("DATABASE_URL for PostgreSQL needs a database name, e.g. postgres://user@host/appraisals.")
+            raise ImproperlyConfigured(
+                "DATABASE_URL for PostgreSQL needs a database name, e.g. postgres://user@host/appraisals."
+            )
         options = {}
         for pair in filter(None, parts.query.split("&")):
             key, _, value = pair.partition("=")

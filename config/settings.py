@@ -119,17 +119,19 @@ LOGIN_THROTTLE_PER_ADDRESS = 30
 
 # Every page's Content-Security-Policy (core/security.py): everything from this site, nothing
 # inline. Bootstrap and all the CSS are served from static/.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -163,7 +165,12 @@ LOGGING = {
     },
     "formatters": {"one_line": {"()": "core.logging.OneLineFormatter"}},
     "handlers": {
-        "stderr": {"class": "core.logging.StandardErrorHandler", "level": LOG_LEVEL, "filters": ["request"], "formatter": "one_line"},
+        "stderr": {
+            "class": "core.logging.StandardErrorHandler",
+            "level": LOG_LEVEL,
+            "filters": ["request"],
+            "formatter": "one_line",
+        },
     },
     "root": {"handlers": ["stderr"], "level": "WARNING" if LOG_LEVEL in ("DEBUG", "INFO") else LOG_LEVEL},
     "loggers": {
@@ -173,7 +180,21 @@ LOGGING = {
         # 5xx are errors, 4xx warnings, as Django logs them; but see AnonymousNotFoundAsInfo.
         "django.request": {"filters": ["anonymous_not_found_as_info"]},
         "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
-        **{app: {"level": LOG_LEVEL} for app in ("config", "core", "audit", "competencies", "roles", "staff", "appraisal", "reports", "demo", "bench")},
+        **{
+            app: {"level": LOG_LEVEL}
+            for app in (
+                "config",
+                "core",
+                "audit",
+                "competencies",
+                "roles",
+                "staff",
+                "appraisal",
+                "reports",
+                "demo",
+                "bench",
+            )
+        },
     },
 }
 

@@ -55,7 +55,9 @@ def cycle_date_problems(period_start, period_end, due_on) -> dict[str, str]:
     if problems:
         return problems
     if period_start and period_end and period_end > period_start + LONGEST_PERIOD:
-        problems["period_end"] = f"A cycle reviews at most two years: end the period by {long_date(period_start + LONGEST_PERIOD)}."
+        problems["period_end"] = (
+            f"A cycle reviews at most two years: end the period by {long_date(period_start + LONGEST_PERIOD)}."
+        )
     if period_end and due_on and due_on > period_end + LATEST_DUE_AFTER_PERIOD:
         latest_due = long_date(period_end + LATEST_DUE_AFTER_PERIOD)
         problems["due_on"] = f"The due date can be at most a year after the period ends: {latest_due} at the latest."

@@ -36,7 +36,9 @@ class OrderedFormSet(forms.BaseFormSet):
 
 
 def ordered_formset(form_class, *, extra=3, formset=OrderedFormSet):
-    return forms.formset_factory(form_class, formset=formset, extra=extra, can_order=True, can_delete=True, max_num=200, validate_max=True)
+    return forms.formset_factory(
+        form_class, formset=formset, extra=extra, can_order=True, can_delete=True, max_num=200, validate_max=True
+    )
 
 
 def ordered_values(formset) -> list[dict]:

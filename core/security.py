@@ -105,7 +105,6 @@ def content_security_policy(get_response):
     return middleware
 
 
-
 def limit_request_body(get_response):
     """Middleware (first): a request whose body is larger than settings.MAX_REQUEST_BYTES is refused
     with 413 before anything reads it, whoever sends it and whatever it holds (form fields or files);

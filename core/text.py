@@ -47,7 +47,9 @@ def normalise_text(value: object) -> object:
     return value if any(map(_shows, value)) else ""
 
 
-BIDI_MESSAGE = "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
+BIDI_MESSAGE = (
+    "A name cannot hold characters that change the direction of text (right-to-left or left-to-right controls)."
+)
 
 
 def has_bidi_control(value: str) -> bool:

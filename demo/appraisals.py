@@ -315,7 +315,11 @@ class Summary:
     def line(self) -> str:
         if not self.appraisals_created:
             return "Appraisal history already there: nothing added."
-        states = ", ".join(f"{self.current_states[state]} {words}" for state, words in STATE_WORDS.items() if self.current_states[state])
+        states = ", ".join(
+            f"{self.current_states[state]} {words}"
+            for state, words in STATE_WORDS.items()
+            if self.current_states[state]
+        )
         people = sorted({entry.split(":")[0] for entry in self.level_5_by_rule})
         current = f" (Annual appraisal {CURRENT_YEAR}: {states})" if states else ""
         return (
@@ -354,8 +358,14 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
         AppraisalCycle.objects.filter(pk=cycle.pk).update(opened_at=opened)
         Appraisal.objects.filter(cycle=cycle).update(created_at=opened, updated_at=opened)
         AppraisalEvent.objects.filter(appraisal__cycle=cycle, action="open").update(at=opened)
-        AuditEntry.objects.filter(object_type="appraisal cycle", object_id=str(cycle.pk), action="open").update(at=opened)
-        AuditEntry.objects.filter(object_type="appraisal", object_id__in=[str(pk) for pk in cycle.appraisals.values_list("pk", flat=True)], action="open").update(at=opened)
+        AuditEntry.objects.filter(object_type="appraisal cycle", object_id=str(cycle.pk), action="open").update(
+            at=opened
+        )
+        AuditEntry.objects.filter(
+            object_type="appraisal",
+            object_id__in=[str(pk) for pk in cycle.appraisals.values_list("pk", flat=True)],
+            action="open",
+        ).update(at=opened)
         appraisals = list(_appraisals(cycle))
         for appraisal in appraisals:
             username = context.usernames[appraisal.staff_member_id]
@@ -369,12 +379,21 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
 
 
 def level_5_by_rule() -> list[str]:
-    """"Name: competency (cycle)" for each derived level reached by a sustained-level rule."""
+    """ "Name: competency (cycle)" for each derived level reached by a sustained-level rule."""
     found = []
-    for scored in ScoredCompetency.objects.filter(derived_level__isnull=False).select_related(
-        "appraisal__cycle", "appraisal__staff_member__user"
-    ).order_by("appraisal__staff_member__user__username", "appraisal__cycle__period_end"):
-        rule = next((level for level in scored.levels if level["number"] == scored.derived_level and level.get("sustained_level")), None)
+    for scored in (
+        ScoredCompetency.objects.filter(derived_level__isnull=False)
+        .select_related("appraisal__cycle", "appraisal__staff_member__user")
+        .order_by("appraisal__staff_member__user__username", "appraisal__cycle__period_end")
+    ):
+        rule = next(
+            (
+                level
+                for level in scored.levels
+                if level["number"] == scored.derived_level and level.get("sustained_level")
+            ),
+            None,
+        )
         if rule:
             found.append(f"{scored.appraisal.staff_member}: {scored.name} ({scored.appraisal.cycle.period_end.year})")
     return found
@@ -427,14 +446,24 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
         cycle=cycle,
         by=hr,
         at=opened,
-        assignments=[(person_id, manager_id, versions[role_id]) for person_id, (role_id, manager_id) in held.items() if role_id in versions],
+        assignments=[
+            (person_id, manager_id, versions[role_id])
+            for person_id, (role_id, manager_id) in held.items()
+            if role_id in versions
+        ],
     )
     AppraisalCycle.objects.filter(pk=cycle.pk).update(opened_at=opened, opened_by=hr)
     entry = trail.record(
-        actor=hr, action="open", obj=cycle, object_type="appraisal cycle", changes={"appraisals created": len(created), "not appraised": []}
+        actor=hr,
+        action="open",
+        obj=cycle,
+        object_type="appraisal cycle",
+        changes={"appraisals created": len(created), "not appraised": []},
     )
     AuditEntry.objects.filter(pk=entry.pk).update(at=opened)
-    AuditEntry.objects.filter(object_type="appraisal", object_id__in=[str(a.pk) for a in created], action="open").update(at=opened)
+    AuditEntry.objects.filter(
+        object_type="appraisal", object_id__in=[str(a.pk) for a in created], action="open"
+    ).update(at=opened)
     return list(_appraisals(cycle))
 
 
@@ -449,7 +478,9 @@ def _appraisals(cycle: AppraisalCycle):
 def _starts() -> dict[str, datetime.date]:
     """{username: the first day of their first role}."""
     starts = {}
-    for username, since in RoleAssignment.objects.order_by("-since").values_list("staff_member__user__username", "since"):
+    for username, since in RoleAssignment.objects.order_by("-since").values_list(
+        "staff_member__user__username", "since"
+    ):
         starts[username] = since
     return starts
 
@@ -484,16 +515,28 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         self_ratings = self_ratings_from(ratings, rng)
         if to == State.SELF_ASSESSMENT:
             if variant == "partial":
-                first = {i for competency in scored[: len(scored) // 2] for level in competency.levels for i in level["indicators"]}
+                first = {
+                    i
+                    for competency in scored[: len(scored) // 2]
+                    for level in competency.levels
+                    for i in level["indicators"]
+                }
                 scoring.save_self_assessment(
-                    by=staff_user, appraisal=appraisal, revision=appraisal.revision,
-                    ratings={i: value for i, value in self_ratings.items() if i in first}, comments="",
+                    by=staff_user,
+                    appraisal=appraisal,
+                    revision=appraisal.revision,
+                    ratings={i: value for i, value in self_ratings.items() if i in first},
+                    comments="",
                 )
                 done.append("save self-assessment")
             _date(appraisal, times, done)
             return
         scoring.save_self_assessment(
-            by=staff_user, appraisal=appraisal, revision=appraisal.revision, ratings=self_ratings, comments=rng.choice(SELF_COMMENTS)
+            by=staff_user,
+            appraisal=appraisal,
+            revision=appraisal.revision,
+            ratings=self_ratings,
+            comments=rng.choice(SELF_COMMENTS),
         )
         workflow.submit_self_assessment(by=staff_user, appraisal=appraisal, revision=appraisal.revision)
         done += ["save self-assessment", "submit self-assessment"]
@@ -501,11 +544,22 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
     name = context.first_names[appraisal.staff_member_id]
     if to == State.MANAGER_REVIEW:
         if variant == "draft":
-            half = {i for competency in scored[: len(scored) // 2] for level in competency.levels for i in level["indicators"]}
+            half = {
+                i
+                for competency in scored[: len(scored) // 2]
+                for level in competency.levels
+                for i in level["indicators"]
+            }
             scoring.save_review(
-                by=appraiser_user, appraisal=appraisal, revision=appraisal.revision,
-                ratings={i: value for i, value in ratings.items() if i in half}, overrides={}, measures={},
-                meeting_date=times["save review"].date(), objectives=_objectives(appraisal, rng), development_plan="",
+                by=appraiser_user,
+                appraisal=appraisal,
+                revision=appraisal.revision,
+                ratings={i: value for i, value in ratings.items() if i in half},
+                overrides={},
+                measures={},
+                meeting_date=times["save review"].date(),
+                objectives=_objectives(appraisal, rng),
+                development_plan="",
                 manager_comments="",
             )
             done.append("save review")
@@ -533,8 +587,11 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
 
     disagreement = DISAGREEMENTS.get((username, year))
     workflow.sign_off(
-        by=staff_user, appraisal=appraisal, revision=appraisal.revision,
-        agrees=disagreement is None, comments=disagreement or rng.choice(SIGN_OFF_COMMENTS),
+        by=staff_user,
+        appraisal=appraisal,
+        revision=appraisal.revision,
+        agrees=disagreement is None,
+        comments=disagreement or rng.choice(SIGN_OFF_COMMENTS),
     )
     done.append("sign off, disagreeing" if disagreement else "sign off")
     if to == State.AWAITING_COUNTERSIGN:
@@ -547,13 +604,17 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
     _date(appraisal, times, done)
 
 
-def _targets(username: str, year: int, scored: list[ScoredCompetency], context: _Context, rng: random.Random) -> dict[int, int]:
+def _targets(
+    username: str, year: int, scored: list[ScoredCompetency], context: _Context, rng: random.Random
+) -> dict[int, int]:
     """{competency id: the level the ratings will show}: mostly Desired, with the person's trend and some noise."""
     traits = random.Random(username)
     strengths = {slug: traits.gauss(0, 0.45) for slug in sorted(context.slugs.values())}
     offset, growth = TRENDS.get(username, (0.0, 0.0))
     start = context.starts.get(username)
-    first_year = next((y for y in (*PAST_YEARS, CURRENT_YEAR) if start is None or datetime.date(y, 3, 31) >= start), year)
+    first_year = next(
+        (y for y in (*PAST_YEARS, CURRENT_YEAR) if start is None or datetime.date(y, 3, 31) >= start), year
+    )
     targets = {}
     for competency in scored:
         slug = context.slugs[competency.competency_id]
@@ -568,7 +629,9 @@ def _targets(username: str, year: int, scored: list[ScoredCompetency], context: 
     return targets
 
 
-def ratings_towards(scored: list[ScoredCompetency], targets: dict[int, int], rng: random.Random) -> dict[int, tuple[str, str]]:
+def ratings_towards(
+    scored: list[ScoredCompetency], targets: dict[int, int], rng: random.Random
+) -> dict[int, tuple[str, str]]:
     """Ratings for every indicator in the window that make the derived level come out at the target."""
     ratings = {}
     for competency in scored:
@@ -635,7 +698,9 @@ def _objectives(appraisal: Appraisal, rng: random.Random) -> str:
 def _measure_comments(appraisal: Appraisal, context: _Context, rng: random.Random) -> dict[int, str]:
     version_id = appraisal.role_version_id
     if version_id not in context.measures:
-        context.measures[version_id] = list(PerformanceMeasure.objects.filter(version_id=version_id).values_list("pk", flat=True))
+        context.measures[version_id] = list(
+            PerformanceMeasure.objects.filter(version_id=version_id).values_list("pk", flat=True)
+        )
     return {pk: rng.choice(MEASURE_COMMENTS) for pk in context.measures[version_id] if rng.random() < 0.4}
 
 
@@ -686,4 +751,3 @@ def _date(appraisal: Appraisal, times: dict[str, datetime.datetime], done: list[
         values["countersigned_at"] = values["completed_at"] = times["countersign"]
     if values:
         Appraisal.objects.filter(pk=appraisal.pk).update(**values)
-

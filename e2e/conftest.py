@@ -49,7 +49,14 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FAILING_IMPACTS = {"serious", "critical"}
 # Structure a screen-reader user navigates by. axe files these under "best-practice", not under a
 # success criterion, so they are run by name; any violation of them fails, whatever its impact.
-STRUCTURE_RULES = ["heading-order", "page-has-heading-one", "landmark-one-main", "landmark-unique", "skip-link", "region"]
+STRUCTURE_RULES = [
+    "heading-order",
+    "page-has-heading-one",
+    "landmark-one-main",
+    "landmark-unique",
+    "skip-link",
+    "region",
+]
 
 # Ids of demo records, read from the seeded database (the server's own numbering).
 IDS_SCRIPT = """
@@ -89,8 +96,12 @@ class Server:
 def server(tmp_path_factory):
     """The app, served on a fresh demo database for the whole run."""
     work = tmp_path_factory.mktemp("e2e-server")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "e2e.settings", "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-           "STATIC_ROOT": str(work / "static")}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "e2e.settings",
+        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "STATIC_ROOT": str(work / "static"),
+    }
     env.pop("DEBUG", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
 
@@ -108,7 +119,10 @@ def server(tmp_path_factory):
     log = open(work / "server.log", "w")
     process = subprocess.Popen(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -265,9 +279,7 @@ def check_page(person: Session, name: str, *, axe: bool = True, screenshot: bool
     page = person.page
     page.wait_for_load_state("load")
     width = person.viewport["width"]
-    overflow = page.evaluate(
-        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
-    )
+    overflow = page.evaluate("() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})")
     assert overflow["scroll"] <= overflow["inner"], (
         f"{name} at {width}px scrolls sideways: the page is {overflow['scroll']}px wide"
     )

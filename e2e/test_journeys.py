@@ -97,7 +97,11 @@ def test_hr_edits_a_role_profile_and_publishes_it(session):
     for index in range(selects.count()):
         select = selects.nth(index)
         current = select.input_value()
-        options = [value for value in select.locator("option").evaluate_all("os => os.map(o => o.value)") if value and value != current]
+        options = [
+            value
+            for value in select.locator("option").evaluate_all("os => os.map(o => o.value)")
+            if value and value != current
+        ]
         if current and options:
             select.select_option(options[0])
             label = select.locator(f"option[value='{options[0]}']").inner_text()
@@ -258,7 +262,10 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.get_by_role("status").filter(has_text="hared").is_visible()
-    assert "Awaiting sign-off" in page.locator(".record-summary").inner_text() or "sign-off" in page.locator(".record-summary").inner_text().lower()
+    assert (
+        "Awaiting sign-off" in page.locator(".record-summary").inner_text()
+        or "sign-off" in page.locator(".record-summary").inner_text().lower()
+    )
     check_page(manager, "journey-record-shared")
 
     # Sam reads it, comments and signs off.

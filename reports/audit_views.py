@@ -50,7 +50,9 @@ def audit_log(request):
             "person_error": person_error,
             "filters": filters,
             "query": query,
-            "people": StaffMember.objects.exclude(pk__in=hidden).select_related("user").order_by("user__last_name", "user__first_name"),
+            "people": StaffMember.objects.exclude(pk__in=hidden)
+            .select_related("user")
+            .order_by("user__last_name", "user__first_name"),
             "object_types": AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True).distinct(),
             "actions": AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct(),
         },

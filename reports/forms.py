@@ -29,7 +29,9 @@ class ReportFilterForm(forms.Form):
         required=False,
         empty_label=None,
         label="Cycle",
-        error_messages={"invalid_choice": "Choose a cycle from the list: that one does not exist or has not been opened."},
+        error_messages={
+            "invalid_choice": "Choose a cycle from the list: that one does not exist or has not been opened."
+        },
     )
     service = forms.ModelChoiceField(
         queryset=Service.objects.order_by("name"),
@@ -73,5 +75,8 @@ class ReportFilterForm(forms.Form):
         if cycle is None:
             return None
         return ReportFilters(
-            cycle=cycle, service=self.cleaned_data.get("service"), role_profile=self.cleaned_data.get("role"), excluded_people=excluded_people
+            cycle=cycle,
+            service=self.cleaned_data.get("service"),
+            role_profile=self.cleaned_data.get("role"),
+            excluded_people=excluded_people,
         )

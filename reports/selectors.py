@@ -47,11 +47,27 @@ PROGRESS_BY_COLUMNS = {
     for group in PROGRESS_GROUPS
 }
 STANDING_COLUMNS = [
-    "cycle", "role_profile", "competency", "people", "below_entry", "entry", "desired", "exceptional", "above_window",
+    "cycle",
+    "role_profile",
+    "competency",
+    "people",
+    "below_entry",
+    "entry",
+    "desired",
+    "exceptional",
+    "above_window",
     "desired_or_above_percent",
 ]
 BELOW_ENTRY_COLUMNS = [
-    "cycle", "appraisal_id", "username", "person", "service", "role_profile", "appraiser", "competency", "achieved_level",
+    "cycle",
+    "appraisal_id",
+    "username",
+    "person",
+    "service",
+    "role_profile",
+    "appraiser",
+    "competency",
+    "achieved_level",
     "entry_level",
 ]
 
@@ -85,7 +101,11 @@ def opened_cycles() -> QuerySet[AppraisalCycle]:
 
 def reportable_role_profiles() -> QuerySet[RoleProfile]:
     """Role profiles with a published version, annotated `current_title` and ordered by it (one query)."""
-    return RoleProfile.objects.annotate(current_title=current_title()).filter(current_title__isnull=False).order_by("current_title", "slug")
+    return (
+        RoleProfile.objects.annotate(current_title=current_title())
+        .filter(current_title__isnull=False)
+        .order_by("current_title", "slug")
+    )
 
 
 @dataclass(frozen=True)
@@ -151,7 +171,11 @@ class Progress:
         """Each state in workflow order: {"state", "count", "percent"} (percent of the total, for the bar)."""
         total = self.total
         return [
-            {"state": state, "count": self.counts[state.value], "percent": 100 * self.counts[state.value] / total if total else 0}
+            {
+                "state": state,
+                "count": self.counts[state.value],
+                "percent": 100 * self.counts[state.value] / total if total else 0,
+            }
             for state in STATES_IN_ORDER
         ]
 
@@ -186,7 +210,12 @@ def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
     if group == "service":
         fields = ("staff_member__service_id", "staff_member__service__name")
     elif group == "manager":
-        fields = ("appraiser_id", "appraiser__user__first_name", "appraiser__user__last_name", "appraiser__user__username")
+        fields = (
+            "appraiser_id",
+            "appraiser__user__first_name",
+            "appraiser__user__last_name",
+            "appraiser__user__username",
+        )
     else:
         raise ValueError(f"group must be one of {PROGRESS_GROUPS}, not {group!r}")
     groups: dict[object, Progress] = {}
@@ -198,7 +227,11 @@ def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
             sort_keys[key] = (name is None, (name or "").casefold())
         else:
             key = row["appraiser_id"]
-            first, last, username = row["appraiser__user__first_name"], row["appraiser__user__last_name"], row["appraiser__user__username"]
+            first, last, username = (
+                row["appraiser__user__first_name"],
+                row["appraiser__user__last_name"],
+                row["appraiser__user__username"],
+            )
             label = _full_name(first, last, username)
             sort_keys[key] = ((last or username).casefold(), first.casefold(), key)
         groups.setdefault(key, Progress(label=label)).add(row["state"], row["appraisals"], row["overdue"])
@@ -214,8 +247,14 @@ def progress_state_csv_rows(filters: ReportFilters, progress: Progress) -> list[
 
 def progress_by_csv_rows(filters: ReportFilters, groups: list[Progress]) -> list[list[Any]]:
     return [
-        [filters.cycle.name, group.label, *[group.counts[state.value] for state in STATES_IN_ORDER], group.total,
-         group.overdue, _blank_if_none(group.completed_percent)]
+        [
+            filters.cycle.name,
+            group.label,
+            *[group.counts[state.value] for state in STATES_IN_ORDER],
+            group.total,
+            group.overdue,
+            _blank_if_none(group.completed_percent),
+        ]
         for group in groups
     ]
 
@@ -259,7 +298,9 @@ class StandingCell:
     @property
     def breakdown(self) -> list[dict[str, Any]]:
         """{"standing", "label", "count"} for each standing, worst to best."""
-        return [{"standing": s, "label": STANDING_LABELS[s], "count": self.counts.get(s, 0)} for s in STANDINGS_IN_ORDER]
+        return [
+            {"standing": s, "label": STANDING_LABELS[s], "count": self.counts.get(s, 0)} for s in STANDINGS_IN_ORDER
+        ]
 
 
 @dataclass
@@ -297,7 +338,13 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     rows = (
         ScoredCompetency.objects.with_standing()
         .filter(filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED)
-        .values("appraisal__role_version__role_profile_id", "competency_id", "competency__name", "competency__position", "standing")
+        .values(
+            "appraisal__role_version__role_profile_id",
+            "competency_id",
+            "competency__name",
+            "competency__position",
+            "standing",
+        )
         .annotate(people=Count("pk"))
         .order_by()
     )
@@ -317,9 +364,14 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
         cell.counts[standing] = cell.counts.get(standing, 0) + row["people"]
         competencies[row["competency_id"]] = (row["competency__position"], row["competency__name"])
         roles[role_id] = titles.get(role_id) or f"Role profile {role_id}"
-    columns: list[dict[str, Any]] = [{"id": role_id, "title": title} for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))]
+    columns: list[dict[str, Any]] = [
+        {"id": role_id, "title": title}
+        for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))
+    ]
     heat_rows = [
-        HeatmapRow(competency_id=competency_id, name=name, cells=[cells.get((role["id"], competency_id)) for role in columns])
+        HeatmapRow(
+            competency_id=competency_id, name=name, cells=[cells.get((role["id"], competency_id)) for role in columns]
+        )
         for competency_id, (_, name) in sorted(competencies.items(), key=lambda item: (item[1][0], item[0]))
     ]
     return Heatmap(roles=columns, rows=heat_rows)
@@ -333,11 +385,16 @@ def standing_csv_rows(filters: ReportFilters, heatmap: Heatmap) -> list[list[Any
             cell = row.cells[index]
             if cell is None:
                 continue
-            out.append([
-                filters.cycle.name, role["title"], row.name, cell.people,
-                *[cell.counts.get(standing, 0) for standing in STANDINGS_IN_ORDER],
-                _blank_if_none(cell.desired_or_above_percent),
-            ])
+            out.append(
+                [
+                    filters.cycle.name,
+                    role["title"],
+                    row.name,
+                    cell.people,
+                    *[cell.counts.get(standing, 0) for standing in STANDINGS_IN_ORDER],
+                    _blank_if_none(cell.desired_or_above_percent),
+                ]
+            )
     return out
 
 
@@ -373,32 +430,76 @@ def below_entry(filters: ReportFilters) -> list[BelowEntryRow]:
     """
     rows = (
         ScoredCompetency.objects.with_standing()
-        .filter(filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED, standing=Standing.BELOW_ENTRY.value)
+        .filter(
+            filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED, standing=Standing.BELOW_ENTRY.value
+        )
         .order_by(
-            "appraisal__staff_member__user__last_name", "appraisal__staff_member__user__first_name", "appraisal_id",
-            "competency__position", "position",
+            "appraisal__staff_member__user__last_name",
+            "appraisal__staff_member__user__first_name",
+            "appraisal_id",
+            "competency__position",
+            "position",
         )
         .values_list(
-            "appraisal_id", "appraisal__staff_member_id", "appraisal__staff_member__user__username",
-            "appraisal__staff_member__user__first_name", "appraisal__staff_member__user__last_name",
-            "appraisal__staff_member__service__name", "appraisal__role_version__title",
-            "appraisal__appraiser__user__first_name", "appraisal__appraiser__user__last_name",
-            "appraisal__appraiser__user__username", "name", "achieved", "entry_level",
+            "appraisal_id",
+            "appraisal__staff_member_id",
+            "appraisal__staff_member__user__username",
+            "appraisal__staff_member__user__first_name",
+            "appraisal__staff_member__user__last_name",
+            "appraisal__staff_member__service__name",
+            "appraisal__role_version__title",
+            "appraisal__appraiser__user__first_name",
+            "appraisal__appraiser__user__last_name",
+            "appraisal__appraiser__user__username",
+            "name",
+            "achieved",
+            "entry_level",
         )
     )
     return [
         BelowEntryRow(
-            appraisal_id=appraisal_id, staff_member_id=member_id, username=username, person=_full_name(first, last, username),
-            service=service or NO_SERVICE, role=role, appraiser=_full_name(a_first, a_last, a_username), competency=name,
-            achieved_level=achieved, entry_level=entry,
+            appraisal_id=appraisal_id,
+            staff_member_id=member_id,
+            username=username,
+            person=_full_name(first, last, username),
+            service=service or NO_SERVICE,
+            role=role,
+            appraiser=_full_name(a_first, a_last, a_username),
+            competency=name,
+            achieved_level=achieved,
+            entry_level=entry,
         )
-        for (appraisal_id, member_id, username, first, last, service, role, a_first, a_last, a_username, name, achieved, entry) in rows
+        for (
+            appraisal_id,
+            member_id,
+            username,
+            first,
+            last,
+            service,
+            role,
+            a_first,
+            a_last,
+            a_username,
+            name,
+            achieved,
+            entry,
+        ) in rows
     ]
 
 
 def below_entry_csv_rows(filters: ReportFilters, rows: list[BelowEntryRow]) -> list[list[Any]]:
     return [
-        [filters.cycle.name, row.appraisal_id, row.username, row.person, row.service, row.role, row.appraiser, row.competency,
-         row.achieved_level, row.entry_level]
+        [
+            filters.cycle.name,
+            row.appraisal_id,
+            row.username,
+            row.person,
+            row.service,
+            row.role,
+            row.appraiser,
+            row.competency,
+            row.achieved_level,
+            row.entry_level,
+        ]
         for row in rows
     ]

@@ -17,8 +17,19 @@ from reports.forms import ReportFilterForm
 from staff.access import hr_conflicts
 
 OUTCOME_COLUMNS = [
-    "appraisal_id", "username", "person", "role_profile", "cycle", "cycle_end", "state", "competency",
-    "entry_level", "desired_level", "exceptional_level", "derived_level", "achieved_level",
+    "appraisal_id",
+    "username",
+    "person",
+    "role_profile",
+    "cycle",
+    "cycle_end",
+    "state",
+    "competency",
+    "entry_level",
+    "desired_level",
+    "exceptional_level",
+    "derived_level",
+    "achieved_level",
 ]
 
 
@@ -40,15 +51,48 @@ def outcome_rows(cycle_id: int | None = None, *, excluded_people: frozenset[int]
     if excluded_people:
         rows = rows.exclude(appraisal__staff_member_id__in=excluded_people)
     fields = rows.values_list(
-        "appraisal_id", "appraisal__staff_member__user__username", "appraisal__staff_member__user__first_name",
-        "appraisal__staff_member__user__last_name", "appraisal__role_version__title", "appraisal__cycle__name",
-        "appraisal__cycle__period_end", "appraisal__state", "name", "entry_level", "derived_level", "override_level",
+        "appraisal_id",
+        "appraisal__staff_member__user__username",
+        "appraisal__staff_member__user__first_name",
+        "appraisal__staff_member__user__last_name",
+        "appraisal__role_version__title",
+        "appraisal__cycle__name",
+        "appraisal__cycle__period_end",
+        "appraisal__state",
+        "name",
+        "entry_level",
+        "derived_level",
+        "override_level",
     )
-    for (appraisal_id, username, first, last, role, cycle, cycle_end, state, name, entry, derived, override) in fields.iterator(chunk_size=2000):
+    for (
+        appraisal_id,
+        username,
+        first,
+        last,
+        role,
+        cycle,
+        cycle_end,
+        state,
+        name,
+        entry,
+        derived,
+        override,
+    ) in fields.iterator(chunk_size=2000):
         achieved = final_level(override, derived)
         yield [
-            appraisal_id, username, f"{first} {last}".strip() or username, role, cycle, cycle_end.isoformat(), state, name,
-            entry, entry + 1, entry + 2, "" if derived is None else derived, "" if achieved is None else achieved,
+            appraisal_id,
+            username,
+            f"{first} {last}".strip() or username,
+            role,
+            cycle,
+            cycle_end.isoformat(),
+            state,
+            name,
+            entry,
+            entry + 1,
+            entry + 2,
+            "" if derived is None else derived,
+            "" if achieved is None else achieved,
         ]
 
 
@@ -110,7 +154,9 @@ def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpRespons
     """
     form = ReportFilterForm(request.GET)
     if not form.is_valid():
-        problems = "\n".join(f"{form.fields[field].label}: {' '.join(map(str, errors))}" for field, errors in form.errors.items())
+        problems = "\n".join(
+            f"{form.fields[field].label}: {' '.join(map(str, errors))}" for field, errors in form.errors.items()
+        )
         return HttpResponseBadRequest(f"Correct the filters:\n{problems}\n", content_type="text/plain; charset=utf-8")
     filters = form.filters(excluded_people=hr_conflicts(request.user))
     rows = rows_for(filters) if filters is not None else []
@@ -127,7 +173,9 @@ def _report_csv(request, name: str, columns: list[str], rows_for) -> HttpRespons
 @require_safe
 def progress_by_state_csv(request):
     return _report_csv(
-        request, "progress-by-state", reports.PROGRESS_BY_STATE_COLUMNS,
+        request,
+        "progress-by-state",
+        reports.PROGRESS_BY_STATE_COLUMNS,
         lambda filters: reports.progress_state_csv_rows(filters, reports.progress_by_state(filters)),
     )
 
@@ -136,7 +184,9 @@ def progress_by_state_csv(request):
 @require_safe
 def progress_by_service_csv(request):
     return _report_csv(
-        request, "progress-by-service", reports.PROGRESS_BY_COLUMNS["service"],
+        request,
+        "progress-by-service",
+        reports.PROGRESS_BY_COLUMNS["service"],
         lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "service")),
     )
 
@@ -145,7 +195,9 @@ def progress_by_service_csv(request):
 @require_safe
 def progress_by_manager_csv(request):
     return _report_csv(
-        request, "progress-by-manager", reports.PROGRESS_BY_COLUMNS["manager"],
+        request,
+        "progress-by-manager",
+        reports.PROGRESS_BY_COLUMNS["manager"],
         lambda filters: reports.progress_by_csv_rows(filters, reports.progress_by(filters, "manager")),
     )
 
@@ -154,7 +206,9 @@ def progress_by_manager_csv(request):
 @require_safe
 def standing_csv(request):
     return _report_csv(
-        request, "standing", reports.STANDING_COLUMNS,
+        request,
+        "standing",
+        reports.STANDING_COLUMNS,
         lambda filters: reports.standing_csv_rows(filters, reports.standing_heatmap(filters)),
     )
 
@@ -163,6 +217,8 @@ def standing_csv(request):
 @require_safe
 def below_entry_csv(request):
     return _report_csv(
-        request, "below-entry", reports.BELOW_ENTRY_COLUMNS,
+        request,
+        "below-entry",
+        reports.BELOW_ENTRY_COLUMNS,
         lambda filters: reports.below_entry_csv_rows(filters, reports.below_entry(filters)),
     )

@@ -26,8 +26,16 @@ from roles.selectors import competency_tables, version_for_page
 # URL part → (service section, heading, hint)
 TEXT_LIST_SECTIONS = {
     "accountabilities": ("accountabilities", "1.3 Job accountabilities", "One accountability per item."),
-    "performance-measures": ("performance_measures", "1.4 Performance measures and critical success factors", "One measure per item."),
-    "notes": ("discrepancies", "Notes on the source document", "Shown to HR admins on the role profile page, never to staff."),
+    "performance-measures": (
+        "performance_measures",
+        "1.4 Performance measures and critical success factors",
+        "One measure per item.",
+    ),
+    "notes": (
+        "discrepancies",
+        "Notes on the source document",
+        "Shown to HR admins on the role profile page, never to staff.",
+    ),
 }
 
 
@@ -54,7 +62,9 @@ def _list_page(request, draft, formset, heading, hint):
     """The page that edits one ordered list of a draft (any formset of `ordered_formset`)."""
     helper = formset.form.helper
     return render(
-        request, "roles/edit/list.html", {"formset": formset, "version": draft, "heading": heading, "hint": hint, "helper": helper}
+        request,
+        "roles/edit/list.html",
+        {"formset": formset, "version": draft, "heading": heading, "hint": hint, "helper": helper},
     )
 
 
@@ -80,7 +90,10 @@ def role_profile_draft(request, slug):
     role_profile = get_object_or_404(RoleProfile, slug=slug)
     if request.method == "POST":
         started = services.start_draft(by=request.user, role_profile=role_profile)
-        messages.info(request, f"You are editing draft version {started.number}. The published version stays as it is until you publish.")
+        messages.info(
+            request,
+            f"You are editing draft version {started.number}. The published version stays as it is until you publish.",
+        )
         return redirect("role_profile_draft", slug)
     draft = services.draft_of(role_profile)
     if draft is None:
@@ -89,7 +102,12 @@ def role_profile_draft(request, slug):
     return render(
         request,
         "roles/edit/draft.html",
-        {"version": version, "tables": competency_tables(version), "publish_form": PublishForm(), "current": role_profile.current_version},
+        {
+            "version": version,
+            "tables": competency_tables(version),
+            "publish_form": PublishForm(),
+            "current": role_profile.current_version,
+        },
     )
 
 
@@ -100,7 +118,9 @@ def draft_details(request, slug):
     form = VersionDetailsForm(request.POST or None, instance=draft)
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        if _apply(request, form, lambda: services.update_details(by=request.user, version=draft, **values), "Details saved."):
+        if _apply(
+            request, form, lambda: services.update_details(by=request.user, version=draft, **values), "Details saved."
+        ):
             return redirect("role_profile_draft", slug)
     return render(request, "roles/edit/details.html", {"form": form, "version": draft})
 
@@ -151,12 +171,17 @@ def draft_person_specification(request, slug):
 def draft_organisation(request, slug):
     role_profile, draft = _draft(slug)
     initial = [
-        {"heading": s.heading, "items": s.items, "text": s.text, "ORDER": i} for i, s in enumerate(draft.organisation_sections.all(), start=1)
+        {"heading": s.heading, "items": s.items, "text": s.text, "ORDER": i}
+        for i, s in enumerate(draft.organisation_sections.all(), start=1)
     ]
     formset = ordered_formset(OrganisationSectionForm, extra=1)(request.POST or None, initial=initial, prefix="items")
     if request.method == "POST" and formset.is_valid():
         sections = [
-            {"heading": s["heading"], "items": [line.strip() for line in s["items"].splitlines() if line.strip()], "text": s["text"]}
+            {
+                "heading": s["heading"],
+                "items": [line.strip() for line in s["items"].splitlines() if line.strip()],
+                "text": s["text"],
+            }
             for s in ordered_values(formset)
         ]
         services.replace_organisation_sections(by=request.user, version=draft, sections=sections)
@@ -197,7 +222,10 @@ def draft_windows(request, slug):
         columns = []
         if chosen and str(chosen).isdigit():
             entry = int(chosen)
-            columns = [{"label": label, "number": number, "level": levels.get(number)} for label, number in window_levels(entry)]
+            columns = [
+                {"label": label, "number": number, "level": levels.get(number)}
+                for label, number in window_levels(entry)
+            ]
         rows.append({"competency": competency, "field": field, "columns": columns})
     return render(request, "roles/edit/windows.html", {"form": form, "rows": rows, "version": draft})
 

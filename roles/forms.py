@@ -12,7 +12,9 @@ WINDOW_NOT_REQUIRED = ""
 
 
 class RoleProfileCreateForm(forms.Form):
-    title = forms.CharField(max_length=200, help_text="As the document heads it, e.g. “Support Worker (Supported Housing)”.")
+    title = forms.CharField(
+        max_length=200, help_text="As the document heads it, e.g. “Support Worker (Supported Housing)”."
+    )
     slug = forms.SlugField(
         label="Web address",
         required=False,
@@ -25,7 +27,17 @@ class RoleProfileCreateForm(forms.Form):
 class VersionDetailsForm(forms.ModelForm):
     class Meta:
         model = RoleProfileVersion
-        fields = ["title", "service", "location", "introduction", "purpose", "context", "supervisor", "peers", "direct_reports"]
+        fields = [
+            "title",
+            "service",
+            "location",
+            "introduction",
+            "purpose",
+            "context",
+            "supervisor",
+            "peers",
+            "direct_reports",
+        ]
         widgets = {
             "introduction": forms.Textarea(attrs={"rows": 3}),
             "purpose": forms.Textarea(attrs={"rows": 4}),
@@ -44,19 +56,38 @@ class OrderedItemForm(forms.Form):
 
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
-    helper = form_helper(Layout(Row(Column(Field("text"), css_class="col-md-8"), Column("ORDER", css_class="col-6 col-md-2"), Column("DELETE", css_class="col-6 col-md-2 pt-md-4"))))
+    helper = form_helper(
+        Layout(
+            Row(
+                Column(Field("text"), css_class="col-md-8"),
+                Column("ORDER", css_class="col-6 col-md-2"),
+                Column("DELETE", css_class="col-6 col-md-2 pt-md-4"),
+            )
+        )
+    )
 
 
 class PersonSpecificationItemForm(forms.Form):
-    category = forms.CharField(max_length=100, required=False, help_text="e.g. Skills, Knowledge, Experience, Values, Other")
+    category = forms.CharField(
+        max_length=100, required=False, help_text="e.g. Skills, Knowledge, Experience, Values, Other"
+    )
     essential = forms.TypedChoiceField(
-        label="Essential or desirable", choices=[("1", "Essential"), ("0", "Desirable")], coerce=lambda v: v == "1", initial="1"
+        label="Essential or desirable",
+        choices=[("1", "Essential"), ("0", "Desirable")],
+        coerce=lambda v: v == "1",
+        initial="1",
     )
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
     helper = form_helper(
         Layout(
-            Row(Column("category", css_class="col-md-3"), Column("essential", css_class="col-md-2"), Column("text", css_class="col-md-5"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))
+            Row(
+                Column("category", css_class="col-md-3"),
+                Column("essential", css_class="col-md-2"),
+                Column("text", css_class="col-md-5"),
+                Column("ORDER", css_class="col-6 col-md-1"),
+                Column("DELETE", css_class="col-6 col-md-1 pt-md-4"),
+            )
         )
     )
 
@@ -73,7 +104,17 @@ class OrganisationSectionForm(forms.Form):
     items = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text="One item per line.")
     text = forms.CharField(label="Closing paragraph", widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
-    helper = form_helper(Layout(Row(Column("heading", css_class="col-md-3"), Column("items", css_class="col-md-5"), Column("text", css_class="col-md-2"), Column("ORDER", css_class="col-6 col-md-1"), Column("DELETE", css_class="col-6 col-md-1 pt-md-4"))))
+    helper = form_helper(
+        Layout(
+            Row(
+                Column("heading", css_class="col-md-3"),
+                Column("items", css_class="col-md-5"),
+                Column("text", css_class="col-md-2"),
+                Column("ORDER", css_class="col-6 col-md-1"),
+                Column("DELETE", css_class="col-6 col-md-1 pt-md-4"),
+            )
+        )
+    )
 
     def clean(self):
         super().clean()
@@ -91,8 +132,7 @@ class WindowsForm(forms.Form):
         self.competencies = competencies
         for competency in competencies:
             choices = [(WINDOW_NOT_REQUIRED, "Not required")] + [
-                (str(entry), window_description(entry))
-                for entry in competency.valid_entry_levels()
+                (str(entry), window_description(entry)) for entry in competency.valid_entry_levels()
             ]
             self.fields[self.field_name(competency)] = forms.ChoiceField(
                 label=competency.name,

@@ -30,7 +30,10 @@ def usage(competency: Competency, number: int | None = None) -> list[dict]:
     uses = []
     for requirement in requirements:
         version = requirement.version
-        is_current = version.status == RoleProfileVersion.Status.PUBLISHED and current_ids.get(version.role_profile_id) == version.number
+        is_current = (
+            version.status == RoleProfileVersion.Status.PUBLISHED
+            and current_ids.get(version.role_profile_id) == version.number
+        )
         if not (is_current or version.status == RoleProfileVersion.Status.DRAFT):
             continue
         if number is not None and number not in requirement.window:
@@ -48,7 +51,9 @@ def _describe_uses(uses) -> str:
 def retire_competency(*, by, competency: Competency) -> None:
     uses = usage(competency)
     if uses:
-        raise ValidationError(f"{competency.name} is required by {_describe_uses(uses)}. Remove it from those role profiles first.")
+        raise ValidationError(
+            f"{competency.name} is required by {_describe_uses(uses)}. Remove it from those role profiles first."
+        )
     competency.retired_at = timezone.now()
     competency.save(update_fields=["retired_at"])
     record(actor=by, action="retire", obj=competency, changes={"retired_at": [None, competency.retired_at]})

@@ -43,7 +43,11 @@ def competency_create(request):
 @require_http_methods(["GET", "POST"])
 def competency_edit(request, slug):
     competency = get_object_or_404(Competency, slug=slug)
-    initial = {"name": competency.name, "relevance_to_recovery": competency.relevance_to_recovery, "note": competency.note}
+    initial = {
+        "name": competency.name,
+        "relevance_to_recovery": competency.relevance_to_recovery,
+        "note": competency.note,
+    }
     form = CompetencyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -97,7 +101,9 @@ def level_edit(request, slug, number):
     level_form = LevelForm(request.POST if "save_level" in request.POST else None, level=level)
     indicators = list(level.indicators.current())
     initial = [{"id": i.pk, "text": i.text, "ORDER": n} for n, i in enumerate(indicators, start=1)]
-    formset = IndicatorFormSet(request.POST if "save_indicators" in request.POST else None, initial=initial, prefix="indicators")
+    formset = IndicatorFormSet(
+        request.POST if "save_indicators" in request.POST else None, initial=initial, prefix="indicators"
+    )
     if request.method == "POST":
         if "save_level" in request.POST and level_form.is_valid():
             try:
@@ -110,7 +116,11 @@ def level_edit(request, slug, number):
         elif "save_indicators" in request.POST and formset.is_valid():
             # The formset's ORDER gives the new order; ticked DELETE retires the indicator.
             items = [
-                {"id": form.cleaned_data.get("id"), "text": form.cleaned_data.get("text", ""), "retire": form.cleaned_data.get("DELETE", False)}
+                {
+                    "id": form.cleaned_data.get("id"),
+                    "text": form.cleaned_data.get("text", ""),
+                    "retire": form.cleaned_data.get("DELETE", False),
+                }
                 for form in formset.ordered_forms
             ] + [
                 {"id": form.cleaned_data.get("id"), "text": "", "retire": True}
@@ -122,7 +132,10 @@ def level_edit(request, slug, number):
             except ValidationError as error:
                 formset._non_form_errors = formset.error_class(error.messages)
             else:
-                messages.success(request, "Indicators saved. Reworded and retired indicators are kept for the records that cite them.")
+                messages.success(
+                    request,
+                    "Indicators saved. Reworded and retired indicators are kept for the records that cite them.",
+                )
                 return redirect("level_edit", slug, number)
     retired = level.indicators.filter(retired_at__isnull=False).select_related("replaced_by").order_by("-retired_at")
     return render(

@@ -54,7 +54,8 @@ def load_role_profile(path: Path) -> RoleProfileVersion | None:
 
     def ordered(model, texts, **fields):
         model.objects.bulk_create(
-            model(version=version, position=position, text=text, **fields) for position, text in enumerate(texts, start=1)
+            model(version=version, position=position, text=text, **fields)
+            for position, text in enumerate(texts, start=1)
         )
 
     ordered(Accountability, data.get("accountabilities", []))
@@ -62,7 +63,11 @@ def load_role_profile(path: Path) -> RoleProfileVersion | None:
     ordered(SourceDiscrepancy, data.get("discrepancies", []))
     OrganisationSection.objects.bulk_create(
         OrganisationSection(
-            version=version, position=position, heading=section["heading"], items="\n".join(section.get("items", [])), text=section.get("text", "")
+            version=version,
+            position=position,
+            heading=section["heading"],
+            items="\n".join(section.get("items", [])),
+            text=section.get("text", ""),
         )
         for position, section in enumerate(data.get("organisation_sections", []), start=1)
     )
@@ -70,7 +75,9 @@ def load_role_profile(path: Path) -> RoleProfileVersion | None:
     for row in data.get("person_specification", []):
         for essential in (True, False):
             for text in row["essential" if essential else "desirable"]:
-                items.append(PersonSpecificationItem(version=version, category=row["category"], essential=essential, text=text))
+                items.append(
+                    PersonSpecificationItem(version=version, category=row["category"], essential=essential, text=text)
+                )
     for position, item in enumerate(items, start=1):
         item.position = position
     PersonSpecificationItem.objects.bulk_create(items)
@@ -79,7 +86,9 @@ def load_role_profile(path: Path) -> RoleProfileVersion | None:
     for position, requirement_data in enumerate(data.get("requirements", []), start=1):
         competency = competencies.get(requirement_data["competency"])
         if competency is None:
-            raise FixtureError(f"{path}: unknown competency {requirement_data['competency']!r}; load the framework first.")
+            raise FixtureError(
+                f"{path}: unknown competency {requirement_data['competency']!r}; load the framework first."
+            )
         requirement = RoleRequirement(
             version=version,
             competency=competency,

@@ -61,13 +61,19 @@ class RoleProfileVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     title = models.CharField(max_length=200)
     service = models.CharField(max_length=200, blank=True)
     location = models.CharField(max_length=200, blank=True)
-    document_date = models.DateField(null=True, blank=True, help_text="The date the role profile carries (month and year).")
-    source_document = models.CharField(max_length=200, blank=True, help_text="The document this version was taken from.")
+    document_date = models.DateField(
+        null=True, blank=True, help_text="The date the role profile carries (month and year)."
+    )
+    source_document = models.CharField(
+        max_length=200, blank=True, help_text="The document this version was taken from."
+    )
     introduction = models.TextField(blank=True)
     purpose = models.TextField(blank=True)
     context = models.TextField(blank=True, help_text="Paragraphs separated by a blank line.")
@@ -131,7 +137,9 @@ class PerformanceMeasure(OrderedText):
 
 class PersonSpecificationItem(OrderedText):
     version = models.ForeignKey(RoleProfileVersion, on_delete=models.CASCADE, related_name="person_specification")
-    category = models.CharField(max_length=100, help_text="E.g. Qualifications/IT skills, Knowledge, Experience, Values, Other.")
+    category = models.CharField(
+        max_length=100, help_text="E.g. Qualifications/IT skills, Knowledge, Experience, Values, Other."
+    )
     essential = models.BooleanField(help_text="Essential if ticked, desirable otherwise.")
 
 

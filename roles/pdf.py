@@ -108,7 +108,11 @@ def render_role_profile_pdf(version: RoleProfileVersion) -> bytes:
     """The PDF of a version loaded by `roles.selectors.version_for_page`."""
     html = render_to_string(
         "roles/role_profile_pdf.html",
-        {"version": version, "tables": competency_tables(version), "is_draft": version.status == RoleProfileVersion.Status.DRAFT},
+        {
+            "version": version,
+            "tables": competency_tables(version),
+            "is_draft": version.status == RoleProfileVersion.Status.DRAFT,
+        },
     )
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher())
     return document.write_pdf()

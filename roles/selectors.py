@@ -13,7 +13,9 @@ from roles.models import RoleProfile, RoleProfileVersion, RoleRequirement
 def current_title(role_profile: str = "pk") -> Subquery:
     """The title of the newest published version of the role profile whose id is the outer query's
     `role_profile` field, for `.annotate()`."""
-    published = RoleProfileVersion.objects.filter(role_profile=OuterRef(role_profile), status=RoleProfileVersion.Status.PUBLISHED)
+    published = RoleProfileVersion.objects.filter(
+        role_profile=OuterRef(role_profile), status=RoleProfileVersion.Status.PUBLISHED
+    )
     return Subquery(published.order_by("-number").values("title")[:1])
 
 
@@ -38,7 +40,12 @@ def version_for_page(slug: str, *, number: int | None = None, include_drafts: bo
     version = (
         versions.select_related("role_profile", "published_by", "created_by")
         .prefetch_related(
-            "organisation_sections", "accountabilities", "performance_measures", "person_specification", "discrepancies", "requirements"
+            "organisation_sections",
+            "accountabilities",
+            "performance_measures",
+            "person_specification",
+            "discrepancies",
+            "requirements",
         )
         .order_by("-number")
         .first()
@@ -58,7 +65,9 @@ def current_version_for_page(slug: str) -> RoleProfileVersion:
 
 def competency_tables(version: RoleProfileVersion) -> list[dict[str, Any]]:
     """Per requirement of a version loaded by `version_for_page`: the requirement and its three columns."""
-    return [{"requirement": requirement, "columns": window_table(requirement)} for requirement in version.requirements.all()]
+    return [
+        {"requirement": requirement, "columns": window_table(requirement)} for requirement in version.requirements.all()
+    ]
 
 
 def window_table(requirement: RoleRequirement) -> list[dict[str, Any]]:

@@ -65,7 +65,13 @@ def create_role_profile(*, by: User, title: str, slug: str = "") -> RoleProfileV
     version = RoleProfileVersion.objects.create(
         role_profile=role_profile, number=1, title=title, created_by=by, status=RoleProfileVersion.Status.DRAFT
     )
-    record(actor=by, action="create", obj=version, object_type=AUDIT_TYPE, changes={"title": [None, title], "slug": [None, slug]})
+    record(
+        actor=by,
+        action="create",
+        obj=version,
+        object_type=AUDIT_TYPE,
+        changes={"title": [None, title], "slug": [None, slug]},
+    )
     return version
 
 
@@ -86,14 +92,25 @@ def start_draft(*, by: User, role_profile: RoleProfile) -> RoleProfileVersion:
         **{name: getattr(source, name) for name, _ in DETAIL_FIELDS},
         source_document=source.source_document,
     )
-    copied: list[type[models.Model]] = [*TEXT_LISTS.values(), PersonSpecificationItem, OrganisationSection, RoleRequirement]
+    copied: list[type[models.Model]] = [
+        *TEXT_LISTS.values(),
+        PersonSpecificationItem,
+        OrganisationSection,
+        RoleRequirement,
+    ]
     for model in copied:
         rows = list(model._default_manager.filter(version=source))
         for row in rows:
             row.pk = None
             row.version = draft  # type: ignore[attr-defined]  # every model of the loop belongs to a version
         model._default_manager.bulk_create(rows)
-    record(actor=by, action="start draft", obj=draft, object_type=AUDIT_TYPE, changes={"copied from version": source.number})
+    record(
+        actor=by,
+        action="start draft",
+        obj=draft,
+        object_type=AUDIT_TYPE,
+        changes={"copied from version": source.number},
+    )
     return draft
 
 
@@ -102,7 +119,11 @@ def update_details(*, by: User, version: RoleProfileVersion, **values: Any) -> d
     """Set the title-block and job-description text fields of a draft."""
     require_draft(version)
     return update_fields(
-        by=by, obj=version, values=values, clean_exclude=["role_profile", "published_by", "created_by"], object_type=AUDIT_TYPE
+        by=by,
+        obj=version,
+        values=values,
+        clean_exclude=["role_profile", "published_by", "created_by"],
+        object_type=AUDIT_TYPE,
     )
 
 
@@ -120,13 +141,16 @@ def replace_text_list(*, by: User, version: RoleProfileVersion, section: str, te
 
 
 @transaction.atomic
-def replace_person_specification(*, by: User, version: RoleProfileVersion, items: list[dict[str, Any]]) -> dict[str, Any]:
+def replace_person_specification(
+    *, by: User, version: RoleProfileVersion, items: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Items: dicts with category, essential (bool) and text, in order."""
     require_draft(version)
     items = [item for item in items if normalise_text(item["text"])]
     for item in items:
         if not normalise_text(item["category"]):
             raise ValidationError(f"Give a category for “{item['text'][:60]}”.")
+
     def label(category: str, essential: bool, text: str) -> str:
         return f"{category} ({'essential' if essential else 'desirable'}): {text}"
 
@@ -134,7 +158,11 @@ def replace_person_specification(*, by: User, version: RoleProfileVersion, items
     PersonSpecificationItem.objects.filter(version=version).delete()
     PersonSpecificationItem.objects.bulk_create(
         PersonSpecificationItem(
-            version=version, position=i, category=normalise_text(item["category"]), essential=item["essential"], text=normalise_text(item["text"])
+            version=version,
+            position=i,
+            category=normalise_text(item["category"]),
+            essential=item["essential"],
+            text=normalise_text(item["text"]),
         )
         for i, item in enumerate(items, start=1)
     )
@@ -143,13 +171,16 @@ def replace_person_specification(*, by: User, version: RoleProfileVersion, items
 
 
 @transaction.atomic
-def replace_organisation_sections(*, by: User, version: RoleProfileVersion, sections: list[dict[str, Any]]) -> dict[str, Any]:
+def replace_organisation_sections(
+    *, by: User, version: RoleProfileVersion, sections: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Sections: dicts with heading, items (list of str) and text, in order."""
     require_draft(version)
     sections = [s for s in sections if normalise_text(s["heading"]) or s["items"] or normalise_text(s["text"])]
     for section in sections:
         if not normalise_text(section["heading"]):
             raise ValidationError("Every further organisation section needs a heading.")
+
     def describe(heading: str, items: list[str], text: str) -> str:
         return " — ".join(filter(None, [heading, "; ".join(items), text]))
 
@@ -157,7 +188,11 @@ def replace_organisation_sections(*, by: User, version: RoleProfileVersion, sect
     OrganisationSection.objects.filter(version=version).delete()
     OrganisationSection.objects.bulk_create(
         OrganisationSection(
-            version=version, position=i, heading=normalise_text(s["heading"]), items="\n".join(s["items"]), text=normalise_text(s["text"])
+            version=version,
+            position=i,
+            heading=normalise_text(s["heading"]),
+            items="\n".join(s["items"]),
+            text=normalise_text(s["text"]),
         )
         for i, s in enumerate(sections, start=1)
     )
@@ -166,7 +201,9 @@ def replace_organisation_sections(*, by: User, version: RoleProfileVersion, sect
 
 
 @transaction.atomic
-def set_windows(*, by: User, version: RoleProfileVersion, entry_levels: dict[int, int | None]) -> dict[str, list[str | None]]:
+def set_windows(
+    *, by: User, version: RoleProfileVersion, entry_levels: dict[int, int | None]
+) -> dict[str, list[str | None]]:
     """Set the draft's required window per competency: {competency pk: entry level, or None for not required}.
 
     Raises ValidationError keyed by competency pk when a window is not three levels the
@@ -207,7 +244,9 @@ def set_windows(*, by: User, version: RoleProfileVersion, entry_levels: dict[int
     RoleRequirement.objects.filter(version=version).exclude(pk__in=[r.pk for r in keep]).delete()
     RoleRequirement.objects.bulk_create(create)
     after = {competencies[r.competency_id].name: r.window_label for r in keep + create}
-    changes = {name: [before.get(name), after.get(name)] for name in {**before, **after} if before.get(name) != after.get(name)}
+    changes = {
+        name: [before.get(name), after.get(name)] for name in {**before, **after} if before.get(name) != after.get(name)
+    }
     if changes:
         record(actor=by, action="edit windows", obj=version, object_type=AUDIT_TYPE, changes=changes)
     return changes
@@ -259,7 +298,9 @@ def discard_draft(*, by: User, version: RoleProfileVersion) -> None:
             pass
 
 
-def _audit_list(by: User, version: RoleProfileVersion, section: str, before: list[str], after: list[str]) -> dict[str, Any]:
+def _audit_list(
+    by: User, version: RoleProfileVersion, section: str, before: list[str], after: list[str]
+) -> dict[str, Any]:
     change = list_changes(before, after)
     if change["removed"] or change["added"] or change["reordered"]:
         record(actor=by, action="edit", obj=version, object_type=AUDIT_TYPE, changes={section: change})

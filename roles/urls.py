@@ -11,7 +11,11 @@ urlpatterns = [
     path("<slug:slug>/compare/", views.role_profile_compare, name="role_profile_compare"),
     path("<slug:slug>/draft/", edit_views.role_profile_draft, name="role_profile_draft"),
     path("<slug:slug>/draft/details/", edit_views.draft_details, name="role_profile_draft_details"),
-    path("<slug:slug>/draft/person-specification/", edit_views.draft_person_specification, name="role_profile_draft_person_specification"),
+    path(
+        "<slug:slug>/draft/person-specification/",
+        edit_views.draft_person_specification,
+        name="role_profile_draft_person_specification",
+    ),
     path("<slug:slug>/draft/organisation/", edit_views.draft_organisation, name="role_profile_draft_organisation"),
     path("<slug:slug>/draft/windows/", edit_views.draft_windows, name="role_profile_draft_windows"),
     path("<slug:slug>/draft/publish/", edit_views.draft_publish, name="role_profile_draft_publish"),

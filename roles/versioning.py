@@ -34,7 +34,8 @@ def snapshot(version: RoleProfileVersion) -> dict[str, Any]:
     return {
         "details": details,
         "organisation_sections": [
-            " — ".join(filter(None, [s.heading, "; ".join(s.item_list()), s.text])) for s in version.organisation_sections.all()
+            " — ".join(filter(None, [s.heading, "; ".join(s.item_list()), s.text]))
+            for s in version.organisation_sections.all()
         ],
         "accountabilities": [item.text for item in version.accountabilities.all()],
         "performance_measures": [item.text for item in version.performance_measures.all()],

@@ -19,7 +19,11 @@ def role_profile_list(request):
     profiles = current_role_profiles()
     drafts: Iterable[RoleProfileVersion] = []
     if is_hr_admin(request.user):
-        drafts = RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.DRAFT).select_related("role_profile", "created_by").order_by("title")
+        drafts = (
+            RoleProfileVersion.objects.filter(status=RoleProfileVersion.Status.DRAFT)
+            .select_related("role_profile", "created_by")
+            .order_by("title")
+        )
     return render(request, "roles/role_profile_list.html", {"profiles": profiles, "drafts": drafts})
 
 
@@ -27,7 +31,12 @@ def role_profile_list(request):
 @require_safe
 def role_profile_detail(request, slug):
     hr = is_hr_admin(request.user)
-    if hr and not RoleProfileVersion.objects.filter(role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED).exists():
+    if (
+        hr
+        and not RoleProfileVersion.objects.filter(
+            role_profile__slug=slug, status=RoleProfileVersion.Status.PUBLISHED
+        ).exists()
+    ):
         return redirect("role_profile_draft", slug)  # a new role profile, not yet published
     version = current_version_for_page(slug)
     return _version_page(request, version, hr=hr)
@@ -86,4 +95,3 @@ def role_profile_compare(request, slug):
     older, newer = (version_for_page(slug, number=n, include_drafts=hr) for n in numbers)
     changes = diff(snapshot(older), snapshot(newer))
     return render(request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes})
-

@@ -61,14 +61,20 @@ def is_hr_admin_over(user: User | AnonymousUser, staff_member_id: int) -> bool:
 def hr_conflict_message(user: User | AnonymousUser, staff_member_id: int) -> str:
     """Why an HR admin may not do this to this person's records (see `hr_conflicts`)."""
     own = staff_member_for(user)
-    whose = "your own record" if own is not None and own.pk == staff_member_id else "the record of someone above you in line management"
+    whose = (
+        "your own record"
+        if own is not None and own.pk == staff_member_id
+        else "the record of someone above you in line management"
+    )
     return f"This is {whose}: another HR admin must do this."
 
 
 def require_hr_admin_over(user: User | AnonymousUser, staff_member_id: int) -> None:
     """PermissionDenied (403) unless `user` is an HR admin with rights over this person's records."""
     if not is_hr_admin_over(user, staff_member_id):
-        raise PermissionDenied(hr_conflict_message(user, staff_member_id) if is_hr_admin(user) else "Only HR admins can do this.")
+        raise PermissionDenied(
+            hr_conflict_message(user, staff_member_id) if is_hr_admin(user) else "Only HR admins can do this."
+        )
 
 
 def is_line_manager(user: User | AnonymousUser) -> bool:

@@ -29,10 +29,15 @@ def change_password(request):
 @require_http_methods(["GET", "POST"])
 def staff_set_password(request, pk):
     member = get_object_or_404(StaffMember.objects.select_related("user"), pk=pk)
-    require_hr_admin_over(request.user, member.pk)  # not their own, nor someone's above them: they could sign in as them
+    require_hr_admin_over(
+        request.user, member.pk
+    )  # not their own, nor someone's above them: they could sign in as them
     form = SetPasswordForm(member.user, request.POST or None)
     if form.is_valid():
         accounts.set_password(by=request.user, member=member, password=form.cleaned_data["new_password1"])
-        messages.success(request, f"A password was set for {member.name}. Give it to them privately; they can change it once logged in.")
+        messages.success(
+            request,
+            f"A password was set for {member.name}. Give it to them privately; they can change it once logged in.",
+        )
         return redirect("staff_detail", member.pk)
     return render(request, "roles/staff/set_password.html", {"form": form, "member": member})

@@ -18,7 +18,13 @@ def set_password(*, by, member: StaffMember, password: str) -> None:
     had_password = user.has_usable_password()
     user.set_password(password)
     user.save(update_fields=["password"])
-    record(actor=by, action="set password", obj=member, person=member, changes={"password": ["set" if had_password else "none", "set"]})
+    record(
+        actor=by,
+        action="set password",
+        obj=member,
+        person=member,
+        changes={"password": ["set" if had_password else "none", "set"]},
+    )
 
 
 @transaction.atomic
@@ -27,7 +33,9 @@ def change_own_password(*, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     member = staff_member_for(user)
-    record(actor=user, action="change password", obj=member or user, person=member, object_type=None if member else "login")
+    record(
+        actor=user, action="change password", obj=member or user, person=member, object_type=None if member else "login"
+    )
 
 
 @transaction.atomic
@@ -41,5 +49,7 @@ def create_hr_admin(*, username: str, email: str, password: str):
     user.set_password(password)
     user.save()
     make_hr_admin(user)
-    record(actor=None, action="create HR admin", obj=user, object_type="login", changes={"group": [None, HR_ADMIN_GROUP]})
+    record(
+        actor=None, action="create HR admin", obj=user, object_type="login", changes={"group": [None, HR_ADMIN_GROUP]}
+    )
     return user

@@ -40,7 +40,8 @@ class StaffBackend(ModelBackend):
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None and request is not None and username is not None and password:
             candidate = (
-                get_user_model()._default_manager.annotate(staff_left_on=left_on_annotation())
+                get_user_model()
+                ._default_manager.annotate(staff_left_on=left_on_annotation())
                 .filter(**{get_user_model().USERNAME_FIELD: username})
                 .first()
             )

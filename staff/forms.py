@@ -74,11 +74,18 @@ class StaffCreateForm(StaffDetailsForm):
         empty_label="No role profile",
         help_text="Only role profiles with a published version can be held.",
     )
-    role_since = DateField(label="Holds the role profile since", required=False, help_text="Needed with a role profile.")
-    line_manager = StaffMemberChoiceField(
-        queryset=StaffMember.objects.none(), required=False, empty_label="Nobody", help_text="Someone who works here now."
+    role_since = DateField(
+        label="Holds the role profile since", required=False, help_text="Needed with a role profile."
     )
-    manager_since = DateField(label="Line-managed by them since", required=False, help_text="Needed with a line manager.")
+    line_manager = StaffMemberChoiceField(
+        queryset=StaffMember.objects.none(),
+        required=False,
+        empty_label="Nobody",
+        help_text="Someone who works here now.",
+    )
+    manager_since = DateField(
+        label="Line-managed by them since", required=False, help_text="Needed with a line manager."
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -147,9 +154,13 @@ class LeaverForm(forms.Form):
         cast(StaffMemberChoiceField, self.fields["successor"]).queryset = choices
         self.handover_names = [name for name, _ in handover]
         for name, label in handover:
-            self.fields[name] = StaffMemberChoiceField(queryset=choices, required=False, label=label, empty_label="The person chosen above")
+            self.fields[name] = StaffMemberChoiceField(
+                queryset=choices, required=False, label=label, empty_label="The person chosen above"
+            )
         for name in ("successor", *self.handover_names):
-            self.fields[name].error_messages["invalid_choice"] = "Choose someone from the list: that person does not work here, or is the one leaving."
+            self.fields[name].error_messages["invalid_choice"] = (
+                "Choose someone from the list: that person does not work here, or is the one leaving."
+            )
         if not handover:
             del self.fields["successor"]
 
@@ -164,7 +175,9 @@ class LeaverForm(forms.Form):
     @property
     def someone_missing(self) -> bool:
         """No one chosen for all, and not for each record either (call after is_valid)."""
-        return not self.cleaned_data.get("successor") and not all(self.cleaned_data.get(name) for name in self.handover_names)
+        return not self.cleaned_data.get("successor") and not all(
+            self.cleaned_data.get(name) for name in self.handover_names
+        )
 
     def successors(self) -> dict[str, StaffMember]:
         """{field name: who takes it over}, the one chosen above where none is chosen for a record."""
@@ -179,7 +192,9 @@ class StaffFilterForm(forms.Form):
     STATUS_CHOICES = [("", "Everyone"), ("active", "Working here"), ("left", "Left")]
 
     service = forms.ModelChoiceField(queryset=Service.objects.all(), required=False, empty_label="All services")
-    role_profile = RoleProfileChoiceField(queryset=published_role_profiles(), required=False, empty_label="All role profiles")
+    role_profile = RoleProfileChoiceField(
+        queryset=published_role_profiles(), required=False, empty_label="All role profiles"
+    )
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
 
     def __init__(self, *args, **kwargs):

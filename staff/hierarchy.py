@@ -26,7 +26,9 @@ def _chain(staff_member_id: int, *, up: bool) -> set[int]:
     table = connection.ops.quote_name(StaffMember._meta.db_table)
     if up:
         start = f"SELECT line_manager_id FROM {table} WHERE id = %s AND line_manager_id IS NOT NULL"
-        step = f"SELECT s.line_manager_id FROM {table} s JOIN chain ON s.id = chain.id WHERE s.line_manager_id IS NOT NULL"
+        step = (
+            f"SELECT s.line_manager_id FROM {table} s JOIN chain ON s.id = chain.id WHERE s.line_manager_id IS NOT NULL"
+        )
     else:
         start = f"SELECT id FROM {table} WHERE line_manager_id = %s"
         step = f"SELECT s.id FROM {table} s JOIN chain ON s.line_manager_id = chain.id"

@@ -193,7 +193,9 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     managers = {row.line: created[row.manager_row.line] if row.manager_row else row.manager for row in rows}
     LineManagerAssignment.objects.bulk_create(
         [
-            LineManagerAssignment(staff_member=created[row.line], line_manager=managers[row.line], since=row.start, recorded_by=by)
+            LineManagerAssignment(
+                staff_member=created[row.line], line_manager=managers[row.line], since=row.start, recorded_by=by
+            )
             for row in rows
             if managers[row.line] is not None
         ],
@@ -208,8 +210,15 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     people = [created[row.line] for row in preview.rows]
     entries = [
         build(
-            actor=by, action="create", obj=created[row.line], person=created[row.line],
-            changes=created_changes(created[row.line], line_manager=managers[row.line], line_manager_since=row.start_date if managers[row.line] else None),
+            actor=by,
+            action="create",
+            obj=created[row.line],
+            person=created[row.line],
+            changes=created_changes(
+                created[row.line],
+                line_manager=managers[row.line],
+                line_manager_since=row.start_date if managers[row.line] else None,
+            ),
         )
         for row in rows
     ]
@@ -299,7 +308,9 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
         else:
             row.role_profile = profiles.get(row.role_profile_text.lower())
             if row.role_profile is None:
-                row.errors.append(f"There is no published role profile called “{row.role_profile_text}” (use its title or its slug).")
+                row.errors.append(
+                    f"There is no published role profile called “{row.role_profile_text}” (use its title or its slug)."
+                )
 
         row.start_date = _parse_date(row.start_date_text)
         if not row.start_date_text:
@@ -324,7 +335,9 @@ def _check_import_rows(rows: list[ImportRow]) -> None:
                 left_on = long_date(manager.left_on)  # type: ignore[arg-type]  # not active: has left
                 row.errors.append(f"The line manager {manager.name} ({manager_email}) left on {left_on}.")
         else:
-            row.errors.append(f"No one working here or in this file has the email {manager_email}, given as the line manager.")
+            row.errors.append(
+                f"No one working here or in this file has the email {manager_email}, given as the line manager."
+            )
 
     _mark_loops(rows)
 

@@ -19,7 +19,9 @@ from staff.records import append_line_manager, day_text, lock_member
 
 def reports_to_hand_over(member: StaffMember, left_on: datetime.date | None) -> list[StaffMember]:
     """The people `member` line-manages who will still work here after `left_on` (today's reports if None)."""
-    return list(StaffMember.objects.active(left_on or timezone.localdate()).filter(line_manager=member).select_related("user"))
+    return list(
+        StaffMember.objects.active(left_on or timezone.localdate()).filter(line_manager=member).select_related("user")
+    )
 
 
 @transaction.atomic
@@ -58,7 +60,13 @@ def mark_leaver(
         successor = line_successors[report.pk]
         append_line_manager(by=by, member=report, manager=successor, since=effective)  # type: ignore[arg-type]  # reports only with a date
         changes = field_changes(before, {"line_manager": successor, "line_manager_since": effective})
-        record(actor=by, action="assign line manager", obj=report, person=report, changes={**changes, "reason": f"{member.name} leaves"})
+        record(
+            actor=by,
+            action="assign line manager",
+            obj=report,
+            person=report,
+            changes={**changes, "reason": f"{member.name} leaves"},
+        )
     if member.left_on == left_on:
         return member
     before = {"left_on": member.left_on}
@@ -69,7 +77,9 @@ def mark_leaver(
     return member
 
 
-def _handover_errors(member: StaffMember, left_on: datetime.date, reports: list[StaffMember], successors: dict[int, StaffMember]) -> dict:
+def _handover_errors(
+    member: StaffMember, left_on: datetime.date, reports: list[StaffMember], successors: dict[int, StaffMember]
+) -> dict:
     """{field: message} for reports without a fit successor: "left_on" for the missing ones, "report-<id>" for
     each unfit."""
     errors = {}
@@ -109,14 +119,19 @@ def _handover_errors(member: StaffMember, left_on: datetime.date, reports: list[
 def _cancel_pending_handover(*, by, member: StaffMember, today: datetime.date) -> None:
     """Remove the changes of line manager, not yet in effect, away from `member` (a handover for a
     leaving date that is changed or cleared). They never took effect, so no history is lost."""
-    pending = LineManagerAssignment.objects.filter(since__gt=today, staff_member__line_manager=member).select_related("staff_member", "line_manager__user")
+    pending = LineManagerAssignment.objects.filter(since__gt=today, staff_member__line_manager=member).select_related(
+        "staff_member", "line_manager__user"
+    )
     for assignment in pending:
         record(
             actor=by,
             action="cancel line manager change",
             obj=assignment.staff_member,
             person=assignment.staff_member,
-            changes={"line_manager": [str(assignment.line_manager or "nobody"), str(member)], "from": str(assignment.since)},
+            changes={
+                "line_manager": [str(assignment.line_manager or "nobody"), str(member)],
+                "from": str(assignment.since),
+            },
         )
     pending.delete()
 
@@ -142,7 +157,9 @@ def apply_due_line_changes(today: datetime.date | None = None) -> list[StaffMemb
         before = {"line_manager": member.line_manager, "line_manager_since": member.line_manager_since}
         member.line_manager, member.line_manager_since = assignment.line_manager, assignment.since
         member.save(update_fields=["line_manager", "line_manager_since"])
-        changes = field_changes(before, {"line_manager": member.line_manager, "line_manager_since": member.line_manager_since})
+        changes = field_changes(
+            before, {"line_manager": member.line_manager, "line_manager_since": member.line_manager_since}
+        )
         record(actor=None, action="line manager change takes effect", obj=member, person=member, changes=changes)
         changed.append(member)
     return changed

@@ -70,7 +70,9 @@ def reserve_attempt(username: str, ip_address: str | None) -> FailedLogin:
     attempt = FailedLogin.objects.create(username=username, ip_address=ip_address, at=now)
     limits = [_refused_until(FailedLogin.objects.filter(username=username), settings.LOGIN_THROTTLE_PER_USERNAME, now)]
     if ip_address:
-        limits.append(_refused_until(FailedLogin.objects.filter(ip_address=ip_address), settings.LOGIN_THROTTLE_PER_ADDRESS, now))
+        limits.append(
+            _refused_until(FailedLogin.objects.filter(ip_address=ip_address), settings.LOGIN_THROTTLE_PER_ADDRESS, now)
+        )
     until = max(filter(None, limits), default=None)
     if until:
         attempt.delete()

@@ -27,7 +27,6 @@ class Service(models.Model):
         return self.name
 
 
-
 class StaffMemberQuerySet(models.QuerySet):
     def active(self, on: datetime.date | None = None):
         on = on or timezone.localdate()
@@ -42,11 +41,15 @@ class StaffMember(models.Model):
         max_length=200, blank=True, help_text="For people whose job has no role profile here (e.g. Team Manager)."
     )
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
-    role_profile = models.ForeignKey(RoleProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="holders")
+    role_profile = models.ForeignKey(
+        RoleProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="holders"
+    )
     role_profile_since = models.DateField(null=True, blank=True)
     line_manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
     line_manager_since = models.DateField(null=True, blank=True)
-    left_on = models.DateField(null=True, blank=True, help_text="Last day of employment; empty while the person works here.")
+    left_on = models.DateField(
+        null=True, blank=True, help_text="Last day of employment; empty while the person works here."
+    )
 
     objects = StaffMemberQuerySet.as_manager()
 
@@ -89,7 +92,9 @@ class HistoryEntry(models.Model):
 
     since = models.DateField()
     recorded_at = models.DateTimeField(default=timezone.now)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         abstract = True

@@ -75,7 +75,9 @@ def create_staff_member(
         _append_role(by=by, member=member, role_profile=role_profile, since=role_since)  # type: ignore[arg-type]  # required above
     if line_manager is not None:
         append_line_manager(by=by, member=member, manager=line_manager, since=manager_since)  # type: ignore[arg-type]  # required above
-    changes = created_changes(member, line_manager=line_manager, line_manager_since=manager_since if line_manager else None)
+    changes = created_changes(
+        member, line_manager=line_manager, line_manager_since=manager_since if line_manager else None
+    )
     record(actor=by, action="create", obj=member, person=member, changes=changes)
     return member
 
@@ -86,7 +88,9 @@ def update_staff_details(
 ) -> StaffMember:
     """Change a person's name, email, service and job title. Saves and audits only what changed."""
     email, job_title = _normal_email(email), normalise_text(job_title)
-    errors = _details_errors(first_name=first_name, last_name=last_name, email=email, user=member.user)  # the names as typed
+    errors = _details_errors(
+        first_name=first_name, last_name=last_name, email=email, user=member.user
+    )  # the names as typed
     first_name, last_name = normalise_text(first_name), normalise_text(last_name)
     if errors:
         raise ValidationError(errors)
@@ -113,7 +117,9 @@ def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, s
     elif (message := _unpublished_error(role_profile)) is not None:
         errors["role_profile"] = message
     elif member.role_profile_id == role_profile.pk:
-        errors["role_profile"] = f"{member.name} already holds this role profile (since {day_text(member.role_profile_since)})."
+        errors["role_profile"] = (
+            f"{member.name} already holds this role profile (since {day_text(member.role_profile_since)})."
+        )
     current = _latest(member.role_history.all(), member.role_profile_since)
     if since is None:
         errors["since"] = "Give the date from which this person holds the role profile."
@@ -134,7 +140,9 @@ def assign_role_profile(*, by, member: StaffMember, role_profile: RoleProfile, s
 
 
 @transaction.atomic
-def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None, since: datetime.date) -> LineManagerAssignment:
+def assign_line_manager(
+    *, by, member: StaffMember, manager: StaffMember | None, since: datetime.date
+) -> LineManagerAssignment:
     """From `since`, `manager` line-manages the person (None: nobody does). Appends history; the
     current state changes now, or on `since` if that is ahead (`apply_due_line_changes`)."""
     lock_member(member)
@@ -150,7 +158,9 @@ def assign_line_manager(*, by, member: StaffMember, manager: StaffMember | None,
             errors["manager"] = message
     if "manager" not in errors and member.line_manager_id == (manager.pk if manager else None):
         errors["manager"] = (
-            f"{manager.name} already line-manages {member.name}." if manager else f"{member.name} has no line manager already."
+            f"{manager.name} already line-manages {member.name}."
+            if manager
+            else f"{member.name} has no line manager already."
         )
     current = _latest(member.manager_history.all(), member.line_manager_since)
     if since is None:
@@ -232,7 +242,9 @@ def lock_member(member: StaffMember) -> None:
     """
     lock_hierarchy()
     StaffMember.objects.select_for_update().only("pk").get(pk=member.pk)
-    member.refresh_from_db(fields=["role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on"])
+    member.refresh_from_db(
+        fields=["role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on"]
+    )
 
 
 def _normal_email(email: str) -> str:
@@ -273,11 +285,15 @@ def _unique_username(email: str) -> str:
 
 
 def username_base(email: str) -> str:
-    room = cast(int, get_user_model()._meta.get_field("username").max_length) - 10  # for the number that makes it unique
+    room = (
+        cast(int, get_user_model()._meta.get_field("username").max_length) - 10
+    )  # for the number that makes it unique
     return re.sub(r"[^\w.+-]", "", email.split("@")[0].lower())[:room] or "user"
 
 
-def created_changes(member: StaffMember, *, line_manager: StaffMember | None, line_manager_since: datetime.date | None) -> dict:
+def created_changes(
+    member: StaffMember, *, line_manager: StaffMember | None, line_manager_since: datetime.date | None
+) -> dict:
     """The changes of a person's "create" audit entry: their record as it was created, with the line
     manager they were given (who may take over only on a day ahead)."""
     return {
@@ -323,16 +339,22 @@ def _latest(history, current_since: datetime.date | None) -> datetime.date | Non
 
 
 def _append_role(*, by, member: StaffMember, role_profile: RoleProfile, since: datetime.date) -> RoleAssignment:
-    assignment = RoleAssignment.objects.create(staff_member=member, role_profile=role_profile, since=since, recorded_by=by)
+    assignment = RoleAssignment.objects.create(
+        staff_member=member, role_profile=role_profile, since=since, recorded_by=by
+    )
     member.role_profile, member.role_profile_since = role_profile, since
     member.save(update_fields=["role_profile", "role_profile_since"])
     return assignment
 
 
-def append_line_manager(*, by, member: StaffMember, manager: StaffMember | None, since: datetime.date) -> LineManagerAssignment:
+def append_line_manager(
+    *, by, member: StaffMember, manager: StaffMember | None, since: datetime.date
+) -> LineManagerAssignment:
     """A new history row; the person's current line manager changes now, or on `since` if it is ahead
     (`apply_due_line_changes`)."""
-    assignment = LineManagerAssignment.objects.create(staff_member=member, line_manager=manager, since=since, recorded_by=by)
+    assignment = LineManagerAssignment.objects.create(
+        staff_member=member, line_manager=manager, since=since, recorded_by=by
+    )
     if since <= timezone.localdate():
         member.line_manager, member.line_manager_since = manager, since
         member.save(update_fields=["line_manager", "line_manager_since"])
@@ -341,4 +363,3 @@ def append_line_manager(*, by, member: StaffMember, manager: StaffMember | None,
 
 def day_text(day: datetime.date | None) -> str:
     return f"{day.day} {day:%B %Y}" if day else "an unknown date"
-

@@ -79,7 +79,9 @@ def staff_detail(request, pk):
     reports = StaffMember.objects.active().filter(line_manager=member).select_related("user")
     may_change = is_hr_admin_over(request.user, member.pk)
     # On their own record and those above them, an HR admin reads the record but not its changes.
-    entries = AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN] if may_change else []
+    entries = (
+        AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN] if may_change else []
+    )
     return render(
         request,
         "roles/staff/staff_detail.html",
@@ -104,7 +106,12 @@ def staff_edit(request, pk):
     member = staff_member_to_change(request.user, pk)
     form = StaffDetailsForm.for_member(member, request.POST or None)
     return _change_member(
-        request, member, form, services.update_staff_details, "Edit details", lambda m: f"{m.name}'s details were saved."
+        request,
+        member,
+        form,
+        services.update_staff_details,
+        "Edit details",
+        lambda m: f"{m.name}'s details were saved.",
     )
 
 

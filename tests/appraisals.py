@@ -35,10 +35,21 @@ def open_appraisal(hr, person_user, *, year=2026, self_assessment=False) -> Appr
 
 
 def reload(appraisal) -> Appraisal:
-    return Appraisal.objects.select_related("cycle", "role_version", "staff_member__user", "appraiser__user").get(pk=appraisal.pk)
+    return Appraisal.objects.select_related("cycle", "role_version", "staff_member__user", "appraiser__user").get(
+        pk=appraisal.pk
+    )
 
 
-def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None, meeting_date=datetime.date(2026, 4, 15), **fields):
+def rate(
+    appraisal,
+    by,
+    *,
+    rating=CONSISTENTLY,
+    evidence="",
+    per_competency=None,
+    meeting_date=datetime.date(2026, 4, 15),
+    **fields,
+):
     """Save a review rating every indicator `rating` (or, per competency name, a rating function of the level
     number)."""
     appraisal = reload(appraisal)
@@ -53,8 +64,14 @@ def rate(appraisal, by, *, rating=CONSISTENTLY, evidence="", per_competency=None
                 ratings[row.indicator.pk] = (chosen, evidence)
     values = {"objectives": "", "development_plan": "", "manager_comments": "", **fields}
     return scoring.save_review(
-        by=fresh(by), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, overrides={}, measures={},
-        meeting_date=meeting_date, **values,
+        by=fresh(by),
+        appraisal=appraisal,
+        revision=appraisal.revision,
+        ratings=ratings,
+        overrides={},
+        measures={},
+        meeting_date=meeting_date,
+        **values,
     )
 
 
@@ -69,8 +86,15 @@ def complete(appraisal, *, manager, staff, agrees=True, comments="Thank you.", *
 def self_assess(appraisal, person_user, *, rating=CONSISTENTLY) -> Appraisal:
     """The person rates every indicator `rating` and sends the self-assessment to their manager."""
     appraisal = reload(appraisal)
-    ratings = {row.indicator.pk: (rating, "") for c in appraisal_sheet(appraisal).competencies for level in c.levels for row in level.indicators}
-    appraisal = scoring.save_self_assessment(by=fresh(person_user), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments="")
+    ratings = {
+        row.indicator.pk: (rating, "")
+        for c in appraisal_sheet(appraisal).competencies
+        for level in c.levels
+        for row in level.indicators
+    }
+    appraisal = scoring.save_self_assessment(
+        by=fresh(person_user), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments=""
+    )
     return workflow.submit_self_assessment(by=fresh(person_user), appraisal=reload(appraisal))
 
 
@@ -95,7 +119,10 @@ def promoted_history(hr, manager, staff) -> list[Appraisal]:
     for year in (2024, 2025):
         records.append(complete(open_appraisal(hr, staff, year=year), manager=manager, staff=staff))
     staff_records.assign_role_profile(
-        by=fresh(hr), member=staff.staff_member, role_profile=RoleProfile.objects.get(slug=PROMOTED_TO), since=PROMOTED_ON
+        by=fresh(hr),
+        member=staff.staff_member,
+        role_profile=RoleProfile.objects.get(slug=PROMOTED_TO),
+        since=PROMOTED_ON,
     )
     appraisal = open_appraisal(hr, staff, year=2026, self_assessment=True)
     self_assess(appraisal, staff, rating="partly")

@@ -13,7 +13,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 # On SQLite, a file rather than memory, so that tests of concurrent saves can open a second
 # connection from another thread (an in-memory database is private to one connection).
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"appraisals-test-{os.getpid()}.sqlite3")
+    }
 
 # The suite runs with DEBUG off, so with the production settings for HTTPS; the test client speaks
 # plain HTTP, so requests are not redirected to https:// and cookies are not marked HTTPS-only.

@@ -7,5 +7,7 @@ SNAPSHOT_APPS = ("audit", "competencies", "roles", "staff", "appraisal", "auth")
 
 def snapshot() -> dict:
     """Every row of every table of the app and of the logins (sessions aside), in primary-key order."""
-    models = [model for label in SNAPSHOT_APPS for model in apps.get_app_config(label).get_models(include_auto_created=True)]
+    models = [
+        model for label in SNAPSHOT_APPS for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    ]
     return {model._meta.label: list(model._default_manager.order_by("pk").values()) for model in models}

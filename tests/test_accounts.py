@@ -45,7 +45,10 @@ def test_hr_sets_a_password_for_someone_who_has_none(client, hr, staff):
 )
 def test_a_weak_password_is_refused_next_to_the_field_and_nothing_changes(client, hr, staff, password, message):
     client.force_login(hr)
-    response = client.post(reverse("staff_set_password", args=[staff.staff_member.pk]), {"new_password1": password, "new_password2": password})
+    response = client.post(
+        reverse("staff_set_password", args=[staff.staff_member.pk]),
+        {"new_password1": password, "new_password2": password},
+    )
     assert response.status_code == 200
     assert message in str(response.context["form"].errors["new_password2"])
     staff.refresh_from_db()
@@ -69,7 +72,9 @@ def test_anyone_changes_their_own_password_and_stays_logged_in(staff):
     url = reverse("change_password")
     wrong = browser.post(url, {"old_password": "not-it", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert wrong.status_code == 200 and "Your old password was entered incorrectly" in wrong.content.decode()
-    response = browser.post(url, {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    response = browser.post(
+        url, {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
     assert response.status_code == 302
     assert browser.get(reverse("home")).status_code == 200  # still logged in here
     assert other_device.get(reverse("home")).status_code == 302  # logged out elsewhere

@@ -41,8 +41,13 @@ def page_field(client, url, name) -> str:
 def form_data(appraisal, *, rating="consistently", evidence="", **extra):
     """A full POST of the scoring form, as a browser would send it."""
     sheet = appraisal_sheet(reload(appraisal))
-    data = {"revision": reload(appraisal).revision, "meeting_date": "2026-04-15", "objectives": "", "development_plan": "",
-            "manager_comments": ""}
+    data = {
+        "revision": reload(appraisal).revision,
+        "meeting_date": "2026-04-15",
+        "objectives": "",
+        "development_plan": "",
+        "manager_comments": "",
+    }
     for indicator_id in sheet.indicator_ids:
         data[f"rating-{indicator_id}"] = rating
         data[f"evidence-{indicator_id}"] = evidence
@@ -86,18 +91,25 @@ def test_the_scoring_page_shows_each_competency_s_window_levels_and_indicators(c
             assert f"{level.label}: level {level.number}" in page
     # One radio group per indicator, with a legend, and an evidence box with a label.
     assert page.count('type="radio"') == 4 * len(sheet.indicator_ids)
-    assert page.count("<legend class=\"indicator-text\">") == len(sheet.indicator_ids)
+    assert page.count('<legend class="indicator-text">') == len(sheet.indicator_ids)
     assert page.count('<label class="visually-hidden" for="e') == len(sheet.indicator_ids)
 
 
-def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(client, hr, django_assert_max_num_queries):
+def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(
+    client, hr, django_assert_max_num_queries
+):
     boss = make_person("boss", role="senior-service-coordinator-afeo")
     person = make_person("person", role=largest_role_slug(), manager=boss)
     earlier = open_appraisal(hr, person, year=2025, self_assessment=False)
     complete(earlier, manager=boss, staff=person)
     appraisal = open_appraisal(hr, person, year=2026, self_assessment=True)
-    scoring.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision,
-                                 ratings={i: ("partly", "An example") for i in appraisal_sheet(appraisal).indicator_ids}, comments="")
+    scoring.save_self_assessment(
+        by=fresh(person),
+        appraisal=appraisal,
+        revision=appraisal.revision,
+        ratings={i: ("partly", "An example") for i in appraisal_sheet(appraisal).indicator_ids},
+        comments="",
+    )
     workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
     rate(appraisal, boss, evidence="Seen in supervision")
     client.force_login(boss)
@@ -105,7 +117,10 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(c
         response = client.get(review_url(appraisal))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Self-assessment: <strong>Partly</strong>" in page and "Last year: <strong>Consistently demonstrated</strong>" in page
+    assert (
+        "Self-assessment: <strong>Partly</strong>" in page
+        and "Last year: <strong>Consistently demonstrated</strong>" in page
+    )
     with django_assert_max_num_queries(15):
         assert client.get(reverse("appraisal", args=[appraisal.pk])).status_code == 200
 
@@ -113,15 +128,17 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(c
 def test_saving_the_form_saves_ratings_evidence_and_derives_the_level(client, hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     client.force_login(manager)
-    data = form_data(appraisal, rating="consistently", evidence="Seen at team meeting", objectives="Lead a house meeting")
+    data = form_data(
+        appraisal, rating="consistently", evidence="Seen at team meeting", objectives="Lead a house meeting"
+    )
     response = client.post(review_url(appraisal), data, follow=True)
     assert response.status_code == 200
     assert "Draft saved." in response.content.decode()
     appraisal = reload(appraisal)
     assert appraisal.objectives == "Lead a house meeting"
-    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", "evidence")) == {
-        ("consistently", "Seen at team meeting")
-    }
+    assert set(
+        IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", "evidence")
+    ) == {("consistently", "Seen at team meeting")}
     assert all(s.derived_level == s.exceptional_level for s in ScoredCompetency.objects.filter(appraisal=appraisal))
 
 
@@ -129,14 +146,21 @@ def test_an_override_without_reason_is_refused_next_to_the_field_and_nothing_is_
     appraisal = open_appraisal(hr, staff)
     competency = appraisal.competencies.first()
     client.force_login(manager)
-    data = form_data(appraisal, objectives="Typed but not saved", **{f"override-{competency.competency_id}": str(competency.entry_level)})
+    data = form_data(
+        appraisal,
+        objectives="Typed but not saved",
+        **{f"override-{competency.competency_id}": str(competency.entry_level)},
+    )
     response = client.post(review_url(appraisal), data)
     assert response.status_code == 200
     page = response.content.decode()
     assert f'id="reason{competency.competency_id}-error"' in page
     assert "Give the reason for overriding the derived level." in page
     assert "Typed but not saved" in page  # the input is still on the page
-    assert reload(appraisal).objectives == "" and not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()
+    assert (
+        reload(appraisal).objectives == ""
+        and not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()
+    )
 
 
 def test_each_refused_field_of_the_scoring_page_points_to_its_message(client, hr, manager, staff):
@@ -145,7 +169,9 @@ def test_each_refused_field_of_the_scoring_page_points_to_its_message(client, hr
     measure_id = appraisal_sheet(appraisal).measures[0]["measure"].pk
     too_long = "x" * 10_001
     client.force_login(manager)
-    data = form_data(appraisal, objectives=too_long, **{f"evidence-{indicator_id}": too_long, f"measure-{measure_id}": too_long})
+    data = form_data(
+        appraisal, objectives=too_long, **{f"evidence-{indicator_id}": too_long, f"measure-{measure_id}": too_long}
+    )
     page = client.post(review_url(appraisal), data).content.decode()
     for field, message_id in (
         (f'id="e{indicator_id}"', f"i{indicator_id}-error"),  # the evidence box, and its indicator's group
@@ -155,7 +181,9 @@ def test_each_refused_field_of_the_scoring_page_points_to_its_message(client, hr
     ):
         tag = re.search(rf"<[a-z]+ [^>]*{field}[^>]*>", page).group(0)
         assert f'aria-describedby="{message_id}"' in tag, tag
-        assert re.search(rf'id="{message_id}">(<p class="mb-0">)?Ensure this value has at most 10000 characters', page), message_id
+        assert re.search(
+            rf'id="{message_id}">(<p class="mb-0">)?Ensure this value has at most 10000 characters', page
+        ), message_id
 
 
 def test_the_scoring_page_is_the_appraiser_s_alone(client, hr, manager, staff, other_manager):
@@ -190,7 +218,9 @@ def test_the_self_assessment_form_saves_the_staff_member_s_own_ratings(client, h
     data.update({f"evidence-{i}": "" for i in sheet.indicator_ids})
     response = client.post(url, {**data, "then": "record"})
     assert response.status_code == 302 and response.url == reverse("appraisal", args=[appraisal.pk]) + "#actions"
-    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("self_rating", "rating")) == {("partly", "")}
+    assert set(
+        IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("self_rating", "rating")
+    ) == {("partly", "")}
     assert reload(appraisal).self_assessment_comments == "A steady year"
     client.force_login(manager)
     assert client.get(url).status_code == 403
@@ -203,8 +233,12 @@ def test_a_save_after_the_session_expired_keeps_the_input_through_the_login(hr, 
     appraisal = open_appraisal(hr, staff)
     browser = Client(headers={"Origin": SITE})  # a browser says which site a form was sent from
     browser.login(username="manager", password=PASSWORD)
-    data = form_data(appraisal, evidence="Typed before the session expired", objectives="Objectives typed late",
-                     kept_for=page_field(browser, review_url(appraisal), "kept_for"))
+    data = form_data(
+        appraisal,
+        evidence="Typed before the session expired",
+        objectives="Objectives typed late",
+        kept_for=page_field(browser, review_url(appraisal), "kept_for"),
+    )
     Session.objects.all().delete()  # the session expires on the server
     response = browser.post(review_url(appraisal), data)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -243,14 +277,18 @@ def test_a_save_from_a_page_with_a_stale_csrf_token_keeps_the_input(hr, manager,
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     response = browser.post(review_url(appraisal), {**data, "csrfmiddlewaretoken": token})
     assert response.status_code == 302
-    assert IndicatorRating.objects.filter(scored_competency__appraisal=appraisal, evidence="Typed in the old tab").exists()
+    assert IndicatorRating.objects.filter(
+        scored_competency__appraisal=appraisal, evidence="Typed in the old tab"
+    ).exists()
 
 
 def test_a_stale_token_on_another_form_gets_the_ordinary_refusal(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     browser = Client(enforce_csrf_checks=True)
     browser.login(username="manager", password=PASSWORD)
-    response = browser.post(reverse("appraisal_share", args=[appraisal.pk]), {"csrfmiddlewaretoken": "stale", "revision": 1})
+    response = browser.post(
+        reverse("appraisal_share", args=[appraisal.pk]), {"csrfmiddlewaretoken": "stale", "revision": 1}
+    )
     assert response.status_code == 403
     assert reload(appraisal).state == State.MANAGER_REVIEW
 
@@ -269,7 +307,9 @@ def test_the_second_of_two_saves_is_told_and_keeps_its_input(client, hr, manager
     assert "Saved now: <strong>Partly</strong>" in page  # and what is saved is shown beside it
     appraisal = reload(appraisal)
     assert appraisal.objectives == "From the first tab"
-    assert set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", flat=True)) == {"partly"}
+    assert set(
+        IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("rating", flat=True)
+    ) == {"partly"}
     # Saving again from the conflict page is a deliberate choice, and applies.
     revision = re.search(r'name="revision" value="(\d+)"', page).group(1)
     assert client.post(review_url(appraisal), {**second, "revision": revision}).status_code == 302
@@ -289,8 +329,18 @@ def test_concurrent_saves_from_two_connections_apply_exactly_one(framework_loade
     def save(objectives):
         try:
             barrier.wait(timeout=10)
-            scoring.save_review(by=fresh(manager), appraisal=reload(appraisal), revision=revision, ratings={}, overrides={}, measures={},
-                                meeting_date=None, objectives=objectives, development_plan="", manager_comments="")
+            scoring.save_review(
+                by=fresh(manager),
+                appraisal=reload(appraisal),
+                revision=revision,
+                ratings={},
+                overrides={},
+                measures={},
+                meeting_date=None,
+                objectives=objectives,
+                development_plan="",
+                manager_comments="",
+            )
             outcomes.append(("saved", objectives))
         except StaleRecord:
             outcomes.append(("stale", objectives))
@@ -325,12 +375,23 @@ def test_the_person_sees_no_scores_until_the_record_is_shared(client, hr, manage
     assert "Manager&#x27;s private draft note" in page and "Sign off your appraisal" in page
 
 
-def test_the_record_is_visible_up_the_line_and_to_hr_and_nobody_else(client, hr, manager, staff, other_manager, other_staff):
+def test_the_record_is_visible_up_the_line_and_to_hr_and_nobody_else(
+    client, hr, manager, staff, other_manager, other_staff
+):
     head = make_person("head", role=None)
-    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member, line_manager_since=datetime.date(2024, 1, 1))
+    StaffMember.objects.filter(user=manager).update(
+        line_manager=head.staff_member, line_manager_since=datetime.date(2024, 1, 1)
+    )
     appraisal = open_appraisal(hr, staff)
     url = reverse("appraisal", args=[appraisal.pk])
-    for user, status in ((staff, 200), (manager, 200), (head, 200), (hr, 200), (other_manager, 404), (other_staff, 404)):
+    for user, status in (
+        (staff, 200),
+        (manager, 200),
+        (head, 200),
+        (hr, 200),
+        (other_manager, 404),
+        (other_staff, 404),
+    ):
         client.force_login(user)
         assert client.get(url).status_code == status, user.username
     client.logout()
@@ -348,7 +409,11 @@ def test_signing_off_through_the_page_records_disagreement(client, hr, manager, 
     response = client.post(url, {"agrees": "no", "comments": "Level too low", "revision": reload(appraisal).revision})
     assert response.status_code == 302
     appraisal = reload(appraisal)
-    assert (appraisal.state, appraisal.staff_agrees, appraisal.staff_comments) == (State.AWAITING_COUNTERSIGN, False, "Level too low")
+    assert (appraisal.state, appraisal.staff_agrees, appraisal.staff_comments) == (
+        State.AWAITING_COUNTERSIGN,
+        False,
+        "Level too low",
+    )
 
 
 # --- outcomes export ------------------------------------------------------------------------------
@@ -370,11 +435,19 @@ def test_the_outcomes_csv_has_one_row_per_appraisal_and_competency(client, hr, m
     mine = [row for row in body if row["username"] == "staff"]
     below = next(row for row in mine if row["competency"] == first.name)
     assert below == {
-        "appraisal_id": str(appraisal.pk), "username": "staff", "person": "Staff Example",
-        "role_profile": appraisal.role_version.title, "cycle": "Annual appraisal 2026", "cycle_end": "2026-03-31",
-        "state": "manager_review", "competency": first.name, "entry_level": str(first.entry_level),
-        "desired_level": str(first.entry_level + 1), "exceptional_level": str(first.entry_level + 2),
-        "derived_level": str(first.entry_level - 1), "achieved_level": str(first.entry_level - 1),
+        "appraisal_id": str(appraisal.pk),
+        "username": "staff",
+        "person": "Staff Example",
+        "role_profile": appraisal.role_version.title,
+        "cycle": "Annual appraisal 2026",
+        "cycle_end": "2026-03-31",
+        "state": "manager_review",
+        "competency": first.name,
+        "entry_level": str(first.entry_level),
+        "desired_level": str(first.entry_level + 1),
+        "exceptional_level": str(first.entry_level + 2),
+        "derived_level": str(first.entry_level - 1),
+        "achieved_level": str(first.entry_level - 1),
     }
     assert all(row["derived_level"] == row["exceptional_level"] for row in mine if row["competency"] != first.name)
     unscored = [row for row in body if row["username"] == "other_staff"]
@@ -391,8 +464,16 @@ def test_the_outcomes_csv_is_for_hr_admins_only(client, hr, manager, staff):
 def test_the_cycle_pages_let_hr_create_open_and_follow_a_cycle(client, hr, manager, staff):
     make_person("no_role", role=None, manager=manager)
     client.force_login(hr)
-    response = client.post(reverse("cycle_create"), {"name": "Annual appraisal 2026", "period_start": "2025-04-01",
-                                                     "period_end": "2026-03-31", "due_on": "2026-06-30", "self_assessment": "on"})
+    response = client.post(
+        reverse("cycle_create"),
+        {
+            "name": "Annual appraisal 2026",
+            "period_start": "2025-04-01",
+            "period_end": "2026-03-31",
+            "due_on": "2026-06-30",
+            "self_assessment": "on",
+        },
+    )
     assert response.status_code == 302
     cycle_url = response.url
     response = client.post(cycle_url + "open/", follow=True)
@@ -408,8 +489,10 @@ def test_the_cycle_pages_let_hr_create_open_and_follow_a_cycle(client, hr, manag
 
 def test_a_cycle_form_with_bad_dates_says_so_next_to_the_field(client, hr):
     client.force_login(hr)
-    response = client.post(reverse("cycle_create"), {"name": "Bad", "period_start": "2026-04-01", "period_end": "2025-03-31",
-                                                     "due_on": "2026-06-30"})
+    response = client.post(
+        reverse("cycle_create"),
+        {"name": "Bad", "period_start": "2026-04-01", "period_end": "2025-03-31", "due_on": "2026-06-30"},
+    )
     assert response.status_code == 200
     assert "The period must end after it starts." in response.content.decode()
     assert not AppraisalCycle.objects.exists()

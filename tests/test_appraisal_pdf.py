@@ -48,7 +48,9 @@ def pdf_pages(pdf: bytes) -> list[str]:
 
 def running_line(line: str) -> bool:
     """A page's running header or footer, left out so that a sentence may run across pages."""
-    return bool(re.search(r"Page \d+ of \d+\s*$", line)) or line.startswith(("Appraisal record ·", "Draft · not a completed record"))
+    return bool(re.search(r"Page \d+ of \d+\s*$", line)) or line.startswith(
+        ("Appraisal record ·", "Draft · not a completed record")
+    )
 
 
 def body(pages: list[str]) -> str:
@@ -75,7 +77,10 @@ def complete_with_override(hr, manager, staff) -> Appraisal:
         for level in competency.levels:
             partly = scored.name == PARTLY_COMPETENCY and level.number == scored.exceptional_level
             for row in level.indicators:
-                ratings[row.indicator.pk] = ("partly" if partly else "consistently", evidence_for(scored.name, level.number))
+                ratings[row.indicator.pk] = (
+                    "partly" if partly else "consistently",
+                    evidence_for(scored.name, level.number),
+                )
         if scored.name == PARTLY_COMPETENCY:
             overrides[scored.competency_id] = (scored.exceptional_level, OVERRIDE_REASON)
     assert overrides, f"the role's window should include {PARTLY_COMPETENCY}"
@@ -144,12 +149,14 @@ def test_the_pdf_of_a_completed_appraisal_shows_the_whole_record(hr, manager, st
     assert squash(f"Overall comments {MANAGER_COMMENTS}") in pdf
     assert squash(f"Objectives for the next year {OBJECTIVES}") in pdf
     assert squash(f"Development plan {DEVELOPMENT_PLAN}") in pdf
-    assert squash(
-        f"Signed off by Staff Example on {local_date(appraisal.signed_off_at)}"
-    ) in pdf and squash(f"The person appraised agrees with this record. Comments {SIGN_OFF_COMMENTS}") in pdf
-    assert squash(
-        f"Countersigned by Manager Example on {local_date(appraisal.countersigned_at)}"
-    ) in pdf and squash(f"Comments {COUNTERSIGN_COMMENTS}") in pdf
+    assert (
+        squash(f"Signed off by Staff Example on {local_date(appraisal.signed_off_at)}") in pdf
+        and squash(f"The person appraised agrees with this record. Comments {SIGN_OFF_COMMENTS}") in pdf
+    )
+    assert (
+        squash(f"Countersigned by Manager Example on {local_date(appraisal.countersigned_at)}") in pdf
+        and squash(f"Comments {COUNTERSIGN_COMMENTS}") in pdf
+    )
     assert "disagrees" not in text
     for event in appraisal.events.all():
         assert squash(f"{local_date(event.at)}") in pdf and squash(event.action.capitalize()) in pdf
@@ -166,7 +173,9 @@ def test_the_record_is_frozen_against_later_changes_to_the_framework_and_role_pr
     appraisal = complete_with_override(hr, manager, staff)
     before = render(hr, appraisal)
 
-    scored = appraisal.competencies.get(name="Partnership and Teamwork")  # the framework defines levels 1-4: two windows
+    scored = appraisal.competencies.get(
+        name="Partnership and Teamwork"
+    )  # the framework defines levels 1-4: two windows
     competency = Competency.objects.get(pk=scored.competency_id)
     old_name = competency.name
     level = Level.objects.get(competency=competency, number=scored.desired_level)
@@ -221,7 +230,13 @@ def test_the_record_is_frozen_against_later_changes_to_the_framework_and_role_pr
 
 def test_text_people_type_is_printed_as_text_and_a_draft_says_it_is_a_draft(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
-    rate(appraisal, manager, evidence="<b>bold</b>", objectives="<script>alert(1)</script>", manager_comments="<i>x</i> & <u>y</u>")
+    rate(
+        appraisal,
+        manager,
+        evidence="<b>bold</b>",
+        objectives="<script>alert(1)</script>",
+        manager_comments="<i>x</i> & <u>y</u>",
+    )
     pages = render(manager, appraisal)
     text = "\n".join(pages)
     assert "<b>bold</b>" in text

@@ -91,7 +91,9 @@ def assert_all_or_nothing(action) -> list[str]:
         assert fault.tripped
         # Outside a transaction of its own, the writes before the fault would stay; here, inside the
         # test's transaction, Django marks that transaction as broken instead.
-        assert not connection.needs_rollback, f"a fault at write {allowed + 1} of {len(writes)} found no transaction to undo the action"
+        assert not connection.needs_rollback, (
+            f"a fault at write {allowed + 1} of {len(writes)} found no transaction to undo the action"
+        )
         after = snapshot()
         changed = [label for label in before if before[label] != after[label]]
         assert changed == [], f"a fault at write {allowed + 1} of {len(writes)} left changes in {changed}"
@@ -119,7 +121,12 @@ def review_with_everything(appraisal, *, rating: str, text: str) -> dict:
 def save_review_action(appraisal, manager, *, rating: str, text: str):
     def action():
         record = reload(appraisal)
-        scoring.save_review(by=fresh(manager), appraisal=record, revision=record.revision, **review_with_everything(record, rating=rating, text=text))
+        scoring.save_review(
+            by=fresh(manager),
+            appraisal=record,
+            revision=record.revision,
+            **review_with_everything(record, rating=rating, text=text),
+        )
 
     return action
 
@@ -148,7 +155,9 @@ def test_sharing_a_record_is_done_whole_or_not_at_all(hr, manager, staff):
     assert reload(appraisal).state == Appraisal.State.MANAGER_REVIEW
 
 
-def test_opening_a_cycle_for_several_staff_is_done_whole_or_not_at_all(hr, manager, staff, other_manager, other_staff, django_capture_on_commit_callbacks):
+def test_opening_a_cycle_for_several_staff_is_done_whole_or_not_at_all(
+    hr, manager, staff, other_manager, other_staff, django_capture_on_commit_callbacks
+):
     make_person("third_staff", role="housing-worker", manager=manager)
     for appraiser in (manager, other_manager):
         appraiser.email = f"{appraiser.username}@example.org"
@@ -185,14 +194,22 @@ def test_a_staff_import_creates_everyone_or_nobody(hr, manager):
     writes = assert_all_or_nothing(lambda: staff_imports.import_staff(by=fresh(hr), csv_text=csv_text))
     # Each table is written once for all three: logins, staff records, both histories, audit entries.
     tables = {re.match(r'(?:INSERT INTO|UPDATE) "(\w+)"', sql.lstrip()).group(1) for sql in writes}
-    assert tables == {"auth_user", "roles_staffmember", "roles_roleassignment", "roles_linemanagerassignment", "appraisal_auditentry"}
+    assert tables == {
+        "auth_user",
+        "roles_staffmember",
+        "roles_roleassignment",
+        "roles_linemanagerassignment",
+        "appraisal_auditentry",
+    }
     assert not type(manager).objects.filter(email="kofi.mensah@example.org").exists()
 
 
 def test_starting_and_publishing_a_role_profile_draft_is_done_whole_or_not_at_all(hr):
     profile = RoleProfile.objects.get(slug="housing-worker")
     current = profile.current_version
-    assert_all_or_nothing(lambda: role_profiles.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(pk=profile.pk)))
+    assert_all_or_nothing(
+        lambda: role_profiles.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(pk=profile.pk))
+    )
     draft = role_profiles.start_draft(by=fresh(hr), role_profile=profile)
     role_profiles.update_details(by=fresh(hr), version=draft, purpose="A reworded purpose.")
 
@@ -206,12 +223,21 @@ def test_starting_and_publishing_a_role_profile_draft_is_done_whole_or_not_at_al
 
 
 def test_rewording_a_level_s_indicators_is_done_whole_or_not_at_all(hr):
-    level = next(level for level in Level.objects.order_by("pk") if not level.is_sustained_rule and level.indicators.current().count() >= 3)
+    level = next(
+        level
+        for level in Level.objects.order_by("pk")
+        if not level.is_sustained_rule and level.indicators.current().count() >= 3
+    )
     current = list(level.indicators.current().order_by("position"))
     items = [{"id": current[0].pk, "text": current[0].text + " (reworded)", "retire": False}]
     items += [{"id": indicator.pk, "text": indicator.text, "retire": False} for indicator in current[1:-1]]
-    items += [{"id": current[-1].pk, "text": current[-1].text, "retire": True}, {"id": None, "text": "A new indicator.", "retire": False}]
-    writes = assert_all_or_nothing(lambda: framework.update_indicators(by=fresh(hr), level=Level.objects.get(pk=level.pk), items=items))
+    items += [
+        {"id": current[-1].pk, "text": current[-1].text, "retire": True},
+        {"id": None, "text": "A new indicator.", "retire": False},
+    ]
+    writes = assert_all_or_nothing(
+        lambda: framework.update_indicators(by=fresh(hr), level=Level.objects.get(pk=level.pk), items=items)
+    )
     assert len(writes) >= 5
 
 
@@ -222,7 +248,9 @@ def test_a_review_form_save_that_fails_midway_shows_an_error_and_saves_nothing(c
     appraisal = open_appraisal(hr, staff)
     client.force_login(manager)
     client.raise_request_exception = False
-    data = form_data(appraisal, rating="partly", evidence="Typed evidence", objectives="Typed objectives", manager_comments="Typed")
+    data = form_data(
+        appraisal, rating="partly", evidence="Typed evidence", objectives="Typed objectives", manager_comments="Typed"
+    )
     url = review_url(appraisal)
 
     def post():

@@ -51,7 +51,11 @@ def test_the_application_offers_no_way_to_change_or_delete_entries(client, hr, p
     count = AuditEntry.objects.count()
     entry = AuditEntry.objects.first()
     assert client.post(reverse("audit_log"), {"action": "x"}).status_code == 405
-    for url in [f"/admin/appraisal/auditentry/{entry.pk}/change/", f"/admin/appraisal/auditentry/{entry.pk}/delete/", "/admin/appraisal/auditentry/add/"]:
+    for url in [
+        f"/admin/appraisal/auditentry/{entry.pk}/change/",
+        f"/admin/appraisal/auditentry/{entry.pk}/delete/",
+        "/admin/appraisal/auditentry/add/",
+    ]:
         response = client.post(url, {"post": "yes", "action": "edited"})
         assert response.status_code in (403, 302, 404)  # 404: there is no back office
     entry.refresh_from_db()
@@ -63,7 +67,9 @@ def test_the_application_offers_no_way_to_change_or_delete_entries(client, hr, p
 def test_the_page_links_keep_filters_that_need_encoding_and_system_entries_show(client, hr, published):
     from audit.models import AuditEntry as Entry
 
-    Entry.objects.bulk_create([Entry(action="edit", object_type="role profile", object_id="a&b c", object_repr="x") for _ in range(60)])
+    Entry.objects.bulk_create(
+        [Entry(action="edit", object_type="role profile", object_id="a&b c", object_repr="x") for _ in range(60)]
+    )
     client.force_login(hr)
     page = client.get(reverse("audit_log"), {"object_id": "a&b c"}).content.decode()
     assert "object_id=a%26b+c&amp;page=2" in page

@@ -56,7 +56,9 @@ def assert_about(entry, *, actor, action, obj, object_type, person=None):
 
 
 def assert_appraisal_entry(entry, *, actor, action, appraisal):
-    assert_about(entry, actor=actor, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member)
+    assert_about(
+        entry, actor=actor, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member
+    )
     assert entry.object_repr == str(reload(appraisal))
 
 
@@ -75,11 +77,21 @@ def rating_key(scored, number, indicator_id) -> str:
     return f"{scored.name}, level {number}, indicator {indicator_id} ({words[:60]}{'…' if len(words) > 60 else ''})"
 
 
-def save_review(appraisal, by, *, ratings, overrides=None, measures=None, meeting_date=datetime.date(2026, 4, 15), **fields):
+def save_review(
+    appraisal, by, *, ratings, overrides=None, measures=None, meeting_date=datetime.date(2026, 4, 15), **fields
+):
     appraisal = reload(appraisal)
     values = {"objectives": "", "development_plan": "", "manager_comments": "", **fields}
-    return scoring.save_review(by=fresh(by), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
-                               overrides=overrides or {}, measures=measures or {}, meeting_date=meeting_date, **values)
+    return scoring.save_review(
+        by=fresh(by),
+        appraisal=appraisal,
+        revision=appraisal.revision,
+        ratings=ratings,
+        overrides=overrides or {},
+        measures=measures or {},
+        meeting_date=meeting_date,
+        **values,
+    )
 
 
 # --- cycles and the appraisal workflow ------------------------------------------------------------
@@ -97,7 +109,10 @@ def test_creating_and_opening_a_cycle_records_the_cycle_and_each_new_appraisal(h
     opened = last(object_type="appraisal cycle", action="open")
     assert_about(opened, actor=hr, action="open", obj=cycle, object_type="appraisal cycle")
     assert opened.changes["appraisals created"] == 1
-    assert sorted(opened.changes["not appraised"]) == ["Hr Example: holds no role profile", "Manager Example: has no line manager"]
+    assert sorted(opened.changes["not appraised"]) == [
+        "Hr Example: holds no role profile",
+        "Manager Example: has no line manager",
+    ]
     # Each appraisal's own story starts with its opening, about its person.
     record_entry = last(object_type="appraisal", object_id=str(appraisal.pk))
     assert_appraisal_entry(record_entry, actor=hr, action="open", appraisal=appraisal)
@@ -124,8 +139,13 @@ def test_saving_and_submitting_the_self_assessment(hr, manager, staff):
     scored, number, indicator_id = indicators_of(appraisal)[0]
     key = rating_key(scored, number, indicator_id)
 
-    scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
-                                 ratings={indicator_id: ("partly", "I led the rota")}, comments="A good year.")
+    scoring.save_self_assessment(
+        by=fresh(staff),
+        appraisal=reload(appraisal),
+        revision=reload(appraisal).revision,
+        ratings={indicator_id: ("partly", "I led the rota")},
+        comments="A good year.",
+    )
     entry = last(object_type="appraisal", action="save self-assessment")
     assert_appraisal_entry(entry, actor=staff, action="save self-assessment", appraisal=appraisal)
     own = {k: v for k, v in entry.changes.items() if not k.endswith("self-assessed level")}
@@ -136,8 +156,13 @@ def test_saving_and_submitting_the_self_assessment(hr, manager, staff):
     }
 
     # Only what changed: the evidence and comments stay as they were.
-    scoring.save_self_assessment(by=fresh(staff), appraisal=reload(appraisal), revision=reload(appraisal).revision,
-                                 ratings={indicator_id: ("consistently", "I led the rota")}, comments="A good year.")
+    scoring.save_self_assessment(
+        by=fresh(staff),
+        appraisal=reload(appraisal),
+        revision=reload(appraisal).revision,
+        ratings={indicator_id: ("consistently", "I led the rota")},
+        comments="A good year.",
+    )
     entry = last(object_type="appraisal", action="save self-assessment")
     assert {k: v for k, v in entry.changes.items() if not k.endswith("self-assessed level")} == {
         f"{key}: self-rating": ["Partly", "Consistently demonstrated"]
@@ -173,8 +198,13 @@ def test_saving_a_review_writes_one_entry_with_only_the_changed_scores(hr, manag
     changed = {**everything, first_id: ("consistently", ""), second_id: ("partly", "Ran the residents' meeting")}
     mark = high_water()
     save_review(
-        appraisal, manager, ratings=changed, overrides={competency.competency_id: (competency.exceptional_level, "Outstanding year")},
-        measures={measure.pk: "Met every month."}, meeting_date=datetime.date(2026, 4, 20), objectives="Lead the rota.",
+        appraisal,
+        manager,
+        ratings=changed,
+        overrides={competency.competency_id: (competency.exceptional_level, "Outstanding year")},
+        measures={measure.pk: "Met every month."},
+        meeting_date=datetime.date(2026, 4, 20),
+        objectives="Lead the rota.",
     )
     [entry] = new_entries(mark)  # one entry for the whole page, however many indicators it has
     assert_appraisal_entry(entry, actor=manager, action="save review", appraisal=appraisal)
@@ -184,12 +214,18 @@ def test_saving_a_review_writes_one_entry_with_only_the_changed_scores(hr, manag
         "objectives": ["", "Lead the rota."],
         f"{first_key}: rating": ["Partly", "Consistently demonstrated"],
         f"{second_key}: evidence": ["", "Ran the residents' meeting"],
-        f"{competency.name}: override level": ["No override (the derived level)", competency.level_label(competency.exceptional_level)],
+        f"{competency.name}: override level": [
+            "No override (the derived level)",
+            competency.level_label(competency.exceptional_level),
+        ],
         f"{competency.name}: override reason": ["", "Outstanding year"],
         f"Performance measure: {measure.text[:60]}": ["", "Met every month."],
     }
     assert {k: v for k, v in entry.changes.items() if not k.endswith("derived level")} == expected
-    assert IndicatorRating.objects.get(scored_competency__appraisal=appraisal, indicator_id=first_id).rating == "consistently"
+    assert (
+        IndicatorRating.objects.get(scored_competency__appraisal=appraisal, indicator_id=first_id).rating
+        == "consistently"
+    )
 
 
 def test_saving_a_review_takes_a_bounded_number_of_queries(hr, manager, staff):
@@ -252,7 +288,10 @@ def test_signing_off_with_disagreement_then_countersigning(manager, staff, share
 def test_signing_off_in_agreement(manager, staff, shared):
     workflow.sign_off(by=fresh(staff), appraisal=reload(shared), agrees=True, comments="")
     entry = last(object_type="appraisal", action="sign off")
-    assert entry.changes == {"state": ["Shared, awaiting sign-off", "Awaiting countersignature"], "agrees": [None, True]}
+    assert entry.changes == {
+        "state": ["Shared, awaiting sign-off", "Awaiting countersignature"],
+        "agrees": [None, True],
+    }
 
 
 def test_reopening_keeps_the_sign_offs_it_clears_and_the_reason(hr, manager, staff, shared):
@@ -279,7 +318,9 @@ def test_reopening_keeps_the_sign_offs_it_clears_and_the_reason(hr, manager, sta
 
 def test_reassigning_the_appraiser(hr, manager, staff, other_manager):
     appraisal = open_appraisal(hr, staff)
-    workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave")
+    workflow.reassign_appraiser(
+        by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Long leave"
+    )
     entry = last(object_type="appraisal", action="reassign")
     assert_appraisal_entry(entry, actor=hr, action="reassign", appraisal=appraisal)
     assert entry.changes == {"appraiser": ["Manager Example", "Other Manager Example"], "reason": "Long leave"}
@@ -292,7 +333,14 @@ def test_the_record_filter_tells_an_appraisal_s_whole_story_about_its_person(cli
     client.force_login(hr)
     response = client.get(reverse("audit_log"), {"object_type": "appraisal", "object_id": str(shared.pk)})
     entries = list(response.context["page"])
-    assert [e.action for e in reversed(entries)] == ["open", "save review", "share", "sign off", "countersign", "reopen"]
+    assert [e.action for e in reversed(entries)] == [
+        "open",
+        "save review",
+        "share",
+        "sign off",
+        "countersign",
+        "reopen",
+    ]
     assert {e.person_id for e in entries} == {staff.staff_member.pk}
     # Filtering by the person finds the same entries (and nothing about anyone else).
     by_person = client.get(reverse("audit_log"), {"person": str(staff.staff_member.pk)}).context["page"]
@@ -302,11 +350,14 @@ def test_the_record_filter_tells_an_appraisal_s_whole_story_about_its_person(cli
 
 def test_hr_admins_see_links_to_the_record_s_and_the_person_s_trail(client, hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
-    record_link = f'{reverse("audit_log")}?object_type=appraisal&amp;object_id={appraisal.pk}'
-    person_link = f'{reverse("audit_log")}?person={staff.staff_member.pk}'
+    record_link = f"{reverse('audit_log')}?object_type=appraisal&amp;object_id={appraisal.pk}"
+    person_link = f"{reverse('audit_log')}?person={staff.staff_member.pk}"
     client.force_login(hr)
     assert record_link in client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
-    assert "Audit trail for this person" in client.get(reverse("staff_detail", args=[staff.staff_member.pk])).content.decode()
+    assert (
+        "Audit trail for this person"
+        in client.get(reverse("staff_detail", args=[staff.staff_member.pk])).content.decode()
+    )
     assert person_link in client.get(reverse("staff_detail", args=[staff.staff_member.pk])).content.decode()
     for user in (manager, staff):
         client.force_login(user)
@@ -314,7 +365,9 @@ def test_hr_admins_see_links_to_the_record_s_and_the_person_s_trail(client, hr, 
         assert "Audit trail for this record" not in page and reverse("audit_log") not in page
 
 
-def test_the_trail_shows_the_new_kinds_of_change_readably_in_few_queries(client, hr, manager, staff, shared, django_assert_max_num_queries):
+def test_the_trail_shows_the_new_kinds_of_change_readably_in_few_queries(
+    client, hr, manager, staff, shared, django_assert_max_num_queries
+):
     workflow.withdraw(by=fresh(manager), appraisal=reload(shared), reason="Objectives missing")
     level = Level.objects.get(competency__slug="achieving-results", number=3)
     items = [{"id": i.pk, "text": i.text, "retire": False} for i in level.indicators.current()]
@@ -324,7 +377,10 @@ def test_the_trail_shows_the_new_kinds_of_change_readably_in_few_queries(client,
     client.force_login(hr)
     with django_assert_max_num_queries(12):
         page = client.get(reverse("audit_log")).content.decode()
-    assert '<del class="diff-removed">Shared, awaiting sign-off</del> → <ins class="diff-added">Manager review</ins>' in page
+    assert (
+        '<del class="diff-removed">Shared, awaiting sign-off</del> → <ins class="diff-added">Manager review</ins>'
+        in page
+    )
     assert '<ins class="diff-added">+ Delivers on commitments.</ins>' in page
     assert "[[" not in page and "{&#x27;" not in page  # no raw data structures
 
@@ -350,15 +406,21 @@ def test_draft_edits_record_only_what_changed(hr, draft):
     assert entry.changes == {"copied from version": 1}
 
     old_purpose, location = draft.purpose, draft.location
-    role_profiles.update_details(by=fresh(hr), version=draft, purpose="To support tenants to keep their homes.", location=location)
+    role_profiles.update_details(
+        by=fresh(hr), version=draft, purpose="To support tenants to keep their homes.", location=location
+    )
     entry = last(object_type="role profile", action="edit")
     assert_about(entry, actor=hr, action="edit", obj=draft, object_type="role profile")
     assert entry.changes == {"purpose": [old_purpose, "To support tenants to keep their homes."]}
 
     texts = list(draft.accountabilities.values_list("text", flat=True))
-    role_profiles.replace_text_list(by=fresh(hr), version=draft, section="accountabilities", texts=texts[1:] + ["Keeps the rota."])
+    role_profiles.replace_text_list(
+        by=fresh(hr), version=draft, section="accountabilities", texts=texts[1:] + ["Keeps the rota."]
+    )
     entry = last(object_type="role profile", action="edit")
-    assert entry.changes == {"accountabilities": {"removed": [texts[0]], "added": ["Keeps the rota."], "reordered": False}}
+    assert entry.changes == {
+        "accountabilities": {"removed": [texts[0]], "added": ["Keeps the rota."], "reordered": False}
+    }
 
 
 def test_window_changes(hr, draft):
@@ -392,10 +454,16 @@ def test_publishing_and_discarding(hr, draft):
 
 
 def test_competency_create_edit_move_and_retire(hr):
-    competency = framework.create_competency(by=fresh(hr), name="Digital Skills", relevance_to_recovery="Online services.")
+    competency = framework.create_competency(
+        by=fresh(hr), name="Digital Skills", relevance_to_recovery="Online services."
+    )
     entry = last(object_type="competency", action="create")
     assert_about(entry, actor=hr, action="create", obj=competency, object_type="competency")
-    assert entry.changes == {"name": [None, "Digital Skills"], "position": [None, 12], "relevance_to_recovery": ["", "Online services."]}
+    assert entry.changes == {
+        "name": [None, "Digital Skills"],
+        "position": [None, 12],
+        "relevance_to_recovery": ["", "Online services."],
+    }
 
     framework.update_competency(by=fresh(hr), competency=competency, name="Digital Confidence", note="")
     entry = last(object_type="competency", action="edit")
@@ -417,8 +485,13 @@ def test_competency_create_edit_move_and_retire(hr):
 
 def test_level_create_edit_and_retire(hr):
     competency = Competency.objects.get(slug="achieving-results")
-    level = framework.add_level(by=fresh(hr), competency=competency, number=5, lead="At this level the worker:",
-                                indicators=["Sets the service's targets.", "Reviews results with the team."])
+    level = framework.add_level(
+        by=fresh(hr),
+        competency=competency,
+        number=5,
+        lead="At this level the worker:",
+        indicators=["Sets the service's targets.", "Reviews results with the team."],
+    )
     entry = last(object_type="level", action="create")
     assert_about(entry, actor=hr, action="create", obj=level, object_type="level")
     assert entry.object_repr == "Achieving Results, level 5"
@@ -434,13 +507,20 @@ def test_level_create_edit_and_retire(hr):
     assert entry.changes == {"lead": ["At this level the worker:", "The worker:"]}
 
     first, second = level.indicators.current()
-    framework.update_indicators(by=fresh(hr), level=level, items=[
-        {"id": second.pk, "text": second.text, "retire": False},
-        {"id": first.pk, "text": "Sets the targets.", "retire": False},
-    ])
+    framework.update_indicators(
+        by=fresh(hr),
+        level=level,
+        items=[
+            {"id": second.pk, "text": second.text, "retire": False},
+            {"id": first.pk, "text": "Sets the targets.", "retire": False},
+        ],
+    )
     entry = last(object_type="level", action="edit indicators")
     assert entry.changes == {
-        "indicators": [["Sets the service's targets.", "Reviews results with the team."], ["Reviews results with the team.", "Sets the targets."]]
+        "indicators": [
+            ["Sets the service's targets.", "Reviews results with the team."],
+            ["Reviews results with the team.", "Sets the targets."],
+        ]
     }
 
     retire_level(by=fresh(hr), level=level)
@@ -451,8 +531,14 @@ def test_level_create_edit_and_retire(hr):
 
     # A retired level that comes back shows what it was.
     retired_at = level.retired_at
-    framework.add_level(by=fresh(hr), competency=competency, number=5, sustained_level=4, sustained_months=24,
-                        rule_text="Level 4 held for two years.")
+    framework.add_level(
+        by=fresh(hr),
+        competency=competency,
+        number=5,
+        sustained_level=4,
+        sustained_months=24,
+        rule_text="Level 4 held for two years.",
+    )
     entry = last(object_type="level", action="create")
     assert entry.object_id == str(level.pk)
     assert entry.changes == {
@@ -469,32 +555,59 @@ def test_level_create_edit_and_retire(hr):
 
 def test_creating_a_staff_record(hr, manager):
     member = staff_records.create_staff_member(
-        by=fresh(hr), first_name="Ada", last_name="Lovelace", email="Ada@Example.org", job_title="Support Worker",
-        role_profile=RoleProfile.objects.get(slug="housing-worker"), role_since=datetime.date(2025, 9, 1),
-        line_manager=manager.staff_member, manager_since=datetime.date(2025, 9, 1),
+        by=fresh(hr),
+        first_name="Ada",
+        last_name="Lovelace",
+        email="Ada@Example.org",
+        job_title="Support Worker",
+        role_profile=RoleProfile.objects.get(slug="housing-worker"),
+        role_since=datetime.date(2025, 9, 1),
+        line_manager=manager.staff_member,
+        manager_since=datetime.date(2025, 9, 1),
     )
     entry = last(person=member)
     assert_about(entry, actor=hr, action="create", obj=member, object_type="staff member", person=member)
     assert entry.changes == {
-        "name": "Ada Lovelace", "email": "ada@example.org", "username": "ada", "service": None, "job_title": "Support Worker",
-        "role_profile": "Housing Worker", "role_profile_since": "2025-09-01",
-        "line_manager": "Manager Example", "line_manager_since": "2025-09-01",
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "username": "ada",
+        "service": None,
+        "job_title": "Support Worker",
+        "role_profile": "Housing Worker",
+        "role_profile_since": "2025-09-01",
+        "line_manager": "Manager Example",
+        "line_manager_since": "2025-09-01",
     }
 
 
 def test_editing_a_staff_record_records_only_what_changed(hr, staff):
     member = staff.staff_member
-    staff_records.update_staff_details(by=fresh(hr), member=member, first_name="Staff", last_name="Taylor", email="Staff@Example.org",
-                                       service=member.service, job_title="Support Worker")
+    staff_records.update_staff_details(
+        by=fresh(hr),
+        member=member,
+        first_name="Staff",
+        last_name="Taylor",
+        email="Staff@Example.org",
+        service=member.service,
+        job_title="Support Worker",
+    )
     entry = last(person=member)
     assert_about(entry, actor=hr, action="edit", obj=member, object_type="staff member", person=member)
-    assert entry.changes == {"last_name": ["Example", "Taylor"], "email": ["", "staff@example.org"], "job_title": ["", "Support Worker"]}
+    assert entry.changes == {
+        "last_name": ["Example", "Taylor"],
+        "email": ["", "staff@example.org"],
+        "job_title": ["", "Support Worker"],
+    }
 
 
 def test_assigning_a_role_and_a_line_manager_and_marking_a_leaver(hr, staff, other_manager):
     member = staff.staff_member
-    staff_records.assign_role_profile(by=fresh(hr), member=member, role_profile=RoleProfile.objects.get(slug="housing-worker"),
-                                      since=datetime.date(2025, 5, 1))
+    staff_records.assign_role_profile(
+        by=fresh(hr),
+        member=member,
+        role_profile=RoleProfile.objects.get(slug="housing-worker"),
+        since=datetime.date(2025, 5, 1),
+    )
     entry = last(person=member)
     assert_about(entry, actor=hr, action="assign role", obj=member, object_type="staff member", person=member)
     assert entry.changes == {
@@ -502,10 +615,15 @@ def test_assigning_a_role_and_a_line_manager_and_marking_a_leaver(hr, staff, oth
         "role_profile_since": ["2022-04-01", "2025-05-01"],
     }
 
-    staff_records.assign_line_manager(by=fresh(hr), member=member, manager=other_manager.staff_member, since=datetime.date(2025, 6, 1))
+    staff_records.assign_line_manager(
+        by=fresh(hr), member=member, manager=other_manager.staff_member, since=datetime.date(2025, 6, 1)
+    )
     entry = last(person=member)
     assert_about(entry, actor=hr, action="assign line manager", obj=member, object_type="staff member", person=member)
-    assert entry.changes == {"line_manager": ["Manager Example", "Other Manager Example"], "line_manager_since": ["2023-01-01", "2025-06-01"]}
+    assert entry.changes == {
+        "line_manager": ["Manager Example", "Other Manager Example"],
+        "line_manager_since": ["2023-01-01", "2025-06-01"],
+    }
 
     staff_leaving.mark_leaver(by=fresh(hr), member=member, left_on=datetime.date(2026, 1, 31))
     entry = last(person=member)
@@ -525,9 +643,16 @@ def test_a_csv_import_records_each_person_and_the_import(hr, manager):
     creates = [e for e in entries if e.action == "create"]
     assert [(e.actor, e.person_id, e.object_id) for e in creates] == [(hr, p.pk, str(p.pk)) for p in people]
     kofi, jess = people
-    assert creates[1].changes["line_manager"] == "Kofi Mensah" and creates[1].changes["role_profile"] == "Housing Worker"
+    assert (
+        creates[1].changes["line_manager"] == "Kofi Mensah" and creates[1].changes["role_profile"] == "Housing Worker"
+    )
     summary = entries[-1]
-    assert (summary.actor, summary.action, summary.object_type, summary.person_id) == (hr, "import", "staff import", None)
+    assert (summary.actor, summary.action, summary.object_type, summary.person_id) == (
+        hr,
+        "import",
+        "staff import",
+        None,
+    )
     assert summary.changes == {"count": 2, "names": ["Kofi Mensah", "Jess Hill"]}
 
 
@@ -552,7 +677,11 @@ def failing_trail(monkeypatch):
 def appraisal_state(appraisal):
     return (
         Appraisal.objects.filter(pk=appraisal.pk).values().get(),
-        sorted(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list("indicator_id", "rating", "evidence")),
+        sorted(
+            IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).values_list(
+                "indicator_id", "rating", "evidence"
+            )
+        ),
     )
 
 
@@ -577,10 +706,13 @@ def test_a_step_of_the_workflow_is_not_taken_without_its_entry(step, hr, manager
     request.getfixturevalue("failing_trail")
     take = {
         "share": lambda: workflow.share(by=fresh(manager), appraisal=reload(appraisal)),
-        "sign off": lambda: workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="No."),
+        "sign off": lambda: workflow.sign_off(
+            by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="No."
+        ),
         "reopen": lambda: workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Wrong level"),
-        "reassign": lambda: workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal),
-                                                        appraiser=other_manager.staff_member, reason="Leave"),
+        "reassign": lambda: workflow.reassign_appraiser(
+            by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason="Leave"
+        ),
     }[step]
     with pytest.raises(AuditDown):
         take()
@@ -588,8 +720,12 @@ def test_a_step_of_the_workflow_is_not_taken_without_its_entry(step, hr, manager
 
 
 def test_a_cycle_is_not_opened_without_its_entries(hr, manager, staff, failing_trail):
-    cycle = AppraisalCycle.objects.create(name="Annual appraisal 2026", period_start=datetime.date(2025, 4, 1),
-                                          period_end=datetime.date(2026, 3, 31), due_on=datetime.date(2026, 6, 30))
+    cycle = AppraisalCycle.objects.create(
+        name="Annual appraisal 2026",
+        period_start=datetime.date(2025, 4, 1),
+        period_end=datetime.date(2026, 3, 31),
+        due_on=datetime.date(2026, 6, 30),
+    )
     with pytest.raises(AuditDown):
         cycles.open_cycle(by=fresh(hr), cycle=cycle)
     cycle.refresh_from_db()
@@ -601,17 +737,34 @@ def test_a_staff_record_is_not_changed_without_its_entry(hr, staff, request):
     history = (RoleAssignment.objects.count(), LineManagerAssignment.objects.count())
     request.getfixturevalue("failing_trail")
     with pytest.raises(AuditDown):
-        staff_records.update_staff_details(by=fresh(hr), member=member, first_name="Sam", last_name="Taylor", email="sam@example.org",
-                                           service=None, job_title="Support Worker")
+        staff_records.update_staff_details(
+            by=fresh(hr),
+            member=member,
+            first_name="Sam",
+            last_name="Taylor",
+            email="sam@example.org",
+            service=None,
+            job_title="Support Worker",
+        )
     with pytest.raises(AuditDown):
-        staff_records.assign_role_profile(by=fresh(hr), member=StaffMember.objects.get(pk=member.pk),
-                                          role_profile=RoleProfile.objects.get(slug="housing-worker"), since=datetime.date(2025, 5, 1))
+        staff_records.assign_role_profile(
+            by=fresh(hr),
+            member=StaffMember.objects.get(pk=member.pk),
+            role_profile=RoleProfile.objects.get(slug="housing-worker"),
+            since=datetime.date(2025, 5, 1),
+        )
     with pytest.raises(AuditDown):
-        staff_imports.import_staff(by=fresh(hr), csv_text="name,email,role_profile,line_manager,start_date\n"
-                                                          "Kofi Mensah,kofi@example.org,housing-worker,,2025-09-01\n")
+        staff_imports.import_staff(
+            by=fresh(hr),
+            csv_text="name,email,role_profile,line_manager,start_date\n"
+            "Kofi Mensah,kofi@example.org,housing-worker,,2025-09-01\n",
+        )
     member = StaffMember.objects.select_related("user", "role_profile").get(pk=member.pk)
     assert (member.user.first_name, member.user.last_name, member.job_title, member.role_profile.slug) == (
-        "Staff", "Example", "", "support-worker-supported-housing"
+        "Staff",
+        "Example",
+        "",
+        "support-worker-supported-housing",
     )
     assert (RoleAssignment.objects.count(), LineManagerAssignment.objects.count()) == history
     assert not StaffMember.objects.filter(user__email="kofi@example.org").exists()
@@ -625,8 +778,11 @@ def test_the_framework_and_role_profiles_are_not_changed_without_their_entries(h
     with pytest.raises(AuditDown):
         framework.update_competency(by=fresh(hr), competency=competency, name="Customer Service")
     with pytest.raises(AuditDown):
-        framework.update_indicators(by=fresh(hr), level=level, items=[{"id": pk, "text": text + " Always.", "retire": False}
-                                                                      for pk, text in indicators])
+        framework.update_indicators(
+            by=fresh(hr),
+            level=level,
+            items=[{"id": pk, "text": text + " Always.", "retire": False} for pk, text in indicators],
+        )
     with pytest.raises(AuditDown):
         role_profiles.publish(by=fresh(hr), version=draft, document_date=datetime.date(2026, 11, 1))
     assert Competency.objects.get(pk=competency.pk).name == "Customer Care"
@@ -653,7 +809,9 @@ def view_function(pattern):
     return inspect.unwrap(view)
 
 
-AUDIT_WRITE = re.compile(r"AuditEntry\b[^\n]*\.(save|delete|update|create|bulk_create|bulk_update|get_or_create|update_or_create)\(")
+AUDIT_WRITE = re.compile(
+    r"AuditEntry\b[^\n]*\.(save|delete|update|create|bulk_create|bulk_update|get_or_create|update_or_create)\("
+)
 
 
 def test_no_page_edits_or_deletes_entries_and_only_the_log_and_the_staff_record_read_them():
@@ -695,11 +853,15 @@ def test_entries_survive_a_post_and_a_delete_to_every_address(hr, manager, staff
         for pattern, converters in url_patterns():
             if not pattern.name:
                 continue
-            kwargs = {name: entry_id if isinstance(c, IntConverter) else str(entry_id) for name, c in converters.items()}
+            kwargs = {
+                name: entry_id if isinstance(c, IntConverter) else str(entry_id) for name, c in converters.items()
+            }
             url = reverse(pattern.name, kwargs=kwargs)
             for send in ("post", "delete"):
                 browser.force_login(hr)
-                getattr(browser, send)(url, {"action": "edited", "changes": "{}", "post": "yes", "delete": "1"} if send == "post" else "")
+                getattr(browser, send)(
+                    url, {"action": "edited", "changes": "{}", "post": "yes", "delete": "1"} if send == "post" else ""
+                )
                 tried += 1
     assert tried > 100
     after = {row["id"]: row for row in AuditEntry.objects.filter(pk__in=entries).values()}
@@ -707,21 +869,38 @@ def test_entries_survive_a_post_and_a_delete_to_every_address(hr, manager, staff
 
 
 def test_every_shape_of_change_is_shown_as_text():
-    entry = AuditEntry(changes={
-        "first_name": ["Sam", "Samantha"],
-        "staff_agrees": [None, False],
-        "indicators": [["Plans work.", "Meets goals."], ["Meets goals.", "Plans own work."]],
-        "accountabilities": {"removed": ["Old duty."], "added": [], "reordered": True},
-        "names": ["Kofi Mensah", "Jess Hill"],
-        "title": "Housing Worker",
-        "details": {"service": "Housing", "document_date": None},
-    })
+    entry = AuditEntry(
+        changes={
+            "first_name": ["Sam", "Samantha"],
+            "staff_agrees": [None, False],
+            "indicators": [["Plans work.", "Meets goals."], ["Meets goals.", "Plans own work."]],
+            "accountabilities": {"removed": ["Old duty."], "added": [], "reordered": True},
+            "names": ["Kofi Mensah", "Jess Hill"],
+            "title": "Housing Worker",
+            "details": {"service": "Housing", "document_date": None},
+        }
+    )
     rows = {row["name"]: row for row in entry.change_rows()}
-    assert (rows["First name"]["kind"], rows["First name"]["before"], rows["First name"]["after"]) == ("pair", "Sam", "Samantha")
+    assert (rows["First name"]["kind"], rows["First name"]["before"], rows["First name"]["after"]) == (
+        "pair",
+        "Sam",
+        "Samantha",
+    )
     assert (rows["Staff agrees"]["before"], rows["Staff agrees"]["after"]) == ("(none)", "no")
-    assert (rows["Indicators"]["kind"], rows["Indicators"]["removed"], rows["Indicators"]["added"]) == ("list", ["Plans work."], ["Plans own work."])
+    assert (rows["Indicators"]["kind"], rows["Indicators"]["removed"], rows["Indicators"]["added"]) == (
+        "list",
+        ["Plans work."],
+        ["Plans own work."],
+    )
     assert rows["Indicators"]["reordered"] is False
-    assert (rows["Accountabilities"]["kind"], rows["Accountabilities"]["removed"], rows["Accountabilities"]["reordered"]) == ("list", ["Old duty."], True)
-    assert (rows["Names"]["kind"], rows["Names"]["items"]) == ("items", ["Kofi Mensah", "Jess Hill"])  # two names are not a before → after
+    assert (
+        rows["Accountabilities"]["kind"],
+        rows["Accountabilities"]["removed"],
+        rows["Accountabilities"]["reordered"],
+    ) == ("list", ["Old duty."], True)
+    assert (rows["Names"]["kind"], rows["Names"]["items"]) == (
+        "items",
+        ["Kofi Mensah", "Jess Hill"],
+    )  # two names are not a before → after
     assert (rows["Title"]["kind"], rows["Title"]["value"]) == ("value", "Housing Worker")
     assert rows["Details"]["fields"] == [("Service", "Housing"), ("Document date", "(none)")]

@@ -84,8 +84,12 @@ def postgres_url(settings: dict, name: str) -> str:
     if settings["PORT"]:
         host += f":{settings['PORT']}"
     # quote, not urlencode's default quote_plus: libpq reads "+" in a URL as a plus, not a space.
-    query = urlencode({key: value for key, value in settings["OPTIONS"].items() if isinstance(value, str)}, quote_via=quote)
-    return f"postgresql://{credentials}{'@' if credentials else ''}{host}/{quote(name, safe='')}" + (f"?{query}" if query else "")
+    query = urlencode(
+        {key: value for key, value in settings["OPTIONS"].items() if isinstance(value, str)}, quote_via=quote
+    )
+    return f"postgresql://{credentials}{'@' if credentials else ''}{host}/{quote(name, safe='')}" + (
+        f"?{query}" if query else ""
+    )
 
 
 def postgres_tool(name: str) -> str:
@@ -112,7 +116,15 @@ def backup_and_restore_postgresql(folder: Path) -> tuple[str, Callable[[], None]
         run([postgres_tool("dropdb"), f"--maintenance-db={live_url}", "--if-exists", "--force", restored])
 
     try:
-        run([postgres_tool("pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={postgres_url(settings, restored)}", str(dump)])
+        run(
+            [
+                postgres_tool("pg_restore"),
+                "--no-owner",
+                "--exit-on-error",
+                f"--dbname={postgres_url(settings, restored)}",
+                str(dump),
+            ]
+        )
     except BaseException:
         drop()
         raise
@@ -180,12 +192,35 @@ def test_a_backup_restores_every_appraisal_record_and_pdf_unchanged(framework_lo
     history = promoted_history(hr, manager, staff)  # three completed, the last by the sustained-level rule
     # HR reopens the last one; it is completed again with free text everywhere, and a disagreement.
     workflow.reopen(by=fresh(hr), appraisal=reload(history[-1]), reason="Add the evidence discussed at the meeting")
-    record = complete(history[-1], manager=manager, staff=staff, agrees=False, comments=FREE_TEXT, evidence=FREE_TEXT, objectives=FREE_TEXT)
+    record = complete(
+        history[-1],
+        manager=manager,
+        staff=staff,
+        agrees=False,
+        comments=FREE_TEXT,
+        evidence=FREE_TEXT,
+        objectives=FREE_TEXT,
+    )
     assert next(c for c in record.competencies.all() if c.name == SUSTAINED).achieved_level == 5
-    complete(Appraisal.objects.get(cycle=history[1].cycle, staff_member__user=colleague), manager=manager, staff=colleague, evidence=FREE_TEXT)
+    complete(
+        Appraisal.objects.get(cycle=history[1].cycle, staff_member__user=colleague),
+        manager=manager,
+        staff=colleague,
+        evidence=FREE_TEXT,
+    )
     in_progress = Appraisal.objects.get(cycle=history[0].cycle, staff_member__user=colleague)
-    scoring.save_review(by=fresh(manager), appraisal=reload(in_progress), revision=reload(in_progress).revision, ratings={}, overrides={},
-                        measures={}, meeting_date=None, objectives="Draft, not finished", development_plan="", manager_comments="")
+    scoring.save_review(
+        by=fresh(manager),
+        appraisal=reload(in_progress),
+        revision=reload(in_progress).revision,
+        ratings={},
+        overrides={},
+        measures={},
+        meeting_date=None,
+        objectives="Draft, not finished",
+        development_plan="",
+        manager_comments="",
+    )
     # The PDFs of that record and of a role profile (each takes a second or so to render).
     appraisal_ids, slugs = [record.pk], [PROMOTED_TO]
 
@@ -206,7 +241,10 @@ def test_a_backup_restores_every_appraisal_record_and_pdf_unchanged(framework_lo
         for number, backup in enumerate(backup_sqlite(tmp_path)):
             # Every copy's records; the PDFs of the first (the same file format either way).
             restored_copies[backup.name] = read_back(
-                restore_sqlite(backup, tmp_path), hr_pk=hr.pk, appraisal_ids=appraisal_ids if number == 0 else [], slugs=slugs if number == 0 else []
+                restore_sqlite(backup, tmp_path),
+                hr_pk=hr.pk,
+                appraisal_ids=appraisal_ids if number == 0 else [],
+                slugs=slugs if number == 0 else [],
             )
 
     assert restored_copies

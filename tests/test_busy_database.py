@@ -48,7 +48,9 @@ def database_held(table: str, pk: int):
         import psycopg2
 
         settings = connection.settings_dict
-        other = psycopg2.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"])
+        other = psycopg2.connect(
+            dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
+        )
         other.cursor().execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR UPDATE', [pk])  # noqa: S608 - the model's table; the id is a parameter
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '200ms'")
@@ -102,7 +104,9 @@ def test_a_login_while_the_database_is_busy_is_asked_to_try_again_and_never_echo
     assert PASSWORD not in page
 
 
-def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_clear_refusal(framework_loaded, monkeypatch):
+def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_clear_refusal(
+    framework_loaded, monkeypatch
+):
     """Each moves one person under the other: together they would make a loop. Both start at once,
     each having locked their own person's record before the other finishes."""
     make_person("hr", role=None, hr=True)
@@ -145,7 +149,11 @@ def test_two_hr_admins_changing_line_managers_at_once_give_one_change_and_one_cl
     assert statuses == [200, 302], {name: status for name, (status, _) in results.items()}
     refused = next(page for status, page in results.values() if status == 200)
     assert "line manager" in refused and "loop" in refused
-    managers = dict(StaffMember.objects.filter(pk__in=[first.staff_member.pk, second.staff_member.pk]).values_list("pk", "line_manager"))
+    managers = dict(
+        StaffMember.objects.filter(pk__in=[first.staff_member.pk, second.staff_member.pk]).values_list(
+            "pk", "line_manager"
+        )
+    )
     one, other, top = first.staff_member.pk, second.staff_member.pk, head.staff_member.pk
     assert managers in ({one: other, other: top}, {one: top, other: one}), "exactly one change, and no loop"
 

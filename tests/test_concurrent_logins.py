@@ -49,7 +49,9 @@ def parallel_logins(usernames: list[str]) -> list[str]:
     def work(username):
         try:
             barrier.wait(timeout=20)
-            response = Client(REMOTE_ADDR=ADDRESS).post(reverse("login"), {"username": username, "password": "wrong-password"})
+            response = Client(REMOTE_ADDR=ADDRESS).post(
+                reverse("login"), {"username": username, "password": "wrong-password"}
+            )
             assert response.status_code == 200
             pages.append(response.content.decode())
         except Exception as error:  # noqa: BLE001 - every failure is reported by the assertion below
@@ -73,7 +75,9 @@ def parallel_logins(usernames: list[str]) -> list[str]:
     [(16, True, settings.LOGIN_THROTTLE_PER_USERNAME), (40, False, settings.LOGIN_THROTTLE_PER_ADDRESS)],
     ids=["one username", "one address"],
 )
-def test_parallel_wrong_passwords_are_checked_no_more_often_than_the_limit(password_checks, attempts, one_username, limit):
+def test_parallel_wrong_passwords_are_checked_no_more_often_than_the_limit(
+    password_checks, attempts, one_username, limit
+):
     get_user_model().objects.create_user(username="staff", password=PASSWORD)
     usernames = ["staff"] * attempts if one_username else [f"guess{number}" for number in range(attempts)]
 

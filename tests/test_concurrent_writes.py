@@ -31,7 +31,9 @@ def review_inputs(appraisal, save_number: int) -> dict:
     sheet = appraisal_sheet(appraisal)
     rating = rating_of(save_number)
     return {
-        "ratings": {indicator_id: (rating, f"Evidence from save {save_number}") for indicator_id in sheet.indicator_ids},
+        "ratings": {
+            indicator_id: (rating, f"Evidence from save {save_number}") for indicator_id in sheet.indicator_ids
+        },
         "overrides": {},
         "measures": {item["measure"].pk: f"Measure comment {save_number}" for item in sheet.measures},
         "meeting_date": None,
@@ -62,7 +64,12 @@ def test_ten_managers_saving_at_once_all_succeed(framework_loaded):
             barrier.wait(timeout=20)
             for save_number in range(1, SAVES_EACH + 1):
                 appraisal = reload(appraisals[staff.pk])
-                scoring.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, **review_inputs(appraisal, save_number))
+                scoring.save_review(
+                    by=fresh(manager),
+                    appraisal=appraisal,
+                    revision=appraisal.revision,
+                    **review_inputs(appraisal, save_number),
+                )
                 saves.append(staff.pk)
         except Exception as error:  # noqa: BLE001 - every failure is reported by the assertion below
             failures.append(f"{manager.username}: {error!r}")
@@ -85,7 +92,9 @@ def test_ten_managers_saving_at_once_all_succeed(framework_loaded):
         assert saved.objectives == f"Objectives, save {SAVES_EACH}"
         rows = IndicatorRating.objects.filter(scored_competency__appraisal=saved)
         assert rows.count() == indicators[staff_pk]
-        assert set(rows.values_list("rating", "evidence")) == {(rating_of(SAVES_EACH), f"Evidence from save {SAVES_EACH}")}
+        assert set(rows.values_list("rating", "evidence")) == {
+            (rating_of(SAVES_EACH), f"Evidence from save {SAVES_EACH}")
+        }
         assert AuditEntry.objects.filter(action="save review", object_id=str(saved.pk)).count() == SAVES_EACH
 
     if connection.vendor == "sqlite":

@@ -45,7 +45,18 @@ PROMOTED_TO = "senior-service-coordinator-afeo"
 MEETING = datetime.date(2026, 4, 15)
 
 # Fields that hold codes, states or identifiers rather than words people type.
-NOT_FREE_TEXT = {"username", "password", "state", "status", "action", "from_state", "to_state", "object_type", "object_id", "path"}
+NOT_FREE_TEXT = {
+    "username",
+    "password",
+    "state",
+    "status",
+    "action",
+    "from_state",
+    "to_state",
+    "object_type",
+    "object_id",
+    "path",
+}
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"
 
@@ -124,7 +135,9 @@ LABELS = {field.marker: field.label for field in FIELDS} | {"xss0": "text typed 
 def put_payloads() -> None:
     """Every row of every free-text field: the field's payload and the row's id (unique, and fits)."""
     for field in FIELDS:
-        value = Concat(models.Value(field.prefix), Cast("pk", output_field=models.CharField()), output_field=models.TextField())
+        value = Concat(
+            models.Value(field.prefix), Cast("pk", output_field=models.CharField()), output_field=models.TextField()
+        )
         field.model._default_manager.update(**{field.name: value})
 
 
@@ -140,7 +153,9 @@ class World:
     starter: StaffMember
     cycle_2025: AppraisalCycle
     cycle_2026: AppraisalCycle
-    completed: Appraisal  # staff, 2025: self-assessed, reviewed, shared, taken back, signed off (disagreeing), countersigned
+    completed: (
+        Appraisal  # staff, 2025: self-assessed, reviewed, shared, taken back, signed off (disagreeing), countersigned
+    )
     reopened: Appraisal  # colleague, 2025: completed, then reopened by HR: the manager is scoring it again
     self_assessing: Appraisal  # staff, 2026: their self-assessment saved, not yet sent
     reassigned: Appraisal  # colleague, 2026: given to another appraiser, with a reason
@@ -152,7 +167,12 @@ def review(appraisal, manager) -> Appraisal:
     measure commented, objectives, plan, comments and the meeting date saved."""
     appraisal = reload(appraisal)
     sheet = appraisal_sheet(appraisal)
-    ratings = {row.indicator.pk: ("consistently", TYPED) for c in sheet.competencies for level in c.levels for row in level.indicators}
+    ratings = {
+        row.indicator.pk: ("consistently", TYPED)
+        for c in sheet.competencies
+        for level in c.levels
+        for row in level.indicators
+    }
     first = sheet.competencies[0].scored  # overridden to below entry: the reports list it
     return scoring.save_review(
         by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings=ratings,
@@ -165,8 +185,15 @@ def review(appraisal, manager) -> Appraisal:
 def self_assess(appraisal, person, *, send: bool) -> Appraisal:
     appraisal = reload(appraisal)
     sheet = appraisal_sheet(appraisal)
-    ratings = {row.indicator.pk: ("partly", TYPED) for c in sheet.competencies for level in c.levels for row in level.indicators}
-    appraisal = scoring.save_self_assessment(by=fresh(person), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments=TYPED)
+    ratings = {
+        row.indicator.pk: ("partly", TYPED)
+        for c in sheet.competencies
+        for level in c.levels
+        for row in level.indicators
+    }
+    appraisal = scoring.save_self_assessment(
+        by=fresh(person), appraisal=appraisal, revision=appraisal.revision, ratings=ratings, comments=TYPED
+    )
     return workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal)) if send else appraisal
 
 
@@ -188,7 +215,9 @@ def edit_framework(hr) -> Competency:
     framework.update_level(by=by, level=level, lead=TYPED)
     indicators = list(level.indicators.current().order_by("position"))
     framework.update_indicators(
-        by=by, level=level, items=[{"id": i.pk, "text": TYPED if n == 0 else i.text, "retire": False} for n, i in enumerate(indicators)]
+        by=by,
+        level=level,
+        items=[{"id": i.pk, "text": TYPED if n == 0 else i.text, "retire": False} for n, i in enumerate(indicators)],
     )
     return competency
 
@@ -203,10 +232,16 @@ def edit_role_profile(hr) -> None:
         texts = list(getattr(draft, section).values_list("text", flat=True))
         role_profiles.replace_text_list(by=by, version=draft, section=section, texts=[TYPED, *texts])
     role_profiles.replace_person_specification(
-        by=by, version=draft, items=[{"category": TYPED, "essential": True, "text": TYPED}]
-        + [{"category": i.category, "essential": i.essential, "text": i.text} for i in draft.person_specification.all()],
+        by=by,
+        version=draft,
+        items=[{"category": TYPED, "essential": True, "text": TYPED}]
+        + [
+            {"category": i.category, "essential": i.essential, "text": i.text} for i in draft.person_specification.all()
+        ],
     )
-    role_profiles.replace_organisation_sections(by=by, version=draft, sections=[{"heading": TYPED, "items": [TYPED], "text": TYPED}])
+    role_profiles.replace_organisation_sections(
+        by=by, version=draft, sections=[{"heading": TYPED, "items": [TYPED], "text": TYPED}]
+    )
     role_profiles.publish(by=by, version=draft, document_date=datetime.date(2024, 6, 1))
     draft = role_profiles.start_draft(by=by, role_profile=profile)
     role_profiles.update_details(by=by, version=draft, purpose=TYPED + " (version 3)")
@@ -233,8 +268,12 @@ def build_world() -> World:
 
     cycle_2025 = make_cycle(hr, year=2025, self_assessment=True)
     cycles.open_cycle(by=fresh(hr), cycle=cycle_2025)
-    completed = complete(Appraisal.objects.get(cycle=cycle_2025, staff_member__user=staff), manager=manager, person=staff)
-    reopened = complete(Appraisal.objects.get(cycle=cycle_2025, staff_member__user=colleague), manager=manager, person=colleague)
+    completed = complete(
+        Appraisal.objects.get(cycle=cycle_2025, staff_member__user=staff), manager=manager, person=staff
+    )
+    reopened = complete(
+        Appraisal.objects.get(cycle=cycle_2025, staff_member__user=colleague), manager=manager, person=colleague
+    )
     workflow.reopen(by=fresh(hr), appraisal=reload(reopened), reason=TYPED)
     staff_records.assign_role_profile(
         by=fresh(hr), member=StaffMember.objects.get(user=staff),
@@ -245,7 +284,9 @@ def build_world() -> World:
     cycles.open_cycle(by=fresh(hr), cycle=cycle_2026)
     self_assessing = self_assess(Appraisal.objects.get(cycle=cycle_2026, staff_member__user=staff), staff, send=False)
     reassigned = Appraisal.objects.get(cycle=cycle_2026, staff_member__user=colleague)
-    workflow.reassign_appraiser(by=fresh(hr), appraisal=reassigned, appraiser=StaffMember.objects.get(user=hr), reason=TYPED)
+    workflow.reassign_appraiser(
+        by=fresh(hr), appraisal=reassigned, appraiser=StaffMember.objects.get(user=hr), reason=TYPED
+    )
 
     put_payloads()
     return World(
@@ -311,7 +352,15 @@ SELF_ASSESSMENT = NAMES | {
     "Level.lead", "Level.rule_text", "Indicator.text", "RoleProfileVersion.title", "AppraisalCycle.name",
     "Appraisal.self_assessment_comments", "ScoredCompetency.name", "IndicatorRating.self_evidence",
 }  # fmt: skip
-HISTORY = NAMES | {"Competency.name", "Level.lead", "Level.rule_text", "Indicator.text", "RoleProfileVersion.title", "AppraisalCycle.name", "Service.name"}
+HISTORY = NAMES | {
+    "Competency.name",
+    "Level.lead",
+    "Level.rule_text",
+    "Indicator.text",
+    "RoleProfileVersion.title",
+    "AppraisalCycle.name",
+    "Service.name",
+}
 DETAILS = {
     "RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location",
     "RoleProfileVersion.introduction", "RoleProfileVersion.purpose", "RoleProfileVersion.context",
@@ -322,7 +371,12 @@ SPECIFICATION = {"PersonSpecificationItem.text", "PersonSpecificationItem.catego
 WINDOWS = {"Competency.name", "Competency.relevance_to_recovery", "Competency.note", "Level.lead", "Indicator.text"}
 DOCUMENT = DETAILS | ORGANISATION | SPECIFICATION | WINDOWS | {"Accountability.text", "PerformanceMeasure.text"}
 FOR_HR = {"RoleProfileVersion.source_document", "SourceDiscrepancy.text"}
-CHANGES = DETAILS | ORGANISATION | SPECIFICATION | {"Accountability.text", "PerformanceMeasure.text", "SourceDiscrepancy.text"}
+CHANGES = (
+    DETAILS
+    | ORGANISATION
+    | SPECIFICATION
+    | {"Accountability.text", "PerformanceMeasure.text", "SourceDiscrepancy.text"}
+)
 STAFF = NAMES | {"StaffMember.job_title", "RoleProfileVersion.title"}
 
 
@@ -366,16 +420,40 @@ PAGES = [
     ("hr", "cycle_detail", "cycle_2025", "", STAFF | {"AppraisalCycle.name"}),
     ("hr", "cycle_detail", "cycle_2026", "", STAFF | {"AppraisalCycle.name"}),
     ("manager", "team", None, "", NAMES | {"Competency.name", "RoleProfileVersion.title", "AppraisalCycle.name"}),
-    ("manager", "team", None, "?cycle={cycle_2025}", NAMES | {"Competency.name", "RoleProfileVersion.title", "AppraisalCycle.name"}),
+    (
+        "manager",
+        "team",
+        None,
+        "?cycle={cycle_2025}",
+        NAMES | {"Competency.name", "RoleProfileVersion.title", "AppraisalCycle.name"},
+    ),
     ("staff", "my_history", None, "", HISTORY),
     ("manager", "person_history", "member:staff", "", HISTORY),
     ("hr", "person_history", "member:staff", "", HISTORY),
     ("hr", "staff_list", None, "", STAFF | {"Service.name"}),
-    ("hr", "staff_detail", "member:staff", "", STAFF | {"Service.name", "User.email", "Competency.name", "Indicator.text", AUDIT_CHANGES}),
+    (
+        "hr",
+        "staff_detail",
+        "member:staff",
+        "",
+        STAFF | {"Service.name", "User.email", "Competency.name", "Indicator.text", AUDIT_CHANGES},
+    ),
     ("hr", "staff_detail", "starter", "", STAFF | {"User.email", AUDIT_CHANGES}),
     ("hr", "staff_edit", "member:staff", "", STAFF | {"Service.name", "User.email"}),
-    ("staff", "role_profile_list", None, "", {"RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location"}),
-    ("hr", "role_profile_list", None, "", {"RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location"}),
+    (
+        "staff",
+        "role_profile_list",
+        None,
+        "",
+        {"RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location"},
+    ),
+    (
+        "hr",
+        "role_profile_list",
+        None,
+        "",
+        {"RoleProfileVersion.title", "RoleProfileVersion.service", "RoleProfileVersion.location"},
+    ),
     ("staff", "role_profile_detail", "role", "", DOCUMENT),
     ("hr", "role_profile_detail", "role", "", DOCUMENT | FOR_HR),
     ("staff", "role_profile_version", "role/1", "", DOCUMENT - ORGANISATION),
@@ -394,12 +472,30 @@ PAGES = [
     ("staff", "framework", None, "", WINDOWS | {"Competency.sources", "Level.rule_text", "RoleProfileVersion.title"}),
     ("staff", "framework_matrix", None, "", {"Competency.name", "RoleProfileVersion.title"}),
     ("hr", "framework_edit", None, "", {"Competency.name"}),
-    ("hr", "competency_edit", "competency", "", {"Competency.name", "Competency.relevance_to_recovery", "Competency.note"}),
+    (
+        "hr",
+        "competency_edit",
+        "competency",
+        "",
+        {"Competency.name", "Competency.relevance_to_recovery", "Competency.note"},
+    ),
     ("hr", "level_edit", "level", "", {"Competency.name", "Level.lead", "Indicator.text"}),
     ("hr", "reports", None, "", NAMES | {"Service.name", "RoleProfileVersion.title", "AppraisalCycle.name"}),
-    ("hr", "reports", None, "?cycle={cycle_2025}", NAMES | {"Competency.name", "Service.name", "RoleProfileVersion.title", "AppraisalCycle.name"}),
+    (
+        "hr",
+        "reports",
+        None,
+        "?cycle={cycle_2025}",
+        NAMES | {"Competency.name", "Service.name", "RoleProfileVersion.title", "AppraisalCycle.name"},
+    ),
     ("hr", "audit_log", None, "", NAMES | {"AuditEntry.object_repr", AUDIT_CHANGES}),
-    ("hr", "audit_log", None, "?object_type=appraisal", NAMES | {"AuditEntry.object_repr", AUDIT_CHANGES, "Indicator.text", "Competency.name"}),
+    (
+        "hr",
+        "audit_log",
+        None,
+        "?object_type=appraisal",
+        NAMES | {"AuditEntry.object_repr", AUDIT_CHANGES, "Indicator.text", "Competency.name"},
+    ),
     ("hr", "audit_log", None, "?object_type=role+profile", NAMES | {"AuditEntry.object_repr", AUDIT_CHANGES}),
 ]
 
@@ -420,7 +516,11 @@ CSVS = [
     ("report_progress_by_service", "", {"AppraisalCycle.name", "Service.name"}),
     ("report_progress_by_manager", "", NAMES | {"AppraisalCycle.name"}),
     ("report_standing", "?cycle={cycle_2025}", {"AppraisalCycle.name", "RoleProfileVersion.title", "Competency.name"}),
-    ("report_below_entry", "?cycle={cycle_2025}", NAMES | {"AppraisalCycle.name", "Service.name", "RoleProfileVersion.title"}),
+    (
+        "report_below_entry",
+        "?cycle={cycle_2025}",
+        NAMES | {"AppraisalCycle.name", "Service.name", "RoleProfileVersion.title"},
+    ),
 ]
 
 
@@ -446,13 +546,24 @@ def test_the_free_text_fields_are_found_from_the_models():
         "AppraisalEvent.comment", "MeasureReview.comment", "ScoredCompetency.override_reason",
         "OrganisationSection.items", "AuditEntry.object_repr", "User.first_name", "User.email",
     } <= labels  # fmt: skip
-    codes = {"RoleProfileVersion.status", "Appraisal.state", "IndicatorRating.rating", "AppraisalEvent.action", "AuditEntry.object_type", "User.username"}
+    codes = {
+        "RoleProfileVersion.status",
+        "Appraisal.state",
+        "IndicatorRating.rating",
+        "AppraisalEvent.action",
+        "AuditEntry.object_type",
+        "User.username",
+    }
     assert not codes & labels
     assert not any(label.endswith(".slug") for label in labels)
 
 
 def test_every_free_text_field_holds_its_payload(world):
-    empty = [field.label for field in FIELDS if not field.model.objects.filter(**{f"{field.name}__startswith": field.prefix}).exists()]
+    empty = [
+        field.label
+        for field in FIELDS
+        if not field.model.objects.filter(**{f"{field.name}__startswith": field.prefix}).exists()
+    ]
     assert empty == []
     for field in FIELDS:
         stray = field.model.objects.exclude(**{f"{field.name}__startswith": field.prefix})
@@ -463,7 +574,13 @@ def test_every_free_text_field_is_checked_on_some_page():
     shown = set().union(*(spec[-1] for spec in PAGES))
     assert {field.label for field in FIELDS} - shown == set()
     printed = set().union(*(spec[-1] for spec in PDFS))
-    assert {"Appraisal.objectives", "IndicatorRating.evidence", "RoleProfileVersion.purpose", "Indicator.text", "AppraisalCycle.name"} <= printed
+    assert {
+        "Appraisal.objectives",
+        "IndicatorRating.evidence",
+        "RoleProfileVersion.purpose",
+        "Indicator.text",
+        "AppraisalCycle.name",
+    } <= printed
 
 
 @pytest.mark.parametrize("viewer, name, args, query, expected", PAGES, ids=[page_id(spec) for spec in PAGES])
@@ -479,7 +596,9 @@ def test_a_page_shows_what_people_typed_as_text(world, viewer, name, args, query
 @pytest.mark.parametrize("viewer, name, args, expected", PDFS, ids=[page_id(spec) for spec in PDFS])
 def test_a_pdf_prints_what_people_typed_as_text(world, viewer, name, args, expected):
     text = pdf_text(get(world, viewer, page_url(world, name, args)))
-    missing = sorted({label for label in expected for literal in BY_LABEL[label].literal if squash(literal) not in text})
+    missing = sorted(
+        {label for label in expected for literal in BY_LABEL[label].literal if squash(literal) not in text}
+    )
     assert missing == [], f"{missing} not printed as text"
     # Every payload is printed whole: no <b> became bold and no <script> vanished.
     assert len(re.findall(r"<b>xss\d+</b>", text)) == len(re.findall(r"<script>xss\d+</script>", text)) > len(expected)
@@ -505,7 +624,12 @@ REFLECTED = payload("xss999")
 @pytest.mark.parametrize(
     "viewer, name, params, echoed",
     [
-        ("hr", "audit_log", {"person": REFLECTED, "object_type": REFLECTED, "object_id": REFLECTED, "action": REFLECTED}, True),
+        (
+            "hr",
+            "audit_log",
+            {"person": REFLECTED, "object_type": REFLECTED, "object_id": REFLECTED, "action": REFLECTED},
+            True,
+        ),
         ("hr", "staff_list", {"service": REFLECTED, "role_profile": REFLECTED, "status": REFLECTED}, False),
         ("hr", "reports", {"cycle": REFLECTED, "service": REFLECTED, "role": REFLECTED}, False),
         ("hr", "report_standing", {"cycle": REFLECTED}, False),
@@ -537,7 +661,10 @@ def csv_line(*cells) -> str:
 
 
 UPLOADS = {
-    "rows": ("name,email,role_profile,line_manager,start_date\n" + csv_line(*(payload(f"xss90{n}") for n in range(1, 6))), 5),
+    "rows": (
+        "name,email,role_profile,line_manager,start_date\n" + csv_line(*(payload(f"xss90{n}") for n in range(1, 6))),
+        5,
+    ),
     "header": (csv_line(payload("xss901"), "email"), 1),
 }
 
@@ -554,4 +681,3 @@ def test_a_staff_import_preview_shows_the_files_cells_as_text(world, upload, cel
     assert unescaped(text) == []
     missing = [f"xss90{n}" for n in range(1, cells + 1) if f"&lt;script&gt;xss90{n}&lt;/script&gt;" not in text]
     assert missing == []
-

@@ -64,7 +64,10 @@ def test_customer_care_uses_the_newer_four_level_wording():
         for level in Level.objects.filter(competency__slug="customer-care").prefetch_related("indicators")
     }
     # Level 1 exists only in the 2024 document; level 3's newer sentences only in 2024 and 2025.
-    assert texts[1][0] == "Understands explicit service user needs and supports service users to develop skills to meet their needs."
+    assert (
+        texts[1][0]
+        == "Understands explicit service user needs and supports service users to develop skills to meet their needs."
+    )
     assert "Develops feedback and evaluation systems that improve services." in texts[3]
     assert all(len(sentences) == 4 for sentences in texts.values())
 

@@ -15,13 +15,23 @@ def indicator_rows(level, *, change=None, retire=(), add=(), order=None):
     current = list(level.indicators.current())
     rows = []
     for n, indicator in enumerate(current, start=1):
-        row = {"id": str(indicator.pk), "text": (change or {}).get(n, indicator.text), "ORDER": str((order or {}).get(n, n))}
+        row = {
+            "id": str(indicator.pk),
+            "text": (change or {}).get(n, indicator.text),
+            "ORDER": str((order or {}).get(n, n)),
+        }
         if n in retire:
             row["DELETE"] = "on"
         rows.append(row)
     for text in add:
         rows.append({"id": "", "text": text, "ORDER": str(len(rows) + 1)})
-    data = {"save_indicators": "1", "indicators-TOTAL_FORMS": str(len(rows)), "indicators-INITIAL_FORMS": str(len(current)), "indicators-MIN_NUM_FORMS": "0", "indicators-MAX_NUM_FORMS": "1000"}
+    data = {
+        "save_indicators": "1",
+        "indicators-TOTAL_FORMS": str(len(rows)),
+        "indicators-INITIAL_FORMS": str(len(current)),
+        "indicators-MIN_NUM_FORMS": "0",
+        "indicators-MAX_NUM_FORMS": "1000",
+    }
     for i, row in enumerate(rows):
         data.update({f"indicators-{i}-{k}": v for k, v in row.items()})
     return data
@@ -36,7 +46,10 @@ def test_rewording_an_indicator_never_changes_the_row_a_record_cites(client, hr,
     cited = level_3.indicators.current().first()  # as an appraisal rating would refer to it
     words = cited.text
     client.force_login(hr)
-    response = client.post(reverse("level_edit", args=["achieving-results", 3]), indicator_rows(level_3, change={1: "Prioritises key tasks well."}))
+    response = client.post(
+        reverse("level_edit", args=["achieving-results", 3]),
+        indicator_rows(level_3, change={1: "Prioritises key tasks well."}),
+    )
     assert response.status_code == 302
     cited.refresh_from_db()
     assert cited.text == words and cited.retired_at is not None
@@ -61,7 +74,9 @@ def test_it_adds_reorders_and_retires_indicators(client, hr, level_3):
 
 def test_a_level_keeps_at_least_one_indicator(client, hr, level_3):
     client.force_login(hr)
-    response = client.post(reverse("level_edit", args=["achieving-results", 3]), indicator_rows(level_3, retire=[1, 2, 3]))
+    response = client.post(
+        reverse("level_edit", args=["achieving-results", 3]), indicator_rows(level_3, retire=[1, 2, 3])
+    )
     assert response.status_code == 200
     assert "A level needs at least one indicator" in response.content.decode()
     assert level_3.indicators.current().count() == 3
@@ -100,10 +115,15 @@ def test_adding_a_level_widens_the_windows_on_offer_and_an_unused_level_can_be_r
 
 def test_a_new_level_needs_indicators_or_a_complete_rule(client, hr):
     client.force_login(hr)
-    response = client.post(reverse("level_create", args=["achieving-results"]), {"number": "5", "kind": "rule", "sustained_level": "", "rule_text": ""})
+    response = client.post(
+        reverse("level_create", args=["achieving-results"]),
+        {"number": "5", "kind": "rule", "sustained_level": "", "rule_text": ""},
+    )
     assert response.status_code == 200
     assert "Needed for a sustained-level rule." in response.content.decode()
-    response = client.post(reverse("level_create", args=["achieving-results"]), {"number": "3", "kind": "indicators", "indicators": "x"})
+    response = client.post(
+        reverse("level_create", args=["achieving-results"]), {"number": "3", "kind": "indicators", "indicators": "x"}
+    )
     assert "Achieving Results already defines level 3." in response.content.decode()
     assert not Level.objects.filter(competency__slug="achieving-results", number=5).exists()
 
@@ -111,7 +131,15 @@ def test_a_new_level_needs_indicators_or_a_complete_rule(client, hr):
 def test_the_sustained_rule_is_edited_as_a_rule(client, hr):
     client.force_login(hr)
     url = reverse("level_edit", args=["policy-procedure-and-practice", 5])
-    response = client.post(url, {"save_level": "1", "sustained_level": "4", "sustained_months": "24", "rule_text": "Competency at Level 4 maintained for at least 2 years"})
+    response = client.post(
+        url,
+        {
+            "save_level": "1",
+            "sustained_level": "4",
+            "sustained_months": "24",
+            "rule_text": "Competency at Level 4 maintained for at least 2 years",
+        },
+    )
     assert response.status_code == 302
     level = Level.objects.get(competency__slug="policy-procedure-and-practice", number=5)
     assert (level.sustained_level, level.sustained_months) == (4, 24) and not level.indicators.exists()
@@ -123,21 +151,31 @@ def test_the_sustained_rule_is_edited_as_a_rule(client, hr):
 
 def test_competencies_are_created_edited_reordered_and_retired(client, hr):
     client.force_login(hr)
-    response = client.post(reverse("competency_create"), {"name": "Leadership", "relevance_to_recovery": "Leaders model hope.", "note": ""})
+    response = client.post(
+        reverse("competency_create"), {"name": "Leadership", "relevance_to_recovery": "Leaders model hope.", "note": ""}
+    )
     assert response.status_code == 302
     leadership = Competency.objects.get(slug="leadership")
     assert leadership.position == 12
     assert client.post(reverse("competency_create"), {"name": "leadership"}).status_code == 200  # duplicate name
-    client.post(reverse("competency_edit", args=["leadership"]), {"name": "Leadership", "relevance_to_recovery": "Leaders inspire hope.", "note": ""})
+    client.post(
+        reverse("competency_edit", args=["leadership"]),
+        {"name": "Leadership", "relevance_to_recovery": "Leaders inspire hope.", "note": ""},
+    )
     leadership.refresh_from_db()
     assert leadership.relevance_to_recovery == "Leaders inspire hope."
     client.post(reverse("competency_move", args=["leadership", "up"]))
-    assert list(Competency.objects.current().values_list("slug", flat=True))[-2:] == ["leadership", "releasing-potential"]
+    assert list(Competency.objects.current().values_list("slug", flat=True))[-2:] == [
+        "leadership",
+        "releasing-potential",
+    ]
     assert client.post(reverse("competency_retire", args=["leadership"])).status_code == 302
     assert Competency.objects.get(slug="leadership").retired_at is not None
     ladders = client.get(reverse("framework")).context["ladders"]
     assert "leadership" not in [ladder["competency"].slug for ladder in ladders]
-    assert {"create", "edit", "reorder", "retire"} <= set(AuditEntry.objects.filter(object_type="competency").values_list("action", flat=True))
+    assert {"create", "edit", "reorder", "retire"} <= set(
+        AuditEntry.objects.filter(object_type="competency").values_list("action", flat=True)
+    )
 
 
 def test_a_competency_a_role_requires_cannot_be_retired(client, hr):
@@ -155,7 +193,10 @@ def test_usage_counts_current_versions_and_drafts_only(hr):
     assert len(framework.usage(customer_care)) == 5
     start_draft(by=hr, role_profile=RoleProfile.objects.get(slug="housing-worker"))
     uses = framework.usage(customer_care, 1)
-    assert [(u["version"].title, u["label"], u["draft"]) for u in uses] == [("Housing Worker", "Entry", False), ("Housing Worker", "Entry", True)]
+    assert [(u["version"].title, u["label"], u["draft"]) for u in uses] == [
+        ("Housing Worker", "Entry", False),
+        ("Housing Worker", "Entry", True),
+    ]
 
 
 EDIT_URLS = [
@@ -173,9 +214,22 @@ EDIT_URLS = [
 @pytest.mark.parametrize("name, args", EDIT_URLS)
 @pytest.mark.parametrize("who", ["staff", "manager"])
 def test_non_hr_users_are_refused_every_framework_editing_url(client, request, name, args, who):
-    before = (Indicator.objects.count(), Level.objects.current().count(), list(Competency.objects.values_list("slug", "position", "retired_at")))
+    before = (
+        Indicator.objects.count(),
+        Level.objects.current().count(),
+        list(Competency.objects.values_list("slug", "position", "retired_at")),
+    )
     client.force_login(request.getfixturevalue(who))
     assert client.get(reverse(name, args=args)).status_code in (403, 405)
-    assert client.post(reverse(name, args=args), {"name": "x", "number": "5", "kind": "indicators", "indicators": "x"}).status_code == 403
-    after = (Indicator.objects.count(), Level.objects.current().count(), list(Competency.objects.values_list("slug", "position", "retired_at")))
+    assert (
+        client.post(
+            reverse(name, args=args), {"name": "x", "number": "5", "kind": "indicators", "indicators": "x"}
+        ).status_code
+        == 403
+    )
+    after = (
+        Indicator.objects.count(),
+        Level.objects.current().count(),
+        list(Competency.objects.values_list("slug", "position", "retired_at")),
+    )
     assert after == before

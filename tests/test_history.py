@@ -34,7 +34,11 @@ def competency(history, name):
 def test_the_history_follows_one_competency_across_the_promotion(hr, manager, staff):
     promoted_history(hr, manager, staff)
     history = history_of(staff)
-    assert [a.cycle.name for a in history.completed] == ["Annual appraisal 2024", "Annual appraisal 2025", "Annual appraisal 2026"]
+    assert [a.cycle.name for a in history.completed] == [
+        "Annual appraisal 2024",
+        "Annual appraisal 2025",
+        "Annual appraisal 2026",
+    ]
     row = competency(history, SUSTAINED)
     # Levels are absolute: 4 as a Support Worker (window 2–4) twice, then 5 in the new role (3–5), by the rule.
     assert [(p.level, p.entry_level) for p in row.points] == [(4, 2), (4, 2), (5, 3)]
@@ -42,7 +46,9 @@ def test_the_history_follows_one_competency_across_the_promotion(hr, manager, st
     assert row.points[-1].role_title.startswith(SSC_TITLE) and row.points[0].role_title.startswith("Support Worker")
     assert row.entry_level == 3  # the band is the current role's window
     assert row.top_reached and row.next_level is None
-    assert [(c.since, c.title.startswith(SSC_TITLE), c.approximate) for c in history.role_changes] == [(PROMOTED_ON, True, False)]
+    assert [(c.since, c.title.startswith(SSC_TITLE), c.approximate) for c in history.role_changes] == [
+        (PROMOTED_ON, True, False)
+    ]
     assert [(c.name, p.level) for c, p in history.sustained_achievements if c.name == SUSTAINED] == [(SUSTAINED, 5)]
 
 
@@ -58,7 +64,12 @@ def test_the_history_shows_the_self_assessment_beside_the_manager_s_level(hr, ma
 def test_the_next_level_up_lists_its_indicators(hr, manager, staff):
     appraisal = open_appraisal(hr, staff, year=2026)
     # Everything consistently demonstrated except above Customer Care's Entry level (2): the record shows Entry.
-    complete(appraisal, manager=manager, staff=staff, per_competency={"Customer Care": lambda n: "consistently" if n == 2 else "partly"})
+    complete(
+        appraisal,
+        manager=manager,
+        staff=staff,
+        per_competency={"Customer Care": lambda n: "consistently" if n == 2 else "partly"},
+    )
     row = competency(history_of(staff), "Customer Care")
     assert row.latest.level == row.entry_level == 2
     level = Level.objects.get(competency__name="Customer Care", number=3)
@@ -80,14 +91,25 @@ def test_a_rule_level_next_says_since_when_the_level_below_has_been_held(hr, man
 def test_the_chart_draws_the_current_window_the_levels_and_the_role_change(hr, manager, staff):
     promoted_history(hr, manager, staff)
     chart = competency(history_of(staff), SUSTAINED).chart
-    assert [(band["label"], band["level"]) for band in chart.bands] == [("Entry", 3), ("Desired", 4), ("Exceptional", 5)]
-    assert [mark.label for mark in chart.marks] == ["4", "4", "5"] and [m.by_rule for m in chart.marks] == [False, False, True]
+    assert [(band["label"], band["level"]) for band in chart.bands] == [
+        ("Entry", 3),
+        ("Desired", 4),
+        ("Exceptional", 5),
+    ]
+    assert [mark.label for mark in chart.marks] == ["4", "4", "5"] and [m.by_rule for m in chart.marks] == [
+        False,
+        False,
+        True,
+    ]
     assert len(chart.self_marks) == 1
     xs = [float(tick["x"]) for tick in chart.ticks]
     assert xs == sorted(xs) and len(xs) == 3
     [change] = chart.role_changes
     assert xs[1] < float(change["x"]) < xs[2] and change["label"] == "Role change May 2025"
-    assert [span["title"].startswith(prefix) for span, prefix in zip(chart.role_spans, ["Support Worker", SSC_TITLE], strict=True)] == [True, True]
+    assert [
+        span["title"].startswith(prefix)
+        for span, prefix in zip(chart.role_spans, ["Support Worker", SSC_TITLE], strict=True)
+    ] == [True, True]
     # A higher level is drawn higher up.
     ys = [float(mark.y) for mark in chart.marks]
     assert ys[0] == ys[1] > ys[2]
@@ -101,7 +123,7 @@ def test_my_history_page_shows_chart_table_role_change_and_appraisals(client, hr
     assert page.count('<svg class="level-chart"') == len(history_of(staff).competencies)
     assert "Role change May 2025" in page and "1 May 2025" in page
     assert "Level 5 (Exceptional)" in page and "by the sustained-level rule" in page
-    assert f'<caption>{SUSTAINED}: each completed appraisal</caption>' in page
+    assert f"<caption>{SUSTAINED}: each completed appraisal</caption>" in page
     for record in records:
         assert reverse("appraisal", args=[record.pk]) in page and reverse("appraisal_pdf", args=[record.pk]) in page
     assert reverse("appraisal", args=[current.pk]) in page and reverse("appraisal_pdf", args=[current.pk]) not in page
@@ -132,14 +154,26 @@ def test_the_history_pdf_holds_the_charts_and_the_tables(client, hr, manager, st
 def head(manager):
     """Priya, who manages `manager`: above `staff` in the line."""
     user = make_person("head", role=None)
-    StaffMember.objects.filter(user=manager).update(line_manager=user.staff_member, line_manager_since=datetime.date(2023, 1, 1))
+    StaffMember.objects.filter(user=manager).update(
+        line_manager=user.staff_member, line_manager_since=datetime.date(2023, 1, 1)
+    )
     return user
 
 
-@pytest.mark.parametrize("viewer, status", [
-    ("staff", 200), ("manager", 200), ("head", 200), ("hr", 200), ("other_manager", 404), ("other_staff", 404),
-])
-def test_a_person_s_history_is_for_themselves_their_line_and_hr(client, request, head, staff, other_staff, viewer, status):
+@pytest.mark.parametrize(
+    "viewer, status",
+    [
+        ("staff", 200),
+        ("manager", 200),
+        ("head", 200),
+        ("hr", 200),
+        ("other_manager", 404),
+        ("other_staff", 404),
+    ],
+)
+def test_a_person_s_history_is_for_themselves_their_line_and_hr(
+    client, request, head, staff, other_staff, viewer, status
+):
     client.force_login(request.getfixturevalue(viewer))
     person = staff.staff_member.pk
     page = client.get(reverse("person_history", args=[person]))
@@ -149,7 +183,10 @@ def test_a_person_s_history_is_for_themselves_their_line_and_hr(client, request,
     else:  # nothing of the record, not even the name (the page's header names the viewer)
         main = page.content.decode().split('<main id="main"', 1)[1]
         assert staff.get_full_name() not in main and "Not found" in main
-    if viewer in ("other_manager", "hr"):  # the PDF follows the same rule (rendered for two viewers only: it takes time)
+    if viewer in (
+        "other_manager",
+        "hr",
+    ):  # the PDF follows the same rule (rendered for two viewers only: it takes time)
         assert client.get(reverse("person_history_pdf", args=[person])).status_code == status
 
 
@@ -160,7 +197,11 @@ def test_a_report_cannot_see_their_manager_s_history(client, manager, staff):
 
 
 def test_history_pages_ask_anonymous_visitors_to_log_in(client, staff):
-    for url in (reverse("my_history"), reverse("my_history_pdf"), reverse("person_history", args=[staff.staff_member.pk])):
+    for url in (
+        reverse("my_history"),
+        reverse("my_history_pdf"),
+        reverse("person_history", args=[staff.staff_member.pk]),
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
@@ -170,9 +211,14 @@ def test_an_account_without_a_staff_record_has_no_history(client, django_user_mo
     assert client.get(reverse("my_history")).status_code == 404
 
 
-def test_the_history_page_and_pdf_make_as_many_queries_for_one_record_as_for_many(client, hr, manager, staff, django_assert_max_num_queries):
+def test_the_history_page_and_pdf_make_as_many_queries_for_one_record_as_for_many(
+    client, hr, manager, staff, django_assert_max_num_queries
+):
     client.force_login(manager)
-    urls = [reverse("person_history", args=[staff.staff_member.pk]), reverse("person_history_pdf", args=[staff.staff_member.pk])]
+    urls = [
+        reverse("person_history", args=[staff.staff_member.pk]),
+        reverse("person_history_pdf", args=[staff.staff_member.pk]),
+    ]
     complete(open_appraisal(hr, staff, year=2023), manager=manager, staff=staff)
     small = [queries_for(client, url) for url in urls]
     # Three more years (one self-assessed), a promotion, more colleagues.

@@ -102,13 +102,20 @@ def test_the_page_shows_each_change_on_the_next_view(client, hr, manager, staff,
     # The person's staff record: a new service, then a promotion.
     new_service = Service.objects.create(name="Cache Street Project")
     staff_records.update_staff_details(
-        by=fresh(hr), member=person, first_name=staff.first_name, last_name=staff.last_name, email="staff@example.org",
-        service=new_service, job_title=person.job_title,
+        by=fresh(hr),
+        member=person,
+        first_name=staff.first_name,
+        last_name=staff.last_name,
+        email="staff@example.org",
+        service=new_service,
+        job_title=person.job_title,
     )
     body = changed(body)
     assert "Cache Street Project" in body
     staff_records.assign_role_profile(
-        by=fresh(hr), member=person, role_profile=RoleProfile.objects.get(slug="senior-service-coordinator-afeo"),
+        by=fresh(hr),
+        member=person,
+        role_profile=RoleProfile.objects.get(slug="senior-service-coordinator-afeo"),
         since=datetime.date(2025, 6, 1),
     )
     body = changed(body)
@@ -125,12 +132,16 @@ def test_the_page_shows_each_change_on_the_next_view(client, hr, manager, staff,
 def test_an_entry_with_an_earlier_id_committed_later_changes_the_version(hr, staff):
     """Two transactions may take ids in one order and commit in the other: the version still moves."""
     person = staff.staff_member
-    early = AuditEntry.objects.create(actor=hr, action="edit", object_type="staff member", object_repr="x", person=person)
+    early = AuditEntry.objects.create(
+        actor=hr, action="edit", object_type="staff member", object_repr="x", person=person
+    )
     AuditEntry.objects.create(actor=hr, action="edit", object_type="staff member", object_repr="y", person=person)
     early_id = early.pk
     early.delete()  # as if its transaction had not committed yet
     before = history_cache.version(person.pk)
-    AuditEntry.objects.create(pk=early_id, actor=hr, action="edit", object_type="staff member", object_repr="x", person=person)
+    AuditEntry.objects.create(
+        pk=early_id, actor=hr, action="edit", object_type="staff member", object_repr="x", person=person
+    )
     assert history_cache.version(person.pk) != before
 
 
@@ -142,15 +153,22 @@ def test_another_person_s_entries_leave_the_page_cached(client, hr, manager, sta
     before = history_cache.version(staff.staff_member.pk)
     colleague = other_staff.staff_member
     staff_records.update_staff_details(
-        by=fresh(hr), member=colleague, first_name="Renamed", last_name=other_staff.last_name, email="other@example.org",
-        service=colleague.service, job_title=colleague.job_title,
+        by=fresh(hr),
+        member=colleague,
+        first_name="Renamed",
+        last_name=other_staff.last_name,
+        email="other@example.org",
+        service=colleague.service,
+        job_title=colleague.job_title,
     )
     assert history_cache.version(staff.staff_member.pk) == before
     page(client, url)
     assert rendered == [staff.staff_member.pk]
 
 
-def test_the_cached_page_makes_as_many_queries_for_one_record_as_for_many(client, hr, manager, staff, django_assert_max_num_queries):
+def test_the_cached_page_makes_as_many_queries_for_one_record_as_for_many(
+    client, hr, manager, staff, django_assert_max_num_queries
+):
     client.force_login(staff)
     url = reverse("my_history")
     complete(open_appraisal(hr, staff, year=2023), manager=manager, staff=staff)

@@ -35,12 +35,22 @@ def line():
     other_hr = make_person("other_hr", role=None, hr=True)
     cycle = make_cycle(other_hr)
     cycles.open_cycle(by=fresh(other_hr), cycle=cycle)
-    appraisals = {user.username: Appraisal.objects.get(cycle=cycle, staff_member__user=user) for user in (boss, helen, junior)}
+    appraisals = {
+        user.username: Appraisal.objects.get(cycle=cycle, staff_member__user=user) for user in (boss, helen, junior)
+    }
     # Helen's own appraisal: scored by her manager, with draft comments not yet shared with her.
     rate(appraisals["helen"], boss, rating="not_yet", manager_comments="Draft: Helen's sickness record worries me.")
     # Her boss's appraisal is completed, below entry in every competency.
     complete(appraisals["boss"], manager=head, staff=boss, rating="not_yet")
-    return {"head": head, "boss": boss, "helen": helen, "junior": junior, "other_hr": other_hr, "cycle": cycle, "appraisals": appraisals}
+    return {
+        "head": head,
+        "boss": boss,
+        "helen": helen,
+        "junior": junior,
+        "other_hr": other_hr,
+        "cycle": cycle,
+        "appraisals": appraisals,
+    }
 
 
 def client_for(user) -> Client:
@@ -65,14 +75,20 @@ def test_an_hr_admin_cannot_reopen_or_reassign_their_own_appraisal(line):
     before = snapshot()
     for name in ("appraisal_reassign", "appraisal_reopen"):
         assert helen.get(reverse(name, args=[own.pk])).status_code == 403
-    response = helen.post(reverse("appraisal_reassign", args=[own.pk]), {"appraiser": line["junior"].staff_member.pk, "reason": "Easier"})
+    response = helen.post(
+        reverse("appraisal_reassign", args=[own.pk]), {"appraiser": line["junior"].staff_member.pk, "reason": "Easier"}
+    )
     assert response.status_code == 403
     assert "another HR admin" in response.content.decode()
     assert snapshot() == before
     with pytest.raises(NotAllowed):
-        workflow.reassign_appraiser(by=fresh(line["helen"]), appraisal=reload(own), appraiser=line["junior"].staff_member, reason="Easier")
+        workflow.reassign_appraiser(
+            by=fresh(line["helen"]), appraisal=reload(own), appraiser=line["junior"].staff_member, reason="Easier"
+        )
     # Another HR admin can.
-    workflow.reassign_appraiser(by=fresh(line["other_hr"]), appraisal=reload(own), appraiser=line["head"].staff_member, reason="Boss on leave")
+    workflow.reassign_appraiser(
+        by=fresh(line["other_hr"]), appraisal=reload(own), appraiser=line["head"].staff_member, reason="Boss on leave"
+    )
     assert reload(own).appraiser_id == line["head"].staff_member.pk
 
 
@@ -81,15 +97,25 @@ def test_an_hr_admin_cannot_reopen_their_own_completed_record(line):
     with pytest.raises(NotAllowed):
         workflow.reopen(by=fresh(line["helen"]), appraisal=reload(own), reason="I disagree")
     assert reload(own).state == Appraisal.State.COMPLETED
-    assert client_for(line["helen"]).post(reverse("appraisal_reopen", args=[own.pk]), {"reason": "I disagree", "revision": reload(own).revision}).status_code == 403
+    assert (
+        client_for(line["helen"])
+        .post(reverse("appraisal_reopen", args=[own.pk]), {"reason": "I disagree", "revision": reload(own).revision})
+        .status_code
+        == 403
+    )
 
 
 def test_the_records_of_the_people_above_an_hr_admin_do_not_exist_for_them(line):
     helen = client_for(line["helen"])
     boss_record = line["appraisals"]["boss"]
-    for name, pk in [("appraisal", boss_record.pk), ("appraisal_pdf", boss_record.pk), ("appraisal_reopen", boss_record.pk),
-                     ("person_history", line["boss"].staff_member.pk), ("person_history_pdf", line["boss"].staff_member.pk),
-                     ("person_history", line["head"].staff_member.pk)]:
+    for name, pk in [
+        ("appraisal", boss_record.pk),
+        ("appraisal_pdf", boss_record.pk),
+        ("appraisal_reopen", boss_record.pk),
+        ("person_history", line["boss"].staff_member.pk),
+        ("person_history_pdf", line["boss"].staff_member.pk),
+        ("person_history", line["head"].staff_member.pk),
+    ]:
         assert helen.get(reverse(name, args=[pk])).status_code == 404, name
     # Below her, HR's rights are whole.
     assert helen.get(reverse("appraisal", args=[line["appraisals"]["junior"].pk])).status_code == 200
@@ -128,14 +154,25 @@ def test_an_hr_admin_cannot_change_their_own_staff_record_or_those_above_them(li
     before = snapshot()
     for person in ("helen", "boss", "head"):
         pk = line[person].staff_member.pk
-        assert helen.post(reverse("staff_assign_manager", args=[pk]), {"manager": "", "since": "2026-01-01"}).status_code == 403
-        assert helen.post(reverse("staff_set_password", args=[pk]), {"new_password1": "a-long-new-phrase", "new_password2": "a-long-new-phrase"}).status_code == 403
+        assert (
+            helen.post(reverse("staff_assign_manager", args=[pk]), {"manager": "", "since": "2026-01-01"}).status_code
+            == 403
+        )
+        assert (
+            helen.post(
+                reverse("staff_set_password", args=[pk]),
+                {"new_password1": "a-long-new-phrase", "new_password2": "a-long-new-phrase"},
+            ).status_code
+            == 403
+        )
         assert helen.post(reverse("staff_mark_leaver", args=[pk]), {"left_on": "2026-01-01"}).status_code == 403
         assert helen.get(reverse("staff_edit", args=[pk])).status_code == 403
     assert snapshot() == before
     # Someone below her is hers to change.
-    response = helen.post(reverse("staff_edit", args=[line["junior"].staff_member.pk]),
-                          {"first_name": "Junior", "last_name": "Renamed", "email": "junior@example.org", "job_title": ""})
+    response = helen.post(
+        reverse("staff_edit", args=[line["junior"].staff_member.pk]),
+        {"first_name": "Junior", "last_name": "Renamed", "email": "junior@example.org", "job_title": ""},
+    )
     assert response.status_code == 302
     assert StaffMember.objects.get(pk=line["junior"].staff_member.pk).user.last_name == "Renamed"
 

@@ -92,7 +92,9 @@ def fieldset_variants():
             yield f"reference {index} {part}", {"references": changed}
 
 
-@pytest.mark.parametrize("changes", [changes for _, changes in fieldset_variants()], ids=[name for name, _ in fieldset_variants()])
+@pytest.mark.parametrize(
+    "changes", [changes for _, changes in fieldset_variants()], ids=[name for name, _ in fieldset_variants()]
+)
 def test_an_indicator_fieldset_shows_markup_in_any_value_as_text(changes):
     assert_shown_as_text(fieldset_with(**changes), fieldset_with())
 
@@ -107,7 +109,9 @@ def test_a_reference_line_given_by_the_caller_is_escaped_whole():
 def test_a_submitted_rating_that_is_no_choice_checks_nothing_and_is_not_shown():
     html = fieldset_with(value=MARKUP)
     assert "checked" not in html and "script" not in html and "bold" not in html
-    assert [tag for tag in Outline(html).tags if tag[0] == "input"] == [("input", ("class", "type", "name", "id", "value"))] * 4
+    assert [tag for tag in Outline(html).tags if tag[0] == "input"] == [
+        ("input", ("class", "type", "name", "id", "value"))
+    ] * 4
 
 
 def test_a_fieldset_without_errors_or_evidence_escapes_the_same():
@@ -127,7 +131,11 @@ def fresh_grid_cells():
     team._grid_cell.cache_clear()
 
 
-APPRAISED, NOT_APPRAISED, NOT_IN_ROLE = Cell(required=True, entry_level=2, level=3), Cell(required=True, entry_level=2), Cell(required=False)
+APPRAISED, NOT_APPRAISED, NOT_IN_ROLE = (
+    Cell(required=True, entry_level=2, level=3),
+    Cell(required=True, entry_level=2),
+    Cell(required=False),
+)
 # What each kind of cell shows: an appraised one its level, standing and their words; one outside
 # the role words of its own ("Not in the role"); one not appraised yet nothing it is given.
 CELL_VALUES = {
@@ -148,11 +156,16 @@ def test_a_grid_cell_shows_markup_in_any_value_as_text(monkeypatch, fresh_grid_c
 
 
 def test_a_cell_not_appraised_yet_says_so():
-    assert Member(person=None, cells=[NOT_APPRAISED]).cells_html == '<td><span class="standing standing-not_scored">Not appraised</span></td>'
+    assert (
+        Member(person=None, cells=[NOT_APPRAISED]).cells_html
+        == '<td><span class="standing standing-not_scored">Not appraised</span></td>'
+    )
 
 
 def test_a_level_below_1_reads_less_than_1_escaped(fresh_grid_cells):
-    html = Member(person=None, cells=[Cell(required=True, entry_level=1, level=0), Cell(required=True, entry_level=1, level=1)]).cells_html
+    html = Member(
+        person=None, cells=[Cell(required=True, entry_level=1, level=0), Cell(required=True, entry_level=1, level=1)]
+    ).cells_html
     assert html == (
         '<td><span class="standing standing-below_entry"><span class="standing-level">&lt;1</span> Below entry</span></td>'
         '<td><span class="standing standing-entry"><span class="standing-level">1</span> Entry</span></td>'
@@ -162,11 +175,22 @@ def test_a_level_below_1_reads_less_than_1_escaped(fresh_grid_cells):
 @pytest.mark.django_db
 def test_the_team_page_shows_a_level_below_1_as_text(client, hr, manager, staff, fresh_grid_cells):
     # Partnership and Teamwork's window starts at 1 for a Support Worker: nothing demonstrated is below 1.
-    complete(open_appraisal(hr, staff), manager=manager, staff=staff, per_competency={"Partnership and Teamwork": lambda n: "not_yet"})
-    assert Appraisal.objects.get(staff_member__user=staff).competencies.get(name="Partnership and Teamwork").derived_level == 0
+    complete(
+        open_appraisal(hr, staff),
+        manager=manager,
+        staff=staff,
+        per_competency={"Partnership and Teamwork": lambda n: "not_yet"},
+    )
+    assert (
+        Appraisal.objects.get(staff_member__user=staff).competencies.get(name="Partnership and Teamwork").derived_level
+        == 0
+    )
     client.force_login(manager)
     page = client.get(reverse("team")).content.decode()
-    assert '<span class="standing standing-below_entry"><span class="standing-level">&lt;1</span> Below entry</span>' in page
+    assert (
+        '<span class="standing standing-below_entry"><span class="standing-level">&lt;1</span> Below entry</span>'
+        in page
+    )
     assert "<1<" not in page
 
 
@@ -175,8 +199,16 @@ def test_the_team_page_shows_a_level_below_1_as_text(client, hr, manager, staff,
 
 def point(year: int, level: int, self_level: int | None, *, by_rule: bool = False) -> Point:
     return Point(
-        appraisal_id=year, cycle_name=f"Annual appraisal {year}", period_end=datetime.date(year, 3, 31), role_title="Support Worker",
-        entry_level=2, level=level, derived_level=level, override_level=None, self_level=self_level, by_rule=by_rule,
+        appraisal_id=year,
+        cycle_name=f"Annual appraisal {year}",
+        period_end=datetime.date(year, 3, 31),
+        role_title="Support Worker",
+        entry_level=2,
+        level=level,
+        derived_level=level,
+        override_level=None,
+        self_level=self_level,
+        by_rule=by_rule,
     )
 
 
@@ -205,13 +237,17 @@ def chart_variants():
                 changed[0][key] = MARKUP
                 yield f"{field.name} {key}", dataclasses.replace(base, **{field.name: changed}), "chart-1"
         elif value:
-            for name in ("x", "y", "title") if field.name == "self_marks" else ("x", "y", "label", "title"):  # a self-assessed mark has no label
+            for name in (
+                ("x", "y", "title") if field.name == "self_marks" else ("x", "y", "label", "title")
+            ):  # a self-assessed mark has no label
                 marks = copy.deepcopy(value)
                 marks[-1] = dataclasses.replace(marks[-1], **{name: MARKUP})
                 yield f"{field.name} {name}", dataclasses.replace(base, **{field.name: marks}), "chart-1"
 
 
-@pytest.mark.parametrize("changed, chart_id", [(c, i) for _, c, i in chart_variants()], ids=[name for name, _, _ in chart_variants()])
+@pytest.mark.parametrize(
+    "changed, chart_id", [(c, i) for _, c, i in chart_variants()], ids=[name for name, _, _ in chart_variants()]
+)
 def test_a_level_chart_shows_markup_in_any_value_as_text(changed, chart_id):
     assert_shown_as_text(changed.svg(chart_id), chart().svg("chart-1"))
 

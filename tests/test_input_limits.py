@@ -40,7 +40,9 @@ def test_a_role_or_line_manager_from_an_absurd_date_is_refused(hr, manager, staf
     member = staff.staff_member
     before = snapshot()
     with pytest.raises(ValidationError) as error:
-        staff_records.assign_role_profile(by=fresh(hr), member=member, role_profile=RoleProfile.objects.get(slug="housing-worker"), since=day)
+        staff_records.assign_role_profile(
+            by=fresh(hr), member=member, role_profile=RoleProfile.objects.get(slug="housing-worker"), since=day
+        )
     assert "between" in field_errors(error.value)["since"][0]
     with pytest.raises(ValidationError) as error:
         staff_records.assign_line_manager(by=fresh(hr), member=member, manager=None, since=day)
@@ -52,9 +54,14 @@ def test_a_role_or_line_manager_from_an_absurd_date_is_refused(hr, manager, staf
 def test_a_new_person_starting_on_an_absurd_date_is_refused(hr, manager, day):
     with pytest.raises(ValidationError) as error:
         staff_records.create_staff_member(
-            by=fresh(hr), first_name="Alex", last_name="New", email="alex@example.org",
-            role_profile=RoleProfile.objects.get(slug="housing-worker"), role_since=day,
-            line_manager=manager.staff_member, manager_since=day,
+            by=fresh(hr),
+            first_name="Alex",
+            last_name="New",
+            email="alex@example.org",
+            role_profile=RoleProfile.objects.get(slug="housing-worker"),
+            role_since=day,
+            line_manager=manager.staff_member,
+            manager_since=day,
         )
     errors = field_errors(error.value)
     assert "between" in errors["role_since"][0] and "between" in errors["manager_since"][0]
@@ -87,7 +94,12 @@ def test_the_leaving_date_form_says_why_next_to_the_field(client, hr, staff):
     ],
 )
 def test_a_cycle_with_absurd_dates_is_refused(hr, field, changes):
-    values = {"period_start": datetime.date(2025, 4, 1), "period_end": datetime.date(2026, 3, 31), "due_on": datetime.date(2026, 6, 30), **changes}
+    values = {
+        "period_start": datetime.date(2025, 4, 1),
+        "period_end": datetime.date(2026, 3, 31),
+        "due_on": datetime.date(2026, 6, 30),
+        **changes,
+    }
     with pytest.raises(ValidationError) as error:
         cycles.create_cycle(by=fresh(hr), name="Annual appraisal 2026", self_assessment=False, **values)
     assert field in field_errors(error.value)
@@ -137,7 +149,9 @@ def test_the_reopen_page_refuses_an_invisible_reason_next_to_the_field(client, h
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("appraisal_reopen", args=[appraisal.pk]), {"reason": "\u200b", "revision": reload(appraisal).revision})
+    response = client.post(
+        reverse("appraisal_reopen", args=[appraisal.pk]), {"reason": "\u200b", "revision": reload(appraisal).revision}
+    )
     assert response.status_code == 200
     assert "Give the reason for reopening" in response.content.decode()
     assert snapshot() == before
@@ -147,7 +161,9 @@ def test_the_reopen_page_refuses_an_invisible_reason_next_to_the_field(client, h
 def test_other_required_texts_need_visible_characters(hr, manager, staff, other_manager, text):
     appraisal = open_appraisal(hr, staff)
     with pytest.raises(ValidationError) as error:
-        workflow.reassign_appraiser(by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason=text)
+        workflow.reassign_appraiser(
+            by=fresh(hr), appraisal=reload(appraisal), appraiser=other_manager.staff_member, reason=text
+        )
     assert "reason" in field_errors(error.value)
     assert reload(appraisal).appraiser_id == manager.staff_member.pk
 
@@ -158,8 +174,14 @@ def test_other_required_texts_need_visible_characters(hr, manager, staff, other_
     assert reload(appraisal).state == Appraisal.State.AWAITING_SIGN_OFF
 
     with pytest.raises(ValidationError) as error:
-        cycles.create_cycle(by=fresh(hr), name=text, period_start=datetime.date(2030, 4, 1), period_end=datetime.date(2031, 3, 31),
-                            due_on=datetime.date(2031, 6, 30), self_assessment=False)
+        cycles.create_cycle(
+            by=fresh(hr),
+            name=text,
+            period_start=datetime.date(2030, 4, 1),
+            period_end=datetime.date(2031, 3, 31),
+            due_on=datetime.date(2031, 6, 30),
+            self_assessment=False,
+        )
     assert "name" in field_errors(error.value)
 
     with pytest.raises(ValidationError) as error:
@@ -176,9 +198,18 @@ def test_an_override_with_an_invisible_reason_is_refused(hr, manager, staff):
     appraisal = reload(open_appraisal(hr, staff))
     scored = appraisal.competencies.first()
     with pytest.raises(ValidationError) as error:
-        scoring.save_review(by=fresh(manager), appraisal=appraisal, revision=appraisal.revision, ratings={},
-                            overrides={scored.competency_id: (scored.entry_level, "\u200b\u200b")}, measures={}, meeting_date=None,
-                            objectives="", development_plan="", manager_comments="")
+        scoring.save_review(
+            by=fresh(manager),
+            appraisal=appraisal,
+            revision=appraisal.revision,
+            ratings={},
+            overrides={scored.competency_id: (scored.entry_level, "\u200b\u200b")},
+            measures={},
+            meeting_date=None,
+            objectives="",
+            development_plan="",
+            manager_comments="",
+        )
     assert f"reason-{scored.competency_id}" in field_errors(error.value)
     assert reload(appraisal).revision == 1
 
@@ -215,8 +246,15 @@ def test_a_name_that_spoofs_what_is_shown_is_refused(hr, name, message):
 def test_renaming_someone_to_a_spoofing_name_is_refused(hr, staff, name, message):
     member = staff.staff_member
     with pytest.raises(ValidationError) as error:
-        staff_records.update_staff_details(by=fresh(hr), member=member, first_name=name, last_name="Example",
-                                           email="staff@example.org", service=None, job_title="")
+        staff_records.update_staff_details(
+            by=fresh(hr),
+            member=member,
+            first_name=name,
+            last_name="Example",
+            email="staff@example.org",
+            service=None,
+            job_title="",
+        )
     assert message in field_errors(error.value)["first_name"][0]
     assert StaffMember.objects.get(pk=member.pk).user.first_name == "Staff"
 
@@ -245,7 +283,9 @@ def test_an_import_row_starting_on_an_absurd_date_is_refused_in_the_preview(hr, 
 def test_names_in_other_scripts_and_with_accents_are_accepted(hr):
     names = [("Zoë", "O’Neill"), ("Nguyễn", "Thị"), ("محمد", "علي"), ("李", "小龙"), ("Anne-Marie", "St. John")]
     for number, (first, last) in enumerate(names):
-        member = staff_records.create_staff_member(by=fresh(hr), first_name=first, last_name=last, email=f"person{number}@example.org")
+        member = staff_records.create_staff_member(
+            by=fresh(hr), first_name=first, last_name=last, email=f"person{number}@example.org"
+        )
         assert member.name == f"{first} {last}"
 
 
@@ -347,7 +387,9 @@ def test_marks_and_unassigned_characters_alone_are_no_reason(hr, manager, staff,
 
 def test_accents_and_marks_in_text_are_kept(hr, manager, staff):
     appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
-    workflow.reopen(by=fresh(hr), appraisal=reload(appraisal), reason="Café\u0301 scored against the wrong role \u2764\ufe0f")
+    workflow.reopen(
+        by=fresh(hr), appraisal=reload(appraisal), reason="Café\u0301 scored against the wrong role \u2764\ufe0f"
+    )
     assert reload(appraisal).events.last().comment == "Café\u0301 scored against the wrong role \u2764\ufe0f"
 
 

@@ -46,7 +46,11 @@ def test_anonymous_posts_keep_nothing_and_create_no_sessions(hr, manager, staff)
     big = {f"evidence-{number}": "x" * 20_000 for number in range(10)}  # about 200 kB a request
     anonymous = Client()
     before_sessions, before_bytes = Session.objects.count(), stored_bytes()
-    for url in (reverse("appraisal_self_assessment", args=[99999]), reverse("appraisal_self_assessment", args=[appraisal.pk]), review_url(appraisal)):
+    for url in (
+        reverse("appraisal_self_assessment", args=[99999]),
+        reverse("appraisal_self_assessment", args=[appraisal.pk]),
+        review_url(appraisal),
+    ):
         for _ in range(5):
             response = anonymous.post(url, big, HTTP_ORIGIN=SITE)
             assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -61,7 +65,12 @@ def test_oversized_bodies_are_refused_on_every_post(client, hr, manager, staff):
     hr_client.force_login(hr)
     before = snapshot()
     too_big = {"objectives": "x" * 3_000_000}
-    for url in (review_url(appraisal), reverse("login"), reverse("staff_import"), reverse("appraisal_share", args=[appraisal.pk])):
+    for url in (
+        review_url(appraisal),
+        reverse("login"),
+        reverse("staff_import"),
+        reverse("appraisal_share", args=[appraisal.pk]),
+    ):
         response = client.post(url, too_big, HTTP_ORIGIN=SITE)
         assert response.status_code == 413, url
         assert "too large" in response.content.decode()
@@ -74,11 +83,15 @@ def test_oversized_bodies_are_refused_on_every_post(client, hr, manager, staff):
 def test_a_cross_site_post_cannot_prefill_a_managers_scoring_form(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     attacker = Client()  # the victim's browser, posting from another site without its cookies
-    ratings = form_data(appraisal, rating="not_yet", evidence="Planted by another site", objectives="Planted objectives")
+    ratings = form_data(
+        appraisal, rating="not_yet", evidence="Planted by another site", objectives="Planted objectives"
+    )
     response = attacker.post(review_url(appraisal), ratings, HTTP_ORIGIN=EVIL)
     assert response.status_code in (302, 403)
     manager_browser = attacker  # the same browser: the manager now logs in
-    response = manager_browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    response = manager_browser.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True
+    )
     page = response.content.decode()
     assert "Planted" not in page and KEPT_NOTE not in page
     assert not IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exists()
@@ -103,8 +116,14 @@ def test_a_member_of_staff_cannot_plant_input_in_the_scoring_form_of_their_own_a
     their_token = page_field(own, reverse("appraisal_self_assessment", args=[appraisal.pk]), "kept_for")
     # Sent from this site but with the staff member's own token, to the manager's page, as if expired.
     victim = Client()
-    victim.post(review_url(appraisal), form_data(appraisal, evidence="Planted by the person", kept_for=their_token), HTTP_ORIGIN=SITE)
-    response = victim.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    victim.post(
+        review_url(appraisal),
+        form_data(appraisal, evidence="Planted by the person", kept_for=their_token),
+        HTTP_ORIGIN=SITE,
+    )
+    response = victim.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True
+    )
     assert "Planted by the person" not in response.content.decode()
 
 
@@ -118,10 +137,14 @@ def test_input_is_kept_for_the_person_the_form_was_shown_to_and_only_once(hr, ma
     response = browser.post(review_url(appraisal), data, HTTP_ORIGIN=SITE)
     assert response.status_code == 302
     # Someone else who logs in on this computer does not get it.
-    other = browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "staff", "password": PASSWORD}, follow=True)
+    other = browser.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "staff", "password": PASSWORD}, follow=True
+    )
     assert "Typed before the session expired" not in other.content.decode()
     browser.logout()
-    response = browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    response = browser.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True
+    )
     assert "Typed before the session expired" in response.content.decode()
     assert "Typed before the session expired" not in browser.get(review_url(appraisal)).content.decode()
 
@@ -138,7 +161,9 @@ def test_kept_input_is_bounded_in_size_and_in_time(hr, manager, staff, settings)
     from appraisal.models import KeptInput
 
     KeptInput.objects.update(kept_at=timezone.now() - datetime.timedelta(days=30))
-    response = browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    response = browser.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True
+    )
     assert KEPT_NOTE not in response.content.decode()
 
 
@@ -178,9 +203,13 @@ def test_input_holding_a_nul_is_kept_without_it_on_every_database(hr, manager, s
     browser.login(username="manager", password=PASSWORD)
     token = page_field(browser, review_url(appraisal), "kept_for")
     Session.objects.all().delete()
-    response = browser.post(review_url(appraisal), form_data(appraisal, objectives="Lead\x00 the team", kept_for=token), HTTP_ORIGIN=SITE)
+    response = browser.post(
+        review_url(appraisal), form_data(appraisal, objectives="Lead\x00 the team", kept_for=token), HTTP_ORIGIN=SITE
+    )
     assert response.status_code == 302
-    response = browser.post(reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True)
+    response = browser.post(
+        reverse("login") + f"?next={review_url(appraisal)}", {"username": "manager", "password": PASSWORD}, follow=True
+    )
     assert "Lead the team" in response.content.decode()
 
 
@@ -192,5 +221,7 @@ def test_nothing_is_kept_for_someone_who_has_left(hr, manager, staff):
     browser.login(username="manager", password=PASSWORD)
     token = page_field(browser, review_url(appraisal), "kept_for")
     StaffMember.objects.filter(user=manager).update(left_on=timezone.localdate() - datetime.timedelta(days=1))
-    browser.post(review_url(appraisal), form_data(appraisal, objectives="After she left", kept_for=token), HTTP_ORIGIN=SITE)
+    browser.post(
+        review_url(appraisal), form_data(appraisal, objectives="After she left", kept_for=token), HTTP_ORIGIN=SITE
+    )
     assert not KeptInput.objects.exists()

@@ -99,11 +99,17 @@ def test_no_right_from_a_leavers_position_remains(team, manager, staff):
     browser.force_login(manager)
     leave(manager.staff_member, YESTERDAY)  # HR forgot the handover: the records still name her
     before = snapshot()
-    for url in (reverse("appraisal_pdf", args=[team["completed"].pk]), reverse("appraisal", args=[team["current"].pk]),
-                reverse("person_history", args=[staff.staff_member.pk]), reverse("team")):
+    for url in (
+        reverse("appraisal_pdf", args=[team["completed"].pk]),
+        reverse("appraisal", args=[team["current"].pk]),
+        reverse("person_history", args=[staff.staff_member.pk]),
+        reverse("team"),
+    ):
         response = browser.get(url)
         assert response.status_code == 302 and response.url.startswith(reverse("login")), url
-    response = browser.post(reverse("appraisal_withdraw", args=[team["current"].pk]), {"revision": reload(team["current"]).revision})
+    response = browser.post(
+        reverse("appraisal_withdraw", args=[team["current"].pk]), {"revision": reload(team["current"]).revision}
+    )
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
     assert snapshot() == before
     # Nor can she sign in afresh to do it.
@@ -145,8 +151,12 @@ def hand_over(client, team, leaver, report, last_day, successor, *, appraisal_to
     open appraisal (or `appraisal_to` taking the appraisal)."""
     return client.post(
         reverse("staff_mark_leaver", args=[leaver.pk]),
-        {"left_on": last_day.isoformat(), "successor": successor.pk, f"report-{report.pk}": "",
-         f"appraisal-{team['current'].pk}": appraisal_to.pk if appraisal_to else ""},
+        {
+            "left_on": last_day.isoformat(),
+            "successor": successor.pk,
+            f"report-{report.pk}": "",
+            f"appraisal-{team['current'].pk}": appraisal_to.pk if appraisal_to else "",
+        },
     )
 
 
@@ -159,14 +169,20 @@ def test_the_leaver_form_lists_the_people_and_appraisals_to_hand_over(client, hr
     assert f'name="appraisal-{team["completed"].pk}"' not in page  # completed: nothing to hand over
 
 
-def test_marking_a_leaver_hands_over_their_reports_and_appraisals_in_one_step(client, hr, team, manager, staff, other_manager):
+def test_marking_a_leaver_hands_over_their_reports_and_appraisals_in_one_step(
+    client, hr, team, manager, staff, other_manager
+):
     client.force_login(hr)
     response = hand_over(client, team, manager.staff_member, staff.staff_member, YESTERDAY, other_manager.staff_member)
     assert response.status_code == 302
     member = StaffMember.objects.get(pk=staff.staff_member.pk)
-    assert member.line_manager_id == other_manager.staff_member.pk and member.line_manager_since == TODAY  # the day after the last
+    assert (
+        member.line_manager_id == other_manager.staff_member.pk and member.line_manager_since == TODAY
+    )  # the day after the last
     assert reload(team["current"]).appraiser_id == other_manager.staff_member.pk
-    assert reload(team["completed"]).appraiser_id == manager.staff_member.pk  # a completed record keeps who conducted it
+    assert (
+        reload(team["completed"]).appraiser_id == manager.staff_member.pk
+    )  # a completed record keeps who conducted it
     assert StaffMember.objects.get(pk=manager.staff_member.pk).left_on == YESTERDAY
     assert AuditEntry.objects.filter(action="reassign", person=staff.staff_member).exists()
 
@@ -174,7 +190,15 @@ def test_marking_a_leaver_hands_over_their_reports_and_appraisals_in_one_step(cl
 def test_each_record_can_go_to_someone_different(client, hr, team, manager, staff, other_manager):
     head = make_person("head", role=None)
     client.force_login(hr)
-    hand_over(client, team, manager.staff_member, staff.staff_member, YESTERDAY, other_manager.staff_member, appraisal_to=head.staff_member)
+    hand_over(
+        client,
+        team,
+        manager.staff_member,
+        staff.staff_member,
+        YESTERDAY,
+        other_manager.staff_member,
+        appraisal_to=head.staff_member,
+    )
     assert StaffMember.objects.get(pk=staff.staff_member.pk).line_manager_id == other_manager.staff_member.pk
     assert reload(team["current"]).appraiser_id == head.staff_member.pk
 
@@ -189,13 +213,17 @@ def test_a_handover_with_anyone_missing_or_unfit_changes_nothing(client, hr, tea
         ({"successor": gone.staff_member.pk}, "does not work here"),
         ({"successor": staff.staff_member.pk}, "cannot"),  # the report cannot manage or appraise themselves
     ]:
-        response = client.post(reverse("staff_mark_leaver", args=[manager.staff_member.pk]), {"left_on": YESTERDAY.isoformat(), **data})
+        response = client.post(
+            reverse("staff_mark_leaver", args=[manager.staff_member.pk]), {"left_on": YESTERDAY.isoformat(), **data}
+        )
         assert response.status_code == 200
         assert message in response.content.decode()
         assert snapshot() == before
 
 
-def test_a_handover_ahead_takes_effect_the_day_after_the_last_day(client, hr, team, manager, staff, other_manager, monkeypatch):
+def test_a_handover_ahead_takes_effect_the_day_after_the_last_day(
+    client, hr, team, manager, staff, other_manager, monkeypatch
+):
     last_day = TODAY + 5 * DAY
     client.force_login(hr)
     response = hand_over(client, team, manager.staff_member, staff.staff_member, last_day, other_manager.staff_member)
@@ -203,7 +231,9 @@ def test_a_handover_ahead_takes_effect_the_day_after_the_last_day(client, hr, te
     # Until her last day she still manages and appraises.
     assert StaffMember.objects.get(pk=staff.staff_member.pk).line_manager_id == manager.staff_member.pk
     assert reload(team["current"]).appraiser_id == manager.staff_member.pk
-    assert LineManagerAssignment.objects.filter(staff_member=staff.staff_member, since=last_day + DAY, line_manager=other_manager.staff_member).exists()
+    assert LineManagerAssignment.objects.filter(
+        staff_member=staff.staff_member, since=last_day + DAY, line_manager=other_manager.staff_member
+    ).exists()
     call_command("apply_handovers", verbosity=0)  # nothing is due yet
     assert reload(team["current"]).appraiser_id == manager.staff_member.pk
     later = timezone.now() + 6 * DAY

@@ -36,7 +36,12 @@ def test_final_level_is_the_override_when_there_is_one_else_the_derived_level():
 
 def test_the_python_standing_names_every_place_against_the_window():
     assert [standing(level, 2) for level in (None, 0, 1, 2, 3, 4, 5)] == [
-        Standing.NOT_SCORED, Standing.BELOW_ENTRY, Standing.BELOW_ENTRY, Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL,
+        Standing.NOT_SCORED,
+        Standing.BELOW_ENTRY,
+        Standing.BELOW_ENTRY,
+        Standing.ENTRY,
+        Standing.DESIRED,
+        Standing.EXCEPTIONAL,
         Standing.ABOVE,
     ]
 
@@ -47,7 +52,9 @@ def test_the_database_computes_the_same_final_level_and_standing_as_the_rules(hr
     row = ScoredCompetency.objects.filter(appraisal=appraisal).first()
     seen = set()
     for entry, override, derived in cases():
-        ScoredCompetency.objects.filter(pk=row.pk).update(entry_level=entry, override_level=override, derived_level=derived)
+        ScoredCompetency.objects.filter(pk=row.pk).update(
+            entry_level=entry, override_level=override, derived_level=derived
+        )
         annotated = ScoredCompetency.objects.with_standing().values("achieved", "standing").get(pk=row.pk)
         expected = final_level(override, derived)
         assert annotated["achieved"] == expected, (entry, override, derived)

@@ -133,7 +133,9 @@ def test_an_anonymous_404_is_logged_at_info_when_log_level_asks_for_it():
 
 def test_log_level_error_leaves_out_warnings():
     script = "logging.getLogger('django.request').warning('a warning'); logging.getLogger('roles').error('an error')"
-    assert [line.split(" ", 1)[1] for line in run_with_log_level("error", script)] == ["ERROR roles path=- user=- an error"]
+    assert [line.split(" ", 1)[1] for line in run_with_log_level("error", script)] == [
+        "ERROR roles path=- user=- an error"
+    ]
 
 
 def test_sql_is_never_logged_even_at_debug(tmp_path):
@@ -151,11 +153,19 @@ def test_a_log_level_that_is_not_one_is_refused_at_start_up():
 def run_with_environment(script: str, **environment) -> subprocess.CompletedProcess:
     """Run `script` in a new process with the real settings (not the suite's) and this environment."""
     code = f"import logging, django; django.setup(); from django.test import Client; {script}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, "DEBUG": "0", "ALLOWED_HOSTS": "testserver",
-           "STATIC_ROOT": str(settings.STATIC_ROOT)}  # the static files this run collected, for pages that link them
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x" * 50,
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "testserver",
+        "STATIC_ROOT": str(settings.STATIC_ROOT),
+    }  # the static files this run collected, for pages that link them
     env.pop("LOG_LEVEL", None)
     env.update(environment)
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60
+    )
 
 
 def run_with_log_level(level: str, script: str, **environment) -> list[str]:

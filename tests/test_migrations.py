@@ -18,7 +18,14 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 # Django's own apps as they are, and the last migration of each of ours before the move.
-BEFORE_THE_MOVE = [("auth", None), ("contenttypes", None), ("sessions", None), ("competencies", "0002"), ("roles", "0002"), ("appraisal", "0004")]
+BEFORE_THE_MOVE = [
+    ("auth", None),
+    ("contenttypes", None),
+    ("sessions", None),
+    ("competencies", "0002"),
+    ("roles", "0002"),
+    ("appraisal", "0004"),
+]
 
 SCHEMA = """
 import json
@@ -94,7 +101,13 @@ def database_urls(django_db_blocker):
     import psycopg2
 
     def admin():
-        conn = psycopg2.connect(dbname="postgres", user=settings["USER"], password=settings["PASSWORD"], host=settings["HOST"], port=settings["PORT"])
+        conn = psycopg2.connect(
+            dbname="postgres",
+            user=settings["USER"],
+            password=settings["PASSWORD"],
+            host=settings["HOST"],
+            port=settings["PORT"],
+        )
         conn.autocommit = True
         return conn
 
@@ -112,8 +125,15 @@ def database_urls(django_db_blocker):
 
 
 def manage(url: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "migrations-test"}
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "migrations-test",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, f"manage.py {' '.join(args[:2])} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -127,7 +147,9 @@ def test_a_database_from_before_the_move_migrates_to_the_same_schema_as_a_new_on
     for app, migration in BEFORE_THE_MOVE:
         manage(before, "migrate", app, *filter(None, [migration]), "--no-input", "-v", "0")
     old_schema = shell(before, SCHEMA)
-    assert ["roles", "staffmember"] in old_schema["content types"] and ["appraisal", "auditentry"] in old_schema["content types"]
+    assert ["roles", "staffmember"] in old_schema["content types"] and ["appraisal", "auditentry"] in old_schema[
+        "content types"
+    ]
     manage(before, "shell", "-c", RECORDS)
 
     manage(before, "migrate", "--no-input", "-v", "0")
@@ -142,5 +164,8 @@ def test_a_database_from_before_the_move_migrates_to_the_same_schema_as_a_new_on
         key: value for key, value in created.items() if key != "content types"
     }, "the move changed a table"
     assert shell(before, READ_BACK) == {
-        "person": ["Kept Person", "A service", "boss", "a-role"], "history": [1, 1], "failed logins": 1, "audit": ["Kept Person"],
+        "person": ["Kept Person", "A service", "boss", "a-role"],
+        "history": [1, 1],
+        "failed logins": 1,
+        "audit": ["Kept Person"],
     }

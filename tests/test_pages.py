@@ -61,7 +61,14 @@ def test_a_role_profile_page_reads_like_the_document(client, staff, slug, django
     assert response.status_code == 200
     page = response.content.decode()
     version = response.context["version"]
-    for heading in ["1. Job description", "1.1 Job purpose", "1.2 Organisation", "1.3 Job accountabilities", "2.1 Person specification", "3. Competencies"]:
+    for heading in [
+        "1. Job description",
+        "1.1 Job purpose",
+        "1.2 Organisation",
+        "1.3 Job accountabilities",
+        "2.1 Person specification",
+        "3. Competencies",
+    ]:
         assert heading in page
     assert escape(version.accountabilities.first().text) in page
     for requirement in RoleRequirement.objects.filter(version=version).select_related("competency"):
@@ -128,7 +135,11 @@ def test_hr_admins_download_the_matrix_as_csv(client, hr):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert list(rows[0]) == ["role_profile", "competency", "entry_level", "desired_level", "exceptional_level"]
     assert len(rows) == sum(len(windows) for windows in WINDOWS.values())
-    row = next(r for r in rows if r["role_profile"] == "Night Senior Support Worker" and r["competency"] == "Releasing Potential")
+    row = next(
+        r
+        for r in rows
+        if r["role_profile"] == "Night Senior Support Worker" and r["competency"] == "Releasing Potential"
+    )
     assert (row["entry_level"], row["desired_level"], row["exceptional_level"]) == ("1", "2", "3")
     assert all(int(r["desired_level"]) == int(r["entry_level"]) + 1 == int(r["exceptional_level"]) - 1 for r in rows)
 

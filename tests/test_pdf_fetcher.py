@@ -192,7 +192,9 @@ def hostile_document(server, private: Path) -> tuple[str, dict[str, str]]:
 
     Returns the HTML and {what it tries: the URL the renderer should ask the fetcher for}.
     """
-    secret_css, secret_svg, secret_png, secret_txt = (private / name for name in ("secret.css", "secret.svg", "secret.png", "secret.txt"))
+    secret_css, secret_svg, secret_png, secret_txt = (
+        private / name for name in ("secret.css", "secret.svg", "secret.png", "secret.txt")
+    )
     up = "/.." * 12  # more ".." than there are folders above
     encoded_up = "/%2e%2e" * 12
     data_css = "data:text/css," + quote('body::before { content: "DATA-CSS" }')
@@ -238,7 +240,7 @@ def hostile_document(server, private: Path) -> tuple[str, dict[str, str]]:
 <meta charset="utf-8">
 <link rel="stylesheet" href="/static/css/print.css">
 <link rel="stylesheet" href="/static/mark.css">
-<link rel="stylesheet" href="{server.url('/link.css')}">
+<link rel="stylesheet" href="{server.url("/link.css")}">
 <link rel="stylesheet" href="{secret_css.as_uri()}">
 <link rel="stylesheet" href="/static/leak.css">
 <link rel="stylesheet" href="/static/private/secret.css">
@@ -251,11 +253,11 @@ def hostile_document(server, private: Path) -> tuple[str, dict[str, str]]:
 <link rel="attachment" href="{secret_txt.as_uri()}">
 <style>
 @import url("https://example.org/x.css");
-@import url("{server.url('/import.css')}");
+@import url("{server.url("/import.css")}");
 @import url("{secret_css.as_uri()}");
-@font-face {{ font-family: Hostile; src: url("{server.url('/font.woff')}"), url("file:///etc/passwd"); }}
+@font-face {{ font-family: Hostile; src: url("{server.url("/font.woff")}"), url("file:///etc/passwd"); }}
 body {{ background: url(file:///etc/shadow); }}
-.remote {{ background-image: url("{server.url('/background.png')}"); font-family: Hostile; }}
+.remote {{ background-image: url("{server.url("/background.png")}"); font-family: Hostile; }}
 h1::after {{ content: url("{secret_svg.as_uri()}"); }}
 </style>
 </head><body>
@@ -263,18 +265,18 @@ h1::after {{ content: url("{secret_svg.as_uri()}"); }}
 <p class="remote">Some text.</p>
 <p><img src="file:///etc/passwd" alt=""><img src="/static/../../../../etc/hostname" alt="">
 <img src="{secret_png.as_uri()}" alt="">
-<img src="/static/leak.png" alt=""><img src="{data_png}" alt=""><img src="{server.url('/image.png')}" alt="">
+<img src="/static/leak.png" alt=""><img src="{data_png}" alt=""><img src="{server.url("/image.png")}" alt="">
 <img src="file:///static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd" alt=""><img src="file://otherhost/etc/passwd" alt="">
 <img src="/static/mark.png" alt="the one image that loads"></p>
-<iframe src="file:///etc/passwd"></iframe><iframe src="{server.url('/frame')}"></iframe>
-<object data="{secret_svg.as_uri()}" type="image/svg+xml"></object><object data="{server.url('/object')}"></object>
+<iframe src="file:///etc/passwd"></iframe><iframe src="{server.url("/frame")}"></iframe>
+<object data="{secret_svg.as_uri()}" type="image/svg+xml"></object><object data="{server.url("/object")}"></object>
 <embed src="{secret_svg.as_uri()}" type="image/svg+xml">
 <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="200" height="40">
   <image href="{secret_svg.as_uri()}" width="100" height="20"/>
-  <image xlink:href="{server.url('/svg-image.png')}" width="10" height="10"/>
+  <image xlink:href="{server.url("/svg-image.png")}" width="10" height="10"/>
 </svg>
 <p><a rel="attachment" href="file:///etc/passwd">passwd</a>
-<a rel="attachment" href="{server.url('/attachment')}">remote</a></p>
+<a rel="attachment" href="{server.url("/attachment")}">remote</a></p>
 </body></html>"""
     return html, tries
 
@@ -308,7 +310,11 @@ def test_a_hostile_document_loads_only_static_files(server, files, no_network):
     # The static files did load: the app's print stylesheet (its page footer), a stylesheet and an
     # image from the other static folder, and nothing else.
     assert "Page 1 of 1" in text and "STATIC-CSS-LOADED" in text
-    assert sorted(fetcher.loaded) == ["file:///static/css/print.css", "file:///static/mark.css", "file:///static/mark.png"]
+    assert sorted(fetcher.loaded) == [
+        "file:///static/css/print.css",
+        "file:///static/mark.css",
+        "file:///static/mark.png",
+    ]
     [image] = [image for page in reader.pages for image in page.images]
     assert image.image.convert("RGB").getpixel((0, 0)) == (200, 30, 30)  # mark.png's colour
     # Every other resource was asked for, and refused by the fetcher (the renderer asks once per URL).
@@ -390,7 +396,10 @@ def test_the_url_fetcher_serves_a_static_file_by_its_hashed_name():
     url = static_url("css/print.css")
     assert re.fullmatch(r"file:///static/css/print\.[0-9a-f]{12}\.css", url)
     assert static_file_for_url(url) == (APP_STATIC / "css" / "print.css").resolve()
-    assert static_file_for_url(url.replace("file:///", "file://localhost/")) == (APP_STATIC / "css" / "print.css").resolve()
+    assert (
+        static_file_for_url(url.replace("file:///", "file://localhost/"))
+        == (APP_STATIC / "css" / "print.css").resolve()
+    )
 
 
 @pytest.mark.parametrize(
@@ -455,7 +464,9 @@ def test_a_role_profile_pdf_prints_typed_markup_and_loads_nothing_it_names(clien
 
 
 @pytest.mark.django_db
-def test_an_appraisal_pdf_prints_typed_markup_and_loads_nothing_it_names(client, hr, manager, staff, server, no_network, recorded):
+def test_an_appraisal_pdf_prints_typed_markup_and_loads_nothing_it_names(
+    client, hr, manager, staff, server, no_network, recorded
+):
     markup = typed_markup(server)
     appraisal = open_appraisal(hr, staff)
     rate(appraisal, manager, evidence=markup, objectives=markup)
@@ -463,5 +474,7 @@ def test_an_appraisal_pdf_prints_typed_markup_and_loads_nothing_it_names(client,
     text = pdf_text(client.get(reverse("appraisal_pdf", args=[appraisal.pk])))
     assert text.count(squash(markup)) > 2
     assert server.connections == 0 and no_network == []
-    assert sorted(set(recorded["loaded"])) == sorted([static_url("css/appraisal-print.css"), static_url("css/print.css")])
+    assert sorted(set(recorded["loaded"])) == sorted(
+        [static_url("css/appraisal-print.css"), static_url("css/print.css")]
+    )
     assert recorded["refused"] == []

@@ -84,7 +84,11 @@ def assert_printed_with_stylesheets(pages, log) -> None:
 def weasyprint_log(caplog):
     """WeasyPrint's warnings and errors while a test renders."""
     caplog.set_level(logging.WARNING, logger="weasyprint")
-    return lambda: [record for record in caplog.records if record.name.startswith("weasyprint") and record.levelno >= logging.WARNING]
+    return lambda: [
+        record
+        for record in caplog.records
+        if record.name.startswith("weasyprint") and record.levelno >= logging.WARNING
+    ]
 
 
 def downloaded(client, user, url) -> list:
@@ -105,7 +109,9 @@ def test_the_appraisal_pdf_is_printed_with_its_own_stylesheet_too(client, hr, ma
     assert Appraisal.objects.get(pk=appraisal.pk).is_completed
     pages = downloaded(client, staff, reverse("appraisal_pdf", args=[appraisal.pk]))
     assert_printed_with_stylesheets(pages, weasyprint_log())
-    assert any(LEVEL_HEADING_ROW in page.fill_colours for page in pages), "appraisal-print.css: level rows shaded #f1f3f5"
+    assert any(LEVEL_HEADING_ROW in page.fill_colours for page in pages), (
+        "appraisal-print.css: level rows shaded #f1f3f5"
+    )
 
 
 def test_the_history_pdf_is_printed_with_its_own_stylesheet_too(client, hr, manager, staff, weasyprint_log):
@@ -132,7 +138,10 @@ def test_the_checks_see_a_pdf_printed_without_its_stylesheet(client, staff, weas
     monkeypatch.setattr(StaticOnlyURLFetcher, "fetch", refuse)
     pages = downloaded(client, staff, reverse("role_profile_pdf", args=["housing-worker"]))
     problems = print_styling_problems(pages, weasyprint_log())
-    assert any(problem.startswith("WeasyPrint logged: Failed to load stylesheet at file:///static/css/print.") for problem in problems)
+    assert any(
+        problem.startswith("WeasyPrint logged: Failed to load stylesheet at file:///static/css/print.")
+        for problem in problems
+    )
     assert "page 1: text starts 22.0 mm from the left edge, not 15 mm" in problems
     assert "page 1: no footer 'Page 1 of " + str(len(pages)) + "' in the bottom margin" in problems
     assert any(re.match(r"page 1 uses the font /[A-Z]{6}\+DejaVu-Serif", problem) for problem in problems)

@@ -62,7 +62,9 @@ class Case:
     kwargs: Callable[["World"], dict] = lambda world: {}
     get: str | None = None  # expectations for GET; None: the view does not accept GET (405)
     post: str | None = None  # expectations for POST; None: the view does not accept POST (405)
-    payload: Callable[["World", Client, str], dict] | None = None  # POST data (given the world, a logged-in client and the URL)
+    payload: Callable[["World", Client, str], dict] | None = (
+        None  # POST data (given the world, a logged-in client and the URL)
+    )
     query: str = ""
     anonymous: str = "l"
     post_changes: bool = True  # an allowed POST changes the database
@@ -122,7 +124,9 @@ class _FormScraper(HTMLParser):
                 return
             if kind in ("checkbox", "radio") and "checked" not in attrs:
                 return
-            self._form["fields"].setdefault(attrs["name"], []).append(attrs.get("value", "on" if kind == "checkbox" else ""))
+            self._form["fields"].setdefault(attrs["name"], []).append(
+                attrs.get("value", "on" if kind == "checkbox" else "")
+            )
         elif tag == "textarea" and attrs.get("name"):
             self._textarea = attrs["name"]
             self._form["fields"][self._textarea] = [""]
@@ -189,7 +193,9 @@ def changed_window() -> dict:
     """The draft's window for its first required competency moved to another valid entry level."""
     from roles.models import RoleRequirement
 
-    requirements = RoleRequirement.objects.filter(version__role_profile__slug=DRAFTED_ROLE, version__status="draft").select_related("competency")
+    requirements = RoleRequirement.objects.filter(
+        version__role_profile__slug=DRAFTED_ROLE, version__status="draft"
+    ).select_related("competency")
     for requirement in requirements:
         others = [entry for entry in requirement.competency.valid_entry_levels() if entry != requirement.entry_level]
         if others:
@@ -214,10 +220,21 @@ TODAY = datetime.date.today().isoformat()
 
 CASES = [
     # --- logging in and out, passwords ---
-    Case("login", get=EVERYONE, post=EVERYONE, anonymous="o", post_changes=False, payload=fixed(username="owner", password=PASSWORD)),
+    Case(
+        "login",
+        get=EVERYONE,
+        post=EVERYONE,
+        anonymous="o",
+        post_changes=False,
+        payload=fixed(username="owner", password=PASSWORD),
+    ),
     Case("logout", post="ooooooo", anonymous="o", post_changes=False),
-    Case("change_password", get=EVERYONE, post=EVERYONE,
-         payload=fixed(old_password=PASSWORD, new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
+    Case(
+        "change_password",
+        get=EVERYONE,
+        post=EVERYONE,
+        payload=fixed(old_password=PASSWORD, new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD),
+    ),
     # --- home, lists open to everyone ---
     Case("home", get=EVERYONE),
     Case("appraisal_list", get=EVERYONE),
@@ -230,22 +247,70 @@ CASES = [
     Case("role_profile_pdf", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
     Case("role_profile_versions", kwargs=lambda w: {"slug": OWNER_ROLE}, get=EVERYONE),
     Case("role_profile_version", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
-    Case("role_profile_version", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnnoo", variant="draft"),
+    Case(
+        "role_profile_version",
+        kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number},
+        get="nnnnnoo",
+        variant="draft",
+    ),
     Case("role_profile_version_pdf", kwargs=lambda w: {"slug": OWNER_ROLE, "number": 1}, get=EVERYONE),
-    Case("role_profile_version_pdf", kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number}, get="nnnnnoo", variant="draft"),
+    Case(
+        "role_profile_version_pdf",
+        kwargs=lambda w: {"slug": DRAFTED_ROLE, "number": w.draft_number},
+        get="nnnnnoo",
+        variant="draft",
+    ),
     Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=1", get=EVERYONE),
-    Case("role_profile_compare", kwargs=lambda w: {"slug": DRAFTED_ROLE}, query="?from=1&to=2", get="nnnnnoo", variant="draft"),
-    Case("role_profile_create", get=HR_ONLY, post=HR_ONLY, payload=form_of(title="Peer Support Worker", slug="peer-support-worker")),
+    Case(
+        "role_profile_compare",
+        kwargs=lambda w: {"slug": DRAFTED_ROLE},
+        query="?from=1&to=2",
+        get="nnnnnoo",
+        variant="draft",
+    ),
+    Case(
+        "role_profile_create",
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(title="Peer Support Worker", slug="peer-support-worker"),
+    ),
     Case("role_profile_draft", kwargs=lambda w: {"slug": OWNER_ROLE}, get=HR_ONLY, post=HR_ONLY, payload=fixed()),
     Case("role_profile_draft", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, post_changes=False, variant="draft started"),
-    Case("role_profile_draft_details", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, payload=form_of(purpose="A changed purpose.")),
-    Case("role_profile_draft_list", kwargs=lambda w: {"slug": DRAFTED_ROLE, "section": "accountabilities"}, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(**{"form-0-text": "A changed accountability."})),
-    Case("role_profile_draft_person_specification", kwargs=drafted, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(**{"form-0-text": "A changed requirement."})),
-    Case("role_profile_draft_organisation", kwargs=drafted, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(**{"form-0-heading": "A changed heading"})),
-    Case("role_profile_draft_windows", kwargs=drafted, get=HR_ONLY, post=HR_ONLY, payload=lambda world, client, url: scraped(client, url, url, **changed_window())),
+    Case(
+        "role_profile_draft_details",
+        kwargs=drafted,
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(purpose="A changed purpose."),
+    ),
+    Case(
+        "role_profile_draft_list",
+        kwargs=lambda w: {"slug": DRAFTED_ROLE, "section": "accountabilities"},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(**{"form-0-text": "A changed accountability."}),
+    ),
+    Case(
+        "role_profile_draft_person_specification",
+        kwargs=drafted,
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(**{"form-0-text": "A changed requirement."}),
+    ),
+    Case(
+        "role_profile_draft_organisation",
+        kwargs=drafted,
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(**{"form-0-heading": "A changed heading"}),
+    ),
+    Case(
+        "role_profile_draft_windows",
+        kwargs=drafted,
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=lambda world, client, url: scraped(client, url, url, **changed_window()),
+    ),
     Case("role_profile_draft_publish", kwargs=drafted, post=HR_ONLY, payload=fixed(document_date=TODAY)),
     Case("role_profile_draft_discard", kwargs=drafted, post=HR_ONLY, payload=fixed()),
     # --- the framework: everyone reads it; HR edits it ---
@@ -253,39 +318,111 @@ CASES = [
     Case("framework_matrix", get=EVERYONE),
     Case("framework_matrix_csv", get=HR_ONLY),
     Case("framework_edit", get=HR_ONLY),
-    Case("competency_create", get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(name="Digital Skills", relevance_to_recovery="Online services help recovery.")),
-    Case("competency_edit", kwargs=lambda w: {"slug": w.competency}, get=HR_ONLY, post=HR_ONLY, payload=form_of(note="A changed note.")),
-    Case("competency_move", kwargs=lambda w: {"slug": w.competency, "direction": "down"}, post=HR_ONLY, payload=fixed()),
+    Case(
+        "competency_create",
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(name="Digital Skills", relevance_to_recovery="Online services help recovery."),
+    ),
+    Case(
+        "competency_edit",
+        kwargs=lambda w: {"slug": w.competency},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(note="A changed note."),
+    ),
+    Case(
+        "competency_move", kwargs=lambda w: {"slug": w.competency, "direction": "down"}, post=HR_ONLY, payload=fixed()
+    ),
     Case("competency_retire", kwargs=lambda w: {"slug": w.retirable_competency}, post=HR_ONLY, payload=fixed()),
-    Case("level_create", kwargs=lambda w: {"slug": w.retirable_competency}, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(number="2", kind="indicators", lead="A new level.", indicators="Does the new thing.")),
-    Case("level_edit", kwargs=lambda w: {"slug": w.competency, "number": w.competency_level}, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(lead="A changed lead sentence.", save_level="")),
-    Case("level_edit", kwargs=lambda w: {"slug": w.competency, "number": w.competency_level}, get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(**{"indicators-0-text": "A reworded indicator.", "save_indicators": ""}), variant="indicators"),
-    Case("level_retire", kwargs=lambda w: {"slug": w.retirable_competency, "number": w.level}, post=HR_ONLY, payload=fixed()),
+    Case(
+        "level_create",
+        kwargs=lambda w: {"slug": w.retirable_competency},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(number="2", kind="indicators", lead="A new level.", indicators="Does the new thing."),
+    ),
+    Case(
+        "level_edit",
+        kwargs=lambda w: {"slug": w.competency, "number": w.competency_level},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(lead="A changed lead sentence.", save_level=""),
+    ),
+    Case(
+        "level_edit",
+        kwargs=lambda w: {"slug": w.competency, "number": w.competency_level},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(**{"indicators-0-text": "A reworded indicator.", "save_indicators": ""}),
+        variant="indicators",
+    ),
+    Case(
+        "level_retire",
+        kwargs=lambda w: {"slug": w.retirable_competency, "number": w.level},
+        post=HR_ONLY,
+        payload=fixed(),
+    ),
     # --- staff records: HR's ---
     Case("staff_list", get=HR_ONLY),
-    Case("staff_create", get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(first_name="Alex", last_name="New", email="alex.new@example.org", job_title="Volunteer coordinator")),
-    Case("staff_import", get=HR_ONLY, post=HR_ONLY,
-         payload=fixed(csv_text="name,email,role_profile,line_manager,start_date\r\n"
-                            "Alex New,alex.new@example.org,housing-worker,,2026-01-05\r\n")),
+    Case(
+        "staff_create",
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(
+            first_name="Alex", last_name="New", email="alex.new@example.org", job_title="Volunteer coordinator"
+        ),
+    ),
+    Case(
+        "staff_import",
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=fixed(
+            csv_text="name,email,role_profile,line_manager,start_date\r\n"
+            "Alex New,alex.new@example.org,housing-worker,,2026-01-05\r\n"
+        ),
+    ),
     Case("staff_import_template", get=HR_ONLY),
     Case("staff_detail", kwargs=staff_pk, get=HR_ONLY),
-    Case("staff_edit", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=form_of(job_title="Senior support worker", email="owner@example.org")),
-    Case("staff_assign_role", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
-         payload=form_of(role_profile=lambda w: str(RoleProfile.objects.get(slug="housing-worker").pk), since=TODAY)),
-    Case("staff_assign_manager", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
-         payload=form_of(manager=lambda w: str(w.users["other_manager"].staff_member.pk), since=TODAY)),
+    Case(
+        "staff_edit",
+        kwargs=staff_pk,
+        get=HR_OVER_OWNER,
+        post=HR_OVER_OWNER,
+        payload=form_of(job_title="Senior support worker", email="owner@example.org"),
+    ),
+    Case(
+        "staff_assign_role",
+        kwargs=staff_pk,
+        get=HR_OVER_OWNER,
+        post=HR_OVER_OWNER,
+        payload=form_of(role_profile=lambda w: str(RoleProfile.objects.get(slug="housing-worker").pk), since=TODAY),
+    ),
+    Case(
+        "staff_assign_manager",
+        kwargs=staff_pk,
+        get=HR_OVER_OWNER,
+        post=HR_OVER_OWNER,
+        payload=form_of(manager=lambda w: str(w.users["other_manager"].staff_member.pk), since=TODAY),
+    ),
     Case("staff_mark_leaver", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=form_of(left_on=TODAY)),
-    Case("staff_set_password", kwargs=staff_pk, get=HR_OVER_OWNER, post=HR_OVER_OWNER,
-         payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD)),
+    Case(
+        "staff_set_password",
+        kwargs=staff_pk,
+        get=HR_OVER_OWNER,
+        post=HR_OVER_OWNER,
+        payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD),
+    ),
     # --- cycles, reports and the audit trail: HR's ---
     Case("cycle_list", get=HR_ONLY),
-    Case("cycle_create", get=HR_ONLY, post=HR_ONLY,
-         payload=form_of(name="Annual appraisal 2030", period_start="2027-04-01", period_end="2028-03-31", due_on="2028-06-30")),
+    Case(
+        "cycle_create",
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=form_of(
+            name="Annual appraisal 2030", period_start="2027-04-01", period_end="2028-03-31", due_on="2028-06-30"
+        ),
+    ),
     Case("cycle_detail", kwargs=lambda w: {"pk": w.unopened_cycle}, get=HR_ONLY),
     Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed()),
     Case("reports", get=HR_ONLY),
@@ -304,27 +441,74 @@ CASES = [
     Case("appraisal", kwargs=appraisal_in(S.MANAGER_REVIEW), get=IN_LINE, variant="in review"),
     Case("appraisal_pdf", kwargs=appraisal_in(S.COMPLETED), get=IN_LINE),
     Case("appraisal_pdf", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonoon", variant="not shared yet"),
-    Case("appraisal_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), get="onfnffn", post="onfnffn",
-         payload=form_of(self_assessment_comments="A good year, I think.")),
-    Case("appraisal_submit_self_assessment", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="onfnffn", payload=revision_of(S.SELF_ASSESSMENT)),
-    Case("appraisal_begin_review", kwargs=appraisal_in(S.SELF_ASSESSMENT), post="fnonffn", payload=revision_of(S.SELF_ASSESSMENT)),
-    Case("appraisal_review", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnonffn", post="fnonffn",
-         payload=form_of(objectives="Changed objectives.")),
-    Case("appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonffn", payload=revision_of(S.MANAGER_REVIEW)),
-    Case("appraisal_withdraw", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="fnonffn", payload=revision_of(S.AWAITING_SIGN_OFF)),
-    Case("appraisal_sign_off", kwargs=appraisal_in(S.AWAITING_SIGN_OFF), post="onfnffn",
-         payload=fixed(agrees="yes", comments="A fair record.", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF))),
-    Case("appraisal_countersign", kwargs=appraisal_in(S.AWAITING_COUNTERSIGN), post="fnonffn",
-         payload=fixed(comments="", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN))),
-    Case("appraisal_reopen", kwargs=appraisal_in(S.COMPLETED), get="fnfnfon", post="fnfnfon",
-         payload=fixed(reason="Scored against the wrong role.", revision=lambda w: w.revision(S.COMPLETED))),
-    Case("appraisal_reassign", kwargs=appraisal_in(S.MANAGER_REVIEW), get="fnfnfon", post="fnfnfon",
-         payload=fixed(appraiser=lambda w: str(w.users["head"].staff_member.pk), reason="Manager on leave.")),
+    Case(
+        "appraisal_self_assessment",
+        kwargs=appraisal_in(S.SELF_ASSESSMENT),
+        get="onfnffn",
+        post="onfnffn",
+        payload=form_of(self_assessment_comments="A good year, I think."),
+    ),
+    Case(
+        "appraisal_submit_self_assessment",
+        kwargs=appraisal_in(S.SELF_ASSESSMENT),
+        post="onfnffn",
+        payload=revision_of(S.SELF_ASSESSMENT),
+    ),
+    Case(
+        "appraisal_begin_review",
+        kwargs=appraisal_in(S.SELF_ASSESSMENT),
+        post="fnonffn",
+        payload=revision_of(S.SELF_ASSESSMENT),
+    ),
+    Case(
+        "appraisal_review",
+        kwargs=appraisal_in(S.MANAGER_REVIEW),
+        get="fnonffn",
+        post="fnonffn",
+        payload=form_of(objectives="Changed objectives."),
+    ),
+    Case(
+        "appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonffn", payload=revision_of(S.MANAGER_REVIEW)
+    ),
+    Case(
+        "appraisal_withdraw",
+        kwargs=appraisal_in(S.AWAITING_SIGN_OFF),
+        post="fnonffn",
+        payload=revision_of(S.AWAITING_SIGN_OFF),
+    ),
+    Case(
+        "appraisal_sign_off",
+        kwargs=appraisal_in(S.AWAITING_SIGN_OFF),
+        post="onfnffn",
+        payload=fixed(agrees="yes", comments="A fair record.", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF)),
+    ),
+    Case(
+        "appraisal_countersign",
+        kwargs=appraisal_in(S.AWAITING_COUNTERSIGN),
+        post="fnonffn",
+        payload=fixed(comments="", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN)),
+    ),
+    Case(
+        "appraisal_reopen",
+        kwargs=appraisal_in(S.COMPLETED),
+        get="fnfnfon",
+        post="fnfnfon",
+        payload=fixed(reason="Scored against the wrong role.", revision=lambda w: w.revision(S.COMPLETED)),
+    ),
+    Case(
+        "appraisal_reassign",
+        kwargs=appraisal_in(S.MANAGER_REVIEW),
+        get="fnfnfon",
+        post="fnfnfon",
+        payload=fixed(appraiser=lambda w: str(w.users["head"].staff_member.pk), reason="Manager on leave."),
+    ),
 ]
 
 # An HR admin's own records: every answer to the owner must be the same when the owner is an HR
 # admin (on their own record an HR admin has only the rights of the person).
-OWN_RECORD_PAGES = {name for name in (case.name for case in CASES) if name.startswith(("appraisal", "person_history", "my_history"))}
+OWN_RECORD_PAGES = {
+    name for name in (case.name for case in CASES) if name.startswith(("appraisal", "person_history", "my_history"))
+}
 CASES += [
     dataclasses.replace(case, variant=", ".join(filter(None, [case.variant, "owner is an HR admin"])), owner_is_hr=True)
     for case in CASES
@@ -371,15 +555,27 @@ def _build_world() -> World:
     hr = make_person("hr", role=None, hr=True)
     head = make_person("head", role=None)
     manager = make_person("manager", role="senior-service-coordinator-afeo")
-    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member, line_manager_since=datetime.date(2023, 1, 1))
+    StaffMember.objects.filter(user=manager).update(
+        line_manager=head.staff_member, line_manager_since=datetime.date(2023, 1, 1)
+    )
     owner = make_person("owner", role=OWNER_ROLE, manager=manager)
     other_manager = make_person("other_manager", role="senior-service-coordinator-afeo")
     other_staff = make_person("other_staff", role="housing-worker", manager=other_manager)
     hr_below = make_person("hr_below", role=None, hr=True, manager=owner)  # the owner is above this HR admin
     leaver = make_person("leaver", role=None, hr=True)  # every right there is, until yesterday
     StaffMember.objects.filter(user=leaver).update(left_on=datetime.date.today() - datetime.timedelta(days=1))
-    world = World(users={"owner": owner, "other_staff": other_staff, "manager": manager, "other_manager": other_manager, "head": head,
-                         "hr": hr, "hr_below": hr_below, "leaver": leaver})
+    world = World(
+        users={
+            "owner": owner,
+            "other_staff": other_staff,
+            "manager": manager,
+            "other_manager": other_manager,
+            "head": head,
+            "hr": hr,
+            "hr_below": hr_below,
+            "leaver": leaver,
+        }
+    )
 
     def cycle(year, *, self_assessment=False):
         opened = make_cycle(hr, year=year, self_assessment=self_assessment)
@@ -410,7 +606,12 @@ def _build_world() -> World:
     world.competency_level = competencies[0].levels.order_by("number").values_list("number", flat=True).first()
     # A competency no role requires can be retired (and so can its levels).
     world.retirable_competency = role_services_free_competency(fresh(hr))
-    world.level = Level.objects.filter(competency__slug=world.retirable_competency).order_by("number").values_list("number", flat=True).first()
+    world.level = (
+        Level.objects.filter(competency__slug=world.retirable_competency)
+        .order_by("number")
+        .values_list("number", flat=True)
+        .first()
+    )
     return world
 
 
@@ -418,7 +619,9 @@ def role_services_free_competency(hr) -> str:
     """A new competency with one level, required by no role profile."""
     from competencies import services as framework
 
-    competency = framework.create_competency(by=hr, name="Sector Knowledge", relevance_to_recovery="Knowing the sector.", note="")
+    competency = framework.create_competency(
+        by=hr, name="Sector Knowledge", relevance_to_recovery="Knowing the sector.", note=""
+    )
     framework.add_level(by=hr, competency=competency, number=1, indicators=["Knows the sector."])
     return competency.slug
 
@@ -459,8 +662,11 @@ def _check(response, expected: str, *, method: str, changed: bool | None, post_c
 @pytest.fixture
 def quick_pdfs(monkeypatch):
     """Access is decided before a PDF is drawn; the drawing itself is tested elsewhere, and is slow."""
-    for module, name in (("roles.pdf_views", "render_role_profile_pdf"), ("appraisal.views.records", "render_appraisal_pdf"),
-                         ("appraisal.views.history", "render_history_pdf")):
+    for module, name in (
+        ("roles.pdf_views", "render_role_profile_pdf"),
+        ("appraisal.views.records", "render_appraisal_pdf"),
+        ("appraisal.views.history", "render_history_pdf"),
+    ):
         monkeypatch.setattr(f"{module}.{name}", lambda record: b"%PDF-1.7 drawn for " + str(record).encode())
 
 
@@ -491,7 +697,11 @@ def test_permission_matrix(world, case, method, expectations):
             transaction.set_rollback(True)
     before = snapshot()
     failures = []
-    for user, expected in [("anonymous", case.anonymous), *zip(USERS, expectations, strict=True), ("leaver", case.anonymous)]:
+    for user, expected in [
+        ("anonymous", case.anonymous),
+        *zip(USERS, expectations, strict=True),
+        ("leaver", case.anonymous),
+    ]:
         with transaction.atomic():
             response = _request(clients[user], method, url, payload)
             after = snapshot() if method == "POST" else before

@@ -89,7 +89,9 @@ def expected_standings(cycle) -> Counter:
         "appraisal__role_version", "competency"
     )
     for row in scored:
-        counts[(row.appraisal.role_version.title, row.competency.name, standing(row.achieved_level, row.entry_level))] += 1
+        counts[
+            (row.appraisal.role_version.title, row.competency.name, standing(row.achieved_level, row.entry_level))
+        ] += 1
     return counts
 
 
@@ -164,7 +166,9 @@ def five_states(hr, manager, staff, other_manager, other_staff):
 
 def test_progress_counts_each_state_the_total_the_overdue_and_the_share_completed(client, hr, five_states):
     cycle = five_states
-    assert Counter(Appraisal.objects.filter(cycle=cycle).values_list("state", flat=True)) == dict.fromkeys(STATE_VALUES, 1)
+    assert Counter(Appraisal.objects.filter(cycle=cycle).values_list("state", flat=True)) == dict.fromkeys(
+        STATE_VALUES, 1
+    )
     set_due(cycle, timezone.localdate() - datetime.timedelta(days=1))
     client.force_login(hr)
     response = client.get(PAGE)
@@ -198,10 +202,22 @@ def test_progress_by_service_has_a_row_per_service_and_one_for_no_service(client
     set_due(cycle, timezone.localdate() - datetime.timedelta(days=1))
     client.force_login(hr)
     rows = csv_rows(client.get(CSV_URLS["progress_by_service"]))
-    assert rows[0] == PROGRESS_BY_COLUMNS["service"] == [
-        "cycle", "service", "self_assessment", "manager_review", "awaiting_sign_off", "awaiting_countersign", "completed",
-        "total", "overdue", "completed_percent",
-    ]
+    assert (
+        rows[0]
+        == PROGRESS_BY_COLUMNS["service"]
+        == [
+            "cycle",
+            "service",
+            "self_assessment",
+            "manager_review",
+            "awaiting_sign_off",
+            "awaiting_countersign",
+            "completed",
+            "total",
+            "overdue",
+            "completed_percent",
+        ]
+    )
     assert rows[1:] == [  # by name, "No service" last
         [cycle.name, HOUSING, "0", "1", "0", "0", "0", "1", "1", "0"],
         # Bristol: bob awaiting sign-off, cat awaiting countersignature, staff completed
@@ -249,7 +265,10 @@ def test_the_heatmap_counts_people_by_standing_from_completed_appraisals_only(cl
     cycle, below = standing_cycle
     expected = expected_standings(cycle)
     assert expected[(SUPPORT_WORKER, below.name, Standing.BELOW_ENTRY)] == 1
-    assert sum(expected.values()) == ScoredCompetency.objects.filter(appraisal__cycle=cycle, appraisal__state=State.COMPLETED).count()
+    assert (
+        sum(expected.values())
+        == ScoredCompetency.objects.filter(appraisal__cycle=cycle, appraisal__state=State.COMPLETED).count()
+    )
 
     heatmap = reports.standing_heatmap(ReportFilters(cycle=cycle))
     assert [role["title"] for role in heatmap.roles] == [HOUSING_WORKER, SUPPORT_WORKER]
@@ -276,7 +295,9 @@ def test_the_heatmap_counts_people_by_standing_from_completed_appraisals_only(cl
             if sum(counts):
                 people = sum(counts)
                 good = counts[2] + counts[3] + counts[4]
-                wanted_rows.append([cycle.name, role, competency.name, str(people), *map(str, counts), str(round(100 * good / people))])
+                wanted_rows.append(
+                    [cycle.name, role, competency.name, str(people), *map(str, counts), str(round(100 * good / people))]
+                )
     assert rows[1:] == wanted_rows
     below_row = next(row for row in rows if row[1] == SUPPORT_WORKER and row[2] == below.name)
     assert below_row[3:] == ["1", "1", "0", "0", "0", "0", "0"]
@@ -305,8 +326,16 @@ def test_the_heatmap_cells_carry_words_and_numbers_not_colour_alone(client, hr, 
 
 
 def test_a_cells_shade_follows_the_share_at_desired_or_above():
-    cell = reports.StandingCell(counts={Standing.BELOW_ENTRY: 1, Standing.ENTRY: 1, Standing.DESIRED: 2, Standing.ABOVE: 1})
-    assert (cell.people, cell.below_entry, cell.desired_or_above, cell.desired_or_above_percent, cell.step) == (5, 1, 3, 60, 3)
+    cell = reports.StandingCell(
+        counts={Standing.BELOW_ENTRY: 1, Standing.ENTRY: 1, Standing.DESIRED: 2, Standing.ABOVE: 1}
+    )
+    assert (cell.people, cell.below_entry, cell.desired_or_above, cell.desired_or_above_percent, cell.step) == (
+        5,
+        1,
+        3,
+        60,
+        3,
+    )
     assert reports.StandingCell(counts={Standing.EXCEPTIONAL: 4, Standing.ENTRY: 1}).step == 4  # 80%
     assert reports.StandingCell(counts={Standing.DESIRED: 79, Standing.ENTRY: 21}).step == 3  # 79%
 
@@ -323,7 +352,9 @@ def test_percentages_round_half_up_but_never_claim_all_or_none_wrongly():
 # --- staff below entry ----------------------------------------------------------------------------
 
 
-def test_a_person_not_yet_at_entry_in_one_competency_has_one_below_entry_row(client, hr, manager, staff, standing_cycle):
+def test_a_person_not_yet_at_entry_in_one_competency_has_one_below_entry_row(
+    client, hr, manager, staff, standing_cycle
+):
     cycle, below = standing_cycle
     appraisal = appraisal_of(cycle, staff)
     client.force_login(hr)
@@ -332,7 +363,11 @@ def test_a_person_not_yet_at_entry_in_one_competency_has_one_below_entry_row(cli
     assert len(rows) == 1
     row = rows[0]
     assert (row.person, row.service, row.role, row.appraiser, row.competency) == (
-        "Staff Example", BRISTOL, SUPPORT_WORKER, "Manager Example", below.name
+        "Staff Example",
+        BRISTOL,
+        SUPPORT_WORKER,
+        "Manager Example",
+        below.name,
     )
     assert (row.achieved_level, row.entry_level) == (below.entry_level - 1, below.entry_level)
     page = response.content.decode()
@@ -341,8 +376,18 @@ def test_a_person_not_yet_at_entry_in_one_competency_has_one_below_entry_row(cli
 
     assert csv_rows(client.get(CSV_URLS["below_entry"])) == [
         BELOW_ENTRY_COLUMNS,
-        [cycle.name, str(appraisal.pk), "staff", "Staff Example", BRISTOL, SUPPORT_WORKER, "Manager Example", below.name,
-         str(below.entry_level - 1), str(below.entry_level)],
+        [
+            cycle.name,
+            str(appraisal.pk),
+            "staff",
+            "Staff Example",
+            BRISTOL,
+            SUPPORT_WORKER,
+            "Manager Example",
+            below.name,
+            str(below.entry_level - 1),
+            str(below.entry_level),
+        ],
     ]
 
 
@@ -355,12 +400,19 @@ def test_below_entry_rows_are_ordered_by_last_name_first_name_then_framework_ord
     last_two = list(appraisal_of(cycle, zoe).competencies.order_by("-competency__position")[:2])
     names = [scored.name for scored in last_two]
     for person in (zoe, adam):
-        complete(appraisal_of(cycle, person), manager=manager, staff=person,
-                 per_competency={**below_on_entry(last_two[0]), **below_on_entry(last_two[1])})
+        complete(
+            appraisal_of(cycle, person),
+            manager=manager,
+            staff=person,
+            per_competency={**below_on_entry(last_two[0]), **below_on_entry(last_two[1])},
+        )
     client.force_login(hr)
     rows = csv_rows(client.get(CSV_URLS["below_entry"]))[1:]
     assert [(row[3], row[7]) for row in rows] == [
-        ("Zoe Abbott", names[1]), ("Zoe Abbott", names[0]), ("Adam Young", names[1]), ("Adam Young", names[0]),
+        ("Zoe Abbott", names[1]),
+        ("Zoe Abbott", names[0]),
+        ("Adam Young", names[1]),
+        ("Adam Young", names[0]),
     ]
 
 
@@ -382,7 +434,9 @@ def test_the_service_filter_narrows_every_section(client, hr, standing_cycle):
     # The download links carry the filters, and the downloads honour them.
     query = f"cycle={cycle.pk}&amp;service={bristol.pk}"
     assert f'href="/reports/standing.csv?{query}"' in response.content.decode()
-    roles = {row[1] for row in csv_rows(client.get(CSV_URLS["standing"], {"cycle": cycle.pk, "service": bristol.pk}))[1:]}
+    roles = {
+        row[1] for row in csv_rows(client.get(CSV_URLS["standing"], {"cycle": cycle.pk, "service": bristol.pk}))[1:]
+    }
     assert roles == {SUPPORT_WORKER}
     housing = Service.objects.get(name=HOUSING)
     assert csv_rows(client.get(CSV_URLS["below_entry"], {"service": housing.pk})) == [BELOW_ENTRY_COLUMNS]
@@ -427,7 +481,11 @@ def test_the_cycle_filter_chooses_the_cycle(client, hr, manager, staff, other_ma
     assert chosen["filters"].cycle == earlier.cycle
     assert (chosen["progress"].completed, len(chosen["heatmap"].roles), len(chosen["below_entry"])) == (2, 2, 1)
     rows = csv_rows(client.get(CSV_URLS["progress_by_state"], {"cycle": earlier.cycle.pk}))
-    assert rows[-2] == ["Annual appraisal 2025", "total", "2"] and rows[5] == ["Annual appraisal 2025", "completed", "2"]
+    assert rows[-2] == ["Annual appraisal 2025", "total", "2"] and rows[5] == [
+        "Annual appraisal 2025",
+        "completed",
+        "2",
+    ]
     assert csv_rows(client.get(CSV_URLS["progress_by_state"]))[5] == ["Annual appraisal 2026", "completed", "0"]
 
 
@@ -508,15 +566,24 @@ def test_the_page_and_every_download_run_the_same_number_of_queries_however_big_
 
     # A larger one: 8 people in three services and two roles, 3 completed cycles.
     more = [
-        (make_person(f"person_{n}", manager=manager if n % 2 else other_manager, service=[HOUSING, BRISTOL, None][n % 3],
-                     role=["support-worker-supported-housing", "housing-worker"][n % 2]), manager if n % 2 else other_manager)
+        (
+            make_person(
+                f"person_{n}",
+                manager=manager if n % 2 else other_manager,
+                service=[HOUSING, BRISTOL, None][n % 3],
+                role=["support-worker-supported-housing", "housing-worker"][n % 2],
+            ),
+            manager if n % 2 else other_manager,
+        )
         for n in range(6)
     ]
     large_people = small_people + more
     for year in (2024, 2025, 2026):
         completed_cycle(year, large_people)
     assert Appraisal.objects.filter(state=State.COMPLETED).count() == 24
-    assert Appraisal.objects.filter(cycle=cycle, staff_member__service=housing, role_version__role_profile=support).exists()
+    assert Appraisal.objects.filter(
+        cycle=cycle, staff_member__service=housing, role_version__role_profile=support
+    ).exists()
     large = {url: count_queries(client, url, django_assert_max_num_queries) for url in urls(cycle)}
 
     assert large == small

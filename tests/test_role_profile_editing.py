@@ -19,7 +19,12 @@ SLUG = "support-worker-supported-housing"
 
 
 def formset_data(rows: list[dict], *, prefix="items", initial=0) -> dict:
-    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": str(initial), f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
     for i, row in enumerate(rows):
         for key, value in row.items():
             data[f"{prefix}-{i}-{key}"] = value
@@ -49,7 +54,10 @@ def test_starting_a_draft_twice_returns_the_same_draft(client, draft):
 def test_it_edits_the_details(client, draft):
     url = reverse("role_profile_draft_details", args=[SLUG])
     assert client.get(url).status_code == 200
-    data = {name: getattr(draft, name) for name in ["title", "service", "location", "introduction", "context", "supervisor", "peers", "direct_reports"]}
+    data = {
+        name: getattr(draft, name)
+        for name in ["title", "service", "location", "introduction", "context", "supervisor", "peers", "direct_reports"]
+    }
     data["purpose"] = "To provide excellent support."
     response = client.post(url, data)
     assert response.status_code == 302
@@ -67,7 +75,14 @@ def test_a_missing_title_is_refused_next_to_the_field(client, draft):
     assert draft.title == "Support Worker (Supported Housing)" and draft.purpose != "x"
 
 
-@pytest.mark.parametrize("section, attribute", [("accountabilities", "accountabilities"), ("performance-measures", "performance_measures"), ("notes", "discrepancies")])
+@pytest.mark.parametrize(
+    "section, attribute",
+    [
+        ("accountabilities", "accountabilities"),
+        ("performance-measures", "performance_measures"),
+        ("notes", "discrepancies"),
+    ],
+)
 def test_it_adds_edits_reorders_and_removes_list_items(client, draft, section, attribute):
     url = reverse("role_profile_draft_list", args=[SLUG, section])
     assert client.get(url).status_code == 200
@@ -99,12 +114,16 @@ def test_it_edits_the_person_specification_and_refuses_an_item_without_category(
 
     response = client.post(url, formset_data(rows[:2]))
     assert response.status_code == 302
-    assert draft.person_specification_rows() == [{"category": "Skills", "essential": ["Driving licence"], "desirable": ["First aid"]}]
+    assert draft.person_specification_rows() == [
+        {"category": "Skills", "essential": ["Driving licence"], "desirable": ["First aid"]}
+    ]
 
 
 def test_it_edits_the_organisation_sections(client, draft):
     url = reverse("role_profile_draft_organisation", args=[SLUG])
-    rows = [{"heading": "Team Structure", "items": "Support Workers\nSenior Support Worker\n", "text": "", "ORDER": "1"}]
+    rows = [
+        {"heading": "Team Structure", "items": "Support Workers\nSenior Support Worker\n", "text": "", "ORDER": "1"}
+    ]
     assert client.post(url, formset_data(rows)).status_code == 302
     section = draft.organisation_sections.get()
     assert section.item_list() == ["Support Workers", "Senior Support Worker"]
@@ -188,7 +207,9 @@ def test_the_draft_pages_are_gone_once_published(client, hr, draft):
 def test_the_version_diff_shows_sections_and_windows(client, hr, staff, draft, django_assert_max_num_queries):
     services.update_details(by=hr, version=draft, purpose="A new purpose.")
     texts = list(draft.accountabilities.values_list("text", flat=True))
-    services.replace_text_list(by=hr, version=draft, section="accountabilities", texts=texts[1:] + ["A new accountability."])
+    services.replace_text_list(
+        by=hr, version=draft, section="accountabilities", texts=texts[1:] + ["A new accountability."]
+    )
     customer_care = Competency.objects.get(slug="customer-care")
     windows = {r.competency_id: r.entry_level for r in draft.requirements.all()}
     services.set_windows(by=hr, version=draft, entry_levels={**windows, customer_care.pk: 1})
@@ -215,7 +236,9 @@ def test_a_new_role_profile_is_a_draft_until_published(client, hr, staff):
     response = client.post(reverse("role_profile_create"), {"title": "Peer Support Worker", "slug": ""})
     assert response.status_code == 302
     assert response.url == reverse("role_profile_draft", args=["peer-support-worker"])
-    assert client.post(reverse("role_profile_create"), {"title": "Peer Support Worker"}).status_code == 200  # slug taken
+    assert (
+        client.post(reverse("role_profile_create"), {"title": "Peer Support Worker"}).status_code == 200
+    )  # slug taken
     client.force_login(staff)
     assert client.get(reverse("role_profile_detail", args=["peer-support-worker"])).status_code == 404
     assert client.get(reverse("role_profile_version", args=["peer-support-worker", 1])).status_code == 404
@@ -265,7 +288,10 @@ def test_anonymous_visitors_are_sent_to_log_in_from_editing_urls(client, name, a
 
 
 def test_line_endings_from_browsers_do_not_count_as_changes(client, draft):
-    data = {name: getattr(draft, name) for name in ["title", "service", "location", "introduction", "purpose", "supervisor", "peers", "direct_reports"]}
+    data = {
+        name: getattr(draft, name)
+        for name in ["title", "service", "location", "introduction", "purpose", "supervisor", "peers", "direct_reports"]
+    }
     data["context"] = draft.context.replace("\n", "\r\n")
     client.post(reverse("role_profile_draft_details", args=[SLUG]), data)
     draft.refresh_from_db()

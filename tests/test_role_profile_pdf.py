@@ -84,7 +84,11 @@ def window_sentences(slug) -> list[str]:
 def make_draft(slug="support-worker-supported-housing", **fields) -> RoleProfileVersion:
     profile = RoleProfile.objects.get(slug=slug)
     return RoleProfileVersion.objects.create(
-        role_profile=profile, number=2, status=RoleProfileVersion.Status.DRAFT, title=profile.current_version.title, **fields
+        role_profile=profile,
+        number=2,
+        status=RoleProfileVersion.Status.DRAFT,
+        title=profile.current_version.title,
+        **fields,
     )
 
 
@@ -175,7 +179,10 @@ def test_anonymous_visitors_are_sent_to_log_in(client, url):
 
 
 def test_the_pdf_addresses_read_like_the_pages():
-    assert reverse("role_profile_pdf", args=["support-worker-supported-housing"]) == "/roles/support-worker-supported-housing.pdf"
+    assert (
+        reverse("role_profile_pdf", args=["support-worker-supported-housing"])
+        == "/roles/support-worker-supported-housing.pdf"
+    )
     assert reverse("role_profile_version_pdf", args=["housing-worker", 1]) == "/roles/housing-worker/versions/1.pdf"
 
 

@@ -64,7 +64,9 @@ def test_the_session_limits_are_30_minutes_idle_and_12_hours_in_all():
     assert settings.SESSION_COOKIE_AGE == 12 * HOUR
     assert settings.SESSION_COOKIE_HTTPONLY
     names = list(settings.MIDDLEWARE)
-    assert names.index("core.security.session_limits") > names.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert names.index("core.security.session_limits") > names.index(
+        "django.contrib.auth.middleware.AuthenticationMiddleware"
+    )
 
 
 def test_logging_in_through_the_form_starts_the_session_clock(client, staff):
@@ -111,7 +113,9 @@ def test_an_ordinary_request_neither_writes_the_session_nor_adds_a_query(client,
     seen = client.session[SEEN_KEY]
     with CaptureQueriesContext(connection) as captured:
         assert signed_in(client)
-    assert not [query["sql"] for query in captured if "django_session" in query["sql"] and not query["sql"].startswith("SELECT")]
+    assert not [
+        query["sql"] for query in captured if "django_session" in query["sql"] and not query["sql"].startswith("SELECT")
+    ]
     assert sum("django_session" in query["sql"] for query in captured) == 1  # the session is read once, as before
     assert client.session[SEEN_KEY] == seen
 
@@ -126,12 +130,18 @@ def test_a_session_from_before_the_limits_starts_its_clock_on_first_sight(client
     assert abs(session[STARTED_KEY] - time.time()) < 5 and session[SEEN_KEY] == session[STARTED_KEY]
 
 
-def test_a_review_saved_after_31_minutes_idle_is_not_applied_and_its_input_comes_back_after_the_login(hr, manager, staff):
+def test_a_review_saved_after_31_minutes_idle_is_not_applied_and_its_input_comes_back_after_the_login(
+    hr, manager, staff
+):
     appraisal = open_appraisal(hr, staff)
     browser = Client(headers={"Origin": SITE})
     assert browser.post(reverse("login"), {"username": "manager", "password": PASSWORD}).status_code == 302
-    data = form_data(appraisal, evidence="Typed before a long phone call", objectives="Objectives typed late",
-                     kept_for=page_field(browser, review_url(appraisal), "kept_for"))
+    data = form_data(
+        appraisal,
+        evidence="Typed before a long phone call",
+        objectives="Objectives typed late",
+        kept_for=page_field(browser, review_url(appraisal), "kept_for"),
+    )
     age_session(browser, idle=31 * MINUTE)
     response = browser.post(review_url(appraisal), data)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -270,7 +280,11 @@ def test_weak_passwords_are_refused(db, password):
 def test_a_long_uncommon_password_is_accepted_and_the_minimum_length_is_at_least_8(db):
     user = get_user_model()(username="helenhughes")
     validate_password(PASSWORD, user)
-    lengths = [validator.min_length for validator in get_default_password_validators() if isinstance(validator, MinimumLengthValidator)]
+    lengths = [
+        validator.min_length
+        for validator in get_default_password_validators()
+        if isinstance(validator, MinimumLengthValidator)
+    ]
     assert lengths and min(lengths) >= 8
     with pytest.raises(ValidationError):
         validate_password("Zq7#vK2", user)  # seven characters
@@ -320,7 +334,9 @@ def test_the_inline_code_check_finds_what_it_looks_for():
 def test_no_template_has_inline_styles_or_scripts():
     templates = [path for path in (settings.BASE_DIR / "templates").rglob("*") if path.is_file()]
     assert len(templates) > 20
-    found = {str(path.relative_to(settings.BASE_DIR)): inline_code(path.read_text(encoding="utf-8")) for path in templates}
+    found = {
+        str(path.relative_to(settings.BASE_DIR)): inline_code(path.read_text(encoding="utf-8")) for path in templates
+    }
     assert {path: kinds for path, kinds in found.items() if kinds} == {}
 
 
@@ -331,9 +347,19 @@ def test_the_pages_render_without_inline_styles(client, hr, manager, staff, othe
     in_review = Appraisal.objects.get(cycle=appraisal.cycle, staff_member__user=other_staff)
     pages = {"login": client.get(reverse("login"))}
     client.force_login(hr)
-    for name, args in [("home", []), ("framework", []), ("framework_matrix", []), ("role_profile_list", []),
-                       ("role_profile_detail", ["support-worker-supported-housing"]), ("reports", []), ("cycle_list", []),
-                       ("staff_list", []), ("audit_log", []), ("person_history", [staff.staff_member.pk]), ("appraisal", [appraisal.pk])]:
+    for name, args in [
+        ("home", []),
+        ("framework", []),
+        ("framework_matrix", []),
+        ("role_profile_list", []),
+        ("role_profile_detail", ["support-worker-supported-housing"]),
+        ("reports", []),
+        ("cycle_list", []),
+        ("staff_list", []),
+        ("audit_log", []),
+        ("person_history", [staff.staff_member.pk]),
+        ("appraisal", [appraisal.pk]),
+    ]:
         pages[name] = client.get(reverse(name, args=args))
     client.force_login(other_staff.staff_member.line_manager.user)
     pages["review"] = client.get(review_url(in_review))
@@ -342,7 +368,10 @@ def test_the_pages_render_without_inline_styles(client, hr, manager, staff, othe
         assert inline_code(response.content.decode()) == [], name
     # The state bar: half in review, then half completed, shifted by the states before it.
     bar = re.search(r'<svg class="state-bar".*?\n  </svg>', pages["reports"].content.decode(), re.DOTALL).group()
-    assert re.findall(r'class="state-segment (state-[a-z_]+)" width="([0-9.]+)%"', bar) == [("state-manager_review", "50.000"), ("state-completed", "50.000")]
+    assert re.findall(r'class="state-segment (state-[a-z_]+)" width="([0-9.]+)%"', bar) == [
+        ("state-manager_review", "50.000"),
+        ("state-completed", "50.000"),
+    ]
     assert bar.count('<svg x="50.000%">') == 1 and bar.count("</svg>") == bar.count("<svg")
     assert 'class="key-band key-band-desired"' in pages["person_history"].content.decode()
 
@@ -352,15 +381,30 @@ def test_the_pages_render_without_inline_styles(client, hr, manager, staff, othe
 
 def production_environment(tmp_path, **overrides) -> dict:
     """The environment the README documents for production, without anything from this test run."""
-    inherited = {key: value for key, value in os.environ.items()
-                 if not key.startswith(("DJANGO_", "DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_", "SITE_URL"))}
-    return {**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "appraisals.example.org", "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}", **overrides}
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_", "SITE_URL"))
+    }
+    return {
+        **inherited,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "appraisals.example.org",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        **overrides,
+    }
 
 
 def test_the_production_settings_pass_the_deployment_checks(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=settings.BASE_DIR,
-                            env=production_environment(tmp_path), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=production_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -376,19 +420,36 @@ print(json.dumps({name: getattr(settings, name) for name in names}))
 
 
 def settings_with(tmp_path, **environment) -> dict:
-    result = subprocess.run([sys.executable, "-c", SHOW_SETTINGS], cwd=settings.BASE_DIR, env=production_environment(tmp_path, **environment),
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_SETTINGS],
+        cwd=settings.BASE_DIR,
+        env=production_environment(tmp_path, **environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
 def test_production_requires_https_and_local_development_does_not(tmp_path):
     year = 365 * 24 * HOUR
     assert settings_with(tmp_path) == {
-        "DEBUG": False, "SECURE_SSL_REDIRECT": True, "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True,
-        "SECURE_HSTS_SECONDS": year, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": True,
-        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"], "SESSION_COOKIE_HTTPONLY": True,
+        "DEBUG": False,
+        "SECURE_SSL_REDIRECT": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": year,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SESSION_COOKIE_HTTPONLY": True,
     }
     assert settings_with(tmp_path, DEBUG="0")["SECURE_SSL_REDIRECT"] is True
     development = settings_with(tmp_path, DEBUG="1")
     assert development["DEBUG"] is True
-    assert not development["SECURE_SSL_REDIRECT"] and not development["SESSION_COOKIE_SECURE"] and not development["SECURE_HSTS_SECONDS"]
+    assert (
+        not development["SECURE_SSL_REDIRECT"]
+        and not development["SESSION_COOKIE_SECURE"]
+        and not development["SECURE_HSTS_SECONDS"]
+    )

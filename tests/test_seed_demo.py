@@ -34,12 +34,23 @@ def seeded(django_db_setup, django_db_blocker):
 
 
 def counts() -> dict:
-    models = (StaffMember, Service, AppraisalCycle, Appraisal, ScoredCompetency, IndicatorRating, AppraisalEvent, AuditEntry)
+    models = (
+        StaffMember,
+        Service,
+        AppraisalCycle,
+        Appraisal,
+        ScoredCompetency,
+        IndicatorRating,
+        AppraisalEvent,
+        AuditEntry,
+    )
     return {model.__name__: model.objects.count() for model in models}
 
 
 def appraisals_of(username):
-    return Appraisal.objects.filter(staff_member__user__username=username).select_related("cycle", "role_version__role_profile")
+    return Appraisal.objects.filter(staff_member__user__username=username).select_related(
+        "cycle", "role_version__role_profile"
+    )
 
 
 def test_seed_demo_creates_a_small_organisation_and_is_idempotent(seeded):
@@ -73,7 +84,9 @@ def test_three_past_cycles_are_complete_and_dated_inside_the_cycle(seeded):
     for year, name in PAST.items():
         cycle = AppraisalCycle.objects.get(name=name)
         assert (cycle.period_start, cycle.period_end, cycle.due_on) == (
-            datetime.date(year - 1, 4, 1), datetime.date(year, 3, 31), datetime.date(year, 6, 30)
+            datetime.date(year - 1, 4, 1),
+            datetime.date(year, 3, 31),
+            datetime.date(year, 6, 30),
         )
         assert cycle.is_open
         appraisals = list(cycle.appraisals.all())
@@ -81,7 +94,10 @@ def test_three_past_cycles_are_complete_and_dated_inside_the_cycle(seeded):
         assert {appraisal.state for appraisal in appraisals} == {State.COMPLETED}
         for appraisal in appraisals:
             assert cycle.period_end < appraisal.meeting_date < appraisal.completed_at.date() <= cycle.due_on
-            assert appraisal.countersigned_at == appraisal.completed_at and appraisal.signed_off_at < appraisal.completed_at
+            assert (
+                appraisal.countersigned_at == appraisal.completed_at
+                and appraisal.signed_off_at < appraisal.completed_at
+            )
             assert [event.action for event in appraisal.events.all()][-1] == "countersign"
             assert all(event.at.year == year for event in appraisal.events.all())
         assert not ScoredCompetency.objects.filter(appraisal__cycle=cycle, derived_level__isnull=True).exists()
@@ -97,7 +113,9 @@ def test_only_people_employed_at_the_time_are_appraised_in_a_past_cycle(seeded):
 def test_the_current_cycle_has_an_appraisal_in_every_state(seeded):
     cycle = AppraisalCycle.objects.get(name=CURRENT)
     assert (cycle.period_start, cycle.period_end, cycle.due_on) == (
-        datetime.date(2025, 4, 1), datetime.date(2026, 3, 31), datetime.date(2026, 6, 30)
+        datetime.date(2025, 4, 1),
+        datetime.date(2026, 3, 31),
+        datetime.date(2026, 6, 30),
     )
     assert cycle.is_open and cycle.self_assessment
     states = Counter(cycle.appraisals.values_list("state", flat=True))
@@ -107,7 +125,8 @@ def test_the_current_cycle_has_an_appraisal_in_every_state(seeded):
     drafts = [
         appraisal
         for appraisal in cycle.appraisals.filter(state=State.MANAGER_REVIEW)
-        if {row.rating != "" for row in IndicatorRating.objects.filter(scored_competency__appraisal=appraisal)} == {True, False}
+        if {row.rating != "" for row in IndicatorRating.objects.filter(scored_competency__appraisal=appraisal)}
+        == {True, False}
     ]
     assert drafts
 
@@ -137,7 +156,9 @@ def test_level_5_is_reached_by_the_sustained_level_rule(seeded):
     by_rule = [
         row
         for row in ScoredCompetency.objects.filter(derived_level=5)
-        if any(level["number"] == 5 and level["sustained_level"] == 4 and not level["indicators"] for level in row.levels)
+        if any(
+            level["number"] == 5 and level["sustained_level"] == 4 and not level["indicators"] for level in row.levels
+        )
     ]
     assert by_rule
     # Morgan: level 4 in 2023, held a year, so 5 in 2024 (and after).
@@ -148,10 +169,18 @@ def test_level_5_is_reached_by_the_sustained_level_rule(seeded):
 
 
 def test_scores_are_varied_and_plausible(seeded):
-    ratings = Counter(IndicatorRating.objects.filter(scored_competency__appraisal__state=State.COMPLETED).values_list("rating", flat=True))
+    ratings = Counter(
+        IndicatorRating.objects.filter(scored_competency__appraisal__state=State.COMPLETED).values_list(
+            "rating", flat=True
+        )
+    )
     assert ratings["consistently"] > ratings["partly"] > 0 and ratings["not_yet"] > 0
     assert IndicatorRating.objects.exclude(evidence="").count() > 50
-    scored = [row for row in ScoredCompetency.objects.filter(appraisal__state=State.COMPLETED) if row.achieved_level is not None]
+    scored = [
+        row
+        for row in ScoredCompetency.objects.filter(appraisal__state=State.COMPLETED)
+        if row.achieved_level is not None
+    ]
     relative = Counter(row.achieved_level - row.desired_level for row in scored)
     assert relative[0] > len(scored) / 2  # mostly at Desired
     assert relative[-1] and relative[1] and relative[-2]  # some at Entry, Exceptional and below entry
@@ -167,21 +196,36 @@ def test_scores_are_varied_and_plausible(seeded):
 def test_staff_has_completed_history_and_something_to_sign(seeded):
     states = {appraisal.cycle.name: appraisal.state for appraisal in appraisals_of("staff")}
     assert states == {
-        PAST[2023]: State.COMPLETED, PAST[2024]: State.COMPLETED, PAST[2025]: State.COMPLETED, CURRENT: State.AWAITING_SIGN_OFF
+        PAST[2023]: State.COMPLETED,
+        PAST[2024]: State.COMPLETED,
+        PAST[2025]: State.COMPLETED,
+        CURRENT: State.AWAITING_SIGN_OFF,
     }
 
 
 def test_the_manager_appraises_reports_in_several_states(seeded):
-    states = set(Appraisal.objects.filter(cycle__name=CURRENT, appraiser__user__username="manager").values_list("state", flat=True))
+    states = set(
+        Appraisal.objects.filter(cycle__name=CURRENT, appraiser__user__username="manager").values_list(
+            "state", flat=True
+        )
+    )
     assert len(states) >= 3
 
 
-@pytest.mark.parametrize("username, url, bound, shown", [
-    ("jo", "/my/history/", 16, ["Role change May 2025", "by the sustained-level rule", "Senior Service Coordinator"]),
-    ("head", "/team/?scope=line", 14, ["reports to Morgan Ellis", "Self-assessment", "Below entry"]),
-    ("manager", "/team/", 14, ["<strong>You</strong>", "Awaiting countersignature", "Exceptional"]),
-    ("hr", "/reports/?cycle=", 18, ["Cycle progress", "Standing against the role", "Staff below entry"]),
-])
+@pytest.mark.parametrize(
+    "username, url, bound, shown",
+    [
+        (
+            "jo",
+            "/my/history/",
+            16,
+            ["Role change May 2025", "by the sustained-level rule", "Senior Service Coordinator"],
+        ),
+        ("head", "/team/?scope=line", 14, ["reports to Morgan Ellis", "Self-assessment", "Below entry"]),
+        ("manager", "/team/", 14, ["<strong>You</strong>", "Awaiting countersignature", "Exceptional"]),
+        ("hr", "/reports/?cycle=", 18, ["Cycle progress", "Standing against the role", "Staff below entry"]),
+    ],
+)
 def test_the_demo_s_history_team_and_report_pages_show_its_story_in_bounded_queries(
     seeded, client, django_assert_max_num_queries, username, url, bound, shown
 ):

@@ -39,15 +39,26 @@ def test_it_creates_the_organisation_with_two_completed_cycles_and_an_open_one(s
         states = set(cycle.appraisals.values_list("state", flat=True))
         assert states == {State.COMPLETED}
     completed = Appraisal.objects.filter(cycle__in=cycles[:2])
-    assert not completed.filter(countersigned_at__isnull=True).exists() and not completed.filter(signed_off_by__isnull=True).exists()
+    assert (
+        not completed.filter(countersigned_at__isnull=True).exists()
+        and not completed.filter(signed_off_by__isnull=True).exists()
+    )
     # Every indicator of every completed window is rated; levels are derived; events are written.
     for appraisal in completed[:5]:
         window = {i for c in appraisal.competencies.all() for level in c.levels for i in level["indicators"]}
-        rated = set(IndicatorRating.objects.filter(scored_competency__appraisal=appraisal).exclude(rating="").values_list("indicator_id", flat=True))
+        rated = set(
+            IndicatorRating.objects.filter(scored_competency__appraisal=appraisal)
+            .exclude(rating="")
+            .values_list("indicator_id", flat=True)
+        )
         assert window and rated == window
         assert not appraisal.competencies.filter(derived_level__isnull=True).exists()
         assert list(appraisal.events.values_list("action", flat=True)) == [
-            "open", "submit self-assessment", "share", "sign off", "countersign"
+            "open",
+            "submit self-assessment",
+            "share",
+            "sign off",
+            "countersign",
         ]
     standings = {row.standing for row in ScoredCompetency.objects.with_standing().filter(appraisal__in=completed)}
     assert {Standing.ENTRY.value, Standing.DESIRED.value} <= standings
@@ -71,14 +82,25 @@ def test_the_seeded_pages_render_for_a_manager_and_the_benchmark_measures_them(s
         assert client.get(url).status_code == 200, url
     staff = StaffMember.objects.get(user__username="staff")
     assert client.get(reverse("person_history", args=[staff.pk])).status_code == 200
-    page_names = {"scoring page", "appraisal record", "my history", "team page", "organisation reports", "role profile page"}
+    page_names = {
+        "scoring page",
+        "appraisal record",
+        "my history",
+        "team page",
+        "organisation reports",
+        "role profile page",
+    }
     with benchmark_settings():
-        results = benchmark.run(size=30, repeat=2, pdf_repeat=1, only=page_names | {benchmark.OPEN_CYCLE}, out=lambda text: None)
+        results = benchmark.run(
+            size=30, repeat=2, pdf_repeat=1, only=page_names | {benchmark.OPEN_CYCLE}, out=lambda text: None
+        )
     rows = benchmark.save(results, tmp_path / "results.json")
     assert rows == json.loads((tmp_path / "results.json").read_text())
     assert {row["name"] for row in rows} == page_names | {benchmark.FLOOR, benchmark.PDF_FLOOR, benchmark.OPEN_CYCLE}
     for row in rows:
-        assert set(row) == {"name", "size", "queries", "median_ms", "ratio"} and row["size"] == 30 and row["median_ms"] > 0
+        assert (
+            set(row) == {"name", "size", "queries", "median_ms", "ratio"} and row["size"] == 30 and row["median_ms"] > 0
+        )
         if row["name"] in page_names:
             assert 0 < row["queries"] <= benchmark.MAX_QUERIES, row
             assert row["ratio"] > 1

@@ -13,7 +13,9 @@ def test_no_database_url_means_the_embedded_sqlite_database():
 
 
 def test_sqlite_urls_take_relative_and_absolute_paths():
-    assert parse_database_url("sqlite:///data/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path("/srv/app/data/x.sqlite3")
+    assert parse_database_url("sqlite:///data/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path(
+        "/srv/app/data/x.sqlite3"
+    )
     assert parse_database_url("sqlite:////tmp/x.sqlite3", base_dir=Path("/srv/app"))["NAME"] == Path("/tmp/x.sqlite3")  # noqa: S108 - a path being parsed, no file
 
 
@@ -28,16 +30,24 @@ def test_sqlite_waits_for_other_writers_and_lets_readers_carry_on():
 
 
 def test_postgres_urls_give_every_connection_detail():
-    config = parse_database_url("postgres://app:s%40cret@db.internal:5433/appraisals?sslmode=require", base_dir=Path("."))
+    config = parse_database_url(
+        "postgres://app:s%40cret@db.internal:5433/appraisals?sslmode=require", base_dir=Path(".")
+    )
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("appraisals", "app", "s@cret")
     assert (config["HOST"], config["PORT"]) == ("db.internal", "5433")
-    assert config["OPTIONS"] == {"sslmode": "require", "options": "-c join_collapse_limit=4 -c lock_timeout=10s", "connect_timeout": "10"}
+    assert config["OPTIONS"] == {
+        "sslmode": "require",
+        "options": "-c join_collapse_limit=4 -c lock_timeout=10s",
+        "connect_timeout": "10",
+    }
 
 
 def test_postgres_planner_options_in_the_url_come_after_the_app_s_own():
     config = parse_database_url("postgres://app@db/appraisals?options=-c%20join_collapse_limit%3D8", base_dir=Path("."))
-    assert config["OPTIONS"]["options"] == "-c join_collapse_limit=4 -c lock_timeout=10s -c join_collapse_limit=8"  # the last one wins
+    assert (
+        config["OPTIONS"]["options"] == "-c join_collapse_limit=4 -c lock_timeout=10s -c join_collapse_limit=8"
+    )  # the last one wins
 
 
 def test_the_suite_s_database_connection_has_the_planner_setting_when_it_is_postgresql(django_db_blocker):

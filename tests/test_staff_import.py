@@ -63,10 +63,17 @@ def test_confirming_a_good_file_creates_everyone_with_history_and_audit_entries(
     assert response.status_code == 302 and response.url == reverse("staff_list")
     assert "Imported 3 people" in client.get(response.url).content.decode()
 
-    kofi, alex, jess = (StaffMember.objects.get(user__email=f"{name}@example.org") for name in ("kofi.mensah", "alex.de.souza", "jess.hill"))
+    kofi, alex, jess = (
+        StaffMember.objects.get(user__email=f"{name}@example.org")
+        for name in ("kofi.mensah", "alex.de.souza", "jess.hill")
+    )
     assert (alex.user.first_name, alex.user.last_name, alex.user.username) == ("Alex de", "Souza", "alex.de.souza")
     assert not kofi.user.has_usable_password()
-    assert (kofi.role_profile.slug, kofi.role_profile_since, kofi.line_manager) == ("housing-worker", datetime.date(2025, 9, 1), alex)
+    assert (kofi.role_profile.slug, kofi.role_profile_since, kofi.line_manager) == (
+        "housing-worker",
+        datetime.date(2025, 9, 1),
+        alex,
+    )
     assert (alex.role_profile.slug, alex.role_profile_since, alex.line_manager) == (
         "night-senior-support-worker",
         datetime.date(2024, 4, 1),
@@ -74,9 +81,9 @@ def test_confirming_a_good_file_creates_everyone_with_history_and_audit_entries(
     )
     assert (jess.role_profile.slug, jess.line_manager) == ("recovery-coach-somerset", None)
 
-    assert list(RoleAssignment.objects.filter(staff_member=kofi).values_list("role_profile__slug", "since", "recorded_by")) == [
-        ("housing-worker", datetime.date(2025, 9, 1), hr.pk)
-    ]
+    assert list(
+        RoleAssignment.objects.filter(staff_member=kofi).values_list("role_profile__slug", "since", "recorded_by")
+    ) == [("housing-worker", datetime.date(2025, 9, 1), hr.pk)]
     assert list(LineManagerAssignment.objects.filter(staff_member=kofi).values_list("line_manager", "since")) == [
         (alex.pk, datetime.date(2025, 9, 1))
     ]
@@ -170,7 +177,10 @@ def test_an_email_taken_between_preview_and_confirm_stops_the_whole_import(clien
         (b"  \n\n", "The file is empty."),
         (b"name,email,role\nA B,a@example.org,housing-worker\n", "The first line must be exactly"),
         (HEADER.encode(), "The file has a header line but nobody in it."),
-        ((HEADER + "Zoë Brontë,zoe@example.org,housing-worker,,2025-01-06\n").encode("latin-1"), "The file is not UTF-8 text"),
+        (
+            (HEADER + "Zoë Brontë,zoe@example.org,housing-worker,,2025-01-06\n").encode("latin-1"),
+            "The file is not UTF-8 text",
+        ),
         (HEADER.encode() + b"A B,a@example.org,housing-worker,,2025-01-06\n" * 25_000, "the limit is 1 MB"),
     ],
     ids=["empty", "blank", "wrong-header", "header-only", "not-utf-8", "too-large"],
@@ -236,7 +246,9 @@ def test_a_line_of_management_a_thousand_people_deep_is_imported_managers_first(
     assert response.status_code == 302 and response.url == reverse("staff_list")
     people = {
         member.user.email: member
-        for member in StaffMember.objects.filter(user__email__endswith="@example.org").select_related("user", "line_manager__user")
+        for member in StaffMember.objects.filter(user__email__endswith="@example.org").select_related(
+            "user", "line_manager__user"
+        )
     }
     assert len(people) == 1000
     assert people["p999@example.org"].line_manager is None
@@ -263,7 +275,9 @@ def test_a_loop_of_a_thousand_line_managers_is_found_quickly_and_named_briefly(h
     assert errors["outside@example.org"] == []  # managed by someone in the loop, but not in it
     for number in range(1000):
         (message,) = errors[f"p{number}@example.org"]
-        assert message.startswith(f"The line managers in this file go round in a loop of 1,000 people: p{number}@example.org → ")
+        assert message.startswith(
+            f"The line managers in this file go round in a loop of 1,000 people: p{number}@example.org → "
+        )
         assert message.endswith(f" → p{number}@example.org.")
         assert len(message) < 300  # not a thousand addresses on each of a thousand rows
 
@@ -304,13 +318,32 @@ def written(emails: list[str], audit_after: int) -> dict:
     email_of = {member.pk: member.user.email for member in members}
     return {
         "logins": [
-            (u.username, u.first_name, u.last_name, u.email, u.is_active, u.is_staff, u.is_superuser, u.has_usable_password(),
-             u.password.startswith("!"), u.last_login, u.groups.count())
+            (
+                u.username,
+                u.first_name,
+                u.last_name,
+                u.email,
+                u.is_active,
+                u.is_staff,
+                u.is_superuser,
+                u.has_usable_password(),
+                u.password.startswith("!"),
+                u.last_login,
+                u.groups.count(),
+            )
             for u in users
         ],
         "records": [
-            (m.user.email, m.service_id, m.job_title, m.role_profile_id, m.role_profile_since,
-             m.line_manager.user.email if m.line_manager else None, m.line_manager_since, m.left_on)
+            (
+                m.user.email,
+                m.service_id,
+                m.job_title,
+                m.role_profile_id,
+                m.role_profile_since,
+                m.line_manager.user.email if m.line_manager else None,
+                m.line_manager_since,
+                m.left_on,
+            )
             for m in members
         ],
         "roles": [
@@ -318,11 +351,26 @@ def written(emails: list[str], audit_after: int) -> dict:
             for a in RoleAssignment.objects.filter(staff_member__in=members).order_by("pk")
         ],
         "line managers": [
-            (email_of[a.staff_member_id], a.line_manager.user.email if a.line_manager else None, a.since, a.recorded_by_id)
-            for a in LineManagerAssignment.objects.filter(staff_member__in=members).select_related("line_manager__user").order_by("pk")
+            (
+                email_of[a.staff_member_id],
+                a.line_manager.user.email if a.line_manager else None,
+                a.since,
+                a.recorded_by_id,
+            )
+            for a in LineManagerAssignment.objects.filter(staff_member__in=members)
+            .select_related("line_manager__user")
+            .order_by("pk")
         ],
         "audit": [
-            (e.actor_id, e.action, e.object_type, e.object_id == str(e.person_id), e.object_repr, email_of[e.person_id], e.changes)
+            (
+                e.actor_id,
+                e.action,
+                e.object_type,
+                e.object_id == str(e.person_id),
+                e.object_repr,
+                email_of[e.person_id],
+                e.changes,
+            )
             for e in AuditEntry.objects.filter(pk__gt=audit_after, person__in=members).order_by("pk")
         ],
     }
@@ -357,8 +405,14 @@ def test_an_import_writes_what_adding_each_person_in_turn_would(hr, manager):
             row = preview.rows[line - 2]
             manager_of_row = added[row.manager_row.line] if row.manager_row else row.manager
             added[line] = create_staff_member(
-                by=hr, first_name=row.first_name, last_name=row.last_name, email=row.email, role_profile=row.role_profile,
-                role_since=row.start_date, line_manager=manager_of_row, manager_since=row.start_date if manager_of_row else None,
+                by=hr,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                role_profile=row.role_profile,
+                role_since=row.start_date,
+                line_manager=manager_of_row,
+                manager_since=row.start_date if manager_of_row else None,
             )
         one_by_one = written(emails, mark)
         raise Undo
@@ -366,7 +420,14 @@ def test_an_import_writes_what_adding_each_person_in_turn_would(hr, manager):
 
     people = import_staff(by=hr, csv_text=text)
     assert written(emails, mark) == one_by_one
-    assert [person.user.username for person in people] == ["sam.jones4", "obrien", "sam.jones2", "bo", "zoe+cruz", "sam.jones5"]
+    assert [person.user.username for person in people] == [
+        "sam.jones4",
+        "obrien",
+        "sam.jones2",
+        "bo",
+        "zoe+cruz",
+        "sam.jones5",
+    ]
     assert [person.user.email for person in people] == emails  # in the file's order
     summary = AuditEntry.objects.filter(pk__gt=mark).order_by("pk").last()
     assert (summary.action, summary.changes["count"], summary.changes["names"][0]) == ("import", 6, "Sam Jones")
@@ -387,15 +448,60 @@ FIELD_LIMITS = [
     pytest.param(f"First {'L' * 150}", "long.last@example.org", None, id="last-name-150"),
     pytest.param("Ada Lovelace", email_of_length(254), None, id="email-254"),
     pytest.param("Zoë Brontë-Ōtsuka", "zoe@example.org", None, id="accented"),
-    pytest.param(f"{'F' * 151} Last", "f@example.org", "The first name is 151 characters long; the limit is 150.", id="first-name-151"),
-    pytest.param(f"First {'L' * 151}", "l@example.org", "The last name is 151 characters long; the limit is 150.", id="last-name-151"),
-    pytest.param("Ada Lovelace", email_of_length(255), "The email address is 255 characters long; the limit is 254.", id="email-255"),
-    pytest.param("Ada Lovelace", email_of_length(312), "The email address is 312 characters long; the limit is 254.", id="email-312"),
-    pytest.param("Ad\x00a Lovelace", "ada@example.org", "The first name contains a control character (U+0000)", id="nul-in-first-name"),
-    pytest.param("Ada Love\x00lace", "ada@example.org", "The last name contains a control character (U+0000)", id="nul-in-last-name"),
-    pytest.param("Ada Lovelace", "ada\x00@example.org", "The email address contains a control character (U+0000)", id="nul-in-email"),
-    pytest.param("Ada Love\x07lace", "ada@example.org", "The last name contains a control character (U+0007)", id="bell-in-last-name"),
-    pytest.param("Ada Lovelace\x7f", "ada@example.org", "The last name contains a control character (U+007F)", id="delete-in-last-name"),
+    pytest.param(
+        f"{'F' * 151} Last",
+        "f@example.org",
+        "The first name is 151 characters long; the limit is 150.",
+        id="first-name-151",
+    ),
+    pytest.param(
+        f"First {'L' * 151}",
+        "l@example.org",
+        "The last name is 151 characters long; the limit is 150.",
+        id="last-name-151",
+    ),
+    pytest.param(
+        "Ada Lovelace",
+        email_of_length(255),
+        "The email address is 255 characters long; the limit is 254.",
+        id="email-255",
+    ),
+    pytest.param(
+        "Ada Lovelace",
+        email_of_length(312),
+        "The email address is 312 characters long; the limit is 254.",
+        id="email-312",
+    ),
+    pytest.param(
+        "Ad\x00a Lovelace",
+        "ada@example.org",
+        "The first name contains a control character (U+0000)",
+        id="nul-in-first-name",
+    ),
+    pytest.param(
+        "Ada Love\x00lace",
+        "ada@example.org",
+        "The last name contains a control character (U+0000)",
+        id="nul-in-last-name",
+    ),
+    pytest.param(
+        "Ada Lovelace",
+        "ada\x00@example.org",
+        "The email address contains a control character (U+0000)",
+        id="nul-in-email",
+    ),
+    pytest.param(
+        "Ada Love\x07lace",
+        "ada@example.org",
+        "The last name contains a control character (U+0007)",
+        id="bell-in-last-name",
+    ),
+    pytest.param(
+        "Ada Lovelace\x7f",
+        "ada@example.org",
+        "The last name contains a control character (U+007F)",
+        id="delete-in-last-name",
+    ),
 ]
 
 
@@ -437,4 +543,6 @@ def test_a_control_character_in_a_line_managers_email_is_reported_not_looked_up(
     response = upload(client, text)
     assert response.status_code == 200
     (row,) = response.context["preview"].rows
-    assert row.errors == ["No one working here or in this file has the email boss\x00@example.org, given as the line manager."]
+    assert row.errors == [
+        "No one working here or in this file has the email boss\x00@example.org, given as the line manager."
+    ]

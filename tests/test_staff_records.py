@@ -29,7 +29,9 @@ def url_for(name, member=None):
 
 def field_error(response, field) -> str:
     """The error shown right below a form field (empty if none)."""
-    match = re.search(rf'<div id="id_{field}_error" class="invalid-feedback">(.*?)</div>', response.content.decode(), re.S)
+    match = re.search(
+        rf'<div id="id_{field}_error" class="invalid-feedback">(.*?)</div>', response.content.decode(), re.S
+    )
     return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
 
 
@@ -41,7 +43,11 @@ def snapshot():
         RoleAssignment.objects.count(),
         LineManagerAssignment.objects.count(),
         AuditEntry.objects.count(),
-        list(StaffMember.objects.order_by("pk").values_list("role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on")),
+        list(
+            StaffMember.objects.order_by("pk").values_list(
+                "role_profile", "role_profile_since", "line_manager", "line_manager_since", "left_on"
+            )
+        ),
     )
 
 
@@ -94,7 +100,13 @@ def test_every_staff_page_is_refused_to_people_who_are_not_hr_admins(client, req
 def test_posting_to_a_staff_form_is_refused_to_people_who_are_not_hr_admins(client, request, who, name, staff):
     before = snapshot()
     client.force_login(request.getfixturevalue(who))
-    data = {"first_name": "X", "last_name": "Y", "email": "x@example.org", "left_on": "2025-01-01", "since": "2030-01-01"}
+    data = {
+        "first_name": "X",
+        "last_name": "Y",
+        "email": "x@example.org",
+        "left_on": "2025-01-01",
+        "since": "2030-01-01",
+    }
     assert client.post(url_for(name, staff.staff_member), data).status_code == 403
     assert snapshot() == before
 
@@ -226,9 +238,15 @@ def test_hr_adds_a_person_with_a_role_and_a_line_manager(client, hr, manager):
     user = member.user
     assert (user.first_name, user.last_name, user.username) == ("Ola", "Nowak", "ola.nowak")
     assert not user.has_usable_password()
-    assert (member.service, member.role_profile.slug, member.role_profile_since) == (service, "housing-worker", datetime.date(2025, 9, 1))
+    assert (member.service, member.role_profile.slug, member.role_profile_since) == (
+        service,
+        "housing-worker",
+        datetime.date(2025, 9, 1),
+    )
     assert (member.line_manager, member.line_manager_since) == (manager.staff_member, datetime.date(2025, 9, 1))
-    assert list(member.role_history.values_list("role_profile__slug", "since")) == [("housing-worker", datetime.date(2025, 9, 1))]
+    assert list(member.role_history.values_list("role_profile__slug", "since")) == [
+        ("housing-worker", datetime.date(2025, 9, 1))
+    ]
     assert list(member.manager_history.values_list("line_manager", "recorded_by")) == [(manager.staff_member.pk, hr.pk)]
     entry = AuditEntry.objects.get(person=member)
     assert (entry.action, entry.actor, entry.changes["role_profile"]) == ("create", hr, "Housing Worker")
@@ -254,7 +272,9 @@ def test_the_new_persons_login_is_made_unique(hr):
         ({"manager_since": "31/31/2025"}, "manager_since", "Enter a valid date."),
     ],
 )
-def test_adding_a_person_with_bad_input_says_why_next_to_the_field_and_saves_nothing(client, hr, manager, staff, changes, field, message):
+def test_adding_a_person_with_bad_input_says_why_next_to_the_field_and_saves_nothing(
+    client, hr, manager, staff, changes, field, message
+):
     staff.email = "staff@example.org"
     staff.save()
     client.force_login(hr)
@@ -311,7 +331,9 @@ def test_a_person_is_given_names_and_an_email_as_long_as_their_record_stores(hr,
 def test_a_control_character_typed_into_a_name_is_refused_next_to_the_field(client, hr):
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_create"), {"first_name": "Ol\x07a", "last_name": "Nowak", "email": "ola@example.org"})
+    response = client.post(
+        reverse("staff_create"), {"first_name": "Ol\x07a", "last_name": "Nowak", "email": "ola@example.org"}
+    )
     assert response.status_code == 200
     assert "The first name contains a control character (U+0007)" in field_error(response, "first_name")
     assert snapshot() == before
@@ -323,13 +345,24 @@ def test_a_person_who_has_left_cannot_be_chosen_as_line_manager(client, hr, mana
     before = snapshot()
     response = client.post(
         reverse("staff_create"),
-        {"first_name": "Ola", "last_name": "Nowak", "email": "ola@example.org", "line_manager": staff.staff_member.pk, "manager_since": "2025-09-01"},
+        {
+            "first_name": "Ola",
+            "last_name": "Nowak",
+            "email": "ola@example.org",
+            "line_manager": staff.staff_member.pk,
+            "manager_since": "2025-09-01",
+        },
     )
     assert "Select a valid choice" in field_error(response, "line_manager")
     assert snapshot() == before
     with pytest.raises(ValidationError) as refused:
         create_staff_member(
-            by=hr, first_name="Ola", last_name="Nowak", email="ola@example.org", line_manager=staff.staff_member, manager_since=datetime.date(2025, 9, 1)
+            by=hr,
+            first_name="Ola",
+            last_name="Nowak",
+            email="ola@example.org",
+            line_manager=staff.staff_member,
+            manager_since=datetime.date(2025, 9, 1),
         )
     assert "left on 31 January 2024" in refused.value.message_dict["line_manager"][0]
 
@@ -340,12 +373,22 @@ def test_hr_edits_a_persons_details(client, hr, staff):
     service = Service.objects.create(name="Night Support, Bristol")
     response = client.post(
         reverse("staff_edit", args=[member.pk]),
-        {"first_name": "Samantha", "last_name": "Taylor", "email": "sam.taylor@example.org", "service": service.pk, "job_title": ""},
+        {
+            "first_name": "Samantha",
+            "last_name": "Taylor",
+            "email": "sam.taylor@example.org",
+            "service": service.pk,
+            "job_title": "",
+        },
     )
     assert response.status_code == 302
     member.refresh_from_db()
     member.user.refresh_from_db()
-    assert (member.user.get_full_name(), member.user.email, member.service) == ("Samantha Taylor", "sam.taylor@example.org", service)
+    assert (member.user.get_full_name(), member.user.email, member.service) == (
+        "Samantha Taylor",
+        "sam.taylor@example.org",
+        service,
+    )
     entry = AuditEntry.objects.get(person=member, action="edit")
     assert entry.changes["first_name"] == ["Staff", "Samantha"]
     assert entry.changes["service"] == ["Supported Housing, Bristol", "Night Support, Bristol"]
@@ -388,11 +431,15 @@ def test_an_edit_to_an_email_someone_else_has_is_refused(client, hr, staff, mana
 def test_a_new_role_from_a_date_keeps_the_old_one_in_the_history(client, hr, newcomer):
     client.force_login(hr)
     response = client.post(
-        reverse("staff_assign_role", args=[newcomer.pk]), {"role_profile": profile("night-senior-support-worker").pk, "since": "2025-10-06"}
+        reverse("staff_assign_role", args=[newcomer.pk]),
+        {"role_profile": profile("night-senior-support-worker").pk, "since": "2025-10-06"},
     )
     assert response.status_code == 302
     newcomer.refresh_from_db()
-    assert (newcomer.role_profile.slug, newcomer.role_profile_since) == ("night-senior-support-worker", datetime.date(2025, 10, 6))
+    assert (newcomer.role_profile.slug, newcomer.role_profile_since) == (
+        "night-senior-support-worker",
+        datetime.date(2025, 10, 6),
+    )
     history = list(newcomer.role_history.values_list("role_profile__slug", "since"))
     assert history == [
         ("support-worker-supported-housing", datetime.date(2023, 5, 1)),
@@ -410,7 +457,10 @@ def test_a_new_role_from_a_date_keeps_the_old_one_in_the_history(client, hr, new
 def test_a_role_cannot_start_before_the_current_one(client, hr, newcomer):
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_assign_role", args=[newcomer.pk]), {"role_profile": profile("housing-worker").pk, "since": "2023-04-30"})
+    response = client.post(
+        reverse("staff_assign_role", args=[newcomer.pk]),
+        {"role_profile": profile("housing-worker").pk, "since": "2023-04-30"},
+    )
     assert response.status_code == 200
     assert "held since 1 May 2023" in field_error(response, "since")
     assert snapshot() == before
@@ -420,7 +470,8 @@ def test_the_role_held_already_is_not_assigned_again(client, hr, newcomer):
     client.force_login(hr)
     before = snapshot()
     response = client.post(
-        reverse("staff_assign_role", args=[newcomer.pk]), {"role_profile": profile("support-worker-supported-housing").pk, "since": "2025-01-01"}
+        reverse("staff_assign_role", args=[newcomer.pk]),
+        {"role_profile": profile("support-worker-supported-housing").pk, "since": "2025-01-01"},
     )
     assert "already holds this role profile" in field_error(response, "role_profile")
     assert snapshot() == before
@@ -431,7 +482,9 @@ def test_a_role_profile_with_no_published_version_cannot_be_assigned(client, hr,
     RoleProfileVersion.objects.create(role_profile=draft_only, number=1, title="Peer Mentor")
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_assign_role", args=[newcomer.pk]), {"role_profile": draft_only.pk, "since": "2025-01-01"})
+    response = client.post(
+        reverse("staff_assign_role", args=[newcomer.pk]), {"role_profile": draft_only.pk, "since": "2025-01-01"}
+    )
     assert "Select a valid choice" in field_error(response, "role_profile")
     assert "Peer Mentor" not in response.content.decode()  # not offered
     with pytest.raises(ValidationError) as refused:
@@ -442,12 +495,21 @@ def test_a_role_profile_with_no_published_version_cannot_be_assigned(client, hr,
 
 def test_a_new_line_manager_from_a_date_keeps_the_old_one_in_the_history(client, hr, newcomer, manager, other_manager):
     client.force_login(hr)
-    response = client.post(reverse("staff_assign_manager", args=[newcomer.pk]), {"manager": other_manager.staff_member.pk, "since": "2025-03-03"})
+    response = client.post(
+        reverse("staff_assign_manager", args=[newcomer.pk]),
+        {"manager": other_manager.staff_member.pk, "since": "2025-03-03"},
+    )
     assert response.status_code == 302
     newcomer.refresh_from_db()
-    assert (newcomer.line_manager, newcomer.line_manager_since) == (other_manager.staff_member, datetime.date(2025, 3, 3))
+    assert (newcomer.line_manager, newcomer.line_manager_since) == (
+        other_manager.staff_member,
+        datetime.date(2025, 3, 3),
+    )
     history = list(newcomer.manager_history.values_list("line_manager", "since"))
-    assert history == [(manager.staff_member.pk, datetime.date(2023, 5, 1)), (other_manager.staff_member.pk, datetime.date(2025, 3, 3))]
+    assert history == [
+        (manager.staff_member.pk, datetime.date(2023, 5, 1)),
+        (other_manager.staff_member.pk, datetime.date(2025, 3, 3)),
+    ]
     entry = AuditEntry.objects.get(person=newcomer, action="assign line manager")
     assert entry.changes["line_manager"] == ["Manager Example", "Other Manager Example"]
     page = client.get(reverse("staff_detail", args=[newcomer.pk])).content.decode()
@@ -466,7 +528,10 @@ def test_nobody_can_be_recorded_as_line_manager_from_a_date(client, hr, newcomer
 def test_a_line_manager_cannot_start_before_the_current_one(client, hr, newcomer, other_manager):
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_assign_manager", args=[newcomer.pk]), {"manager": other_manager.staff_member.pk, "since": "2022-12-31"})
+    response = client.post(
+        reverse("staff_assign_manager", args=[newcomer.pk]),
+        {"manager": other_manager.staff_member.pk, "since": "2022-12-31"},
+    )
     assert "recorded from 1 May 2023" in field_error(response, "since")
     assert snapshot() == before
 
@@ -475,7 +540,10 @@ def test_a_line_management_loop_is_refused(client, hr, manager, staff):
     """The manager's own report cannot become the manager's line manager."""
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_assign_manager", args=[manager.staff_member.pk]), {"manager": staff.staff_member.pk, "since": "2025-03-03"})
+    response = client.post(
+        reverse("staff_assign_manager", args=[manager.staff_member.pk]),
+        {"manager": staff.staff_member.pk, "since": "2025-03-03"},
+    )
     assert response.status_code == 200
     assert "cannot be their own line manager, directly or further up the line" in field_error(response, "manager")
     assert snapshot() == before
@@ -502,7 +570,10 @@ def test_someone_who_has_left_cannot_become_a_line_manager(client, hr, newcomer,
     mark_leaver(by=hr, member=other_staff.staff_member, left_on=datetime.date(2024, 6, 30))
     client.force_login(hr)
     before = snapshot()
-    response = client.post(reverse("staff_assign_manager", args=[newcomer.pk]), {"manager": other_staff.staff_member.pk, "since": "2025-03-03"})
+    response = client.post(
+        reverse("staff_assign_manager", args=[newcomer.pk]),
+        {"manager": other_staff.staff_member.pk, "since": "2025-03-03"},
+    )
     assert "Select a valid choice" in field_error(response, "manager")
     with pytest.raises(ValidationError) as refused:
         assign_line_manager(by=hr, member=newcomer, manager=other_staff.staff_member, since=datetime.date(2025, 3, 3))
@@ -587,6 +658,14 @@ def test_the_demo_people_have_their_history_once_however_often_it_is_seeded():
     assert list(jo.manager_history.values_list("line_manager__user__username", flat=True)) == ["manager", "head"]
     for member in StaffMember.objects.all():
         role = member.role_history.last()
-        assert (role.role_profile_id, role.since) == (member.role_profile_id, member.role_profile_since) if role else member.role_profile_id is None
+        assert (
+            (role.role_profile_id, role.since) == (member.role_profile_id, member.role_profile_since)
+            if role
+            else member.role_profile_id is None
+        )
         manager = member.manager_history.last()
-        assert (manager.line_manager_id, manager.since) == (member.line_manager_id, member.line_manager_since) if manager else member.line_manager_id is None
+        assert (
+            (manager.line_manager_id, manager.since) == (member.line_manager_id, member.line_manager_since)
+            if manager
+            else member.line_manager_id is None
+        )

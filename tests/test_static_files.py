@@ -60,7 +60,9 @@ def test_a_hashed_file_is_cached_for_years_and_sent_compressed_to_a_browser_that
 
 
 def test_a_browser_that_accepts_brotli_gets_brotli(client):
-    brotli = pytest.importorskip("brotli")  # WhiteNoise makes Brotli copies when it is installed (WeasyPrint's font tools bring it)
+    brotli = pytest.importorskip(
+        "brotli"
+    )  # WhiteNoise makes Brotli copies when it is installed (WeasyPrint's font tools bring it)
     response = client.get(static("css/app.css"), headers={"Accept-Encoding": "gzip, deflate, br"})
     assert response.status_code == 200 and response["Content-Encoding"] == "br"
     assert brotli.decompress(body(response)) == source("css/app.css")

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.django_db
 
 def open_cycle_due(hr, *, due_on, self_assessment=True):
     cycle = cycles.create_cycle(
-        by=fresh(hr), name="Annual appraisal 2026", period_start=datetime.date(2025, 4, 1), period_end=datetime.date(2026, 3, 31),
-        due_on=due_on, self_assessment=self_assessment,
+        by=fresh(hr),
+        name="Annual appraisal 2026",
+        period_start=datetime.date(2025, 4, 1),
+        period_end=datetime.date(2026, 3, 31),
+        due_on=due_on,
+        self_assessment=self_assessment,
     )
     return cycles.open_cycle(by=fresh(hr), cycle=cycle) or cycle
 
@@ -72,8 +76,12 @@ def test_the_grid_shows_the_latest_level_against_the_current_role_s_window(clien
     assert member_row(team, struggling).below_entry == 1
     client.force_login(manager)
     page = client.get(reverse("team")).content.decode()
-    assert '<span class="standing standing-below_entry"><span class="standing-level">1</span> Below entry</span>' in page
-    assert '<span class="standing standing-exceptional"><span class="standing-level">5</span> Exceptional</span>' in page
+    assert (
+        '<span class="standing standing-below_entry"><span class="standing-level">1</span> Below entry</span>' in page
+    )
+    assert (
+        '<span class="standing standing-exceptional"><span class="standing-level">5</span> Exceptional</span>' in page
+    )
     assert reverse("person_history", args=[staff.staff_member.pk]) in page
 
 
@@ -84,7 +92,8 @@ def test_a_competency_outside_a_person_s_role_is_marked_not_in_the_role(hr, mana
     for member in team.members:
         assert len(member.cells) == len(team.competencies)
     required = {
-        name: [cell.required for cell in member_row(team, user).cells] for name, user in (("staff", staff), ("night", night))
+        name: [cell.required for cell in member_row(team, user).cells]
+        for name, user in (("staff", staff), ("night", night))
     }
     assert required["staff"] != required["night"]  # two roles, two windows: each column says whether it applies
     assert {cell.words for cell in member_row(team, staff).cells if cell.required} == {"Not appraised yet"}
@@ -93,7 +102,9 @@ def test_a_competency_outside_a_person_s_role_is_marked_not_in_the_role(hr, mana
 
 def test_the_line_view_adds_people_further_down(client, hr, manager, staff, other_staff):
     head = make_person("head", role=None)
-    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member, line_manager_since=datetime.date(2023, 1, 1))
+    StaffMember.objects.filter(user=manager).update(
+        line_manager=head.staff_member, line_manager_since=datetime.date(2023, 1, 1)
+    )
     open_appraisal(hr, staff, year=2026)
     client.force_login(head)
     direct = client.get(reverse("team")).content.decode()
@@ -111,7 +122,10 @@ def test_another_cycle_can_be_chosen_and_an_unknown_one_is_said(client, hr, mana
     page = client.get(reverse("team")).content.decode()
     assert '<h2 class="h4" id="appraisals-heading">Annual appraisal 2026</h2>' in page
     page = client.get(reverse("team") + f"?cycle={earlier.cycle_id}").content.decode()
-    assert '<h2 class="h4" id="appraisals-heading">Annual appraisal 2025</h2>' in page and "1 of 1</strong> completed" in page
+    assert (
+        '<h2 class="h4" id="appraisals-heading">Annual appraisal 2025</h2>' in page
+        and "1 of 1</strong> completed" in page
+    )
     page = client.get(reverse("team") + "?cycle=nonsense").content.decode()
     assert "There is no such opened cycle; showing Annual appraisal 2026." in page
 
@@ -121,7 +135,9 @@ def test_the_team_page_asks_anonymous_visitors_to_log_in(client):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-def test_the_team_page_makes_as_many_queries_for_a_big_team_as_for_a_small_one(client, hr, manager, staff, django_assert_max_num_queries):
+def test_the_team_page_makes_as_many_queries_for_a_big_team_as_for_a_small_one(
+    client, hr, manager, staff, django_assert_max_num_queries
+):
     client.force_login(manager)
     urls = [reverse("team"), reverse("team") + f"?scope={LINE}"]
     open_appraisal(hr, staff, year=2024)
@@ -135,7 +151,9 @@ def test_the_team_page_makes_as_many_queries_for_a_big_team_as_for_a_small_one(c
     latest = open_appraisal(hr, staff, year=2026, self_assessment=True).cycle
     reviewed = Appraisal.objects.get(cycle=latest, staff_member__user__username="second")
     rate(workflow.begin_review(by=fresh(manager), appraisal=reviewed), manager)
-    finished = workflow.begin_review(by=fresh(manager), appraisal=Appraisal.objects.get(cycle=latest, staff_member__user__username="third"))
+    finished = workflow.begin_review(
+        by=fresh(manager), appraisal=Appraisal.objects.get(cycle=latest, staff_member__user__username="third")
+    )
     complete(finished, manager=manager, staff=finished.staff_member.user)
     states = set(Appraisal.objects.filter(cycle=latest).values_list("state", flat=True))
     assert {"self_assessment", "manager_review", "completed"} <= states

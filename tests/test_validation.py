@@ -20,7 +20,9 @@ def version():
 
 
 def requirement(version, slug, entry_level):
-    return RoleRequirement(version=version, competency=Competency.objects.get(slug=slug), position=99, entry_level=entry_level)
+    return RoleRequirement(
+        version=version, competency=Competency.objects.get(slug=slug), position=99, entry_level=entry_level
+    )
 
 
 def test_a_window_must_cover_levels_the_competency_defines(version):

@@ -10,7 +10,9 @@ def test_a_window_is_three_named_levels_from_its_entry_level():
     assert [name for name, _ in window_levels(1)] == list(WINDOW_NAMES)
 
 
-@pytest.mark.parametrize("level, name", [(0, None), (1, None), (2, "Entry"), (3, "Desired"), (4, "Exceptional"), (5, None)])
+@pytest.mark.parametrize(
+    "level, name", [(0, None), (1, None), (2, "Entry"), (3, "Desired"), (4, "Exceptional"), (5, None)]
+)
 def test_each_level_of_the_window_has_its_name_and_none_outside_it(level, name):
     assert window_name(level, 2) == name
 

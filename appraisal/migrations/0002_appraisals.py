@@ -7,150 +7,343 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('appraisal', '0001_initial'),
-        ('competencies', '0002_retire_competencies_and_levels'),
-        ('roles', '0001_initial'),
+        ("appraisal", "0001_initial"),
+        ("competencies", "0002_retire_competencies_and_levels"),
+        ("roles", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AppraisalCycle',
+            name="AppraisalCycle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(error_messages={'unique': 'A cycle with this name already exists.'}, max_length=120, unique=True)),
-                ('period_start', models.DateField(help_text='First day of the year under review.')),
-                ('period_end', models.DateField(help_text='Last day of the year under review: the date the records speak to.')),
-                ('due_on', models.DateField(help_text='When appraisals should be completed.', verbose_name='due date')),
-                ('self_assessment', models.BooleanField(default=True, help_text='Staff rate themselves against the indicators before their manager does.', verbose_name='staff self-assess first')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        error_messages={"unique": "A cycle with this name already exists."}, max_length=120, unique=True
+                    ),
+                ),
+                ("period_start", models.DateField(help_text="First day of the year under review.")),
+                (
+                    "period_end",
+                    models.DateField(help_text="Last day of the year under review: the date the records speak to."),
+                ),
+                ("due_on", models.DateField(help_text="When appraisals should be completed.", verbose_name="due date")),
+                (
+                    "self_assessment",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Staff rate themselves against the indicators before their manager does.",
+                        verbose_name="staff self-assess first",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-period_end', 'name'],
+                "ordering": ["-period_end", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Appraisal',
+            name="Appraisal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('self_assessment', 'Self-assessment'), ('manager_review', 'Manager review'), ('awaiting_sign_off', 'Shared, awaiting sign-off'), ('awaiting_countersign', 'Awaiting countersignature'), ('completed', 'Completed')], db_index=True, max_length=24)),
-                ('revision', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('self_assessment_comments', models.TextField(blank=True, verbose_name='your comments on the year')),
-                ('meeting_date', models.DateField(blank=True, null=True)),
-                ('objectives', models.TextField(blank=True, verbose_name='objectives for the next year')),
-                ('development_plan', models.TextField(blank=True)),
-                ('manager_comments', models.TextField(blank=True, verbose_name='overall comments')),
-                ('shared_at', models.DateTimeField(blank=True, null=True)),
-                ('staff_comments', models.TextField(blank=True, verbose_name='comments')),
-                ('staff_agrees', models.BooleanField(blank=True, help_text='Empty until signed off; False records disagreement.', null=True)),
-                ('signed_off_at', models.DateTimeField(blank=True, null=True)),
-                ('countersign_comments', models.TextField(blank=True, verbose_name='countersignature comments')),
-                ('countersigned_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('appraiser', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals_to_conduct', to='roles.staffmember')),
-                ('countersigned_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('role_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals', to='roles.roleprofileversion')),
-                ('signed_off_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals', to='roles.staffmember')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('cycle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals', to='appraisal.appraisalcycle')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("self_assessment", "Self-assessment"),
+                            ("manager_review", "Manager review"),
+                            ("awaiting_sign_off", "Shared, awaiting sign-off"),
+                            ("awaiting_countersign", "Awaiting countersignature"),
+                            ("completed", "Completed"),
+                        ],
+                        db_index=True,
+                        max_length=24,
+                    ),
+                ),
+                ("revision", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("self_assessment_comments", models.TextField(blank=True, verbose_name="your comments on the year")),
+                ("meeting_date", models.DateField(blank=True, null=True)),
+                ("objectives", models.TextField(blank=True, verbose_name="objectives for the next year")),
+                ("development_plan", models.TextField(blank=True)),
+                ("manager_comments", models.TextField(blank=True, verbose_name="overall comments")),
+                ("shared_at", models.DateTimeField(blank=True, null=True)),
+                ("staff_comments", models.TextField(blank=True, verbose_name="comments")),
+                (
+                    "staff_agrees",
+                    models.BooleanField(
+                        blank=True, help_text="Empty until signed off; False records disagreement.", null=True
+                    ),
+                ),
+                ("signed_off_at", models.DateTimeField(blank=True, null=True)),
+                ("countersign_comments", models.TextField(blank=True, verbose_name="countersignature comments")),
+                ("countersigned_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appraiser",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appraisals_to_conduct",
+                        to="roles.staffmember",
+                    ),
+                ),
+                (
+                    "countersigned_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "role_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appraisals",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
+                (
+                    "signed_off_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="appraisals", to="roles.staffmember"
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cycle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appraisals",
+                        to="appraisal.appraisalcycle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-cycle__period_end', 'pk'],
+                "ordering": ["-cycle__period_end", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AppraisalEvent',
+            name="AppraisalEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('action', models.CharField(max_length=40)),
-                ('from_state', models.CharField(blank=True, max_length=24)),
-                ('to_state', models.CharField(max_length=24)),
-                ('comment', models.TextField(blank=True)),
-                ('appraisal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='appraisal.appraisal')),
-                ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("action", models.CharField(max_length=40)),
+                ("from_state", models.CharField(blank=True, max_length=24)),
+                ("to_state", models.CharField(max_length=24)),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "appraisal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="appraisal.appraisal"
+                    ),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['appraisal', 'at', 'pk'],
+                "ordering": ["appraisal", "at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='MeasureReview',
+            name="MeasureReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('comment', models.TextField(blank=True)),
-                ('appraisal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measure_reviews', to='appraisal.appraisal')),
-                ('measure', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.performancemeasure')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "appraisal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="measure_reviews",
+                        to="appraisal.appraisal",
+                    ),
+                ),
+                (
+                    "measure",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="roles.performancemeasure"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['appraisal', 'measure__position'],
+                "ordering": ["appraisal", "measure__position"],
             },
         ),
         migrations.CreateModel(
-            name='ScoredCompetency',
+            name="ScoredCompetency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('name', models.CharField(max_length=120)),
-                ('entry_level', models.PositiveSmallIntegerField()),
-                ('levels', models.JSONField()),
-                ('derived_level', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('self_level', models.PositiveSmallIntegerField(blank=True, help_text='Derived from the self-assessment.', null=True)),
-                ('override_level', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('override_reason', models.TextField(blank=True)),
-                ('appraisal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='competencies', to='appraisal.appraisal')),
-                ('competency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='competencies.competency')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("name", models.CharField(max_length=120)),
+                ("entry_level", models.PositiveSmallIntegerField()),
+                ("levels", models.JSONField()),
+                ("derived_level", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "self_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Derived from the self-assessment.", null=True
+                    ),
+                ),
+                ("override_level", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("override_reason", models.TextField(blank=True)),
+                (
+                    "appraisal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="competencies",
+                        to="appraisal.appraisal",
+                    ),
+                ),
+                (
+                    "competency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="competencies.competency"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'scored competencies',
-                'ordering': ['appraisal', 'position'],
+                "verbose_name_plural": "scored competencies",
+                "ordering": ["appraisal", "position"],
             },
         ),
         migrations.CreateModel(
-            name='IndicatorRating',
+            name="IndicatorRating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rating', models.CharField(blank=True, choices=[('not_yet', 'Not yet'), ('partly', 'Partly'), ('consistently', 'Consistently demonstrated')], max_length=12)),
-                ('evidence', models.TextField(blank=True)),
-                ('self_rating', models.CharField(blank=True, choices=[('not_yet', 'Not yet'), ('partly', 'Partly'), ('consistently', 'Consistently demonstrated')], max_length=12)),
-                ('self_evidence', models.TextField(blank=True)),
-                ('indicator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='competencies.indicator')),
-                ('scored_competency', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ratings', to='appraisal.scoredcompetency')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "rating",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("not_yet", "Not yet"),
+                            ("partly", "Partly"),
+                            ("consistently", "Consistently demonstrated"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("evidence", models.TextField(blank=True)),
+                (
+                    "self_rating",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("not_yet", "Not yet"),
+                            ("partly", "Partly"),
+                            ("consistently", "Consistently demonstrated"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("self_evidence", models.TextField(blank=True)),
+                (
+                    "indicator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="competencies.indicator"
+                    ),
+                ),
+                (
+                    "scored_competency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ratings",
+                        to="appraisal.scoredcompetency",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scored_competency', 'pk'],
+                "ordering": ["scored_competency", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='appraisalcycle',
-            constraint=models.CheckConstraint(condition=models.Q(('period_end__gt', models.F('period_start'))), name='cycle_period_ends_after_it_starts', violation_error_message='The period must end after it starts.'),
+            model_name="appraisalcycle",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("period_end__gt", models.F("period_start"))),
+                name="cycle_period_ends_after_it_starts",
+                violation_error_message="The period must end after it starts.",
+            ),
         ),
         migrations.AddIndex(
-            model_name='appraisal',
-            index=models.Index(fields=['staff_member', 'state'], name='appraisal_person_state'),
+            model_name="appraisal",
+            index=models.Index(fields=["staff_member", "state"], name="appraisal_person_state"),
         ),
         migrations.AddConstraint(
-            model_name='appraisal',
-            constraint=models.UniqueConstraint(fields=('cycle', 'staff_member'), name='one_appraisal_per_person_per_cycle', violation_error_message='This person already has an appraisal in this cycle.'),
+            model_name="appraisal",
+            constraint=models.UniqueConstraint(
+                fields=("cycle", "staff_member"),
+                name="one_appraisal_per_person_per_cycle",
+                violation_error_message="This person already has an appraisal in this cycle.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='measurereview',
-            constraint=models.UniqueConstraint(fields=('appraisal', 'measure'), name='measure_review_unique_per_appraisal'),
+            model_name="measurereview",
+            constraint=models.UniqueConstraint(
+                fields=("appraisal", "measure"), name="measure_review_unique_per_appraisal"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scoredcompetency',
-            constraint=models.UniqueConstraint(fields=('appraisal', 'competency'), name='scored_competency_unique_per_appraisal'),
+            model_name="scoredcompetency",
+            constraint=models.UniqueConstraint(
+                fields=("appraisal", "competency"), name="scored_competency_unique_per_appraisal"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='indicatorrating',
-            constraint=models.UniqueConstraint(fields=('scored_competency', 'indicator'), name='rating_unique_per_indicator'),
+            model_name="indicatorrating",
+            constraint=models.UniqueConstraint(
+                fields=("scored_competency", "indicator"), name="rating_unique_per_indicator"
+            ),
         ),
     ]

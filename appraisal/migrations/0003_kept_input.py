@@ -7,25 +7,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('appraisal', '0002_appraisals'),
+        ("appraisal", "0002_appraisals"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KeptInput',
+            name="KeptInput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(help_text="The form's address.", max_length=200)),
-                ('data', models.JSONField(help_text='{field: [values]} as the form sent them, without the CSRF token.')),
-                ('reason', models.CharField(choices=[('signed out', 'The session had expired'), ('stale token', 'The page had expired')], max_length=20)),
-                ('kept_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(help_text="The form's address.", max_length=200)),
+                (
+                    "data",
+                    models.JSONField(help_text="{field: [values]} as the form sent them, without the CSRF token."),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[("signed out", "The session had expired"), ("stale token", "The page had expired")],
+                        max_length=20,
+                    ),
+                ),
+                ("kept_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'path'), name='one_kept_input_per_form')],
+                "constraints": [models.UniqueConstraint(fields=("user", "path"), name="one_kept_input_per_form")],
             },
         ),
     ]

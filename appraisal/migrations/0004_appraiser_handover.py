@@ -7,28 +7,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('appraisal', '0003_kept_input'),
-        ('roles', '0002_failedlogin'),
+        ("appraisal", "0003_kept_input"),
+        ("roles", "0002_failedlogin"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AppraiserHandover',
+            name="AppraiserHandover",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on', models.DateField(help_text='The day the successor takes over.')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('applied_at', models.DateTimeField(blank=True, null=True)),
-                ('appraisal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='handovers', to='appraisal.appraisal')),
-                ('leaver', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.staffmember')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('successor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.staffmember')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("on", models.DateField(help_text="The day the successor takes over.")),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("applied_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appraisal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="handovers", to="appraisal.appraisal"
+                    ),
+                ),
+                (
+                    "leaver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="roles.staffmember"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "successor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="roles.staffmember"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['applied_at', 'on'], name='handover_due')],
+                "indexes": [models.Index(fields=["applied_at", "on"], name="handover_due")],
             },
         ),
     ]

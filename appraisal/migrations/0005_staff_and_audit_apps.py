@@ -19,39 +19,47 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
-
-                    migrations.RemoveField(
-                        model_name='auditentry',
-                        name='actor',
+                migrations.RemoveField(
+                    model_name="auditentry",
+                    name="actor",
+                ),
+                migrations.RemoveField(
+                    model_name="auditentry",
+                    name="person",
+                ),
+                migrations.AlterField(
+                    model_name="appraisal",
+                    name="appraiser",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appraisals_to_conduct",
+                        to="staff.staffmember",
                     ),
-                    migrations.RemoveField(
-                        model_name='auditentry',
-                        name='person',
+                ),
+                migrations.AlterField(
+                    model_name="appraisal",
+                    name="staff_member",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="appraisals", to="staff.staffmember"
                     ),
-
-                    migrations.AlterField(
-                        model_name='appraisal',
-                        name='appraiser',
-                        field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals_to_conduct', to='staff.staffmember'),
+                ),
+                migrations.AlterField(
+                    model_name="appraiserhandover",
+                    name="leaver",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="staff.staffmember"
                     ),
-                    migrations.AlterField(
-                        model_name='appraisal',
-                        name='staff_member',
-                        field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appraisals', to='staff.staffmember'),
+                ),
+                migrations.AlterField(
+                    model_name="appraiserhandover",
+                    name="successor",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="staff.staffmember"
                     ),
-                    migrations.AlterField(
-                        model_name='appraiserhandover',
-                        name='leaver',
-                        field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='staff.staffmember'),
-                    ),
-                    migrations.AlterField(
-                        model_name='appraiserhandover',
-                        name='successor',
-                        field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='staff.staffmember'),
-                    ),
-                    migrations.DeleteModel(
-                        name='AuditEntry',
-                    ),
+                ),
+                migrations.DeleteModel(
+                    name="AuditEntry",
+                ),
             ],
             database_operations=[],
         ),

@@ -27,7 +27,13 @@ Snapshot = dict[str, Any]
 
 
 def create_cycle(
-    *, by: User, name: str, period_start: datetime.date, period_end: datetime.date, due_on: datetime.date, self_assessment: bool
+    *,
+    by: User,
+    name: str,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    due_on: datetime.date,
+    self_assessment: bool,
 ) -> AppraisalCycle:
     _require_hr(by)
     cycle = AppraisalCycle(
@@ -75,7 +81,9 @@ def open_cycle(*, by: User, cycle: AppraisalCycle) -> OpeningResult:
             cycle=cycle,
             by=by,
             at=now,
-            assignments=[(candidate.staff_member.pk, candidate.appraiser.pk, candidate.role_version) for candidate in candidates],
+            assignments=[
+                (candidate.staff_member.pk, candidate.appraiser.pk, candidate.role_version) for candidate in candidates
+            ],
         )
         first_opening = cycle.opened_at is None
         if first_opening:
@@ -91,7 +99,12 @@ def open_cycle(*, by: User, cycle: AppraisalCycle) -> OpeningResult:
                 "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in result.not_appraised],
             },
         )
-        _audit_opened(appraisals, by=by, cycle=cycle, candidates={candidate.staff_member.pk: candidate for candidate in candidates})
+        _audit_opened(
+            appraisals,
+            by=by,
+            cycle=cycle,
+            candidates={candidate.staff_member.pk: candidate for candidate in candidates},
+        )
         result.created = appraisals
         notifications.cycle_opened(cycle, appraisals)
     return result
@@ -127,17 +140,26 @@ def create_appraisals(
         for appraisal in appraisals:
             appraisal.pk = by_person[appraisal.staff_member_id]
     ScoredCompetency.objects.bulk_create(
-        [ScoredCompetency(appraisal_id=appraisal.pk, **row) for appraisal in appraisals for row in snapshots[appraisal.role_version_id]],
+        [
+            ScoredCompetency(appraisal_id=appraisal.pk, **row)
+            for appraisal in appraisals
+            for row in snapshots[appraisal.role_version_id]
+        ],
         batch_size=2000,
     )
     AppraisalEvent.objects.bulk_create(
-        [AppraisalEvent(appraisal_id=appraisal.pk, at=at, by=by, action="open", to_state=state) for appraisal in appraisals],
+        [
+            AppraisalEvent(appraisal_id=appraisal.pk, at=at, by=by, action="open", to_state=state)
+            for appraisal in appraisals
+        ],
         batch_size=2000,
     )
     return appraisals
 
 
-def _audit_opened(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle, candidates: dict[int, Candidate]) -> None:
+def _audit_opened(
+    appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle, candidates: dict[int, Candidate]
+) -> None:
     """One "open" entry per appraisal created, about its person, written in one query."""
     entries = []
     for appraisal in appraisals:
@@ -149,8 +171,15 @@ def _audit_opened(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycl
             "role profile version": [None, str(appraisal.role_version)],
         }
         entries.append(
-            trail.build(actor=by, action="open", obj=appraisal, object_type="appraisal", person=person.pk,
-                        object_repr=f"{person} – {cycle}", changes=changes)
+            trail.build(
+                actor=by,
+                action="open",
+                obj=appraisal,
+                object_type="appraisal",
+                person=person.pk,
+                object_repr=f"{person} – {cycle}",
+                changes=changes,
+            )
         )
     trail.record_all(entries)
 
@@ -160,7 +189,8 @@ def window_snapshots(versions: Iterable[RoleProfileVersion]) -> dict[int, list[S
     versions = list(versions)
     requirements = list(RoleRequirement.objects.filter(version__in=versions).order_by("version_id", "position"))
     competencies = {
-        competency.pk: competency for competency in framework_competencies().filter(pk__in={r.competency_id for r in requirements})
+        competency.pk: competency
+        for competency in framework_competencies().filter(pk__in={r.competency_id for r in requirements})
     }
     snapshots: dict[int, list[Snapshot]] = {version.pk: [] for version in versions}
     for requirement in requirements:

@@ -76,15 +76,33 @@ def _stale_message(current: Appraisal, expect: Collection[str]) -> str:
 
 
 def record_event(
-    appraisal: Appraisal, *, by: User | None, action: str, from_state: str, to_state: str | None = None, comment: str = ""
+    appraisal: Appraisal,
+    *,
+    by: User | None,
+    action: str,
+    from_state: str,
+    to_state: str | None = None,
+    comment: str = "",
 ) -> AppraisalEvent:
     return AppraisalEvent.objects.create(
-        appraisal=appraisal, by=by, action=action, from_state=from_state, to_state=to_state or from_state, comment=normalise_text(comment)
+        appraisal=appraisal,
+        by=by,
+        action=action,
+        from_state=from_state,
+        to_state=to_state or from_state,
+        comment=normalise_text(comment),
     )
 
 
 def audit(appraisal: Appraisal, by: User | None, action: str, changes: Changes) -> None:
-    trail.record(actor=by, action=action, obj=appraisal, object_type="appraisal", person=appraisal.staff_member_id, changes=changes)
+    trail.record(
+        actor=by,
+        action=action,
+        obj=appraisal,
+        object_type="appraisal",
+        person=appraisal.staff_member_id,
+        changes=changes,
+    )
 
 
 def scored_competencies(appraisal: Appraisal) -> list[ScoredCompetency]:

@@ -36,7 +36,11 @@ def save_self_assessment(
     permissions_of(by, appraisal, given=permissions).require_party(Action.SELF_ASSESS)
     with transaction.atomic():
         previous = advance(
-            appraisal, by=by, expect=STEPS[Action.SELF_ASSESS].states, revision=revision, values={"self_assessment_comments": normalise_text(comments)}
+            appraisal,
+            by=by,
+            expect=STEPS[Action.SELF_ASSESS].states,
+            revision=revision,
+            values={"self_assessment_comments": normalise_text(comments)},
         )
         scored = scored_competencies(appraisal)
         changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
@@ -85,7 +89,9 @@ def save_review(
     return appraisal
 
 
-def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str) -> Changes:
+def _save_ratings(
+    scored: list[ScoredCompetency], ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str
+) -> Changes:
     """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused."""
     owner = {}
     for competency in scored:
@@ -118,14 +124,21 @@ def _save_ratings(scored: list[ScoredCompetency], ratings: dict[int, tuple[str, 
     IndicatorRating.objects.bulk_create(to_create)
     IndicatorRating.objects.bulk_update(to_update, [rating_field, evidence_field])
     # One audit entry for the whole save: each changed indicator, named by competency, level and words.
-    texts = dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).values_list("pk", "text")) if changed else {}
+    texts = (
+        dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).values_list("pk", "text"))
+        if changed
+        else {}
+    )
     changes = {}
     for indicator_id, before, rating, evidence in changed:
         competency, number = owner[indicator_id]
         words = texts.get(indicator_id, "")
         key = f"{competency.name}, level {number}, indicator {indicator_id} ({words[:60]}{'…' if len(words) > 60 else ''})"
         if before[0] != rating:
-            changes[f"{key}: {prefix}rating"] = [RATING_LABELS.get(before[0], "Not rated"), RATING_LABELS.get(rating, "Not rated")]
+            changes[f"{key}: {prefix}rating"] = [
+                RATING_LABELS.get(before[0], "Not rated"),
+                RATING_LABELS.get(rating, "Not rated"),
+            ]
         if before[1] != evidence:
             changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
     return changes
@@ -147,7 +160,10 @@ def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[i
         if level is None:
             reason = ""  # no override, so no reason to keep
         if (row.override_level, row.override_reason) != (level, reason):
-            changes[f"{row.name}: override level"] = [_override_label(row, row.override_level), _override_label(row, level)]
+            changes[f"{row.name}: override level"] = [
+                _override_label(row, row.override_level),
+                _override_label(row, level),
+            ]
             if row.override_reason != reason:
                 changes[f"{row.name}: override reason"] = [row.override_reason, reason]
             row.override_level, row.override_reason = level, reason
@@ -165,7 +181,9 @@ def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> Cha
     valid = dict(appraisal.role_version.performance_measures.values_list("pk", "text"))
     unknown = set(measures) - set(valid)
     if unknown:
-        raise ValidationError(f"These performance measures are not part of this role profile version: {sorted(unknown)}.")
+        raise ValidationError(
+            f"These performance measures are not part of this role profile version: {sorted(unknown)}."
+        )
     existing = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
     changes, to_create, to_update = {}, [], []
     for measure_id, comment in measures.items():
@@ -202,9 +220,15 @@ def rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> Changes:
         self_level = derive_level(levels, self_ratings, period_end=period_end, history=records)
         if (derived, self_level) != (competency.derived_level, competency.self_level):
             if derived != competency.derived_level:
-                changes[f"{competency.name}: derived level"] = [competency.level_label(competency.derived_level), competency.level_label(derived)]
+                changes[f"{competency.name}: derived level"] = [
+                    competency.level_label(competency.derived_level),
+                    competency.level_label(derived),
+                ]
             if self_level != competency.self_level:
-                changes[f"{competency.name}: self-assessed level"] = [competency.level_label(competency.self_level), competency.level_label(self_level)]
+                changes[f"{competency.name}: self-assessed level"] = [
+                    competency.level_label(competency.self_level),
+                    competency.level_label(self_level),
+                ]
             competency.derived_level, competency.self_level = derived, self_level
             changed.append(competency)
     ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])

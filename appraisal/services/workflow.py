@@ -41,29 +41,58 @@ def submit_self_assessment(
     *, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None
 ) -> Appraisal:
     permissions_of(by, appraisal, given=permissions).require_party(Action.SUBMIT_SELF_ASSESSMENT)
-    return _transition(appraisal, by=by, step=Action.SUBMIT_SELF_ASSESSMENT, action="submit self-assessment", to=State.MANAGER_REVIEW,
-                       revision=revision, notify=notifications.review_due)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.SUBMIT_SELF_ASSESSMENT,
+        action="submit self-assessment",
+        to=State.MANAGER_REVIEW,
+        revision=revision,
+        notify=notifications.review_due,
+    )
 
 
-def begin_review(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
+def begin_review(
+    *, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """The appraiser goes ahead without waiting any longer for the self-assessment (what is saved of it is kept)."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.BEGIN_REVIEW)
-    return _transition(appraisal, by=by, step=Action.BEGIN_REVIEW, action="begin review without self-assessment",
-                       to=State.MANAGER_REVIEW, revision=revision, notify=notifications.review_begun)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.BEGIN_REVIEW,
+        action="begin review without self-assessment",
+        to=State.MANAGER_REVIEW,
+        revision=revision,
+        notify=notifications.review_begun,
+    )
 
 
-def share(*, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None) -> Appraisal:
+def share(
+    *, by: User, appraisal: Appraisal, revision: int | None = None, permissions: Permissions | None = None
+) -> Appraisal:
     """Share the record with the staff member for sign-off: every competency scored, the meeting held."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SHARE)
-    return _transition(appraisal, by=by, step=Action.SHARE, action="share", to=State.AWAITING_SIGN_OFF, revision=revision,
-                       values={"shared_at": timezone.now()}, check=_ready_to_share, notify=notifications.sign_off_due)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.SHARE,
+        action="share",
+        to=State.AWAITING_SIGN_OFF,
+        revision=revision,
+        values={"shared_at": timezone.now()},
+        check=_ready_to_share,
+        notify=notifications.sign_off_due,
+    )
 
 
 def _ready_to_share(appraisal: Appraisal, scored: list[ScoredCompetency]) -> None:
     problems = {}
     unscored = [competency.name for competency in scored if competency.achieved_level is None]
     if unscored:
-        problems["competencies"] = "Rate the indicators of " + ", ".join(unscored) + " before sharing (or override the level, with a reason)."
+        problems["competencies"] = (
+            "Rate the indicators of " + ", ".join(unscored) + " before sharing (or override the level, with a reason)."
+        )
     if appraisal.meeting_date is None:
         problems["meeting_date"] = "Record the date of the appraisal meeting before sharing."
     if problems:
@@ -71,38 +100,83 @@ def _ready_to_share(appraisal: Appraisal, scored: list[ScoredCompetency]) -> Non
 
 
 def withdraw(
-    *, by: User, appraisal: Appraisal, reason: str = "", revision: int | None = None, permissions: Permissions | None = None
+    *,
+    by: User,
+    appraisal: Appraisal,
+    reason: str = "",
+    revision: int | None = None,
+    permissions: Permissions | None = None,
 ) -> Appraisal:
     """Take a shared record back to make changes before the staff member signs it."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.WITHDRAW)
-    return _transition(appraisal, by=by, step=Action.WITHDRAW, action="withdraw", to=State.MANAGER_REVIEW, revision=revision,
-                       values={"shared_at": None}, comment=reason, notify=notifications.withdrawn)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.WITHDRAW,
+        action="withdraw",
+        to=State.MANAGER_REVIEW,
+        revision=revision,
+        values={"shared_at": None},
+        comment=reason,
+        notify=notifications.withdrawn,
+    )
 
 
 def sign_off(
-    *, by: User, appraisal: Appraisal, agrees: bool, comments: str, revision: int | None = None, permissions: Permissions | None = None
+    *,
+    by: User,
+    appraisal: Appraisal,
+    agrees: bool,
+    comments: str,
+    revision: int | None = None,
+    permissions: Permissions | None = None,
 ) -> Appraisal:
     """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SIGN_OFF)
     comments = normalise_text(comments)
     if not agrees and not comments:
         raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
-    return _transition(appraisal, by=by, step=Action.SIGN_OFF, action="sign off" if agrees else "sign off, disagreeing",
-                       to=State.AWAITING_COUNTERSIGN, revision=revision,
-                       values={"staff_agrees": agrees, "staff_comments": comments, "signed_off_at": timezone.now(), "signed_off_by": by},
-                       comment=comments, notify=notifications.countersign_due)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.SIGN_OFF,
+        action="sign off" if agrees else "sign off, disagreeing",
+        to=State.AWAITING_COUNTERSIGN,
+        revision=revision,
+        values={
+            "staff_agrees": agrees,
+            "staff_comments": comments,
+            "signed_off_at": timezone.now(),
+            "signed_off_by": by,
+        },
+        comment=comments,
+        notify=notifications.countersign_due,
+    )
 
 
 def countersign(
-    *, by: User, appraisal: Appraisal, comments: str = "", revision: int | None = None, permissions: Permissions | None = None
+    *,
+    by: User,
+    appraisal: Appraisal,
+    comments: str = "",
+    revision: int | None = None,
+    permissions: Permissions | None = None,
 ) -> Appraisal:
     """The appraiser countersigns: the appraisal is completed and locked."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.COUNTERSIGN)
     now = timezone.now()
     comments = normalise_text(comments)
-    return _transition(appraisal, by=by, step=Action.COUNTERSIGN, action="countersign", to=State.COMPLETED, revision=revision,
-                       values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
-                       comment=comments, notify=notifications.completed)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.COUNTERSIGN,
+        action="countersign",
+        to=State.COMPLETED,
+        revision=revision,
+        values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
+        comment=comments,
+        notify=notifications.completed,
+    )
 
 
 def reopen(
@@ -128,8 +202,17 @@ def reopen(
         "countersigned_by": None,
         "completed_at": None,
     }
-    return _transition(appraisal, by=by, step=Action.REOPEN, action="reopen", to=State.MANAGER_REVIEW, revision=revision,
-                       values=values, comment=reason, notify=notifications.reopened)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.REOPEN,
+        action="reopen",
+        to=State.MANAGER_REVIEW,
+        revision=revision,
+        values=values,
+        comment=reason,
+        notify=notifications.reopened,
+    )
 
 
 # --- the appraiser --------------------------------------------------------------------------------
@@ -168,7 +251,13 @@ def hand_over_appraisal(*, by: User | None, appraisal: Appraisal, appraiser: Sta
     previous = appraisal.appraiser
     with transaction.atomic():
         advance(appraisal, by=by, expect=STEPS[Action.REASSIGN].states, revision=None, values={"appraiser": appraiser})
-        record_event(appraisal, by=by, action="reassign", from_state=appraisal.state, comment=f"{previous} → {appraiser}: {reason}")
+        record_event(
+            appraisal,
+            by=by,
+            action="reassign",
+            from_state=appraisal.state,
+            comment=f"{previous} → {appraiser}: {reason}",
+        )
         audit(appraisal, by, "reassign", {"appraiser": [str(previous), str(appraiser)], "reason": reason})
         notifications.appraiser_assigned(appraisal)
     return appraisal
@@ -230,12 +319,18 @@ WORKFLOW_FIELDS = {
 def _workflow_changes(previous: dict[str, Any], values: dict[str, Any]) -> Changes:
     """{label: [before, after]} for the workflow fields `values` changed (see WORKFLOW_FIELDS)."""
     changed = [
-        name for name in WORKFLOW_FIELDS
-        if name in values and previous[name] != values[name] and not (name.endswith(("_at", "_by")) and values[name] is not None)
+        name
+        for name in WORKFLOW_FIELDS
+        if name in values
+        and previous[name] != values[name]
+        and not (name.endswith(("_at", "_by")) and values[name] is not None)
     ]
     signers = [previous[name] for name in changed if name.endswith("_by") and previous[name] is not None]
     names = {user.pk: user for user in get_user_model().objects.filter(pk__in=signers)} if signers else {}
     return {
-        WORKFLOW_FIELDS[name]: [names.get(previous[name], previous[name]) if name.endswith("_by") else previous[name], values[name]]
+        WORKFLOW_FIELDS[name]: [
+            names.get(previous[name], previous[name]) if name.endswith("_by") else previous[name],
+            values[name],
+        ]
         for name in changed
     }

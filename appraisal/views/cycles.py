@@ -74,5 +74,8 @@ def cycle_open(request, pk):
     result = cycles.open_cycle(by=request.user, cycle=cycle)
     messages.success(request, f"{len(result.created)} appraisal(s) created.")
     if result.not_appraised:
-        messages.warning(request, f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.")
+        messages.warning(
+            request,
+            f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.",
+        )
     return redirect("cycle_detail", cycle.pk)

@@ -24,5 +24,10 @@ def home(request):
     return render(
         request,
         "roles/home.html",
-        {"staff_member": staff_member, "line_manager": line_manager, "role_version": role_version, "waiting": waiting_for(staff_member)},
+        {
+            "staff_member": staff_member,
+            "line_manager": line_manager,
+            "role_version": role_version,
+            "waiting": waiting_for(staff_member),
+        },
     )

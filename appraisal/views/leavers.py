@@ -23,7 +23,10 @@ def staff_mark_leaver(request, pk):
     reports = staff_leaving.reports_to_hand_over(member, left_on) if left_on else []
     appraisals = leavers.appraisals_to_hand_over(member) if left_on else []
     handover = [(f"report-{report.pk}", f"Line management of {report.name}") for report in reports] + [
-        (f"appraisal-{appraisal.pk}", f"{appraisal.staff_member}'s appraisal, {appraisal.cycle} ({appraisal.get_state_display()})")
+        (
+            f"appraisal-{appraisal.pk}",
+            f"{appraisal.staff_member}'s appraisal, {appraisal.cycle} ({appraisal.get_state_display()})",
+        )
         for appraisal in appraisals
     ]
     manager = member.line_manager if member.line_manager is not None and member.line_manager.is_active else None

@@ -23,7 +23,9 @@ State = Appraisal.State
 def appraisal_list(request):
     """The viewer's own appraisals, and those they conduct."""
     person = staff_member_for(request.user)
-    rows = visible_appraisals(request.user).select_related("cycle", "staff_member__user", "appraiser__user", "role_version")
+    rows = visible_appraisals(request.user).select_related(
+        "cycle", "staff_member__user", "appraiser__user", "role_version"
+    )
     own, to_conduct = [], []
     if person is not None:
         for appraisal in rows.filter(staff_member=person) | rows.filter(appraiser=person):
@@ -41,9 +43,13 @@ def record_context(appraisal: Appraisal, permissions: Permissions, **extra) -> d
         "next_step": next_step(appraisal),
     }
     if permissions.may_sign_off:
-        context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(initial={"revision": appraisal.revision})
+        context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(
+            initial={"revision": appraisal.revision}
+        )
     if permissions.may_countersign:
-        context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(initial={"revision": appraisal.revision})
+        context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(
+            initial={"revision": appraisal.revision}
+        )
     context.update(extra)
     return context
 

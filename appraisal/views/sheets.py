@@ -23,7 +23,10 @@ def _sheet_view(request, pk, *, for_self: bool):
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     action = Action.SELF_ASSESS if for_self else Action.SCORE
     permissions.require_party(
-        action, refusal="Only the person appraised fills in the self-assessment." if for_self else "Only the appraiser scores the appraisal."
+        action,
+        refusal="Only the person appraised fills in the self-assessment."
+        if for_self
+        else "Only the appraiser scores the appraisal.",
     )
     if not permissions.may(action):
         messages.info(request, f"This appraisal is at “{appraisal.get_state_display()}”, so that form is closed.")
@@ -52,7 +55,10 @@ def _sheet_view(request, pk, *, for_self: bool):
                     ratings=form.ratings(),
                     overrides=form.overrides(),
                     measures=form.measures(),
-                    **{name: form.cleaned_data[name] for name in ("meeting_date", "objectives", "development_plan", "manager_comments")},
+                    **{
+                        name: form.cleaned_data[name]
+                        for name in ("meeting_date", "objectives", "development_plan", "manager_comments")
+                    },
                 )
         except StaleRecord as stale:
             conflict = stale.message

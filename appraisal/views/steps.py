@@ -51,7 +51,9 @@ def _step(request, pk, step, done: str, **kwargs):
     return _apply(
         request,
         appraisal,
-        lambda: step(by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), **kwargs),
+        lambda: step(
+            by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), **kwargs
+        ),
         done,
     )
 
@@ -89,7 +91,9 @@ def sign_off(request, pk):
         response = _apply(
             request,
             appraisal,
-            lambda: workflow.sign_off(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
+            lambda: workflow.sign_off(
+                by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data
+            ),
             "Signed off. Your manager has been asked to countersign.",
             form,
         )
@@ -97,7 +101,12 @@ def sign_off(request, pk):
             return response
     else:
         permissions.require_party(Action.SIGN_OFF, refusal="Only the person appraised signs off the record.")
-    return render(request, "appraisal/appraisal_detail.html", record_context(appraisal, permissions, sign_off_form=form), status=400)
+    return render(
+        request,
+        "appraisal/appraisal_detail.html",
+        record_context(appraisal, permissions, sign_off_form=form),
+        status=400,
+    )
 
 
 @login_required
@@ -108,13 +117,20 @@ def countersign(request, pk):
     if not form.is_valid():
         permissions.require_party(Action.COUNTERSIGN, refusal="Only the appraiser countersigns the record.")
         return render(
-            request, "appraisal/appraisal_detail.html", record_context(appraisal, permissions, countersign_form=form), status=400
+            request,
+            "appraisal/appraisal_detail.html",
+            record_context(appraisal, permissions, countersign_form=form),
+            status=400,
         )
     return _apply(
         request,
         appraisal,
         lambda: workflow.countersign(
-            by=request.user, appraisal=appraisal, permissions=permissions, revision=_revision(request), comments=form.cleaned_data["comments"]
+            by=request.user,
+            appraisal=appraisal,
+            permissions=permissions,
+            revision=_revision(request),
+            comments=form.cleaned_data["comments"],
         ),
         "Countersigned: the appraisal is complete.",
     )
@@ -149,7 +165,9 @@ def reassign(request, pk):
         response = _apply(
             request,
             appraisal,
-            lambda: workflow.reassign_appraiser(by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data),
+            lambda: workflow.reassign_appraiser(
+                by=request.user, appraisal=appraisal, permissions=permissions, **form.cleaned_data
+            ),
             f"{form.cleaned_data['appraiser']} is now the appraiser.",
             form,
         )

@@ -33,31 +33,61 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
-
-                    migrations.CreateModel(
-                        name='AuditEntry',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                            ('action', models.CharField(help_text='create, edit, publish, import, retire, …', max_length=40)),
-                            ('object_type', models.CharField(db_index=True, help_text='e.g. role profile, competency, staff member', max_length=60)),
-                            ('object_id', models.CharField(blank=True, max_length=64)),
-                            ('object_repr', models.CharField(max_length=300)),
-                            ('changes', models.JSONField(blank=True, default=dict, help_text='{field: [before, after]} or a summary.')),
-                            ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                        ],
-                        options={
-                            'verbose_name_plural': 'audit entries',
-                            'db_table': 'appraisal_auditentry',
-                            'ordering': ['-at', '-pk'],
-                        },
+                migrations.CreateModel(
+                    name="AuditEntry",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                        (
+                            "action",
+                            models.CharField(help_text="create, edit, publish, import, retire, …", max_length=40),
+                        ),
+                        (
+                            "object_type",
+                            models.CharField(
+                                db_index=True, help_text="e.g. role profile, competency, staff member", max_length=60
+                            ),
+                        ),
+                        ("object_id", models.CharField(blank=True, max_length=64)),
+                        ("object_repr", models.CharField(max_length=300)),
+                        (
+                            "changes",
+                            models.JSONField(
+                                blank=True, default=dict, help_text="{field: [before, after]} or a summary."
+                            ),
+                        ),
+                        (
+                            "actor",
+                            models.ForeignKey(
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                    ],
+                    options={
+                        "verbose_name_plural": "audit entries",
+                        "db_table": "appraisal_auditentry",
+                        "ordering": ["-at", "-pk"],
+                    },
+                ),
+                migrations.AddField(
+                    model_name="auditentry",
+                    name="person",
+                    field=models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="staff.staffmember",
                     ),
-
-                    migrations.AddField(
-                        model_name='auditentry',
-                        name='person',
-                        field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='staff.staffmember'),
-                    ),
+                ),
             ],
             database_operations=[],
         ),

@@ -7,73 +7,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Competency',
+            name="Competency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('position', models.PositiveSmallIntegerField(help_text='Order in the framework.')),
-                ('relevance_to_recovery', models.TextField(blank=True, help_text='The competency\'s "Relevance to Recovery" statement, if it has one.')),
-                ('note', models.TextField(blank=True, help_text='Any note printed with the competency, such as who counts as a customer.')),
-                ('sources', models.TextField(blank=True, help_text='Which source documents print which levels, and whose wording was kept.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("position", models.PositiveSmallIntegerField(help_text="Order in the framework.")),
+                (
+                    "relevance_to_recovery",
+                    models.TextField(
+                        blank=True, help_text='The competency\'s "Relevance to Recovery" statement, if it has one.'
+                    ),
+                ),
+                (
+                    "note",
+                    models.TextField(
+                        blank=True, help_text="Any note printed with the competency, such as who counts as a customer."
+                    ),
+                ),
+                (
+                    "sources",
+                    models.TextField(
+                        blank=True, help_text="Which source documents print which levels, and whose wording was kept."
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'competencies',
-                'ordering': ['position'],
+                "verbose_name_plural": "competencies",
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='Level',
+            name="Level",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('lead', models.TextField(blank=True, help_text='A sentence that introduces the indicators, if the level has one.')),
-                ('sustained_level', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('sustained_months', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('rule_text', models.TextField(blank=True, help_text='The rule as the documents word it.')),
-                ('competency', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='competencies.competency')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "number",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ]
+                    ),
+                ),
+                (
+                    "lead",
+                    models.TextField(
+                        blank=True, help_text="A sentence that introduces the indicators, if the level has one."
+                    ),
+                ),
+                (
+                    "sustained_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                    ),
+                ),
+                (
+                    "sustained_months",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("rule_text", models.TextField(blank=True, help_text="The rule as the documents word it.")),
+                (
+                    "competency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="levels", to="competencies.competency"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['competency__position', 'number'],
+                "ordering": ["competency__position", "number"],
             },
         ),
         migrations.CreateModel(
-            name='Indicator',
+            name="Indicator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('text', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('replaces', models.OneToOneField(blank=True, help_text='The row this one rewords.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='competencies.indicator')),
-                ('level', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='indicators', to='competencies.level')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("text", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The row this one rewords.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="competencies.indicator",
+                    ),
+                ),
+                (
+                    "level",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="indicators", to="competencies.level"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['level', 'position', 'pk'],
+                "ordering": ["level", "position", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='level',
-            constraint=models.UniqueConstraint(fields=('competency', 'number'), name='level_unique_per_competency', violation_error_message='This competency already defines that level.'),
+            model_name="level",
+            constraint=models.UniqueConstraint(
+                fields=("competency", "number"),
+                name="level_unique_per_competency",
+                violation_error_message="This competency already defines that level.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='level',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gte', 1), ('number__lte', 5)), name='level_number_1_to_5', violation_error_message='A level is a number from 1 to 5.'),
+            model_name="level",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gte", 1), ("number__lte", 5)),
+                name="level_number_1_to_5",
+                violation_error_message="A level is a number from 1 to 5.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='level',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('sustained_level__isnull', True), ('sustained_months__isnull', True)), models.Q(('sustained_level__isnull', False), ('sustained_level__lt', models.F('number')), ('sustained_months__isnull', False)), _connector='OR'), name='level_sustained_rule_complete', violation_error_message='A sustained-level rule needs a lower level to sustain and a number of months.'),
+            model_name="level",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("sustained_level__isnull", True), ("sustained_months__isnull", True)),
+                    models.Q(
+                        ("sustained_level__isnull", False),
+                        ("sustained_level__lt", models.F("number")),
+                        ("sustained_months__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="level_sustained_rule_complete",
+                violation_error_message="A sustained-level rule needs a lower level to sustain and a number of months.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='indicator',
-            constraint=models.UniqueConstraint(condition=models.Q(('retired_at__isnull', True)), fields=('level', 'position'), name='indicator_position_unique_per_level'),
+            model_name="indicator",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("retired_at__isnull", True)),
+                fields=("level", "position"),
+                name="indicator_position_unique_per_level",
+            ),
         ),
     ]

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('competencies', '0001_initial'),
+        ("competencies", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='competency',
-            name='retired_at',
-            field=models.DateTimeField(blank=True, help_text='A retired competency can no longer be required by a role.', null=True),
+            model_name="competency",
+            name="retired_at",
+            field=models.DateTimeField(
+                blank=True, help_text="A retired competency can no longer be required by a role.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='level',
-            name='retired_at',
-            field=models.DateTimeField(blank=True, help_text='A retired level is no longer part of any new window.', null=True),
+            model_name="level",
+            name="retired_at",
+            field=models.DateTimeField(
+                blank=True, help_text="A retired level is no longer part of any new window.", null=True
+            ),
         ),
     ]

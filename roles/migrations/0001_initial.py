@@ -7,203 +7,398 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('competencies', '0001_initial'),
+        ("competencies", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RoleProfile',
+            name="RoleProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text="Used in the role profile's address.", unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Used in the role profile's address.", unique=True)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='RoleProfileVersion',
+            name="RoleProfileVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=10)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('title', models.CharField(max_length=200)),
-                ('service', models.CharField(blank=True, max_length=200)),
-                ('location', models.CharField(blank=True, max_length=200)),
-                ('document_date', models.DateField(blank=True, help_text='The date the role profile carries (month and year).', null=True)),
-                ('source_document', models.CharField(blank=True, help_text='The document this version was taken from.', max_length=200)),
-                ('introduction', models.TextField(blank=True)),
-                ('purpose', models.TextField(blank=True)),
-                ('context', models.TextField(blank=True, help_text='Paragraphs separated by a blank line.')),
-                ('supervisor', models.CharField(blank=True, max_length=200, verbose_name='immediate supervisor')),
-                ('peers', models.CharField(blank=True, max_length=300, verbose_name='colleagues/peers')),
-                ('direct_reports', models.CharField(blank=True, max_length=200)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('role_profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='roles.roleprofile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")], default="draft", max_length=10
+                    ),
+                ),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("title", models.CharField(max_length=200)),
+                ("service", models.CharField(blank=True, max_length=200)),
+                ("location", models.CharField(blank=True, max_length=200)),
+                (
+                    "document_date",
+                    models.DateField(
+                        blank=True, help_text="The date the role profile carries (month and year).", null=True
+                    ),
+                ),
+                (
+                    "source_document",
+                    models.CharField(blank=True, help_text="The document this version was taken from.", max_length=200),
+                ),
+                ("introduction", models.TextField(blank=True)),
+                ("purpose", models.TextField(blank=True)),
+                ("context", models.TextField(blank=True, help_text="Paragraphs separated by a blank line.")),
+                ("supervisor", models.CharField(blank=True, max_length=200, verbose_name="immediate supervisor")),
+                ("peers", models.CharField(blank=True, max_length=300, verbose_name="colleagues/peers")),
+                ("direct_reports", models.CharField(blank=True, max_length=200)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "role_profile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="roles.roleprofile"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['role_profile', 'number'],
+                "ordering": ["role_profile", "number"],
             },
         ),
         migrations.CreateModel(
-            name='PersonSpecificationItem',
+            name="PersonSpecificationItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('text', models.TextField()),
-                ('category', models.CharField(help_text='E.g. Qualifications/IT skills, Knowledge, Experience, Values, Other.', max_length=100)),
-                ('essential', models.BooleanField(help_text='Essential if ticked, desirable otherwise.')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='person_specification', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("text", models.TextField()),
+                (
+                    "category",
+                    models.CharField(
+                        help_text="E.g. Qualifications/IT skills, Knowledge, Experience, Values, Other.", max_length=100
+                    ),
+                ),
+                ("essential", models.BooleanField(help_text="Essential if ticked, desirable otherwise.")),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="person_specification",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
-                'abstract': False,
+                "ordering": ["position"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='PerformanceMeasure',
+            name="PerformanceMeasure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('text', models.TextField()),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='performance_measures', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("text", models.TextField()),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="performance_measures",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
-                'abstract': False,
+                "ordering": ["position"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='OrganisationSection',
+            name="OrganisationSection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('heading', models.CharField(max_length=200)),
-                ('items', models.TextField(blank=True, help_text='One item per line.')),
-                ('text', models.TextField(blank=True, help_text='A paragraph after the items.')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='organisation_sections', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("heading", models.CharField(max_length=200)),
+                ("items", models.TextField(blank=True, help_text="One item per line.")),
+                ("text", models.TextField(blank=True, help_text="A paragraph after the items.")),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="organisation_sections",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='Accountability',
+            name="Accountability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('text', models.TextField()),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accountabilities', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("text", models.TextField()),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accountabilities",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'accountabilities',
-                'ordering': ['position'],
-                'abstract': False,
+                "verbose_name_plural": "accountabilities",
+                "ordering": ["position"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='RoleRequirement',
+            name="RoleRequirement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('entry_level', models.PositiveSmallIntegerField()),
-                ('printed', models.BooleanField(default=True, help_text=(
-                    'Whether the source document prints the level numbers (otherwise they were inferred).'
-                ))),
-                ('competency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='requirements', to='competencies.competency')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requirements', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("entry_level", models.PositiveSmallIntegerField()),
+                (
+                    "printed",
+                    models.BooleanField(
+                        default=True,
+                        help_text=(
+                            "Whether the source document prints the level numbers (otherwise they were inferred)."
+                        ),
+                    ),
+                ),
+                (
+                    "competency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requirements",
+                        to="competencies.competency",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requirements",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='SourceDiscrepancy',
+            name="SourceDiscrepancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('text', models.TextField()),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='discrepancies', to='roles.roleprofileversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("text", models.TextField()),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="discrepancies",
+                        to="roles.roleprofileversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'source discrepancies',
-                'ordering': ['position'],
-                'abstract': False,
+                "verbose_name_plural": "source discrepancies",
+                "ordering": ["position"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='StaffMember',
+            name="StaffMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job_title', models.CharField(blank=True, help_text='For people whose job has no role profile here (e.g. Team Manager).', max_length=200)),
-                ('role_profile_since', models.DateField(blank=True, null=True)),
-                ('line_manager_since', models.DateField(blank=True, null=True)),
-                ('left_on', models.DateField(blank=True, help_text='Last day of employment; empty while the person works here.', null=True)),
-                ('line_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='roles.staffmember')),
-                ('role_profile', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='holders', to='roles.roleprofile')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='roles.service')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='staff_member', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "job_title",
+                    models.CharField(
+                        blank=True,
+                        help_text="For people whose job has no role profile here (e.g. Team Manager).",
+                        max_length=200,
+                    ),
+                ),
+                ("role_profile_since", models.DateField(blank=True, null=True)),
+                ("line_manager_since", models.DateField(blank=True, null=True)),
+                (
+                    "left_on",
+                    models.DateField(
+                        blank=True, help_text="Last day of employment; empty while the person works here.", null=True
+                    ),
+                ),
+                (
+                    "line_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reports",
+                        to="roles.staffmember",
+                    ),
+                ),
+                (
+                    "role_profile",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="holders",
+                        to="roles.roleprofile",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff",
+                        to="roles.service",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff_member",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user__last_name', 'user__first_name'],
+                "ordering": ["user__last_name", "user__first_name"],
             },
         ),
         migrations.CreateModel(
-            name='RoleAssignment',
+            name="RoleAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('since', models.DateField()),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('role_profile', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.roleprofile')),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_history', to='roles.staffmember')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("since", models.DateField()),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "role_profile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="roles.roleprofile"
+                    ),
+                ),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="role_history", to="roles.staffmember"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['staff_member', 'since', 'pk'],
+                "ordering": ["staff_member", "since", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='LineManagerAssignment',
+            name="LineManagerAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('since', models.DateField()),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('line_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.staffmember')),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manager_history', to='roles.staffmember')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("since", models.DateField()),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "line_manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="roles.staffmember",
+                    ),
+                ),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="manager_history",
+                        to="roles.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['staff_member', 'since', 'pk'],
+                "ordering": ["staff_member", "since", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='roleprofileversion',
-            constraint=models.UniqueConstraint(fields=('role_profile', 'number'), name='role_profile_version_number_unique'),
+            model_name="roleprofileversion",
+            constraint=models.UniqueConstraint(
+                fields=("role_profile", "number"), name="role_profile_version_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolerequirement',
-            constraint=models.UniqueConstraint(fields=('version', 'competency'), name='requirement_competency_unique_per_version', violation_error_message='This role profile already requires that competency.'),
+            model_name="rolerequirement",
+            constraint=models.UniqueConstraint(
+                fields=("version", "competency"),
+                name="requirement_competency_unique_per_version",
+                violation_error_message="This role profile already requires that competency.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rolerequirement',
-            constraint=models.CheckConstraint(condition=models.Q(('entry_level__gte', 1), ('entry_level__lte', 3)), name='requirement_entry_level_1_to_3', violation_error_message='The entry level must be 1, 2 or 3 (windows 1–3, 2–4 or 3–5).'),
+            model_name="rolerequirement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("entry_level__gte", 1), ("entry_level__lte", 3)),
+                name="requirement_entry_level_1_to_3",
+                violation_error_message="The entry level must be 1, 2 or 3 (windows 1–3, 2–4 or 3–5).",
+            ),
         ),
     ]

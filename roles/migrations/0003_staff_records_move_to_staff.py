@@ -18,51 +18,49 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
-
-                    migrations.DeleteModel(
-                        name='FailedLogin',
-                    ),
-                    migrations.RemoveField(
-                        model_name='roleassignment',
-                        name='recorded_by',
-                    ),
-                    migrations.RemoveField(
-                        model_name='roleassignment',
-                        name='role_profile',
-                    ),
-                    migrations.RemoveField(
-                        model_name='roleassignment',
-                        name='staff_member',
-                    ),
-                    migrations.RemoveField(
-                        model_name='staffmember',
-                        name='service',
-                    ),
-                    migrations.RemoveField(
-                        model_name='staffmember',
-                        name='line_manager',
-                    ),
-                    migrations.RemoveField(
-                        model_name='staffmember',
-                        name='role_profile',
-                    ),
-                    migrations.RemoveField(
-                        model_name='staffmember',
-                        name='user',
-                    ),
-                    migrations.DeleteModel(
-                        name='LineManagerAssignment',
-                    ),
-                    migrations.DeleteModel(
-                        name='RoleAssignment',
-                    ),
-                    migrations.DeleteModel(
-                        name='Service',
-                    ),
-
-                    migrations.DeleteModel(
-                        name='StaffMember',
-                    ),
+                migrations.DeleteModel(
+                    name="FailedLogin",
+                ),
+                migrations.RemoveField(
+                    model_name="roleassignment",
+                    name="recorded_by",
+                ),
+                migrations.RemoveField(
+                    model_name="roleassignment",
+                    name="role_profile",
+                ),
+                migrations.RemoveField(
+                    model_name="roleassignment",
+                    name="staff_member",
+                ),
+                migrations.RemoveField(
+                    model_name="staffmember",
+                    name="service",
+                ),
+                migrations.RemoveField(
+                    model_name="staffmember",
+                    name="line_manager",
+                ),
+                migrations.RemoveField(
+                    model_name="staffmember",
+                    name="role_profile",
+                ),
+                migrations.RemoveField(
+                    model_name="staffmember",
+                    name="user",
+                ),
+                migrations.DeleteModel(
+                    name="LineManagerAssignment",
+                ),
+                migrations.DeleteModel(
+                    name="RoleAssignment",
+                ),
+                migrations.DeleteModel(
+                    name="Service",
+                ),
+                migrations.DeleteModel(
+                    name="StaffMember",
+                ),
             ],
             database_operations=[],
         ),

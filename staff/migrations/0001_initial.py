@@ -36,81 +36,202 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
-
-                    migrations.CreateModel(
-                        name='Service',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('name', models.CharField(max_length=200, unique=True)),
+                migrations.CreateModel(
+                    name="Service",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("name", models.CharField(max_length=200, unique=True)),
+                    ],
+                    options={
+                        "db_table": "roles_service",
+                        "ordering": ["name"],
+                    },
+                ),
+                migrations.CreateModel(
+                    name="FailedLogin",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("username", models.CharField(max_length=150)),
+                        ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                        ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                    ],
+                    options={
+                        "db_table": "roles_failedlogin",
+                        "indexes": [
+                            models.Index(fields=["username", "at"], name="roles_faile_usernam_b99fec_idx"),
+                            models.Index(fields=["ip_address", "at"], name="roles_faile_ip_addr_a02711_idx"),
                         ],
-                        options={
-                            'db_table': 'roles_service',
-                            'ordering': ['name'],
-                        },
-                    ),
-                    migrations.CreateModel(
-                        name='FailedLogin',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('username', models.CharField(max_length=150)),
-                            ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                            ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                        ],
-                        options={
-                            'db_table': 'roles_failedlogin',
-                            'indexes': [models.Index(fields=['username', 'at'], name='roles_faile_usernam_b99fec_idx'), models.Index(fields=['ip_address', 'at'], name='roles_faile_ip_addr_a02711_idx')],
-                        },
-                    ),
-                    migrations.CreateModel(
-                        name='StaffMember',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('job_title', models.CharField(blank=True, help_text='For people whose job has no role profile here (e.g. Team Manager).', max_length=200)),
-                            ('role_profile_since', models.DateField(blank=True, null=True)),
-                            ('line_manager_since', models.DateField(blank=True, null=True)),
-                            ('left_on', models.DateField(blank=True, help_text='Last day of employment; empty while the person works here.', null=True)),
-                            ('line_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='staff.staffmember')),
-                            ('role_profile', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='holders', to='roles.roleprofile')),
-                            ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='staff.service')),
-                            ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='staff_member', to=settings.AUTH_USER_MODEL)),
-                        ],
-                        options={
-                            'db_table': 'roles_staffmember',
-                            'ordering': ['user__last_name', 'user__first_name'],
-                        },
-                    ),
-                    migrations.CreateModel(
-                        name='RoleAssignment',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('since', models.DateField()),
-                            ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                            ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                            ('role_profile', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roles.roleprofile')),
-                            ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_history', to='staff.staffmember')),
-                        ],
-                        options={
-                            'db_table': 'roles_roleassignment',
-                            'ordering': ['staff_member', 'since', 'pk'],
-                            'abstract': False,
-                        },
-                    ),
-                    migrations.CreateModel(
-                        name='LineManagerAssignment',
-                        fields=[
-                            ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                            ('since', models.DateField()),
-                            ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                            ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                            ('line_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='staff.staffmember')),
-                            ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manager_history', to='staff.staffmember')),
-                        ],
-                        options={
-                            'db_table': 'roles_linemanagerassignment',
-                            'ordering': ['staff_member', 'since', 'pk'],
-                            'abstract': False,
-                        },
-                    ),
+                    },
+                ),
+                migrations.CreateModel(
+                    name="StaffMember",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        (
+                            "job_title",
+                            models.CharField(
+                                blank=True,
+                                help_text="For people whose job has no role profile here (e.g. Team Manager).",
+                                max_length=200,
+                            ),
+                        ),
+                        ("role_profile_since", models.DateField(blank=True, null=True)),
+                        ("line_manager_since", models.DateField(blank=True, null=True)),
+                        (
+                            "left_on",
+                            models.DateField(
+                                blank=True,
+                                help_text="Last day of employment; empty while the person works here.",
+                                null=True,
+                            ),
+                        ),
+                        (
+                            "line_manager",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="reports",
+                                to="staff.staffmember",
+                            ),
+                        ),
+                        (
+                            "role_profile",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="holders",
+                                to="roles.roleprofile",
+                            ),
+                        ),
+                        (
+                            "service",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="staff",
+                                to="staff.service",
+                            ),
+                        ),
+                        (
+                            "user",
+                            models.OneToOneField(
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="staff_member",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                    ],
+                    options={
+                        "db_table": "roles_staffmember",
+                        "ordering": ["user__last_name", "user__first_name"],
+                    },
+                ),
+                migrations.CreateModel(
+                    name="RoleAssignment",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("since", models.DateField()),
+                        ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                        (
+                            "recorded_by",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "role_profile",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="roles.roleprofile"
+                            ),
+                        ),
+                        (
+                            "staff_member",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="role_history",
+                                to="staff.staffmember",
+                            ),
+                        ),
+                    ],
+                    options={
+                        "db_table": "roles_roleassignment",
+                        "ordering": ["staff_member", "since", "pk"],
+                        "abstract": False,
+                    },
+                ),
+                migrations.CreateModel(
+                    name="LineManagerAssignment",
+                    fields=[
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("since", models.DateField()),
+                        ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                        (
+                            "recorded_by",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "line_manager",
+                            models.ForeignKey(
+                                blank=True,
+                                null=True,
+                                on_delete=django.db.models.deletion.PROTECT,
+                                related_name="+",
+                                to="staff.staffmember",
+                            ),
+                        ),
+                        (
+                            "staff_member",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="manager_history",
+                                to="staff.staffmember",
+                            ),
+                        ),
+                    ],
+                    options={
+                        "db_table": "roles_linemanagerassignment",
+                        "ordering": ["staff_member", "since", "pk"],
+                        "abstract": False,
+                    },
+                ),
             ],
             database_operations=[],
         ),

@@ -14,14 +14,22 @@ from staff.models import StaffMember
 
 
 class Command(BaseCommand):
-    help = "Measure queries and median server time of the key pages, PDFs and opening a cycle; write bench/results.json."
+    help = (
+        "Measure queries and median server time of the key pages, PDFs and opening a cycle; write bench/results.json."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--size", type=int, help="The size to record (default: the number of active staff).")
-        parser.add_argument("--repeat", type=int, default=15, help="Requests per page (the median is kept). Default 15.")
+        parser.add_argument(
+            "--repeat", type=int, default=15, help="Requests per page (the median is kept). Default 15."
+        )
         parser.add_argument("--pdf-repeat", type=int, default=5, help="Renders per PDF. Default 5.")
-        parser.add_argument("--only", default="", help="Comma-separated names of the measurements to take (default: all).")
-        parser.add_argument("--out", default=str(settings.BASE_DIR / "bench" / "results.json"), help="The JSON file to add to.")
+        parser.add_argument(
+            "--only", default="", help="Comma-separated names of the measurements to take (default: all)."
+        )
+        parser.add_argument(
+            "--out", default=str(settings.BASE_DIR / "bench" / "results.json"), help="The JSON file to add to."
+        )
 
     def handle(self, *args, size, repeat, pdf_repeat, only, out, **options):
         size = size or StaffMember.objects.active().count()

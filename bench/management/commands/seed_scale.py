@@ -21,10 +21,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--staff", type=int, default=200, help="Active members of staff (leavers come on top). Default 200.")
-        parser.add_argument("--years", type=int, default=5, help="Completed annual cycles before the open one. Default 5.")
+        parser.add_argument(
+            "--staff", type=int, default=200, help="Active members of staff (leavers come on top). Default 200."
+        )
+        parser.add_argument(
+            "--years", type=int, default=5, help="Completed annual cycles before the open one. Default 5."
+        )
         parser.add_argument("--seed", type=int, default=1, help="Seed of the pseudo-random choices. Default 1.")
-        parser.add_argument("--force", action="store_true", help="Run even though the database already holds staff records.")
+        parser.add_argument(
+            "--force", action="store_true", help="Run even though the database already holds staff records."
+        )
 
     def handle(self, *args, staff, years, seed, force, **options):
         if staff < 20:
@@ -41,11 +47,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         settle()
         self.stdout.write(f"Statistics gathered and tables vacuumed ({time.monotonic() - started:.1f} s)")
-        self.stdout.write(self.style.SUCCESS(
-            f"{summary.people} staff ({summary.leavers} leavers besides), {summary.cycles} cycles, "
-            f"{summary.appraisals} appraisals, {summary.ratings} indicator ratings in {summary.seconds:.1f} s. "
-            "Logins: hr, head, manager, staff (password: demo)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{summary.people} staff ({summary.leavers} leavers besides), {summary.cycles} cycles, "
+                f"{summary.appraisals} appraisals, {summary.ratings} indicator ratings in {summary.seconds:.1f} s. "
+                "Logins: hr, head, manager, staff (password: demo)."
+            )
+        )
 
 
 def settle() -> None:

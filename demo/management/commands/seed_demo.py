@@ -34,13 +34,61 @@ SERVICES = [
 PEOPLE = [
     ("hr", "Helen", "Hughes", "HR Business Partner", None, None, "2018-05-01"),
     ("head", "Priya", "Shah", "Head of Services", None, None, "2016-09-01"),
-    ("manager", "Morgan", "Ellis", "senior-service-coordinator-afeo", "Higher Needs Floating Support Service", "head", "2022-04-01"),
-    ("staff", "Sam", "Taylor", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2021-06-14"),
-    ("aisha", "Aisha", "Begum", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2023-03-06"),
+    (
+        "manager",
+        "Morgan",
+        "Ellis",
+        "senior-service-coordinator-afeo",
+        "Higher Needs Floating Support Service",
+        "head",
+        "2022-04-01",
+    ),
+    (
+        "staff",
+        "Sam",
+        "Taylor",
+        "support-worker-supported-housing",
+        "Supported Housing, Bristol",
+        "manager",
+        "2021-06-14",
+    ),
+    (
+        "aisha",
+        "Aisha",
+        "Begum",
+        "support-worker-supported-housing",
+        "Supported Housing, Bristol",
+        "manager",
+        "2023-03-06",
+    ),
     ("tom", "Tom", "Hardy", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2020-01-13"),
-    ("leah", "Leah", "Morris", "support-worker-supported-housing", "Higher Needs Floating Support Service", "manager", "2024-02-19"),
-    ("owen", "Owen", "Price", "support-worker-supported-housing", "Higher Needs Floating Support Service", "manager", "2022-10-03"),
-    ("jo", "Jo", "Fletcher", "senior-service-coordinator-afeo", "Higher Needs Floating Support Service", "head", "2025-05-01"),
+    (
+        "leah",
+        "Leah",
+        "Morris",
+        "support-worker-supported-housing",
+        "Higher Needs Floating Support Service",
+        "manager",
+        "2024-02-19",
+    ),
+    (
+        "owen",
+        "Owen",
+        "Price",
+        "support-worker-supported-housing",
+        "Higher Needs Floating Support Service",
+        "manager",
+        "2022-10-03",
+    ),
+    (
+        "jo",
+        "Jo",
+        "Fletcher",
+        "senior-service-coordinator-afeo",
+        "Higher Needs Floating Support Service",
+        "head",
+        "2025-05-01",
+    ),
     ("daniel", "Daniel", "Reed", "night-senior-support-worker", "Night Support, Bristol", "manager", "2019-11-04"),
     ("kemi", "Kemi", "Adeyemi", "support-worker-supported-housing", "Night Support, Bristol", "daniel", "2022-07-11"),
     ("rhys", "Rhys", "Evans", "support-worker-supported-housing", "Night Support, Bristol", "daniel", "2025-01-06"),
@@ -49,7 +97,15 @@ PEOPLE = [
     ("nadia", "Nadia", "Hussain", "housing-worker", "Housing Services", "grace", "2021-04-12"),
     ("lucy", "Lucy", "Walsh", "housing-worker", "Housing Services", "grace", "2019-08-05"),
     ("marek", "Marek", "Nowak", "housing-worker", "Housing Services", "grace", "2023-11-20"),
-    ("chris", "Chris", "Walker", "Team Manager, Recovery Coaching", "Recovery Coaching, Somerset", "head", "2018-02-01"),
+    (
+        "chris",
+        "Chris",
+        "Walker",
+        "Team Manager, Recovery Coaching",
+        "Recovery Coaching, Somerset",
+        "head",
+        "2018-02-01",
+    ),
     ("ellie", "Ellie", "Jones", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2019-04-01"),
     ("hamza", "Hamza", "Ali", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2021-09-20"),
     ("rosie", "Rosie", "Clarke", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2023-01-09"),
@@ -131,12 +187,16 @@ class Command(BaseCommand):
     def _record_history(self, member, members, role_profiles, username) -> None:
         """The person's role and line-manager history rows, ending with their current ones (matched, so never
         doubled)."""
-        roles = [(role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])]
+        roles = [
+            (role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])
+        ]
         if member.role_profile_id:
             roles.append((member.role_profile, member.role_profile_since))
         for profile, since in roles:
             RoleAssignment.objects.get_or_create(staff_member=member, role_profile=profile, since=since)
-        managers = [(members[name], datetime.date.fromisoformat(since)) for name, since in EARLIER_MANAGERS.get(username, [])]
+        managers = [
+            (members[name], datetime.date.fromisoformat(since)) for name, since in EARLIER_MANAGERS.get(username, [])
+        ]
         if member.line_manager_id:
             managers.append((member.line_manager, member.line_manager_since))
         for manager, since in managers:
