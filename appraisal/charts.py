@@ -12,6 +12,7 @@ band), so a chart reads in greyscale and on paper.
 
 import datetime
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -87,7 +88,8 @@ class LevelChart:
         for band in self.bands:
             out.append(
                 format_html(
-                    '<rect x="{left}" y="{y}" width="{width}" height="{height}" fill="{fill}" stroke="#ffffff" stroke-width="1.5"/>'
+                    '<rect x="{left}" y="{y}" width="{width}" height="{height}"'
+                    ' fill="{fill}" stroke="#ffffff" stroke-width="1.5"/>'
                     '<text x="{label_x}" y="{label_y}" fill="#212529">{label} ({level})</text>',
                     left=left,
                     label_x=label_x,
@@ -107,7 +109,8 @@ class LevelChart:
         for line in self.gridlines:
             out.append(
                 format_html(
-                    '<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
+                    '<line x1="{left}" x2="{right}" y1="{y}" y2="{y}"'
+                    ' stroke="#adb5bd" stroke-width="0.75" stroke-dasharray="2 3"/>'
                     '<text x="{left}" dx="-6" y="{y}" dy="4" text-anchor="end" fill="#212529">{label}</text>',
                     left=left,
                     right=right,
@@ -133,7 +136,8 @@ class LevelChart:
         for span in self.role_spans:
             out.append(
                 format_html(
-                    '<text x="{x}" y="{bottom}" dy="34" text-anchor="middle" fill="#495057" font-style="italic"><title>{title}</title>{label}</text>',
+                    '<text x="{x}" y="{bottom}" dy="34" text-anchor="middle"'
+                    ' fill="#495057" font-style="italic"><title>{title}</title>{label}</text>',
                     bottom=bottom,
                     **span,
                 )
@@ -141,8 +145,10 @@ class LevelChart:
         for change in self.role_changes:
             out.append(
                 format_html(
-                    '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}" stroke="#212529" stroke-width="1.5" stroke-dasharray="5 3"><title>{title}</title></line>'
-                    '<text x="{x}" y="{top}" dy="-8" text-anchor="middle" fill="#212529" font-weight="bold">{label}</text>',
+                    '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}"'
+                    ' stroke="#212529" stroke-width="1.5" stroke-dasharray="5 3"><title>{title}</title></line>'
+                    '<text x="{x}" y="{top}" dy="-8" text-anchor="middle"'
+                    ' fill="#212529" font-weight="bold">{label}</text>',
                     top=top,
                     bottom=bottom,
                     **change,
@@ -158,7 +164,8 @@ class LevelChart:
         for mark in self.self_marks:
             out.append(
                 format_html(
-                    '<path d="M{x},{y} m0,-6 l6,6 l-6,6 l-6,-6 z" fill="#ffffff" stroke="#8a4b08" stroke-width="2"><title>{title}</title></path>',
+                    '<path d="M{x},{y} m0,-6 l6,6 l-6,6 l-6,-6 z"'
+                    ' fill="#ffffff" stroke="#8a4b08" stroke-width="2"><title>{title}</title></path>',
                     x=mark.x,
                     y=mark.y,
                     title=mark.title,
@@ -177,7 +184,8 @@ class LevelChart:
             out.append(
                 format_html(
                     '<circle cx="{x}" cy="{y}" r="5.5" fill="#1d4f60"><title>{title}</title></circle>'
-                    '<text x="{x}" y="{y}" dx="-8" dy="-9" text-anchor="end" fill="#0b2a35" font-weight="bold">{label}</text>',
+                    '<text x="{x}" y="{y}" dx="-8" dy="-9" text-anchor="end"'
+                    ' fill="#0b2a35" font-weight="bold">{label}</text>',
                     x=mark.x,
                     y=mark.y,
                     title=mark.title,
@@ -221,7 +229,7 @@ def level_chart(*, points, entry_level: int | None, role_changes, title: str) ->
     for level in range(lowest, HIGHEST_LEVEL + 1):
         chart.gridlines.append({"y": _n(y(level)), "label": f"Level {level}" if level >= LOWEST_LEVEL else "Below 1"})
     if entry_level is not None:
-        for offset, (name, fill) in enumerate(zip(BAND_NAMES, BAND_FILLS)):
+        for offset, (name, fill) in enumerate(zip(BAND_NAMES, BAND_FILLS, strict=True)):
             level = entry_level + offset
             chart.bands.append(
                 {
@@ -274,7 +282,7 @@ def level_chart(*, points, entry_level: int | None, role_changes, title: str) ->
                 "title": f"{change.since:%-d %B %Y}: {change.title}",
             }
         )
-    for start, stop, role in zip(boundaries, boundaries[1:], titles):
+    for (start, stop), role in zip(pairwise(boundaries), titles, strict=True):
         left = LEFT if start == first else x(start)
         right = WIDTH - RIGHT if stop == end else x(stop)
         room = max(int((right - left - 8) / CHAR_WIDTH), 4)

@@ -47,31 +47,31 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from appraisal.models import KeptInput
 from staff.auth import StaffBackend
 
-TOKEN_FIELD = "kept_for"
-TOKEN_SALT = "appraisal.drafts.kept_for"
+KEPT_FOR_FIELD = "kept_for"
+KEPT_FOR_SALT = "appraisal.drafts.kept_for"
 SESSION_FLAG = "has_kept_input"  # set at login when something is kept: pages read the table only then
 KEEP_FOR = datetime.timedelta(days=3)
 MAX_KEPT_BYTES = 512_000
 MAX_KEPT_FIELDS = 5000
 MAX_KEPT_FORMS = 20
-NOT_KEPT_FIELDS = {"csrfmiddlewaretoken", TOKEN_FIELD}
+NOT_KEPT_FIELDS = {"csrfmiddlewaretoken", KEPT_FOR_FIELD}
 KEPT_MESSAGE = (
     "You were signed out before your changes were saved. They are below, not yet saved: check them and press Save."
 )
-STALE_TOKEN_MESSAGE = (
+STALE_PAGE_MESSAGE = (
     "This page had expired before your changes were saved. They are below, not yet saved: check them and press Save."
 )
 
 
 def form_token(request) -> str:
     """The value of the form's `kept_for` field: who the form at this address was shown to, signed."""
-    return signing.dumps([request.user.pk, request.path], salt=TOKEN_SALT)
+    return signing.dumps([request.user.pk, request.path], salt=KEPT_FOR_SALT)
 
 
 def _shown_to(request) -> int | None:
     """The id of the person the POSTed form was shown to, if its `kept_for` field is genuine and for this address."""
     try:
-        user_id, path = signing.loads(request.POST.get(TOKEN_FIELD, ""), salt=TOKEN_SALT, max_age=KEEP_FOR)
+        user_id, path = signing.loads(request.POST.get(KEPT_FOR_FIELD, ""), salt=KEPT_FOR_SALT, max_age=KEEP_FOR)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     return user_id if path == request.path and isinstance(user_id, int) else None
@@ -135,7 +135,7 @@ def take(request):
     data = QueryDict(mutable=True)
     for key, values in entry.data.items():
         data.setlist(key, values)
-    messages.warning(request, STALE_TOKEN_MESSAGE if entry.reason == KeptInput.Reason.STALE_TOKEN else KEPT_MESSAGE)
+    messages.warning(request, STALE_PAGE_MESSAGE if entry.reason == KeptInput.Reason.STALE_TOKEN else KEPT_MESSAGE)
     return data
 
 

@@ -55,7 +55,8 @@ FIELDSET = (
     "<details{open}>\n"
     "<summary>Evidence{written}</summary>\n"
     '<label class="visually-hidden" for="e{pk}">Evidence for: {text}</label>\n'
-    '<textarea class="form-control form-control-sm{invalid}" name="evidence-{pk}" id="e{pk}" rows="2"{described}>{evidence}</textarea>\n'
+    '<textarea class="form-control form-control-sm{invalid}" name="evidence-{pk}" id="e{pk}" rows="2"{described}>'
+    "{evidence}</textarea>\n"
     "</details>\n"
     "{errors}"
     "</fieldset>"

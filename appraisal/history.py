@@ -10,6 +10,7 @@ scored against (shown in the table).
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from django.utils import timezone
 
@@ -308,7 +309,7 @@ def _role_changes(person: StaffMember, completed: list[Appraisal]) -> list[RoleC
         if assignment.since > first and assignment.role_profile_id != previous:
             changes.append(RoleChange(assignment.since, assignment.title or ""))
             previous = assignment.role_profile_id
-    for before, after in zip(completed, completed[1:]):
+    for before, after in pairwise(completed):
         if before.role_version.role_profile_id == after.role_version.role_profile_id:
             continue
         if any(before.cycle.period_end < change.since <= after.cycle.period_end for change in changes):

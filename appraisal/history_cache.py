@@ -33,6 +33,7 @@ def version(person_id: int) -> str:
     page, and building it through the ORM took longer than running it."""
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
+        # Only the quoted table name is put into the text; the values are parameters.
         cursor.execute(
             "SELECT MAX(CASE WHEN person_id = %s THEN id END), SUM(CASE WHEN person_id = %s THEN 1 ELSE 0 END),"
             " MAX(CASE WHEN person_id IS NULL THEN id END), SUM(CASE WHEN person_id IS NULL THEN 1 ELSE 0 END)"

@@ -280,6 +280,9 @@ class MeasureReview(models.Model):
             models.UniqueConstraint(fields=["appraisal", "measure"], name="measure_review_unique_per_appraisal")
         ]
 
+    def __str__(self):
+        return f"{self.measure_id}: {self.comment[:40]}"
+
 
 class AppraisalEvent(models.Model):
     """One step of an appraisal's workflow: who moved it from which state to which, when, and why."""

@@ -81,7 +81,8 @@ def appraiser_assigned(appraisal: Appraisal) -> None:
             _message(
                 _appraiser(appraisal),
                 f"You are now {appraisal.staff_member}'s appraiser",
-                f"HR has asked you to carry out {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}",
+                f"HR has asked you to carry out {appraisal.staff_member}'s appraisal in "
+                f"{appraisal.cycle}:\n{_record_link(appraisal)}",
             )
         ]
     )
@@ -93,7 +94,8 @@ def review_due(appraisal: Appraisal) -> None:
             _message(
                 _appraiser(appraisal),
                 f"{appraisal.staff_member} has completed their self-assessment",
-                f"You can now score {appraisal.staff_member}'s appraisal in {appraisal.cycle}:\n{_record_link(appraisal)}",
+                f"You can now score {appraisal.staff_member}'s appraisal in "
+                f"{appraisal.cycle}:\n{_record_link(appraisal)}",
             )
         ]
     )
@@ -117,7 +119,7 @@ def sign_off_due(appraisal: Appraisal) -> None:
         [
             _message(
                 _person(appraisal),
-                f"Your appraisal is ready for you to read and sign",
+                "Your appraisal is ready for you to read and sign",
                 f"{appraisal.appraiser} has shared your {appraisal.cycle} appraisal with you. Please read it, add your "
                 f"comments and sign it off (you can record that you disagree):\n{_record_link(appraisal)}",
             )
@@ -131,7 +133,8 @@ def withdrawn(appraisal: Appraisal) -> None:
             _message(
                 _person(appraisal),
                 "Your appraisal has been taken back for changes",
-                f"{appraisal.appraiser} is changing your {appraisal.cycle} appraisal; you will be asked to sign it when it is "
+                f"{appraisal.appraiser} is changing your {appraisal.cycle} appraisal; you will be asked to sign "
+                "it when it is "
                 f"shared again:\n{_record_link(appraisal)}",
             )
         ]
@@ -145,7 +148,8 @@ def countersign_due(appraisal: Appraisal) -> None:
             _message(
                 _appraiser(appraisal),
                 f"{appraisal.staff_member} has signed their appraisal",
-                f"{appraisal.staff_member} has signed off their {appraisal.cycle} appraisal, {agreement}. Please read their "
+                f"{appraisal.staff_member} has signed off their {appraisal.cycle} appraisal, {agreement}. Please "
+                "read their "
                 f"comments and countersign:\n{_record_link(appraisal)}",
             )
         ]
@@ -158,7 +162,8 @@ def completed(appraisal: Appraisal) -> None:
             _message(
                 _person(appraisal),
                 "Your appraisal is complete",
-                f"{appraisal.appraiser} has countersigned your {appraisal.cycle} appraisal. You can read it and download it "
+                f"{appraisal.appraiser} has countersigned your {appraisal.cycle} appraisal. You can read it and "
+                "download it "
                 f"as a PDF:\n{_record_link(appraisal)}",
             )
         ]
@@ -171,7 +176,8 @@ def reopened(appraisal: Appraisal) -> None:
             _message(
                 _appraiser(appraisal),
                 f"{appraisal.staff_member}'s appraisal has been reopened",
-                f"HR has reopened {appraisal.staff_member}'s {appraisal.cycle} appraisal so that it can be changed; it will "
+                f"HR has reopened {appraisal.staff_member}'s {appraisal.cycle} appraisal so that it can be "
+                "changed; it will "
                 f"need to be shared and signed again:\n{_record_link(appraisal)}",
             )
         ]

@@ -185,7 +185,7 @@ WINDOW_STANDINGS = (Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL)
 STANDING_LABELS = {
     Standing.NOT_SCORED: "Not yet scored",
     Standing.BELOW_ENTRY: "Below entry",
-    **dict(zip(WINDOW_STANDINGS, WINDOW_NAMES)),
+    **dict(zip(WINDOW_STANDINGS, WINDOW_NAMES, strict=True)),
     Standing.ABOVE: "Above the window",
 }
 # Worst to best, for tables and legends.

@@ -236,7 +236,7 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
     for competency in scored:
         ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
         levels = []
-        for label, level in zip(WINDOW_NAMES, competency.levels):
+        for label, level in zip(WINDOW_NAMES, competency.levels, strict=False):  # a window may lack a retired level
             row = LevelRow(
                 number=level["number"], label=label, lead=level.get("lead", ""), rule_text=level.get("rule_text", "")
             )

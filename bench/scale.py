@@ -572,7 +572,8 @@ def _completed_cycle(
 
 
 def _open_cycle(year: int, people: list[Person], context: _Context, rng: random.Random) -> tuple[Counter, int]:
-    """The current cycle, opened by `cycles.open_cycle` a month ago, then taken on through the workflow for most people."""
+    """The current cycle, opened by `cycles.open_cycle` a month ago, then taken on through the workflow for most
+    people."""
     period_end = datetime.date(year, 3, 31)
     cycle = cycles.create_cycle(
         by=context.hr,

@@ -9,7 +9,7 @@ WINDOW_NAMES = ("Entry", "Desired", "Exceptional")
 
 def window_levels(entry_level: int) -> list[tuple[str, int]]:
     """The window that starts at `entry_level` as (name, level): [("Entry", 2), ("Desired", 3), ("Exceptional", 4)]."""
-    return list(zip(WINDOW_NAMES, range(entry_level, entry_level + WINDOW_SIZE)))
+    return list(zip(WINDOW_NAMES, range(entry_level, entry_level + WINDOW_SIZE), strict=True))
 
 
 def window_name(level: int, entry_level: int) -> str | None:

@@ -21,7 +21,10 @@ from appraisal.team import Cell, Member
 from tests.appraisals import complete, open_appraisal
 
 MARKUP = """<script>alert("x")</script><b>bold</b> & 'single' "double" &amp;"""
-ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt; &amp; &#x27;single&#x27; &quot;double&quot; &amp;amp;"
+ESCAPED = (
+    "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt; "
+    "&amp; &#x27;single&#x27; &quot;double&quot; &amp;amp;"
+)
 
 
 class Outline(HTMLParser):
@@ -167,7 +170,8 @@ def test_a_level_below_1_reads_less_than_1_escaped(fresh_grid_cells):
         person=None, cells=[Cell(required=True, entry_level=1, level=0), Cell(required=True, entry_level=1, level=1)]
     ).cells_html
     assert html == (
-        '<td><span class="standing standing-below_entry"><span class="standing-level">&lt;1</span> Below entry</span></td>'
+        '<td><span class="standing standing-below_entry"><span class="standing-level">&lt;1</span> Below '
+        "entry</span></td>"
         '<td><span class="standing standing-entry"><span class="standing-level">1</span> Entry</span></td>'
     )
 

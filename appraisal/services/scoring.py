@@ -101,7 +101,7 @@ def _save_ratings(
     unknown = set(ratings) - set(owner)
     if unknown:
         raise ValidationError(f"These indicators are not part of this appraisal: {sorted(unknown)}.")
-    for indicator_id, (rating, _evidence) in ratings.items():
+    for rating, _evidence in ratings.values():
         if rating and rating not in RATING_LABELS:
             raise ValidationError(f"“{rating}” is not a rating.")
     existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
@@ -133,7 +133,8 @@ def _save_ratings(
     for indicator_id, before, rating, evidence in changed:
         competency, number = owner[indicator_id]
         words = texts.get(indicator_id, "")
-        key = f"{competency.name}, level {number}, indicator {indicator_id} ({words[:60]}{'…' if len(words) > 60 else ''})"
+        quoted = words[:60] + ("…" if len(words) > 60 else "")
+        key = f"{competency.name}, level {number}, indicator {indicator_id} ({quoted})"
         if before[0] != rating:
             changes[f"{key}: {prefix}rating"] = [
                 RATING_LABELS.get(before[0], "Not rated"),

@@ -12,6 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         done = apply_due_handovers()
         self.stdout.write(
-            f"{done['line managers']} change(s) of line manager and {done['appraisals']} appraisal handover(s) applied; "
+            f"{done['line managers']} change(s) of line manager and {done['appraisals']} appraisal handover(s) "
+            "applied; "
             f"{done['left as they are']} appraisal(s) left for HR (see the log)."
         )

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         kept = drafts.clear_expired()
         failures = login.clear_old_failures()
         self.stdout.write(
-            f"Removed {sessions} expired session{'' if sessions == 1 else 's'}, {kept} kept form{'' if kept == 1 else 's'} "
+            f"Removed {sessions} expired session{'' if sessions == 1 else 's'}, {kept} kept "
+            f"form{'' if kept == 1 else 's'} "
             f"and {failures} old failed login{'' if failures == 1 else 's'}."
         )
