@@ -18,11 +18,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL
+from competencies.windows import WINDOW_NAMES
 
 WIDTH, HEIGHT = 680, 252
 LEFT, RIGHT, TOP, BOTTOM = 62, 102, 34, 56
 INNER = 36  # space between the plot's edges and the first and last records
-BAND_NAMES = ("Entry", "Desired", "Exceptional")
+BAND_NAMES = WINDOW_NAMES
 BAND_FILLS = ("#fff3cd", "#d1e7dd", "#cfe2ff")
 CHAR_WIDTH = 7.0  # average width of a character of the 12px labels, to shorten role names that do not fit
 

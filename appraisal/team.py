@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
-from appraisal.rules import Standing, standing
+from appraisal.rules import Standing, final_level, standing
 from competencies.models import Competency
 from roles.models import RoleRequirement
 from staff.hierarchy import reports_in_line
@@ -167,7 +167,7 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
     ).values_list(
         "appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"
     ):
-        levels[person_id, competency_id] = override if override is not None else derived
+        levels[person_id, competency_id] = final_level(override, derived)
         latest_cycles[person_id] = cycle_name
 
     column_ids = {pk for windows in requirements.values() for pk in windows}

@@ -12,7 +12,7 @@ CONSISTENTLY = "consistently"
 
 
 def fresh(user):
-    """The user again, without the per-request caches `roles.access` keeps on the object."""
+    """The user loaded again, as each request loads it."""
     return get_user_model().objects.get(pk=user.pk)
 
 
