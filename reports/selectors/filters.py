@@ -1,0 +1,84 @@
+"""The reports' filters (one opened cycle, optionally a service and a role profile) and what every
+section shares."""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+
+from appraisal.models import Appraisal, AppraisalCycle
+from roles.models import RoleProfile
+from roles.selectors import current_title
+from staff.models import Service
+
+State = Appraisal.State
+STATES_IN_ORDER = tuple(State)  # the workflow order: self-assessment first, completed last
+NO_SERVICE = "No service"
+
+
+def percent(part: int, whole: int) -> int | None:
+    """`part` of `whole` as a whole percentage, rounded half up; None when `whole` is 0.
+
+    Never 100 unless all, never 0 unless none: 199 of 200 reads 99%, not 100%.
+    """
+    if not whole:
+        return None
+    value = (200 * part + whole) // (2 * whole)
+    if part < whole:
+        value = min(value, 99)
+    if part > 0:
+        value = max(value, 1)
+    return value
+
+
+def full_name(first: str, last: str, username: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def opened_cycles() -> QuerySet[AppraisalCycle]:
+    """Cycles that have been opened, the latest period first (the first is the report's default)."""
+    return AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name")
+
+
+def reportable_role_profiles() -> QuerySet[RoleProfile]:
+    """Role profiles with a published version, annotated `current_title` and ordered by it (one query)."""
+    return (
+        RoleProfile.objects.annotate(current_title=current_title())
+        .filter(current_title__isnull=False)
+        .order_by("current_title", "slug")
+    )
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    cycle: AppraisalCycle
+    service: Service | None = None
+    role_profile: RoleProfile | None = None
+    # People whose records the viewer may not oversee: an HR admin's own and those above them
+    # (`staff.access.hr_conflicts`). Left out of every section; not part of the query string.
+    excluded_people: frozenset[int] = frozenset()
+
+    def appraisal_q(self, prefix: str = "") -> Q:
+        """The filters as a Q on Appraisal, or on a model reaching it through `prefix` ("appraisal__")."""
+        q = Q(**{f"{prefix}cycle": self.cycle})
+        if self.service is not None:
+            q &= Q(**{f"{prefix}staff_member__service": self.service})
+        if self.role_profile is not None:
+            q &= Q(**{f"{prefix}role_version__role_profile": self.role_profile})
+        if self.excluded_people:
+            q &= ~Q(**{f"{prefix}staff_member_id__in": self.excluded_people})
+        return q
+
+    @property
+    def query_string(self) -> str:
+        """The filters as the page's query string (for links to the CSV downloads)."""
+        params = {"cycle": self.cycle.pk}
+        if self.service is not None:
+            params["service"] = self.service.pk
+        if self.role_profile is not None:
+            params["role"] = self.role_profile.pk
+        return urlencode(params)
+
+
+def blank_if_none(value: int | None) -> int | str:
+    return "" if value is None else value
