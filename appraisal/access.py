@@ -10,14 +10,14 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from appraisal.models import Appraisal
-from appraisal.permissions import Permissions, Viewer, permissions_for
-from core.access import is_hr_admin
+from appraisal.permissions import Permissions, permissions_for
+from core.access import Person, is_hr_admin
 from staff.access import hr_conflicts, is_hr_admin_over, staff_member_for
 from staff.hierarchy import managers_above, reports_in_line
 from staff.models import StaffMember
 
 
-def visible_appraisals(user: Viewer) -> QuerySet[Appraisal]:
+def visible_appraisals(user: Person) -> QuerySet[Appraisal]:
     """The appraisals `user` may see (a queryset)."""
     person = staff_member_for(user)
     if is_hr_admin(user):
@@ -31,12 +31,12 @@ def visible_appraisals(user: Viewer) -> QuerySet[Appraisal]:
     )
 
 
-def get_appraisal_for(user: Viewer, pk: int) -> Appraisal:
+def get_appraisal_for(user: Person, pk: int) -> Appraisal:
     """The appraisal `pk` with what its pages need, or Http404 if `user` may not see it."""
     return get_appraisal_with_permissions(user, pk)[0]
 
 
-def get_appraisal_with_permissions(user: Viewer, pk: int) -> tuple[Appraisal, Permissions]:
+def get_appraisal_with_permissions(user: Person, pk: int) -> tuple[Appraisal, Permissions]:
     """The appraisal `pk` with what its pages need, and what `user` may see of it and do to it
     (`appraisal.permissions`); Http404 if `user` may not see it.
 
@@ -70,7 +70,7 @@ def get_appraisal_with_permissions(user: Viewer, pk: int) -> tuple[Appraisal, Pe
     return appraisal, permissions
 
 
-def get_person_for(user: Viewer, pk: int) -> StaffMember:
+def get_person_for(user: Person, pk: int) -> StaffMember:
     """The StaffMember `pk` for their history, or Http404 unless `user` is that person, above them
     in the current line-management chain, or an HR admin."""
     person: StaffMember | None = (
@@ -90,7 +90,7 @@ def get_person_for(user: Viewer, pk: int) -> StaffMember:
     return person
 
 
-def is_self(user: Viewer, person: StaffMember) -> bool:
+def is_self(user: Person, person: StaffMember) -> bool:
     """Whether `person` is `user`'s own staff record."""
     viewer = staff_member_for(user)
     return viewer is not None and viewer.pk == person.pk

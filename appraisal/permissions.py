@@ -37,17 +37,14 @@ a record that has moved on is `StaleRecord` (appraisal.services.revisions), sayi
 import enum
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 
 from appraisal.models import Appraisal
-from core.access import is_hr_admin
+from core.access import Person, is_hr_admin
 from staff.access import hr_conflict_message, is_hr_admin_over, staff_member_for
 from staff.hierarchy import managers_above
 
 State = Appraisal.State
-Viewer = AbstractBaseUser | AnonymousUser
 
 
 class NotAllowed(PermissionDenied):
@@ -217,7 +214,7 @@ class Permissions:
         return self.may(Action.DOWNLOAD_PDF)
 
 
-def permissions_for(user: Viewer, appraisal: Appraisal) -> Permissions:
+def permissions_for(user: Person, appraisal: Appraisal) -> Permissions:
     """What `user` may see of `appraisal` and do to it now.
 
     Within a request the answers about the user are remembered (`core.requests`); the line above
@@ -253,7 +250,7 @@ def permissions_for(user: Viewer, appraisal: Appraisal) -> Permissions:
     )
 
 
-def permissions_of(by: Viewer, appraisal: Appraisal, *, given: Permissions | None = None) -> Permissions:
+def permissions_of(by: Person, appraisal: Appraisal, *, given: Permissions | None = None) -> Permissions:
     """What `by` may do to `appraisal`: `given` when a view passes what it computed (it must be
     `by`'s, on this appraisal), else computed now, so that a direct call is checked too."""
     if given is None:

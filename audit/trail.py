@@ -4,16 +4,15 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from core.access import Person
 from core.text import normalise_text
 
 # Who made a change: a login, or no one (a command, the app itself).
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = Person | None
 
 
 def record(

@@ -14,8 +14,12 @@ from core.requests import remembered
 
 HR_ADMIN_GROUP = "HR admin"
 
+# Whoever asks: a login (the project's user model is Django's `User`) or no one (`request.user` when logged out).
+# Every access and permission check takes one; a service that records who did something takes a `User`.
+Person = User | AnonymousUser
 
-def is_hr_admin(user: User | AnonymousUser) -> bool:
+
+def is_hr_admin(user: Person) -> bool:
     if not user.is_authenticated:
         return False
     return remembered(("is_hr_admin", user.pk), lambda: user.groups.filter(name=HR_ADMIN_GROUP).exists())

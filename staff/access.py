@@ -5,24 +5,23 @@ Views ask these helpers; they never decide access by hiding links. Each answer i
 per request (`core.requests.remembered`).
 """
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 
-from core.access import is_hr_admin
+from core.access import Person, is_hr_admin
 from core.requests import remembered
 from staff.hierarchy import managers_above
 from staff.models import StaffMember
 
 
-def staff_member_for(user: User | AnonymousUser) -> StaffMember | None:
+def staff_member_for(user: Person) -> StaffMember | None:
     """The user's staff record, or None (an HR admin account need not be one)."""
     if not user.is_authenticated:
         return None
     return remembered(("staff_member", user.pk), lambda: _staff_member(user))
 
 
-def _staff_member(user: User | AnonymousUser) -> StaffMember | None:
+def _staff_member(user: Person) -> StaffMember | None:
     member: StaffMember | None = (
         # Read on every page (the navigation): only what most pages need.
         StaffMember.objects.select_related("service", "role_profile")
@@ -34,7 +33,7 @@ def _staff_member(user: User | AnonymousUser) -> StaffMember | None:
     return member
 
 
-def hr_conflicts(user: User | AnonymousUser) -> frozenset[int]:
+def hr_conflicts(user: Person) -> frozenset[int]:
     """Staff ids on whose records an HR admin has only the rights of the person: their own, and
     everyone above them in line management. Empty for anyone who is not an HR admin.
 
@@ -53,12 +52,12 @@ def _conflicts(person: StaffMember | None) -> frozenset[int]:
     return frozenset({person.pk, *above})
 
 
-def is_hr_admin_over(user: User | AnonymousUser, staff_member_id: int) -> bool:
+def is_hr_admin_over(user: Person, staff_member_id: int) -> bool:
     """Whether `user` has an HR admin's rights over the records of this member of staff."""
     return is_hr_admin(user) and staff_member_id not in hr_conflicts(user)
 
 
-def hr_conflict_message(user: User | AnonymousUser, staff_member_id: int) -> str:
+def hr_conflict_message(user: Person, staff_member_id: int) -> str:
     """Why an HR admin may not do this to this person's records (see `hr_conflicts`)."""
     own = staff_member_for(user)
     whose = (
@@ -69,7 +68,7 @@ def hr_conflict_message(user: User | AnonymousUser, staff_member_id: int) -> str
     return f"This is {whose}: another HR admin must do this."
 
 
-def require_hr_admin_over(user: User | AnonymousUser, staff_member_id: int) -> None:
+def require_hr_admin_over(user: Person, staff_member_id: int) -> None:
     """PermissionDenied (403) unless `user` is an HR admin with rights over this person's records."""
     if not is_hr_admin_over(user, staff_member_id):
         raise PermissionDenied(
@@ -77,7 +76,7 @@ def require_hr_admin_over(user: User | AnonymousUser, staff_member_id: int) -> N
         )
 
 
-def is_line_manager(user: User | AnonymousUser) -> bool:
+def is_line_manager(user: Person) -> bool:
     """True if the user currently line-manages at least one active member of staff."""
     staff_member = staff_member_for(user)
     return bool(staff_member and staff_member.has_active_reports)  # type: ignore[attr-defined]  # annotated by _staff_member

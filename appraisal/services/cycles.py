@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from appraisal import notifications
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
-from appraisal.permissions import NotAllowed, Viewer
+from appraisal.permissions import NotAllowed
 from appraisal.selectors import Candidate, NotAppraised, appraisal_candidates
 from audit import trail
 from competencies.models import Level
 from competencies.selectors import framework_competencies
-from core.access import is_hr_admin
+from core.access import Person, is_hr_admin
 from core.text import normalise_text
 from roles.models import RoleProfileVersion, RoleRequirement
 
@@ -221,6 +221,6 @@ def level_snapshot(level: Level) -> dict[str, Any]:
     }
 
 
-def _require_hr(user: Viewer) -> None:
+def _require_hr(user: Person) -> None:
     if not is_hr_admin(user):
         raise NotAllowed("Only HR admins can do this.")
