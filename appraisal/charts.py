@@ -74,7 +74,7 @@ class LevelChart:
             self.plot_bottom,
             self.band_label_x,
         )
-        out = [
+        out: list[str] = [  # format_html's safe strings, and the closing tag
             format_html(
                 '<svg class="level-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
                 'aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg" '

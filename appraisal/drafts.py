@@ -29,6 +29,7 @@ What is kept, for whom, and for how long:
 
 import datetime
 import json
+from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -39,7 +40,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponseRedirect, QueryDict
+from django.http import HttpResponseBase, HttpResponseRedirect, QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
@@ -151,11 +152,15 @@ def clear_expired() -> int:
     return deleted
 
 
+# The views marked by `keeps_unsaved_input`, as the URLs name them: `csrf_failure` looks up a refused POST's view.
+VIEWS_KEEPING_INPUT: set[Callable[..., HttpResponseBase]] = set()
+
+
 def keeps_unsaved_input(view):
     """For a form view: an anonymous POST (expired session) is kept for its person, and the user sent to log in.
 
     The view itself must require login for GET; it reads kept input with `take(request)` and puts
-    `form_token(request)` in its form as the `kept_for` field.
+    `form_token(request)` in its form as the `kept_for` field. The outermost decorator: the URL names what it returns.
     """
 
     @wraps(view)
@@ -165,7 +170,7 @@ def keeps_unsaved_input(view):
             return redirect_to_login(request.path)
         return view(request, *args, **kwargs)
 
-    wrapper.keeps_unsaved_input = True
+    VIEWS_KEEPING_INPUT.add(wrapper)
     return wrapper
 
 
@@ -178,7 +183,7 @@ def csrf_failure(request, reason=""):
     if (
         request.method == "POST"
         and match is not None
-        and getattr(match.func, "keeps_unsaved_input", False)
+        and match.func in VIEWS_KEEPING_INPUT
         and keep(request, KeptInput.Reason.STALE_TOKEN)
     ):
         if not request.user.is_authenticated:

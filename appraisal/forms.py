@@ -1,10 +1,12 @@
 import functools
+from collections.abc import Sequence
+from typing import cast
 
 from django import forms
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating
+from appraisal.models import Appraisal, AppraisalCycle, IndicatorRating, ScoredCompetency
 from appraisal.selectors import Sheet
 from core.forms import form_helper
 from staff.models import StaffMember
@@ -70,7 +72,7 @@ def _reference(css: str, lead: str, label: str) -> SafeString:
 
 
 def indicator_fieldset(
-    *, pk: int, text: str, value: str, evidence: str, errors: list, references: list[tuple[str, ...]]
+    *, pk: int, text: str, value: str, evidence: str, errors: Sequence[object], references: list[tuple[str, ...]]
 ) -> SafeString:
     """The fieldset of one indicator: `references` are (CSS class, lead-in, rating label [, quote]) lines."""
     invalid = bool(errors)
@@ -101,6 +103,13 @@ def indicator_fieldset(
 
 
 TEXT_LIMIT = 10_000
+
+
+def override_choices(scored: ScoredCompetency) -> list[tuple[int | str, str]]:
+    """The choices of a competency's override: as derived, or a level from one below entry to exceptional."""
+    return [("", "As derived")] + [
+        (number, scored.level_label(number)) for number in range(scored.entry_level - 1, scored.exceptional_level + 1)
+    ]
 
 
 class CycleForm(forms.ModelForm):
@@ -161,12 +170,8 @@ class SheetForm(forms.Form):
             return
         for competency in sheet.competencies:
             scored = competency.scored
-            choices = [("", "As derived")] + [
-                (number, scored.level_label(number))
-                for number in range(scored.entry_level - 1, scored.exceptional_level + 1)
-            ]
             self.fields[f"override-{scored.competency_id}"] = forms.TypedChoiceField(
-                choices=choices, coerce=int, empty_value=None, required=False
+                choices=override_choices(scored), coerce=int, empty_value=None, required=False
             )
             self.fields[f"reason-{scored.competency_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
             self.initial.setdefault(
@@ -193,7 +198,8 @@ class SheetForm(forms.Form):
             self.initial.setdefault(name, getattr(appraisal, name))
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns
         if self.for_self:
             return cleaned
         for competency in self.sheet.competencies:
@@ -250,7 +256,7 @@ class SheetForm(forms.Form):
                     pk = row.indicator.pk
                     value = self.value(f"rating-{pk}")
                     saved = row.self_rating if self.for_self else row.rating
-                    references = []
+                    references: list[tuple[str, ...]] = []
                     if not self.for_self and row.self_rating:
                         references.append(("reference", "Self-assessment", row.self_rating_label, row.self_evidence))
                     if row.last_rating:
@@ -282,8 +288,7 @@ class SheetForm(forms.Form):
                 override = str(self.value(f"override-{scored.competency_id}"))
                 item.update(
                     override_choices=[
-                        (str(choice), label, str(choice) == override)
-                        for choice, label in self.fields[f"override-{scored.competency_id}"].choices
+                        (str(choice), label, str(choice) == override) for choice, label in override_choices(scored)
                     ],
                     reason=self.value(f"reason-{scored.competency_id}"),
                     override_errors=errors.get(f"override-{scored.competency_id}", []),
@@ -316,7 +321,7 @@ class SheetForm(forms.Form):
             elif kind == "measure":
                 target, label = name, "A performance measure"
             elif name in self.fields and name != "revision":
-                target, label = f"id_{name}", self.fields[name].label or name
+                target, label = f"id_{name}", str(self.fields[name].label or name)  # the labels are plain text
             else:
                 continue
             links.append({"target": target, "label": label, "message": errors[0]})
@@ -398,7 +403,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, appraisal: Appraisal, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["appraiser"].queryset = (
+        cast(forms.ModelChoiceField, self.fields["appraiser"]).queryset = (  # the class's `appraiser` field
             StaffMember.objects.active().exclude(pk=appraisal.staff_member_id).select_related("user")
         )
         self.helper = form_helper()

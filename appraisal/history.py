@@ -11,6 +11,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import cast
 
 from django.utils import timezone
 
@@ -125,7 +126,7 @@ class CompetencyHistory:
         latest = self.latest
         if latest is None:
             return "Not appraised yet"
-        return level_words(latest.level, self.entry_level) if self.in_role else f"Level {latest.level}"
+        return level_words(latest.level, self.entry_level) if self.entry_level is not None else f"Level {latest.level}"
 
     @property
     def has_self_assessment(self) -> bool:
@@ -190,7 +191,7 @@ def person_history(person: StaffMember) -> History:
         if role_version is not None:
             requirements = {r.competency_id: r for r in role_version.requirements.all()}
     framework = {c.pk: c for c in Competency.objects.order_by()}
-    levels = defaultdict(dict)  # {competency id: {number: level}}, current levels only
+    levels: defaultdict[int, dict[int, Level]] = defaultdict(dict)  # {competency id: {number: level}}, current only
     for level in Level.objects.filter(retired_at__isnull=True).order_by():
         levels[level.competency_id][level.number] = level
 
@@ -271,19 +272,22 @@ def _next_level(row: CompetencyHistory, levels: dict[int, Level], completed: lis
     if not levels:
         return
     latest = row.latest
+    # Each `cast(int, latest.level)`: `latest` is the newest point that has a level, so its level is never None.
     if latest is None:
-        number = row.entry_level if row.in_role else min(levels)
+        number = row.entry_level if row.entry_level is not None else min(levels)
     else:
-        number = latest.level + 1
-    if latest is not None and latest.level >= max(levels):
-        row.top_reached = True
-        return
+        number = cast(int, latest.level) + 1
+        if number > max(levels):  # no level above the latest
+            row.top_reached = True
+            return
     number = max(number, min(levels))
     level = levels.get(number)
     if level is None:
         return
-    next_level = NextLevel(level=level, beyond_window=row.in_role and number > row.entry_level + WINDOW_SIZE - 1)
-    if level.sustained_level and latest is not None and latest.level >= level.sustained_level:
+    next_level = NextLevel(
+        level=level, beyond_window=row.entry_level is not None and number > row.entry_level + WINDOW_SIZE - 1
+    )
+    if level.sustained_level and latest is not None and cast(int, latest.level) >= level.sustained_level:
         records = [Record(p.period_end, p.level) for p in row.points if p is not latest]
         # Completed appraisals that did not include the competency break a run too.
         seen = {p.period_end for p in row.points}

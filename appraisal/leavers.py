@@ -10,6 +10,7 @@ they cannot sign in (staff/auth.py), whether or not the handover has run yet.
 
 import datetime
 import logging
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -51,7 +52,8 @@ def mark_leaver(
         raise ValidationError({"left_on": problem})
     today = timezone.localdate()
     _cancel_planned(by=by, member=member)  # a changed date makes a new handover
-    errors, handovers = {}, []
+    errors: dict[str, str | list[str]] = {}
+    handovers: list[tuple[Appraisal, StaffMember]] = []
     if left_on is not None:
         effective = left_on + datetime.timedelta(days=1)
         for appraisal in appraisals_to_hand_over(member):
@@ -77,7 +79,9 @@ def mark_leaver(
         raise ValidationError(errors)
     for appraisal, successor in handovers:
         if effective <= today:
-            hand_over_appraisal(by=by, appraisal=appraisal, appraiser=successor, reason=reason_for(member, left_on))
+            # left_on is not None here: handovers are only planned when a last day is given.
+            reason = reason_for(member, cast(datetime.date, left_on))
+            hand_over_appraisal(by=by, appraisal=appraisal, appraiser=successor, reason=reason)
         else:
             AppraiserHandover.objects.create(
                 appraisal=appraisal, leaver=member, successor=successor, on=effective, recorded_by=by

@@ -247,7 +247,10 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
             for indicator_id in window_level.indicator_ids:
                 indicator = indicators[indicator_id]
                 rating = ratings.get(indicator_id)
-                last = last_ratings.get(indicator_id) or last_ratings.get(indicator.replaces_id, "")
+                replaced = indicator.replaces_id  # None for an indicator that replaces none
+                last = last_ratings.get(indicator_id) or (
+                    last_ratings.get(replaced, "") if replaced is not None else ""
+                )
                 row.indicators.append(
                     IndicatorRow(
                         indicator=indicator,

@@ -4,6 +4,7 @@ queries whatever the size of the team."""
 
 import functools
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -36,7 +37,10 @@ class Cell:
 
     @property
     def standing(self) -> Standing:
-        return standing(self.level, self.entry_level) if self.required else Standing.NOT_SCORED
+        if not self.required:
+            return Standing.NOT_SCORED
+        # Never None here: a cell is required because the role gives the competency an entry level.
+        return standing(self.level, cast(int, self.entry_level))
 
     @property
     def level_text(self) -> str:
@@ -140,8 +144,9 @@ def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | 
             appraisal.staff_member = by_id[appraisal.staff_member_id]  # for next_actor, without a query per row
             appraisals[appraisal.staff_member_id] = appraisal
 
-    requirements = {}  # role profile id -> {competency id: entry level}, from the newest published version
-    role_titles = {}
+    # role profile id -> {competency id: entry level}, from the newest published version
+    requirements: dict[int, dict[int, int]] = {}
+    role_titles: dict[int, tuple[int, str]] = {}  # role profile id -> (its newest published version's number, title)
     for requirement in (
         RoleRequirement.objects.filter(
             version__role_profile_id__in={p.role_profile_id for p in people if p.role_profile_id},

@@ -33,7 +33,8 @@ class Outline(HTMLParser):
 
     def __init__(self, html: str):
         super().__init__(convert_charrefs=True)
-        self.tags, self.values = [], []
+        self.tags: list[tuple[str, ...]] = []  # ("p", ("class",)) for <p class="...">, ("/p",) for </p>
+        self.values: list[str] = []
         self.feed(html)
         self.close()
 

@@ -26,7 +26,8 @@ def appraisal_list(request):
     rows = visible_appraisals(request.user).select_related(
         "cycle", "staff_member__user", "appraiser__user", "role_version"
     )
-    own, to_conduct = [], []
+    own: list[Appraisal] = []
+    to_conduct: list[Appraisal] = []
     if person is not None:
         for appraisal in rows.filter(staff_member=person) | rows.filter(appraiser=person):
             (own if appraisal.staff_member_id == person.pk else to_conduct).append(appraisal)
