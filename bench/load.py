@@ -40,6 +40,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 WRK_SCRIPT = ROOT / "bench" / "load.lua"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def make_session(username: str) -> str:
@@ -263,7 +275,7 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     # Default: two connections per sync worker, so none waits for a request (see the module docstring).
     parser.add_argument("--clients", type=int, default=None, help="concurrent connections (default: twice --workers)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--path", default="/my/history/")
     parser.add_argument("--user", default="staff")
     parser.add_argument("--out", default=str(ROOT / "bench" / "load.json"))
@@ -275,6 +287,10 @@ def main():
         help="load generator (auto: wrk if it is on PATH, else python)",
     )
     args = parser.parse_args()
+    if not args.port:
+        args.port = _free_port()
+    elif not _port_free(args.port):
+        parser.error(f"port {args.port} is in use: the load would go to whatever answers there")
     if args.clients is None:
         args.clients = 2 * args.workers
     if args.clients < 1:
