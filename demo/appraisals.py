@@ -1,5 +1,8 @@
 """Demo appraisal history for `seed_demo`: three completed annual cycles and the current one in progress.
 
+The years below (2023 to 2026) are the years the demo is written for: built on another day, every
+date moves with it (demo.dates), and the cycles are named after their moved period ends.
+
 Past cycles (2023, 2024, 2025) are opened here, not with `cycles.open_cycle`, because each
 appraisal must carry the role profile the person held at the cycle's period end (from their role
 history) and the line manager they had then; the windows are snapshotted with the same helpers
@@ -7,12 +10,16 @@ history) and the line manager they had then; the windows are snapshotted with th
 review, share, sign-off, countersignature), so derived levels, events and the audit trail are the
 application's own; afterwards the timestamps are moved back to dates inside each cycle.
 
-The current cycle ("Annual appraisal 2026", period 1 April 2025 to 31 March 2026, due 30 June
-2026) is opened with `cycles.open_cycle` and its appraisals are left in every state of the
+The current cycle (as written, "Annual appraisal 2026", period 1 April 2025 to 31 March 2026, due
+30 June 2026) is opened with `cycles.open_cycle` and its appraisals are left in every state of the
 workflow (see CURRENT_STATES).
 
 Scores are pseudo-random but deterministic: a person's stable strengths come from
-`random.Random(username)`, and each year's draws from `random.Random(username + year)`.
+`random.Random(username)`, and each year's draws from `random.Random(username + year)`. The levels
+are never written directly: the demo chooses indicator ratings, and the services derive the levels
+with the application's rules. What the ratings aim at tells a story (see `_targets`): most people
+at Desired, a spread from below Entry to Exceptional, development needs gathered in Working with
+Change and in Policy, Procedure and Practice, and the night team improving year on year.
 """
 
 import datetime
@@ -29,6 +36,7 @@ from appraisal.services import cycles, scoring, workflow
 from audit import trail
 from audit.models import AuditEntry
 from competencies.models import Competency
+from demo.dates import DemoCalendar
 from roles.models import PerformanceMeasure
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
 
@@ -73,30 +81,44 @@ CURRENT_STATES = {
 }
 
 # username: (offset from Desired in the first appraised year, change per year). 0 is "at Desired".
+# The night team (Daniel, Kemi, Rhys) started low and improved year on year.
 TRENDS = {
     "manager": (0.4, 0.1),
     "staff": (-0.1, 0.25),
-    "aisha": (-0.6, 0.4),
+    "aisha": (-0.7, 0.3),
     "tom": (0.3, 0.0),
     "leah": (-0.6, 0.45),
     "owen": (-0.3, 0.3),
-    "jo": (0.0, 0.3),
-    "daniel": (0.4, 0.0),
-    "kemi": (0.0, 0.1),
-    "rhys": (-0.5, 0.4),
+    "jo": (-0.1, 0.2),
+    "daniel": (-0.3, 0.35),
+    "kemi": (-0.7, 0.4),
+    "rhys": (-0.3, 0.45),
     "ben": (-0.4, 0.35),
-    "nadia": (0.1, 0.0),
-    "lucy": (0.5, 0.0),
+    "nadia": (-0.35, 0.0),
+    "lucy": (0.1, 0.0),
     "marek": (-0.4, 0.3),
     "femi": (0.0, 0.1),
-    "ellie": (0.4, 0.1),
+    "ellie": (0.2, 0.05),
     "hamza": (0.0, 0.0),
     "rosie": (-0.3, 0.3),
     "sean": (-0.4, 0.3),
-    "holly": (0.3, 0.1),
+    "holly": (-0.3, 0.05),
     "zara": (-0.5, 0.0),
     "amy": (0.0, 0.0),
 }
+
+# How the organisation fares on each competency, added to everyone's offset: the development needs
+# gather in Working with Change (a new rota and a restructure) and in Policy, Procedure and Practice
+# (recording); customer care and teamwork are its strengths.
+LEANINGS = {
+    "working-with-change": -0.75,
+    "policy-procedure-and-practice": -0.6,
+    "customer-care": 0.35,
+    "partnership-and-teamwork": 0.3,
+}
+# Where an offset from Desired lands: above EXCEPTIONAL is Exceptional, below ENTRY is Entry, below
+# BELOW_ENTRY is under the window.
+EXCEPTIONAL, ENTRY, BELOW_ENTRY_AT = 0.65, -0.45, -1.3
 
 # Levels fixed regardless of the draws: (username, competency slug) -> {year: level}. These make
 # the sustained-level rule visible: level 4 held for a year becomes level 5 where the window's
@@ -109,6 +131,9 @@ FIXED_LEVELS = {
     # Level 4 as a Support Worker (window 2–4) in 2025, level 4 again as Senior Service
     # Coordinator (window 3–5) in 2026: 5 by the rule, across the promotion.
     ("jo", "organisation-and-sector-awareness"): {2023: 3, 2024: 3, 2025: 4, 2026: 4},
+    # Daniel, the night team's senior and its only supervisor: Entry while new to supervising, then
+    # Desired, then Exceptional (window 1–3).
+    ("daniel", "releasing-potential"): {2023: 1, 2024: 1, 2025: 2, 2026: 3},
 }
 # Below entry on one competency: (username, year) -> competency slug.
 BELOW_ENTRY = {
@@ -149,7 +174,7 @@ DISAGREEMENTS = {
     ),
 }
 COUNTERSIGN_REPLIES = {
-    ("kemi", 2024): "Discussed with Kemi on 20 June. We will review the night rota cover in supervision in July.",
+    ("kemi", 2024): "Discussed with Kemi after her sign-off. We will review the night rota cover in supervision.",
 }
 
 OBJECTIVES = {
@@ -311,6 +336,7 @@ class Summary:
     appraisals_created: int = 0
     current_states: Counter = field(default_factory=Counter)
     level_5_by_rule: list[str] = field(default_factory=list)
+    current_name: str = ""
 
     def line(self) -> str:
         if not self.appraisals_created:
@@ -321,15 +347,15 @@ class Summary:
             if self.current_states[state]
         )
         people = sorted({entry.split(":")[0] for entry in self.level_5_by_rule})
-        current = f" (Annual appraisal {CURRENT_YEAR}: {states})" if states else ""
+        current = f" ({self.current_name}: {states})" if states else ""
         return (
             f"Appraisal history: {self.cycles_created} cycles, {self.appraisals_created} appraisals{current}; "
             f"level 5 by the sustained rule {len(self.level_5_by_rule)} times ({', '.join(people) or 'nobody'})."
         )
 
 
-def seed_appraisals(*, hr_username: str = "hr") -> Summary:
-    """Create the past cycles and the current one, unless already there. Call inside a transaction."""
+def seed_appraisals(calendar: DemoCalendar, *, hr_username: str = "hr") -> Summary:
+    """Create the past cycles and the current one for `calendar`, unless already there. Call inside a transaction."""
     summary = Summary()
     people = {member.pk: member for member in StaffMember.objects.select_related("user")}
     users = {member.pk: member.user for member in people.values()}
@@ -340,9 +366,10 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
         first_names={pk: member.user.first_name for pk, member in people.items()},
         slugs=dict(Competency.objects.values_list("pk", "slug")),
         starts=_starts(),
+        calendar=calendar,
     )
     for year in PAST_YEARS:
-        cycle, created = _cycle(hr, year)
+        cycle, created = _cycle(hr, year, calendar)
         summary.cycles_created += created
         if cycle.appraisals.exists():
             continue
@@ -350,8 +377,9 @@ def seed_appraisals(*, hr_username: str = "hr") -> Summary:
         for appraisal in appraisals:
             _walk(appraisal, State.COMPLETED, "", context)
         summary.appraisals_created += len(appraisals)
-    cycle, created = _cycle(hr, CURRENT_YEAR)
+    cycle, created = _cycle(hr, CURRENT_YEAR, calendar)
     summary.cycles_created += created
+    summary.current_name = cycle.name
     if not cycle.appraisals.exists():
         cycles.open_cycle(by=hr, cycle=cycle)
         opened = _opening_time(cycle)
@@ -402,20 +430,22 @@ def level_5_by_rule() -> list[str]:
 # --- cycles ---------------------------------------------------------------------------------------
 
 
-def _cycle(hr, year: int) -> tuple[AppraisalCycle, bool]:
-    name = f"Annual appraisal {year}"
+def _cycle(hr, year: int, calendar: DemoCalendar) -> tuple[AppraisalCycle, bool]:
+    """The annual cycle written for `year` (period April to March, due end of June), moved to `calendar`."""
+    period_end = calendar.date(datetime.date(year, 3, 31))
+    name = f"Annual appraisal {period_end.year}"
     cycle = AppraisalCycle.objects.filter(name=name).first()
     if cycle:
         return cycle, False
     cycle = cycles.create_cycle(
         by=hr,
         name=name,
-        period_start=datetime.date(year - 1, 4, 1),
-        period_end=datetime.date(year, 3, 31),
-        due_on=datetime.date(year, 6, 30),
+        period_start=calendar.date(datetime.date(year - 1, 4, 1)),
+        period_end=period_end,
+        due_on=calendar.date(datetime.date(year, 6, 30)),
         self_assessment=year >= SELF_ASSESSMENT_FROM,
     )
-    created = _moment(datetime.date(year, 3, 10), 10)
+    created = _moment(calendar.date(datetime.date(year, 3, 10)), 10)
     AppraisalCycle.objects.filter(pk=cycle.pk).update(created_at=created)
     AuditEntry.objects.filter(object_type="appraisal cycle", object_id=str(cycle.pk)).update(at=created)
     cycle.created_at = created
@@ -495,20 +525,21 @@ class _Context:
     first_names: dict
     slugs: dict
     starts: dict
+    calendar: DemoCalendar
     measures: dict = field(default_factory=dict)
 
 
 def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> None:
     """Take a freshly opened appraisal through the services to state `to`, then date its steps."""
     username = context.usernames[appraisal.staff_member_id]
-    year = appraisal.cycle.period_end.year
+    year = context.calendar.written_year(appraisal.cycle.period_end)
     rng = random.Random(f"{username}{year}")
     staff_user = context.users[appraisal.staff_member_id]
     appraiser_user = context.users[appraisal.appraiser_id]
     scored = list(ScoredCompetency.objects.filter(appraisal=appraisal))
     targets = _targets(username, year, scored, context, rng)
     ratings = ratings_towards(scored, targets, rng)
-    times = step_times(appraisal.cycle, rng)
+    times = step_times(appraisal.cycle, rng, latest=context.calendar.latest_moment())
     done = []
 
     if appraisal.state == State.SELF_ASSESSMENT:
@@ -607,20 +638,28 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
 def _targets(
     username: str, year: int, scored: list[ScoredCompetency], context: _Context, rng: random.Random
 ) -> dict[int, int]:
-    """{competency id: the level the ratings will show}: mostly Desired, with the person's trend and some noise."""
+    """{competency id: the level the ratings will show}: mostly Desired, with the person's trend, the
+    organisation's leanings (LEANINGS) and some noise. The ratings are then chosen to show it."""
     traits = random.Random(username)
     strengths = {slug: traits.gauss(0, 0.45) for slug in sorted(context.slugs.values())}
     offset, growth = TRENDS.get(username, (0.0, 0.0))
     start = context.starts.get(username)
     first_year = next(
-        (y for y in (*PAST_YEARS, CURRENT_YEAR) if start is None or datetime.date(y, 3, 31) >= start), year
+        (
+            y
+            for y in (*PAST_YEARS, CURRENT_YEAR)
+            if start is None or context.calendar.date(datetime.date(y, 3, 31)) >= start
+        ),
+        year,
     )
     targets = {}
     for competency in scored:
         slug = context.slugs[competency.competency_id]
-        drift = offset + growth * max(0, year - first_year) + strengths[slug] + rng.gauss(0, 0.35)
+        drift = offset + growth * max(0, year - first_year) + LEANINGS.get(slug, 0) + strengths[slug]
+        drift += rng.gauss(0, 0.35)
         # Desired unless clearly above or below it: Exceptional should stand out.
-        level = competency.desired_level + (1 if drift > 0.75 else -1 if drift < -0.6 else 0)
+        step = 1 if drift > EXCEPTIONAL else -2 if drift < BELOW_ENTRY_AT else -1 if drift < ENTRY else 0
+        level = competency.desired_level + step  # Entry less one is 0 in a window from level 1
         if (username, year) in BELOW_ENTRY and BELOW_ENTRY[(username, year)] == slug:
             level = competency.entry_level - 1
         level = FIXED_LEVELS.get((username, slug), {}).get(year, level)
@@ -711,8 +750,11 @@ def _moment(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
-def step_times(cycle: AppraisalCycle, rng: random.Random) -> dict[str, datetime.datetime]:
-    """When each step happened: self-assessment in April, meeting in May, sign-offs by the end of June."""
+def step_times(
+    cycle: AppraisalCycle, rng: random.Random, *, latest: datetime.datetime | None = None
+) -> dict[str, datetime.datetime]:
+    """When each step happened: self-assessment within weeks of the opening, the meeting a few weeks later,
+    sign-offs by the due date; none later than `latest` (by default, a few minutes ago)."""
     opened = _opening_time(cycle).date()
     self_assessed = opened + datetime.timedelta(days=rng.randint(7, 21))
     meeting = self_assessed + datetime.timedelta(days=rng.randint(5, 25))
@@ -728,7 +770,8 @@ def step_times(cycle: AppraisalCycle, rng: random.Random) -> dict[str, datetime.
     }
     times["submit self-assessment"] = times["save self-assessment"] + datetime.timedelta(minutes=rng.randint(5, 40))
     times["sign off, disagreeing"] = times["sign off"]
-    latest = timezone.now() - datetime.timedelta(minutes=5)
+    if latest is None:
+        latest = timezone.now() - datetime.timedelta(minutes=5)
     return {action: min(moment, latest) for action, moment in times.items()}
 
 

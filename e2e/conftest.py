@@ -1,8 +1,8 @@
 """Browser tests: Playwright drives Debian's Chromium against a real server of the app.
 
 The server is `manage.py runserver` (DEBUG off, e2e/settings.py) on a free 127.0.0.1 port, on a
-temporary SQLite database that `seed_demo` fills once per run: the demo organisation, with the
-logins hr, manager and staff (password "demo"). As in production, `collectstatic` runs first and
+temporary SQLite database that `seed_demo` fills once per run, for the day it runs: the demo
+organisation, with the logins hr, manager and staff (password "demo"). As in production, `collectstatic` runs first and
 WhiteNoise serves the static files under their hashed names. Tests that change data (opening a
 cycle, publishing a role profile) use records nobody else in the run depends on.
 
@@ -63,10 +63,10 @@ IDS_SCRIPT = """
 import json
 from appraisal.models import Appraisal, AppraisalCycle
 from staff.models import StaffMember
-cycle = AppraisalCycle.objects.get(name="Annual appraisal 2026")
+cycle = AppraisalCycle.objects.order_by("-period_end").first()  # the demo's current cycle
 print(json.dumps({
-    "cycle_2026": cycle.pk,
-    "appraisal_2026": {
+    "current_cycle": cycle.pk,
+    "current_appraisal": {
         a.staff_member.user.username: a.pk
         for a in Appraisal.objects.filter(cycle=cycle).select_related("staff_member__user")
     },
@@ -85,8 +85,8 @@ class Server:
     def __init__(self, url: str, ids: dict):
         self.url, self.ids = url, ids
 
-    def appraisal_2026(self, username: str) -> int:
-        return self.ids["appraisal_2026"][username]
+    def current_appraisal(self, username: str) -> int:
+        return self.ids["current_appraisal"][username]
 
     def staff_id(self, username: str) -> int:
         return self.ids["staff"][username]

@@ -330,12 +330,12 @@ def test_staff_cannot_open_another_persons_appraisal(session, server):
     started = time.monotonic()
     staff = session("staff")
     page = staff.page
-    own = page.goto(f"/appraisals/{server.appraisal_2026('staff')}/")
+    own = page.goto(f"/appraisals/{server.current_appraisal('staff')}/")
     assert own.status == 200
     for path in (
-        f"/appraisals/{server.appraisal_2026('aisha')}/",
-        f"/appraisals/{server.appraisal_2026('aisha')}/review/",
-        f"/appraisals/{server.appraisal_2026('aisha')}.pdf",
+        f"/appraisals/{server.current_appraisal('aisha')}/",
+        f"/appraisals/{server.current_appraisal('aisha')}/review/",
+        f"/appraisals/{server.current_appraisal('aisha')}.pdf",
         f"/people/{server.staff_id('aisha')}/history/",
     ):
         response = page.goto(path)

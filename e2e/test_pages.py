@@ -11,7 +11,7 @@ ROLE = "recovery-coach-somerset"
 
 def pages_for(username, server):
     """(name, path) of the main pages username reaches, in the order a visit would go."""
-    appraisal = server.appraisal_2026
+    appraisal = server.current_appraisal
     if username is None:
         return [("login", "/accounts/login/"), ("not-found", "/no-such-page/")]
     if username == "staff":
@@ -50,7 +50,7 @@ def pages_for(username, server):
         ("home-hr", "/"),
         ("reports", "/reports/"),
         ("cycles", "/appraisals/cycles/"),
-        ("cycle", f"/appraisals/cycles/{server.ids['cycle_2026']}/"),
+        ("cycle", f"/appraisals/cycles/{server.ids['current_cycle']}/"),
         ("cycle-new", "/appraisals/cycles/new/"),
         ("record-hr", f"/appraisals/{appraisal('aisha')}/"),
         ("reopen", f"/appraisals/{appraisal('aisha')}/reopen/"),

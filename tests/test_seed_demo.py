@@ -1,15 +1,18 @@
 import datetime
 import io
-from collections import Counter
+import statistics
+from collections import Counter, defaultdict
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import F
 
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
 from audit.models import AuditEntry
 from core.access import is_hr_admin
+from demo.dates import REFERENCE_DAY
 from staff.access import is_line_manager
 from staff.models import Service, StaffMember
 
@@ -21,7 +24,8 @@ CURRENT = "Annual appraisal 2026"
 
 
 def seed():
-    call_command("seed_demo", stdout=io.StringIO())
+    """The demo as written: built for its reference day, its dates are the ones these tests name."""
+    call_command("seed_demo", today=REFERENCE_DAY, stdout=io.StringIO())
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +243,50 @@ def test_the_demo_s_history_team_and_report_pages_show_its_story_in_bounded_quer
     assert page.status_code == 200
     for text in shown:
         assert text in page.content.decode(), text
+
+
+def test_the_latest_cycles_outcomes_tell_a_story(seeded):
+    """Over the completed records of the latest cycles (the current one and the two before; Releasing Potential
+    belongs to one role held by one person): every standing on several competencies, no competency with one
+    standing for everyone, and the development needs gathered in two competencies."""
+    from appraisal.rules import Standing, final_level, standing
+
+    latest = AppraisalCycle.objects.order_by("-period_end")[:3]
+    rows = ScoredCompetency.objects.filter(appraisal__cycle__in=latest, appraisal__state=State.COMPLETED)
+    standings = defaultdict(Counter)  # {competency: {standing: records}}
+    for row in rows:
+        standings[row.name][standing(final_level(row.override_level, row.derived_level), row.entry_level)] += 1
+    for kind in (Standing.BELOW_ENTRY, Standing.ENTRY, Standing.DESIRED, Standing.EXCEPTIONAL):
+        assert sum(1 for counts in standings.values() if counts[kind]) >= 3, kind
+    assert all(len(counts) >= 2 for counts in standings.values()), standings
+    # Development needs (below Desired) gather in two competencies: theirs are the highest shares of records.
+    share = {
+        name: (counts[Standing.BELOW_ENTRY] + counts[Standing.ENTRY]) / sum(counts.values())
+        for name, counts in standings.items()
+    }
+    highest = sorted(share, key=share.__getitem__, reverse=True)
+    assert set(highest[:2]) == {"Working with Change", "Policy, Procedure and Practice"}, share
+    assert min(share[name] for name in highest[:2]) >= 1.5 * statistics.median(share.values()), share
+
+
+def test_the_night_team_improved_over_the_years(seeded):
+    """The mean level against Desired of Daniel's team, cycle by cycle, rises."""
+    means = []
+    for cycle in AppraisalCycle.objects.order_by("period_end")[:3]:
+        rows = ScoredCompetency.objects.filter(
+            appraisal__cycle=cycle, appraisal__staff_member__service__name="Night Support, Bristol"
+        ).exclude(derived_level=None)
+        means.append(sum(row.derived_level - row.desired_level for row in rows) / len(rows))
+    assert means == sorted(means) and means[-1] - means[0] >= 0.4, means
+
+
+def test_the_report_of_the_current_cycle_lists_people_below_entry(seeded, client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="hr"))
+    current = AppraisalCycle.objects.get(name=CURRENT)
+    page = client.get(f"/reports/?cycle={current.pk}").content.decode()
+    assert "Staff below entry" in page
+    below = ScoredCompetency.objects.filter(appraisal__cycle=current, derived_level__lt=F("entry_level"))
+    assert below.exists()
+    assert below.first().appraisal.staff_member.user.get_full_name() in page

@@ -2,8 +2,14 @@
 and its appraisal history (three completed annual cycles and the current one in progress; see
 demo.appraisals).
 
-Idempotent: run it again and nothing is duplicated; people are matched by username, cycles by name,
-and a cycle that already has appraisals is left alone.
+The demo's dates move with the day it is built for (see demo.dates): the current cycle is always a
+few weeks old. The day is stored with the demo (demo.models.DemoBuild), so running the command
+again changes nothing: people are matched by username, cycles by name, and a cycle that already
+has appraisals is left alone. `--reset` deletes everything in the database and builds the demo
+again for today (or for `--today=YYYY-MM-DD`).
+
+Every demo person signs in with the password "demo"; the leaver cannot, from the day after their
+last day. For demonstration databases only.
 """
 
 import datetime
@@ -11,13 +17,16 @@ import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from core.access import make_hr_admin
 from demo.appraisals import seed_appraisals
-from roles.models import RoleProfile
+from demo.dates import REFERENCE_DAY, DemoCalendar
+from demo.models import DemoBuild
+from roles.models import RoleProfile, RoleProfileVersion
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the demo logins' password, given in the README
@@ -30,7 +39,8 @@ SERVICES = [
     "Night Support, Bristol",
 ]
 
-# username, first name, last name, role profile slug (or job title), service, line manager, role since
+# username, first name, last name, role profile slug (or job title), service, line manager, role since.
+# The dates are written for demo.dates.REFERENCE_DAY and move with the day the demo is built for.
 PEOPLE = [
     ("hr", "Helen", "Hughes", "HR Business Partner", None, None, "2018-05-01"),
     ("head", "Priya", "Shah", "Head of Services", None, None, "2016-09-01"),
@@ -115,8 +125,12 @@ PEOPLE = [
     ("holly", "Holly", "Green", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2020-10-12"),
     ("amy", "Amy", "Turner", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2020-05-18"),
 ]
-# People who have left keep their records.
+# People who have left keep their records (their last working day).
 LEFT_ON = {"amy": "2025-08-29"}
+# When the role profiles loaded from fixtures/ were published, as written.
+PUBLISHED_ON = "2022-03-01"
+# A demo this many days older than today is worth rebuilding: `seed_demo` says so.
+STALE_AFTER_DAYS = 45
 # Roles and line managers held before the current ones (above), so that histories show a change.
 EARLIER_ROLES = {
     "manager": [("support-worker-supported-housing", "2019-02-04")],
@@ -125,24 +139,99 @@ EARLIER_ROLES = {
 EARLIER_MANAGERS = {"jo": [("manager", "2022-05-09")]}
 
 
+def _day(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as error:
+        raise CommandError(f"--today must be a date written YYYY-MM-DD, not {value!r}.") from error
+
+
 class Command(BaseCommand):
     help = (
-        "Load the framework and role profiles, and create a small demo organisation with its appraisal history "
-        "(logins hr, manager, staff; password demo)."
+        "Load the framework and role profiles, and create a small demo organisation with its appraisal history, "
+        "dated around today (every demo person's password: demo). Idempotent; --reset rebuilds it."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="Delete everything in the database, then build the demo again (for today, or --today).",
+        )
+        parser.add_argument("--today", type=_day, help="Build the demo for this day (YYYY-MM-DD) instead of today.")
+        parser.add_argument(
+            "--no-input",
+            "--noinput",
+            action="store_false",
+            dest="interactive",
+            help="With --reset: do not ask before deleting.",
+        )
+
+    def handle(self, *args, reset=False, today=None, interactive=True, **options):
+        if reset:
+            self._reset(interactive)
+        day = self._day(today)
+        calendar = DemoCalendar(day)
         call_command("load_framework", stdout=self.stdout)
         with transaction.atomic():
-            created = self._create_organisation()
+            created = self._create_organisation(calendar)
+            if created:
+                self._date_role_profiles(calendar)
+            DemoBuild.objects.get_or_create(defaults={"built_for": day})
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready ({created} people created)."))
         # The workflow services email whoever acts next; nobody needs hundreds of demo emails.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"), transaction.atomic():
-            summary = seed_appraisals()
+            summary = seed_appraisals(calendar)
         self.stdout.write(self.style.SUCCESS(summary.line()))
-        self.stdout.write("Log in as hr (HR admin), manager (line manager) or staff (member of staff); password: demo")
+        self.stdout.write(f"The demo's dates are built around {day:%-d %B %Y}.")
+        if (timezone.localdate() - day).days > STALE_AFTER_DAYS:
+            self.stdout.write(
+                self.style.WARNING("That is a while ago: `manage.py seed_demo --reset` rebuilds the demo for today.")
+            )
+        self.stdout.write(
+            "Sign in as hr (HR admin), manager (line manager), staff (member of staff) or any demo person listed in "
+            "the README; password: demo"
+        )
 
-    def _create_organisation(self) -> int:
+    def _day(self, today: datetime.date | None) -> datetime.date:
+        """The day the demo is built for: the stored one if there is a demo already, else `today`."""
+        built = DemoBuild.objects.first()
+        if built is None and StaffMember.objects.filter(user__username=PEOPLE[0][0]).exists():
+            # A demo built before its dates moved with the day: it was written for the reference day.
+            built = DemoBuild.objects.create(built_for=REFERENCE_DAY)
+        if built is None:
+            return today or timezone.localdate()
+        if today is not None and today != built.built_for:
+            raise CommandError(
+                f"The demo here was built for {built.built_for:%Y-%m-%d}. To build it for {today:%Y-%m-%d}, "
+                f"run: manage.py seed_demo --reset --today={today:%Y-%m-%d}"
+            )
+        return built.built_for
+
+    def _reset(self, interactive: bool) -> None:
+        User = get_user_model()
+        demo_here = DemoBuild.objects.exists() or User.objects.filter(username=PEOPLE[0][0]).exists()
+        if not demo_here and User.objects.exists():
+            raise CommandError(
+                "This database holds no demo, and --reset deletes everything in it: it only resets a demo database."
+            )
+        if interactive:
+            answer = input(
+                "This deletes everything in the database (people, appraisals, the audit trail) and builds the demo "
+                "again.\nType 'yes' to continue: "
+            )
+            if answer != "yes":
+                raise CommandError("Reset cancelled: nothing was deleted.")
+        call_command("flush", interactive=False, verbosity=0)
+        self.stdout.write("Database emptied.")
+
+    def _date_role_profiles(self, calendar: DemoCalendar) -> None:
+        """The role profiles loaded from fixtures/ were published before the demo's first cycle (as written)."""
+        published = timezone.make_aware(datetime.datetime.combine(calendar.date(PUBLISHED_ON), datetime.time(9)))
+        loaded = RoleProfileVersion.objects.filter(number=1, published_by__isnull=True)
+        loaded.filter(status=RoleProfileVersion.Status.PUBLISHED).update(published_at=published)
+
+    def _create_organisation(self, calendar: DemoCalendar) -> int:
         User = get_user_model()
         services = {name: Service.objects.get_or_create(name=name)[0] for name in SERVICES}
         role_profiles = {profile.slug: profile for profile in RoleProfile.objects.all()}
@@ -158,7 +247,7 @@ class Command(BaseCommand):
                 user.password = password
                 user.save(update_fields=["password"])
                 created += 1
-            since_date = datetime.date.fromisoformat(since)
+            since_date = calendar.date(since)
             profile = role_profiles.get(role)
             member, _ = StaffMember.objects.get_or_create(
                 user=user,
@@ -167,11 +256,11 @@ class Command(BaseCommand):
                     "role_profile_since": since_date if profile else None,
                     "job_title": "" if profile else role,
                     "service": services.get(service) if service else None,
-                    "left_on": datetime.date.fromisoformat(LEFT_ON[username]) if username in LEFT_ON else None,
+                    "left_on": calendar.date(LEFT_ON[username]) if username in LEFT_ON else None,
                 },
             )
             members[username] = member
-        started = {username: datetime.date.fromisoformat(since) for username, *_, since in PEOPLE}
+        started = {username: calendar.date(since) for username, *_, since in PEOPLE}
         for username, *_, manager, _since in PEOPLE:
             member = members[username]
             if manager and member.line_manager_id is None:
@@ -180,23 +269,19 @@ class Command(BaseCommand):
                 member.full_clean()
                 member.save(update_fields=["line_manager", "line_manager_since"])
         for username, member in members.items():
-            self._record_history(member, members, role_profiles, username)
+            self._record_history(member, members, role_profiles, username, calendar)
         make_hr_admin(members["hr"].user)
         return created
 
-    def _record_history(self, member, members, role_profiles, username) -> None:
+    def _record_history(self, member, members, role_profiles, username, calendar: DemoCalendar) -> None:
         """The person's role and line-manager history rows, ending with their current ones (matched, so never
         doubled)."""
-        roles = [
-            (role_profiles[slug], datetime.date.fromisoformat(since)) for slug, since in EARLIER_ROLES.get(username, [])
-        ]
+        roles = [(role_profiles[slug], calendar.date(since)) for slug, since in EARLIER_ROLES.get(username, [])]
         if member.role_profile_id:
             roles.append((member.role_profile, member.role_profile_since))
         for profile, since in roles:
             RoleAssignment.objects.get_or_create(staff_member=member, role_profile=profile, since=since)
-        managers = [
-            (members[name], datetime.date.fromisoformat(since)) for name, since in EARLIER_MANAGERS.get(username, [])
-        ]
+        managers = [(members[name], calendar.date(since)) for name, since in EARLIER_MANAGERS.get(username, [])]
         if member.line_manager_id:
             managers.append((member.line_manager, member.line_manager_since))
         for manager, since in managers:
