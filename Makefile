@@ -26,10 +26,13 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "Serving on http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
-	@echo "Demo logins (password: demo): hr = HR admin, manager = line manager, staff = member of staff"
+	@echo "Serving on http://$(HOST):$(PORT)/ with a worker for emails and scheduled work  (stop both with Ctrl-C)"
+	@echo "Demo logins (password: demo): hr = HR admin, manager = line manager, staff = member of staff; more in the README"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The worker (Django Q2's qcluster) runs beside the web server and stops with it.
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/python manage.py qcluster & \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest

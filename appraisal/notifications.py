@@ -1,14 +1,15 @@
-"""Emails to whoever must act next on an appraisal. Sent after the change commits, never before.
+"""Emails to whoever must act next on an appraisal.
 
-Django's email backend sends them: the console in development, SMTP in production (see README).
-People without an email address are skipped; the page shows them what to do anyway.
+They go into the outbox (outbox/backends.py) inside the transaction of the change that causes
+them: a change that rolls back sends nothing, and one that commits has its emails delivered by a
+worker (the console in development, SMTP in production; see README). People without an email
+address are skipped; the page shows them what to do anyway.
 """
 
 from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
 from django.urls import reverse
 
 from appraisal.models import Appraisal, AppraisalCycle
@@ -25,7 +26,7 @@ def _record_link(appraisal: Appraisal) -> str:
 def _send(messages: list[EmailMessage]) -> None:
     messages = [message for message in messages if message.to]
     if messages:
-        transaction.on_commit(lambda: get_connection(fail_silently=True).send_messages(messages))
+        get_connection().send_messages(messages)
 
 
 def _message(user, subject: str, body: str) -> EmailMessage:

@@ -6,6 +6,7 @@ and nowhere else: DATABASE_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, LOG_LEVEL.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.env import local_secret_key, parse_bool, parse_database_url, parse_list, parse_log_level
 
@@ -36,9 +37,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # The task engine (core/tasks.py): queue, workers, schedules, in the application's database.
+    "django_q",
     # The apps, lowest first: each may use only those before it (the layers in pyproject.toml).
     "core",
     "audit",
+    "outbox",
     "competencies",
     "roles",
     "staff",
@@ -171,6 +175,8 @@ LOGGING = {
             "filters": ["request"],
             "formatter": "one_line",
         },
+        # The same, for the loggers of background work, which say themselves what they let through.
+        "tasks": {"class": "core.logging.StandardErrorHandler", "filters": ["request"], "formatter": "one_line"},
     },
     "root": {"handlers": ["stderr"], "level": "WARNING" if LOG_LEVEL in ("DEBUG", "INFO") else LOG_LEVEL},
     "loggers": {
@@ -180,6 +186,8 @@ LOGGING = {
         # 5xx are errors, 4xx warnings, as Django logs them; but see AnonymousNotFoundAsInfo.
         "django.request": {"filters": ["anonymous_not_found_as_info"]},
         "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        # The task engine's own lines (a worker started, a task taken again), beside core.tasks' own.
+        "django-q": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         **{
             app: {"level": LOG_LEVEL}
             for app in (
@@ -189,11 +197,17 @@ LOGGING = {
                 "competencies",
                 "roles",
                 "staff",
+                "outbox",
                 "appraisal",
                 "reports",
                 "demo",
                 "bench",
             )
+        },
+        # Every task's start, end, failure and retry, and every email's delivery, whatever LOG_LEVEL says.
+        **{
+            name: {"handlers": ["tasks"], "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "INFO", "propagate": False}
+            for name in ("core.tasks", "outbox")
         },
     },
 }
@@ -240,20 +254,57 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Appraisal notifications: printed to the console unless an SMTP server is given (EMAIL_HOST,
-# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS).
+# Every email goes into the outbox (outbox/backends.py), in the transaction of the change that
+# causes it; a worker delivers it through OUTBOX_DELIVERY_BACKEND: printed to the worker's console
+# unless an SMTP server is given (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS). A mail server gets EMAIL_TIMEOUT seconds to answer each step.
+EMAIL_BACKEND = "outbox.backends.OutboxBackend"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 if os.environ.get("EMAIL_HOST"):
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = os.environ["EMAIL_HOST"]
     EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
     EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = parse_bool("EMAIL_USE_TLS", os.environ.get("EMAIL_USE_TLS"), default=True)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "appraisals@localhost")
 # The address emails link to.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# The domain of each email's Message-ID (the same on every try, so a copy can be recognised).
+OUTBOX_MESSAGE_ID_DOMAIN = os.environ.get("OUTBOX_MESSAGE_ID_DOMAIN") or (urlsplit(SITE_URL).hostname or "localhost")
+
+# The task engine: Django Q2 with its ORM broker (docs/background-work.md). Any number of worker
+# processes (`manage.py qcluster`), on any number of machines, share the queue in the database.
+Q_CLUSTER = {
+    "name": "appraisals",
+    "orm": "default",
+    "workers": int(os.environ.get("TASK_WORKERS", "2")),
+    "timeout": 300,  # a task running longer is stopped, and counted as failed
+    "retry": 360,  # a task not finished this long after a worker took it goes to another (the first died)
+    "max_attempts": 3,  # ... at most this many times
+    "ack_failures": True,  # a task that raised is recorded as failed, not taken again (core.tasks retries it)
+    "catch_up": False,  # a schedule missed (no worker running) runs once at the next chance, not once per miss
+    "save_limit": 1000,  # successful tasks kept for the admin's view of the engine
+    "poll": 1,  # seconds between looks at an empty queue
+    "label": "Background tasks",
+    "bulk": 1,
+}
+# Periodic work (core.tasks.sync_schedule writes it into the engine's schedules after migrate):
+# name -> the task's kind for the logs, its function, and when (cron, in TIME_ZONE).
+SCHEDULE = {
+    "deliver due emails": {"kind": "deliver due emails", "func": "outbox.delivery.deliver_due", "cron": "* * * * *"},
+    "clear expired": {"kind": "clear expired", "func": "appraisal.jobs.clear_expired", "cron": "17 2 * * *"},
+    "apply handovers": {
+        "kind": "apply handovers",
+        "func": "appraisal.leavers.apply_due_handovers",
+        "cron": "5 0 * * *",
+    },
+    "clear old emails": {"kind": "clear old emails", "func": "outbox.delivery.clear_old", "cron": "47 2 * * *"},
+}
+# How long the outbox keeps an email once delivered or given up (HR's delivery log shows them).
+OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "365"))
 
 # Where the organisation's source documents' data lives (see fixtures/README.md).
 FIXTURES_DIR = BASE_DIR / "fixtures"

@@ -25,6 +25,7 @@ urlpatterns = [
     path("appraisals/", include("appraisal.urls")),
     path("reports/", include("reports.urls")),
     path("audit/", include("reports.audit_urls")),
+    path("emails/", include("reports.email_urls")),
     path("", include("appraisal.history_urls")),
     path("team/", team.team, name="team"),
 ]

@@ -22,6 +22,19 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def emails_through_the_outbox(settings, monkeypatch):
+    """Emails take their production path, into the outbox and out through the task engine, which
+    runs each task at once in this process (Django Q2's sync mode) when a transaction commits; they
+    are delivered to Django's test outbox (`mail.outbox`). tests/test_outbox.py runs the engine as
+    workers do, and delivers to a real SMTP server."""
+    from django_q.conf import Conf
+
+    settings.EMAIL_BACKEND = "outbox.backends.OutboxBackend"
+    settings.OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static_files():
     """The static files collected once for the run into STATIC_ROOT (a temporary folder, see

@@ -165,10 +165,10 @@ def test_navigation_fits_who_is_logged_in(client, hr, manager, staff):
     assert "My role profile" in page and "My team" not in page and "Audit" not in page
     client.force_login(manager)
     page = client.get(reverse("home")).content.decode()
-    assert "My team" in page and "Audit" not in page
+    assert "My team" in page and "Audit" not in page and 'href="/emails/"' not in page
     client.force_login(hr)
     page = client.get(reverse("home")).content.decode()
-    assert "Audit" in page and "HR admin" in page
+    assert "Audit" in page and "HR admin" in page and 'href="/emails/">Emails</a>' in page
 
 
 def test_there_is_no_back_office_that_bypasses_the_services(client, hr):

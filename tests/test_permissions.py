@@ -30,6 +30,7 @@ from appraisal.models import Appraisal
 from appraisal.services import cycles, workflow
 from competencies.models import Competency, Level
 from core.access import make_hr_admin
+from outbox.models import Email
 from roles import services as role_services
 from roles.models import RoleProfile
 from staff.models import StaffMember
@@ -86,6 +87,7 @@ class World:
     competency_level: int | None = 0
     level: int | None = 0
     draft_number: int = 0
+    email: int = 0  # an email to the owner that could not be delivered
 
     @property
     def owner(self) -> StaffMember:
@@ -433,6 +435,9 @@ CASES = [
     Case("report_standing", get=HR_ONLY),
     Case("report_below_entry", get=HR_ONLY),
     Case("audit_log", get=HR_ONLY),
+    # --- the outbox's delivery log: HR, but an email to the people above an HR admin is not theirs to see ---
+    Case("email_log", get=HR_ONLY),
+    Case("email_resend", kwargs=lambda w: {"pk": w.email}, post="fffffon", payload=lambda w, c, u: {}),
     # --- a person's history: the person, up their line, HR ---
     Case("person_history", kwargs=staff_pk, get=IN_LINE),
     Case("person_history_pdf", kwargs=staff_pk, get=IN_LINE),
@@ -599,6 +604,16 @@ def _build_world() -> World:
     for state, pk in world.appraisals.items():
         assert Appraisal.objects.get(pk=pk).state == state
     world.unopened_cycle = make_cycle(hr, year=2029).pk
+    world.email = Email.objects.create(
+        message_id="<failed@example.org>",
+        from_email="appraisals@example.org",
+        recipients="owner@example.org",
+        subject="Your appraisal",
+        raw="Subject: Your appraisal\n\nA link.\n",
+        user=owner,
+        status=Email.Status.FAILED,
+        attempts=9,
+    ).pk
     draft = role_services.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(slug=DRAFTED_ROLE))
     world.draft_number = draft.number
     competencies = list(Competency.objects.current().order_by("position"))
