@@ -102,7 +102,13 @@ def indicator_fieldset(
     )
 
 
-TEXT_LIMIT = 10_000
+# Longer than a real appraisal's text, short enough that a record with every field full still makes a PDF
+# within settings.PDF_TIME_LIMIT (about 4 s with all of them full, on 2 cores): evidence for one indicator
+# (a record has about 94, each with the person's own too), a short note (an override's reason, a
+# measure's comment, a reassignment's reason), and the record's long texts.
+EVIDENCE_LIMIT = 1_000
+NOTE_LIMIT = 2_000
+TEXT_LIMIT = 5_000
 
 
 def override_choices(scored: ScoredCompetency) -> list[tuple[int | str, str]]:
@@ -147,7 +153,7 @@ class SheetForm(forms.Form):
             for indicator_id in sheet.indicator_ids:
                 self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
                 self.fields[f"evidence-{indicator_id}"] = forms.CharField(
-                    required=False, max_length=TEXT_LIMIT, strip=True
+                    required=False, max_length=EVIDENCE_LIMIT, strip=True
                 )
         for competency in sheet.competencies:
             for row in competency.levels:
@@ -173,13 +179,13 @@ class SheetForm(forms.Form):
             self.fields[f"override-{scored.competency_id}"] = forms.TypedChoiceField(
                 choices=override_choices(scored), coerce=int, empty_value=None, required=False
             )
-            self.fields[f"reason-{scored.competency_id}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
+            self.fields[f"reason-{scored.competency_id}"] = forms.CharField(required=False, max_length=NOTE_LIMIT)
             self.initial.setdefault(
                 f"override-{scored.competency_id}", scored.override_level if scored.override_level is not None else ""
             )
             self.initial.setdefault(f"reason-{scored.competency_id}", scored.override_reason)
         for item in sheet.measures:
-            self.fields[f"measure-{item['measure'].pk}"] = forms.CharField(required=False, max_length=TEXT_LIMIT)
+            self.fields[f"measure-{item['measure'].pk}"] = forms.CharField(required=False, max_length=NOTE_LIMIT)
             self.initial.setdefault(f"measure-{item['measure'].pk}", item["comment"])
         self.fields["meeting_date"] = forms.DateField(
             label="Date of the appraisal meeting",
@@ -389,7 +395,7 @@ class CountersignForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="Reason", max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(label="Reason", max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
     revision = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -399,7 +405,7 @@ class ReasonForm(forms.Form):
 
 class ReassignForm(forms.Form):
     appraiser = forms.ModelChoiceField(queryset=StaffMember.objects.none(), label="New appraiser")
-    reason = forms.CharField(label="Reason", max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(label="Reason", max_length=NOTE_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, appraisal: Appraisal, **kwargs):
         super().__init__(*args, **kwargs)

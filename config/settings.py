@@ -306,5 +306,9 @@ SCHEDULE = {
 # How long the outbox keeps an email once delivered or given up (HR's delivery log shows them).
 OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "365"))
 
+# A PDF made while someone waits must be ready in this many seconds (well inside a server's
+# 30-second timeout); a record that takes longer gets a page that says so (roles.pdf.write_pdf).
+PDF_TIME_LIMIT = float(os.environ.get("PDF_TIME_LIMIT", "20"))
+
 # Where the organisation's source documents' data lives (see fixtures/README.md).
 FIXTURES_DIR = BASE_DIR / "fixtures"

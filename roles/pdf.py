@@ -10,18 +10,30 @@ own name and serves that file from STATICFILES_DIRS. WeasyPrint only logs a styl
 not load, and prints the document without it (tests/test_pdf_styling.py would see that).
 """
 
+import logging
 import mimetypes
+import os
+import pickle
+import selectors
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from roles.models import RoleProfileVersion
 from roles.selectors import competency_tables
+
+logger = logging.getLogger(__name__)
 
 # The document's own links are site paths ("/static/css/print.css"); against this base they
 # arrive at the fetcher as file:///static/css/print.css, which it reads as a static file's URL.
@@ -114,5 +126,104 @@ def render_role_profile_pdf(version: RoleProfileVersion) -> bytes:
             "is_draft": version.status == RoleProfileVersion.Status.DRAFT,
         },
     )
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher())
-    return document.write_pdf()
+    return write_pdf(html)
+
+
+class PDFTooLong(Exception):
+    """The document did not render within the time allowed (settings.PDF_TIME_LIMIT for a request)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"The PDF was not made within {seconds:g} seconds.")
+        self.seconds = seconds
+
+
+class PDFFailed(Exception):
+    """The renderer failed (the child process reported an error, or died)."""
+
+
+def write_pdf(html: str, *, time_limit: float | None = None) -> bytes:
+    """`html` as a PDF, rendered in a child process that is stopped after `time_limit` seconds (PDFTooLong).
+
+    WeasyPrint cannot be interrupted, and a long record can take longer to lay out than a request may
+    last; so it runs in a forked child, which shares nothing it could break: it touches no database
+    connection, sends the PDF back through a pipe and leaves with os._exit (no clean-up that would
+    close the parent's connections). The web server's and the task engine's workers run one request
+    or task at a time, so nothing is half-way through a lock when the child starts.
+    """
+    limit = settings.PDF_TIME_LIMIT if time_limit is None else time_limit
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        _render_in_child(html, write_end)
+    os.close(write_end)
+    try:
+        data = _read_within(read_end, limit)
+    except PDFTooLong:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if not data:
+        raise PDFFailed("The PDF renderer stopped without a result.")
+    outcome, payload, records = pickle.loads(data)  # noqa: S301 - from our own child process
+    for name, level, message in records:  # WeasyPrint's warnings, logged here as if rendered here
+        logging.getLogger(name).log(level, "%s", message)
+    if outcome != "pdf":
+        raise PDFFailed(payload)
+    return payload
+
+
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record):
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def _render_in_child(html: str, write_end: int) -> NoReturn:
+    kept = _Kept()
+    renderer_log = logging.getLogger("weasyprint")
+    renderer_log.addHandler(kept)
+    renderer_log.propagate = False
+    try:
+        document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher())
+        result = ("pdf", document.write_pdf(), kept.records)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, whatever it was
+        result = ("error", f"{type(error).__name__}: {error}"[:500], kept.records)
+    with os.fdopen(write_end, "wb") as pipe:
+        pipe.write(pickle.dumps(result))
+    os._exit(0)
+
+
+def _read_within(fd: int, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    chunks: list[bytes] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise PDFTooLong(seconds)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def pdf_response(request, render: Callable[[], bytes], *, filename: str, page_url: str) -> HttpResponse:
+    """The PDF `render` makes, inline; or, if it cannot be made in time or fails, a page that says so (503)
+    and links to the page it was made from."""
+    try:
+        pdf = render()
+    except (PDFTooLong, PDFFailed) as error:
+        logger.warning("pdf not made path=%s error=%s", request.path, type(error).__name__)
+        too_long = isinstance(error, PDFTooLong)
+        context = {"too_long": too_long, "seconds": settings.PDF_TIME_LIMIT, "page_url": page_url}
+        return TemplateResponse(request, "pdf_unavailable.html", context, status=503).render()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

@@ -173,16 +173,16 @@ def test_each_refused_field_of_the_scoring_page_points_to_its_message(client, hr
         appraisal, objectives=too_long, **{f"evidence-{indicator_id}": too_long, f"measure-{measure_id}": too_long}
     )
     page = client.post(review_url(appraisal), data).content.decode()
-    for field, message_id in (
-        (f'id="e{indicator_id}"', f"i{indicator_id}-error"),  # the evidence box, and its indicator's group
-        (f'id="i{indicator_id}"', f"i{indicator_id}-error"),
-        (f'id="measure-{measure_id}"', f"measure-{measure_id}-error"),
-        ('id="id_objectives"', "id_objectives-error"),
+    for field, message_id, limit in (
+        (f'id="e{indicator_id}"', f"i{indicator_id}-error", 1000),  # the evidence box, and its indicator's group
+        (f'id="i{indicator_id}"', f"i{indicator_id}-error", 1000),
+        (f'id="measure-{measure_id}"', f"measure-{measure_id}-error", 2000),
+        ('id="id_objectives"', "id_objectives-error", 5000),
     ):
         tag = re.search(rf"<[a-z]+ [^>]*{field}[^>]*>", page).group(0)
         assert f'aria-describedby="{message_id}"' in tag, tag
         assert re.search(
-            rf'id="{message_id}">(<p class="mb-0">)?Ensure this value has at most 10000 characters', page
+            rf'id="{message_id}">(<p class="mb-0">)?Ensure this value has at most {limit} characters', page
         ), message_id
 
 

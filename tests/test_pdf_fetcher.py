@@ -160,23 +160,49 @@ class RecordingFetcher(StaticOnlyURLFetcher):
         return response
 
 
+class Recorded:
+    """What the fetcher was asked for, read back from the file it was written to."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def calls(self) -> dict:
+        calls: dict[str, list[str]] = {"loaded": [], "refused": []}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                kind, url = line.split(" ", 1)
+                calls[kind].append(url)
+        return calls
+
+    def __getitem__(self, kind):
+        return self.calls()[kind]
+
+    def __eq__(self, other):
+        return self.calls() == other
+
+    __hash__ = None  # type: ignore[assignment]  # compared, never a key
+
+
 @pytest.fixture
-def recorded(monkeypatch):
-    """Every URL the app's own fetcher is asked for, wherever the app renders a PDF."""
-    calls = {"loaded": [], "refused": []}
+def recorded(monkeypatch, tmp_path):
+    """Every URL the app's own fetcher is asked for, wherever the app renders a PDF: written to a file,
+    because the app renders in a child process (roles.pdf.write_pdf), whose memory the test cannot see."""
+    log = tmp_path / "fetched.txt"
     fetch = StaticOnlyURLFetcher.fetch
 
     def recording_fetch(self, url, headers=None):
         try:
             response = fetch(self, url, headers)
         except RefusedURL:
-            calls["refused"].append(url)
+            with log.open("a") as out:
+                out.write(f"refused {url}\n")
             raise
-        calls["loaded"].append(url)
+        with log.open("a") as out:
+            out.write(f"loaded {url}\n")
         return response
 
     monkeypatch.setattr(StaticOnlyURLFetcher, "fetch", recording_fetch)
-    return calls
+    return Recorded(log)
 
 
 def render(html: str, fetcher=None):

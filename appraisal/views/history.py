@@ -2,14 +2,16 @@
 admins, anyone's) at /people/<pk>/history/; each also as a PDF. Outside that scope: 404."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from appraisal.access import get_person_for, is_self
 from appraisal.history import person_history as history_of
 from appraisal.history_cache import history_body
 from appraisal.pdf import render_history_pdf
+from roles.pdf import pdf_response
 from staff.access import staff_member_for
 
 
@@ -35,7 +37,7 @@ def my_history(request):
 @login_required
 @require_safe
 def my_history_pdf(request):
-    return _pdf(_own_record(request.user))
+    return _pdf(request, _own_record(request.user), reverse("my_history"))
 
 
 @login_required
@@ -47,7 +49,7 @@ def person_history(request, pk):
 @login_required
 @require_safe
 def person_history_pdf(request, pk):
-    return _pdf(get_person_for(request.user, pk))
+    return _pdf(request, get_person_for(request.user, pk), reverse("person_history", args=[pk]))
 
 
 def _page(request, person):
@@ -56,7 +58,10 @@ def _page(request, person):
     return render(request, "appraisal/history.html", {"body": body, "person": person, "own": own})
 
 
-def _pdf(person):
-    response = HttpResponse(render_history_pdf(history_of(person)), content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="competency-history-{person.user.username}.pdf"'
-    return response
+def _pdf(request, person, page_url):
+    return pdf_response(
+        request,
+        lambda: render_history_pdf(history_of(person)),
+        filename=f"competency-history-{person.user.username}.pdf",
+        page_url=page_url,
+    )

@@ -3,8 +3,8 @@ appraisal through `appraisal.access` (404 outside the viewer's scope) with what 
 and do (`appraisal.permissions`), which the page only reads."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from appraisal.access import get_appraisal_with_permissions, visible_appraisals
@@ -13,6 +13,7 @@ from appraisal.models import Appraisal
 from appraisal.pdf import render_appraisal_pdf
 from appraisal.permissions import Action, Permissions
 from appraisal.selectors import appraisal_sheet
+from roles.pdf import pdf_response
 from staff.access import staff_member_for
 
 State = Appraisal.State
@@ -78,7 +79,9 @@ def appraisal_detail(request, pk):
 def appraisal_pdf(request, pk):
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     permissions.require_party(Action.DOWNLOAD_PDF)
-    response = HttpResponse(render_appraisal_pdf(appraisal), content_type="application/pdf")
-    filename = f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf"
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
+    return pdf_response(
+        request,
+        lambda: render_appraisal_pdf(appraisal),
+        filename=f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf",
+        page_url=reverse("appraisal", args=[appraisal.pk]),
+    )
