@@ -347,3 +347,46 @@ class AppraiserHandover(models.Model):
 
     def __str__(self):
         return f"{self.appraisal} to {self.successor} on {self.on}"
+
+
+class RecordPDF(models.Model):
+    """A completed record's PDF, made once (appraisal.record_pdfs) and kept in the default storage.
+
+    It belongs to one revision of the record: reopening gives the record a new revision, so the kept
+    file no longer matches, and is removed; completing it again makes a new one.
+    """
+
+    appraisal = models.OneToOneField(Appraisal, on_delete=models.CASCADE, related_name="record_pdf")
+    revision = models.PositiveIntegerField()
+    file = models.FileField(upload_to="records/", max_length=200)
+    made_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"PDF of appraisal {self.appraisal_id}, revision {self.revision}"
+
+
+class Reminder(models.Model):
+    """A reminder sent to whoever must act on an appraisal: at most one per person, step and day (the
+    database refuses a second), however the reminders are started (appraisal.reminders)."""
+
+    class Kind(models.TextChoices):
+        BEFORE_DUE = "before_due", "Before the due date"
+        OVERDUE = "overdue", "Overdue"
+        BY_HR = "by_hr", "Sent by HR"
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="reminders")
+    recipient = models.ForeignKey("staff.StaffMember", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=30, choices=Appraisal.State.choices, help_text="The step it chased.")
+    sent_on = models.DateField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appraisal", "recipient", "state", "sent_on"], name="one_reminder_per_step_per_day"
+            )
+        ]
+
+    def __str__(self):
+        return f"Reminder about appraisal {self.appraisal_id} on {self.sent_on}"

@@ -9,13 +9,15 @@ from appraisal.selectors import appraisal_sheet
 from roles.pdf import write_pdf
 
 
-def render_appraisal_pdf(appraisal: Appraisal) -> bytes:
-    """The PDF of an appraisal loaded by `appraisal.access.get_appraisal_for`."""
+def render_appraisal_pdf(appraisal: Appraisal, *, time_limit: float | None = None) -> bytes:
+    """The PDF of an appraisal loaded by `appraisal.access.get_appraisal_for`: a completed record's is
+    archival and tagged (PDF/A-2a: a structure tree, its language and title), as it is kept."""
     html = render_to_string(
         "appraisal/appraisal_pdf.html",
         {"appraisal": appraisal, "sheet": appraisal_sheet(appraisal), "events": appraisal.events.select_related("by")},
     )
-    return write_pdf(html)
+    variant = "pdf/a-2a" if appraisal.state == Appraisal.State.COMPLETED else None
+    return write_pdf(html, time_limit=time_limit, pdf_variant=variant)
 
 
 def render_history_pdf(history) -> bytes:

@@ -32,6 +32,9 @@ OPEN_CYCLE = "open a cycle for all staff"
 # The history page's body is kept rendered until the person's records change (appraisal.history_cache):
 # "my history" is the page as people mostly get it; this is the first view after a change.
 HISTORY_FIRST_VIEW = "my history (first view)"
+# A completed record's PDF is made once and kept (appraisal.record_pdfs): "appraisal PDF" times making one
+# (a record in review), this the kept file served.
+KEPT_PDF = "appraisal PDF (completed, kept)"
 # Targets (docs/performance.md): queries per key page, median milliseconds at the larger size.
 MAX_QUERIES = 15
 TARGET_MS = {
@@ -43,6 +46,7 @@ TARGET_MS = {
     "team page (whole line)": 50,
     "organisation reports": 300,
     "appraisal PDF": 1500,
+    KEPT_PDF: 50,
     OPEN_CYCLE: 15000,
 }
 
@@ -134,7 +138,8 @@ def pages() -> list[tuple[str, str, str, bool]]:
         ("team page (whole line)", "head", reverse("team") + "?scope=line", False),
         ("organisation reports", "hr", reverse("reports") + f"?cycle={completed_cycle.pk}", False),
         ("role profile page", "staff", reverse("role_profile_detail", args=[slug]), False),
-        ("appraisal PDF", "manager", reverse("appraisal_pdf", args=[latest.pk]), True),
+        ("appraisal PDF", "manager", reverse("appraisal_pdf", args=[current.pk]), True),
+        (KEPT_PDF, "manager", reverse("appraisal_pdf", args=[latest.pk]), False),
         ("role profile PDF", "staff", reverse("role_profile_pdf", args=[slug]), True),
         ("history PDF", "staff", reverse("my_history_pdf"), True),
     ]
@@ -227,6 +232,7 @@ NAMES_IN_ORDER = [
     "organisation reports",
     "role profile page",
     "appraisal PDF",
+    KEPT_PDF,
     "role profile PDF",
     "history PDF",
     OPEN_CYCLE,

@@ -231,6 +231,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Where collectstatic puts them: STATIC_ROOT in the environment, else staticfiles/ in the project.
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Files the app keeps (completed records' PDFs, appraisal/record_pdfs.py): MEDIA_ROOT in the environment,
+# else media/ in the project. Never served as they are: only through the views that check access.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -302,13 +305,19 @@ SCHEDULE = {
         "cron": "5 0 * * *",
     },
     "clear old emails": {"kind": "clear old emails", "func": "outbox.delivery.clear_old", "cron": "47 2 * * *"},
+    "send reminders": {"kind": "send reminders", "func": "appraisal.reminders.send_due", "cron": "0 8 * * *"},
 }
+# Whoever must act next on an appraisal is reminded this many days before its cycle's due date, then
+# weekly once it is overdue (appraisal/reminders.py).
+REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "7"))
 # How long the outbox keeps an email once delivered or given up (HR's delivery log shows them).
 OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "365"))
 
 # A PDF made while someone waits must be ready in this many seconds (well inside a server's
 # 30-second timeout); a record that takes longer gets a page that says so (roles.pdf.write_pdf).
 PDF_TIME_LIMIT = float(os.environ.get("PDF_TIME_LIMIT", "20"))
+# ... and one made by a worker (a completed record's PDF, kept: appraisal.record_pdfs) in this many.
+PDF_TASK_TIME_LIMIT = float(os.environ.get("PDF_TASK_TIME_LIMIT", "120"))
 
 # Where the organisation's source documents' data lives (see fixtures/README.md).
 FIXTURES_DIR = BASE_DIR / "fixtures"

@@ -141,8 +141,9 @@ class PDFFailed(Exception):
     """The renderer failed (the child process reported an error, or died)."""
 
 
-def write_pdf(html: str, *, time_limit: float | None = None) -> bytes:
-    """`html` as a PDF, rendered in a child process that is stopped after `time_limit` seconds (PDFTooLong).
+def write_pdf(html: str, *, time_limit: float | None = None, pdf_variant: str | None = None) -> bytes:
+    """`html` as a PDF, rendered in a child process that is stopped after `time_limit` seconds (PDFTooLong);
+    `pdf_variant` is one of WeasyPrint's (such as "pdf/a-2a"), or None for a plain PDF.
 
     WeasyPrint cannot be interrupted, and a long record can take longer to lay out than a request may
     last; so it runs in a forked child, which shares nothing it could break: it touches no database
@@ -155,7 +156,7 @@ def write_pdf(html: str, *, time_limit: float | None = None) -> bytes:
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
-        _render_in_child(html, write_end)
+        _render_in_child(html, write_end, pdf_variant)
     os.close(write_end)
     try:
         data = _read_within(read_end, limit)
@@ -184,14 +185,14 @@ class _Kept(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
-def _render_in_child(html: str, write_end: int) -> NoReturn:
+def _render_in_child(html: str, write_end: int, pdf_variant: str | None) -> NoReturn:
     kept = _Kept()
     renderer_log = logging.getLogger("weasyprint")
     renderer_log.addHandler(kept)
     renderer_log.propagate = False
     try:
         document = HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyURLFetcher())
-        result = ("pdf", document.write_pdf(), kept.records)
+        result = ("pdf", document.write_pdf(pdf_variant=pdf_variant), kept.records)
     except BaseException as error:  # noqa: BLE001 - reported to the parent, whatever it was
         result = ("error", f"{type(error).__name__}: {error}"[:500], kept.records)
     with os.fdopen(write_end, "wb") as pipe:

@@ -24,15 +24,24 @@ def empty_cache():
 
 @pytest.fixture(autouse=True)
 def emails_through_the_outbox(settings, monkeypatch):
-    """Emails take their production path, into the outbox and out through the task engine, which
-    runs each task at once in this process (Django Q2's sync mode) when a transaction commits; they
-    are delivered to Django's test outbox (`mail.outbox`). tests/test_outbox.py runs the engine as
-    workers do, and delivers to a real SMTP server."""
-    from django_q.conf import Conf
+    """Emails take their production path, into the outbox and out through a task, which here runs at once
+    in this process when its transaction commits; they are delivered to Django's test outbox
+    (`mail.outbox`). Other tasks (a completed record's PDF, say) are queued for the engine as in
+    production, and run when a test calls `core.tasks.run_due`. tests/test_outbox.py runs the engine as
+    workers do for emails too, and delivers to a real SMTP server."""
+    from core import tasks
 
     settings.EMAIL_BACKEND = "outbox.backends.OutboxBackend"
     settings.OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    monkeypatch.setattr(Conf, "SYNC", True)
+    queue = tasks.enqueue
+
+    def emails_at_once(kind, func, *ids, **options):
+        if func.startswith("outbox.delivery.") and not options:
+            tasks.run(kind, func, list(ids))
+        else:
+            queue(kind, func, *ids, **options)
+
+    monkeypatch.setattr(tasks, "enqueue", emails_at_once)
 
 
 @pytest.fixture(scope="session", autouse=True)

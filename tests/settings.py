@@ -26,3 +26,6 @@ CSRF_COOKIE_SECURE = False
 # Static files as production serves them (DEBUG off): tests/conftest.py runs collectstatic here once
 # per run, so pages and PDFs ask for the hashed names of the manifest and WhiteNoise serves them.
 STATIC_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-static-{os.getpid()}")  # type: ignore[assignment]  # a str serves as well as a Path
+
+# Kept files (completed records' PDFs) in a temporary folder of this run.
+MEDIA_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-media-{os.getpid()}")  # type: ignore[assignment]  # a str serves as well as a Path

@@ -8,8 +8,9 @@ import time
 import pytest
 from django.urls import reverse
 
+from appraisal.services import workflow
 from roles import pdf
-from tests.appraisals import complete, open_appraisal
+from tests.appraisals import complete, fresh, open_appraisal, rate
 
 
 def no_children_left() -> bool:
@@ -51,7 +52,9 @@ def test_a_renderer_that_fails_is_reported_and_its_warnings_logged_here(monkeypa
 
 @pytest.mark.parametrize("kind", ["appraisal", "history", "role profile"])
 def test_a_pdf_too_long_to_make_in_time_is_a_page_that_says_so(kind, client, settings, hr, manager, staff, caplog):
-    appraisal = complete(open_appraisal(hr, staff), manager=manager, staff=staff)
+    complete(open_appraisal(hr, staff, year=2025), manager=manager, staff=staff)  # a history to print
+    # A record shared for sign-off: made each time it is downloaded (a completed one is kept: test_record_pdfs.py).
+    appraisal = workflow.share(by=fresh(manager), appraisal=rate(open_appraisal(hr, staff), manager))
     url, page = {
         "appraisal": (reverse("appraisal_pdf", args=[appraisal.pk]), reverse("appraisal", args=[appraisal.pk])),
         "history": (reverse("my_history_pdf"), reverse("my_history")),

@@ -427,6 +427,14 @@ CASES = [
     ),
     Case("cycle_detail", kwargs=lambda w: {"pk": w.unopened_cycle}, get=HR_ONLY),
     Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed()),
+    Case(
+        "cycle_remind",
+        kwargs=lambda w: {"pk": Appraisal.objects.get(pk=w.appraisal(S.AWAITING_COUNTERSIGN)).cycle_id},
+        get=HR_ONLY,
+        post=HR_ONLY,
+        payload=fixed(),
+        post_changes=False,  # the owner's record is not for `hr_below` to chase: nothing to send for them
+    ),
     Case("reports", get=HR_ONLY),
     Case("outcomes_csv", get=HR_ONLY),
     Case("report_progress_by_state", get=HR_ONLY),

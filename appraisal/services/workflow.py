@@ -26,11 +26,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from appraisal import notifications
+from appraisal import notifications, record_pdfs
 from appraisal.models import Appraisal, ScoredCompetency
 from appraisal.permissions import STEPS, Action, Permissions, permissions_of
 from appraisal.services.revisions import Changes, advance, audit, record_event, scored_competencies
 from appraisal.services.scoring import rederive
+from core.tasks import enqueue_on_commit
 from core.text import normalise_text
 from staff.models import StaffMember
 
@@ -166,17 +167,26 @@ def countersign(
     permissions_of(by, appraisal, given=permissions).require_party(Action.COUNTERSIGN)
     now = timezone.now()
     comments = normalise_text(comments)
-    return _transition(
-        appraisal,
-        by=by,
-        step=Action.COUNTERSIGN,
-        action="countersign",
-        to=State.COMPLETED,
-        revision=revision,
-        values={"countersign_comments": comments, "countersigned_at": now, "countersigned_by": by, "completed_at": now},
-        comment=comments,
-        notify=notifications.completed,
-    )
+    with transaction.atomic():
+        appraisal = _transition(
+            appraisal,
+            by=by,
+            step=Action.COUNTERSIGN,
+            action="countersign",
+            to=State.COMPLETED,
+            revision=revision,
+            values={
+                "countersign_comments": comments,
+                "countersigned_at": now,
+                "countersigned_by": by,
+                "completed_at": now,
+            },
+            comment=comments,
+            notify=notifications.completed,
+        )
+        # The record is now fixed: its PDF is made once, by a worker, and kept (appraisal/record_pdfs.py).
+        enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
+    return appraisal
 
 
 def reopen(
@@ -202,17 +212,20 @@ def reopen(
         "countersigned_by": None,
         "completed_at": None,
     }
-    return _transition(
-        appraisal,
-        by=by,
-        step=Action.REOPEN,
-        action="reopen",
-        to=State.MANAGER_REVIEW,
-        revision=revision,
-        values=values,
-        comment=reason,
-        notify=notifications.reopened,
-    )
+    with transaction.atomic():
+        appraisal = _transition(
+            appraisal,
+            by=by,
+            step=Action.REOPEN,
+            action="reopen",
+            to=State.MANAGER_REVIEW,
+            revision=revision,
+            values=values,
+            comment=reason,
+            notify=notifications.reopened,
+        )
+        record_pdfs.forget(appraisal)  # the kept PDF is of the record as it was
+    return appraisal
 
 
 # --- the appraiser --------------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 
 from collections import Counter
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from appraisal import reminders
 from appraisal.forms import CycleForm
-from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.models import Appraisal, AppraisalCycle, Reminder
 from appraisal.selectors import not_appraised
 from appraisal.services import cycles
 from core.access import hr_admin_required
@@ -63,6 +66,7 @@ def cycle_detail(request, pk):
             "states": states,
             "not_appraised": not_appraised(cycle),
             "hidden": len(appraisals) - len(shown),
+            "reminder_days": settings.REMINDER_DAYS_BEFORE,
         },
     )
 
@@ -79,3 +83,27 @@ def cycle_open(request, pk):
             f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.",
         )
     return redirect("cycle_detail", cycle.pk)
+
+
+@hr_admin_required
+@require_http_methods(["GET", "POST"])
+def cycle_remind(request, pk):
+    """Remind everyone overdue in the cycle: a preview of who will be emailed about what (GET), then send (POST)."""
+    cycle = get_object_or_404(AppraisalCycle, pk=pk)
+    today = timezone.localdate()
+    leave_out = frozenset(hr_conflicts(request.user))  # their own record and those of the people above them
+    if request.method == "POST":
+        sent = reminders.send(
+            cycle, today=today, kind=Reminder.Kind.BY_HR, by=request.user, overdue_only=True, leave_out=leave_out
+        )
+        if sent.emailed:
+            messages.success(
+                request,
+                f"Reminders sent to {len(sent.emailed)} people about {sent.appraisal_count} appraisal(s)."
+                " Anyone already reminded of the same step today was left out.",
+            )
+        else:
+            messages.info(request, "Nobody was reminded: nothing overdue that was not already chased today.")
+        return redirect("cycle_detail", cycle.pk)
+    preview = reminders.plan(cycle, today=today, overdue_only=True, leave_out=leave_out)
+    return render(request, "appraisal/cycle_remind.html", {"cycle": cycle, "plan": preview, "what": reminders.WHAT})

@@ -2,11 +2,14 @@
 appraisal through `appraisal.access` (404 outside the viewer's scope) with what the viewer may see
 and do (`appraisal.permissions`), which the page only reads."""
 
+import logging
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from appraisal import record_pdfs
 from appraisal.access import get_appraisal_with_permissions, visible_appraisals
 from appraisal.forms import CountersignForm, SignOffForm
 from appraisal.models import Appraisal
@@ -17,6 +20,8 @@ from roles.pdf import pdf_response
 from staff.access import staff_member_for
 
 State = Appraisal.State
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -81,7 +86,20 @@ def appraisal_pdf(request, pk):
     permissions.require_party(Action.DOWNLOAD_PDF)
     return pdf_response(
         request,
-        lambda: render_appraisal_pdf(appraisal),
+        lambda: _record_pdf(appraisal),
         filename=f"appraisal-{appraisal.pk}-{appraisal.staff_member.user.username}.pdf",
         page_url=reverse("appraisal", args=[appraisal.pk]),
     )
+
+
+def _record_pdf(appraisal: Appraisal) -> bytes:
+    """A completed record's kept PDF; made now (and kept) if its task has not run yet. Others are made each time."""
+    pdf = record_pdfs.kept(appraisal)
+    if pdf is None:
+        pdf = render_appraisal_pdf(appraisal)
+        if appraisal.state == Appraisal.State.COMPLETED:
+            try:
+                record_pdfs.keep(appraisal, pdf)
+            except OSError:  # the storage is full or unwritable: serve it anyway, and say so in the log
+                logger.exception("record pdf not kept appraisal=%s", appraisal.pk)
+    return pdf
