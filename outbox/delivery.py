@@ -36,14 +36,17 @@ BATCH = 200
 ERROR_LIMIT = 300
 
 
+def _takeable(now):
+    """The emails a worker may take now: pending, their next try come, and nobody else's claim still running."""
+    return Email.objects.filter(status=Email.Status.PENDING, next_attempt_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
 def deliver(pk: int) -> str:
     """Send one email if it is due and nobody else is sending it; say what happened."""
     now = timezone.now()
-    claimed = (
-        Email.objects.filter(pk=pk, status=Email.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + CLAIM, attempts=F("attempts") + 1)
-    )
+    claimed = _takeable(now).filter(pk=pk).update(claimed_until=now + CLAIM, attempts=F("attempts") + 1)
     if not claimed:
         return "not due"
     email = Email.objects.get(pk=pk)
@@ -66,12 +69,7 @@ def deliver_due(*, budget: datetime.timedelta = datetime.timedelta(minutes=4)) -
     sent = 0
     while timezone.now() - started < budget:
         now = timezone.now()
-        due = list(
-            Email.objects.filter(status=Email.Status.PENDING, next_attempt_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:BATCH]
-        )
+        due = list(_takeable(now).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:BATCH])
         if not due:
             break
         for pk in due:
@@ -134,16 +132,15 @@ class StoredEmail(EmailMessage):
     """An outbox row as Django's email backends take it: its envelope, and the message as stored."""
 
     def __init__(self, email: Email):
-        parsed = message_from_string(email.raw)
-        body = parsed.get_payload(decode=True) if not parsed.is_multipart() else b""
+        self.stored = message_from_string(email.raw, _class=_StoredMessage)  # parsed once, sent as it is
+        body = self.stored.get_payload(decode=True) if not self.stored.is_multipart() else b""
         super().__init__(
             subject=email.subject,
-            body=body.decode(parsed.get_content_charset() or "utf-8") if isinstance(body, bytes) else "",
+            body=body.decode(self.stored.get_content_charset() or "utf-8") if isinstance(body, bytes) else "",
             from_email=email.from_email,
             to=email.recipient_list,
             headers={"Message-ID": email.message_id},
         )
-        self.raw = email.raw
 
     def message(self, *args, **kwargs):
-        return message_from_string(self.raw, _class=_StoredMessage)
+        return self.stored

@@ -6,9 +6,8 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditEntry
 from core.access import hr_admin_required
-from core.params import parse_id
+from reports.people_filter import by_person, people_to_choose
 from staff.access import hr_conflicts
-from staff.models import StaffMember
 
 PAGE_SIZE = 50
 
@@ -25,14 +24,7 @@ def audit_log(request):
         "object_id": request.GET.get("object_id", ""),
         "action": request.GET.get("action", ""),
     }
-    person_error = None
-    if filters["person"]:
-        person_id = parse_id(filters["person"])
-        if person_id is None:
-            person_error = "There is no such person: choose one from the list."
-            entries = entries.none()
-        else:
-            entries = entries.filter(person_id=person_id)
+    entries, person_error = by_person(entries, filters["person"], "person_id")
     if filters["object_type"]:
         entries = entries.filter(object_type=filters["object_type"])
     if filters["object_id"]:
@@ -50,9 +42,7 @@ def audit_log(request):
             "person_error": person_error,
             "filters": filters,
             "query": query,
-            "people": StaffMember.objects.exclude(pk__in=hidden)
-            .select_related("user")
-            .order_by("user__last_name", "user__first_name"),
+            "people": people_to_choose(hidden),
             "object_types": AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True).distinct(),
             "actions": AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct(),
         },

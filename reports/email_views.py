@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.access import hr_admin_required
-from core.params import parse_id
 from outbox import services
 from outbox.models import Email
+from reports.people_filter import by_person, people_to_choose
 from staff.access import hr_conflicts
 from staff.models import StaffMember
 
@@ -33,13 +33,9 @@ def email_log(request):
     emails, hidden = _visible(request.user)
     filters = {"person": request.GET.get("person", ""), "status": request.GET.get("status", "")}
     errors = {}
-    if filters["person"]:
-        person = parse_id(filters["person"])
-        if person is None:
-            errors["person"] = "There is no such person: choose one from the list."
-            emails = emails.none()
-        else:
-            emails = emails.filter(user__staff_member__pk=person)
+    emails, person_error = by_person(emails, filters["person"], "user__staff_member__pk")
+    if person_error:
+        errors["person"] = person_error
     if filters["status"]:
         if filters["status"] not in Email.Status.values:
             errors["status"] = "Choose a status from the list."
@@ -57,9 +53,7 @@ def email_log(request):
             "hidden": bool(hidden),
             "query": urlencode({key: value for key, value in filters.items() if value}),
             "statuses": Email.Status.choices,
-            "people": StaffMember.objects.exclude(pk__in=hidden)
-            .select_related("user")
-            .order_by("user__last_name", "user__first_name"),
+            "people": people_to_choose(hidden),
         },
     )
 
