@@ -152,7 +152,8 @@ def apply_due_handovers(today: datetime.date | None = None) -> dict[str, int]:
             continue  # a successor is named, from a later day
         manager = appraisal.staff_member.line_manager
         leaver = appraisal.appraiser
-        if manager is not None and _hand_over(appraisal, manager, by=None, reason=reason_for(leaver, leaver.left_on)):
+        reason = reason_for(leaver, leaver.left_on or today)  # left: the query asks for a last day
+        if manager is not None and _hand_over(appraisal, manager, by=None, reason=reason):
             done["appraisals"] += 1
         else:
             done["left as they are"] += 1

@@ -71,6 +71,16 @@ class AppraisalQuerySet(models.QuerySet):
         return self.filter(state=Appraisal.State.COMPLETED)
 
 
+class VisibleAppraisalManager(models.Manager["Appraisal"]):
+    """Appraisals that exist for everyone: not those a cycle's opening is still preparing (`staged_for`)."""
+
+    def get_queryset(self) -> AppraisalQuerySet:
+        return AppraisalQuerySet(self.model, using=self._db).filter(staged_for__isnull=True)
+
+    def completed(self) -> AppraisalQuerySet:
+        return self.get_queryset().completed()
+
+
 class Appraisal(models.Model):
     """One person's appraisal in one cycle, against the role profile version they held when it opened."""
 
@@ -124,8 +134,14 @@ class Appraisal(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set while the job opening its cycle prepares it, in batches (appraisal.services.cycles): such an
+    # appraisal is invisible (`objects` leaves it out) until the opening's last transaction clears
+    # this for all of them at once, or removed with the job's other work if the opening fails.
+    staged_for = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
-    objects = AppraisalQuerySet.as_manager()
+    objects = VisibleAppraisalManager()
+    # Every appraisal, those being prepared too: only for the opening itself.
+    with_staged = AppraisalQuerySet.as_manager()
 
     class Meta:
         ordering = ["-cycle__period_end", "pk"]

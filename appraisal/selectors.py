@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, add_months, final_level, held_since
@@ -97,11 +97,13 @@ def current_versions(role_profile_ids: Iterable[int]) -> dict[int, RoleProfileVe
 
 def appraisal_candidates(cycle: AppraisalCycle) -> tuple[list[Candidate], list[NotAppraised]]:
     """Active staff without an appraisal in `cycle`: those who can have one, and those who cannot and why."""
-    people = list(
-        StaffMember.objects.active()
-        .exclude(appraisals__cycle=cycle)
-        .select_related("user", "role_profile", "line_manager__user")
-    )
+    # `appraisals__` reaches every appraisal, those an opening is preparing too: they are not missing.
+    return assess(StaffMember.objects.active().exclude(appraisals__cycle=cycle))
+
+
+def assess(people_query: QuerySet[StaffMember]) -> tuple[list[Candidate], list[NotAppraised]]:
+    """Of the active staff in `people_query`: those who can have an appraisal, and those who cannot and why."""
+    people = list(people_query.select_related("user", "role_profile", "line_manager__user"))
     versions = current_versions({person.role_profile_id for person in people if person.role_profile_id})
     candidates, problems = [], []
     for person in people:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("cycles/<int:pk>/", cycles.cycle_detail, name="cycle_detail"),
     path("cycles/<int:pk>/open/", cycles.cycle_open, name="cycle_open"),
     path("cycles/<int:pk>/remind/", cycles.cycle_remind, name="cycle_remind"),
+    path("cycles/<int:pk>/zip/", cycles.cycle_zip, name="cycle_zip"),
     path("<int:pk>/", records.appraisal_detail, name="appraisal"),
     path("<int:pk>.pdf", records.appraisal_pdf, name="appraisal_pdf"),
     path("<int:pk>/review/", sheets.appraisal_review, name="appraisal_review"),

@@ -3,8 +3,10 @@
 Environment: BENCH_DB (postgres, the default: a throwaway PostgreSQL 15 server on 127.0.0.1 via
 .ci/pg.sh; or sqlite: files in a temporary folder), BENCH_SIZES (default 200,5000), BENCH_YEARS
 (completed cycles, default 5), BENCH_LOAD (1: run the load test at the largest size; 0: skip it),
-BENCH_LOAD_SECONDS (default 20), BENCH_PG_PORT (default 55490). Writes bench/results.json (and
-bench/load.json) and prints the table. Every database it makes is thrown away at the end.
+BENCH_LOAD_SECONDS (default 20), BENCH_PG_PORT (default 55490), BENCH_BACKGROUND_STAFF (the size at
+which the background work is timed: opening a cycle, the outbox, reminders; default 20000, 0 skips
+it). Writes bench/results.json (and bench/load.json, bench/background.json) and prints the tables.
+Every database it makes is thrown away at the end.
 """
 
 import json
@@ -68,6 +70,23 @@ def main() -> int:
             manage("seed_scale", "--staff", str(size), "--years", str(years), url=urls[size])
             print(f"Seeded in {time.monotonic() - started:.0f} s", flush=True)
             manage("bench", "--size", str(size), "--out", str(results), url=urls[size])
+        background = int(os.environ.get("BENCH_BACKGROUND_STAFF", "20000"))
+        background_file = ROOT / "bench" / "background.json"
+        background_file.unlink(missing_ok=True)
+        if background:
+            # One year of records is enough for this: opening, emails and reminders concern the open cycle.
+            if database == "postgres":
+                with admin.cursor() as cursor:
+                    cursor.execute("CREATE DATABASE bench_background")
+                url = f"{base}/bench_background"
+            else:
+                url = f"sqlite:///{workdir}/bench_background.sqlite3"
+            print(f"== Background work at {background} staff × 1 year ({database})", flush=True)
+            manage("migrate", "--no-input", "-v0", url=url)
+            started = time.monotonic()
+            manage("seed_scale", "--staff", str(background), "--years", "1", url=url)
+            print(f"Seeded in {time.monotonic() - started:.0f} s", flush=True)
+            manage("bench_background", "--out", str(background_file), url=url)
         load_ok = True
         if load and sizes:
             size = max(sizes)
@@ -87,6 +106,11 @@ def main() -> int:
         from bench.measure import table
 
         print(table(json.loads(results.read_text())))
+        if background_file.exists():
+            from bench.background import table as background_table
+
+            print(f"\n== Background work ({background_file.relative_to(ROOT)})\n")
+            print(background_table(json.loads(background_file.read_text())))
         load_file = ROOT / "bench" / "load.json"
         if load and load_file.exists():
             figures = json.loads(load_file.read_text())

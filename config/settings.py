@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # numbers with thousands separators on pages (intcomma)
     # Before staticfiles: runserver leaves static files to WhiteNoise, as every other server does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
@@ -306,7 +307,14 @@ SCHEDULE = {
     },
     "clear old emails": {"kind": "clear old emails", "func": "outbox.delivery.clear_old", "cron": "47 2 * * *"},
     "send reminders": {"kind": "send reminders", "func": "appraisal.reminders.send_due", "cron": "0 8 * * *"},
+    "clear old jobs": {"kind": "clear old jobs", "func": "core.jobs.clear_expired", "cron": "23 * * * *"},
 }
+# Long jobs (core/jobs.py): a job works in slices of about this many seconds (well inside the engine's
+# time limit), a file it makes (a cycle's ZIP) is kept this many hours, and a finished job's page
+# this many days.
+JOB_SLICE_SECONDS = float(os.environ.get("JOB_SLICE_SECONDS", "120"))
+JOB_FILE_HOURS = int(os.environ.get("JOB_FILE_HOURS", "24"))
+JOB_KEEP_DAYS = int(os.environ.get("JOB_KEEP_DAYS", "30"))
 # Whoever must act next on an appraisal is reminded this many days before its cycle's due date, then
 # weekly once it is overdue (appraisal/reminders.py).
 REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "7"))

@@ -26,6 +26,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("audit/", include("reports.audit_urls")),
     path("emails/", include("reports.email_urls")),
+    path("jobs/", include("core.urls")),
     path("", include("appraisal.history_urls")),
     path("team/", team.team, name="team"),
 ]

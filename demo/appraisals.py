@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
-from appraisal.selectors import current_versions
+from appraisal.selectors import Candidate, current_versions
 from appraisal.services import cycles, scoring, workflow
 from audit import trail
 from audit.models import AuditEntry
@@ -472,12 +472,14 @@ def _open_past_cycle(hr, cycle: AppraisalCycle, people: list[StaffMember]) -> li
         if (manager_id := managers[person.pk][-1]) is not None:
             held[person.pk] = (roles[person.pk][-1], manager_id)
     versions = current_versions({role for role, _ in held.values()})
+    by_id = {person.pk: person for person in people}
+    appraisers = StaffMember.objects.select_related("user").in_bulk({manager_id for _, manager_id in held.values()})
     created = cycles.create_appraisals(
         cycle=cycle,
         by=hr,
         at=opened,
-        assignments=[
-            (person_id, manager_id, versions[role_id])
+        candidates=[
+            Candidate(by_id[person_id], appraisers[manager_id], versions[role_id])
             for person_id, (role_id, manager_id) in held.items()
             if role_id in versions
         ],

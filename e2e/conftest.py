@@ -1,6 +1,7 @@
 """Browser tests: Playwright drives Debian's Chromium against a real server of the app.
 
-The server is `manage.py runserver` (DEBUG off, e2e/settings.py) on a free 127.0.0.1 port, on a
+The server is `manage.py runserver` (DEBUG off, e2e/settings.py) on a free 127.0.0.1 port, with a
+worker (`manage.py qcluster`) for the long jobs, on a
 temporary SQLite database that `seed_demo` fills once per run, for the day it runs: the demo
 organisation, with the logins hr, manager and staff (password "demo"). As in production, `collectstatic` runs first and
 WhiteNoise serves the static files under their hashed names. Tests that change data (opening a
@@ -124,6 +125,12 @@ def server(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    # A worker for the long jobs (opening a cycle, a ZIP), as `make run` starts one. The PDFs that
+    # seeding queued for the demo's completed records are dropped first: the ZIP makes those it needs,
+    # and a cycle's opening is not left waiting behind them.
+    run("shell", "-c", "from django_q.models import OrmQ; OrmQ.objects.all().delete()")
+    worker_log = open(work / "worker.log", "w")
+    worker = subprocess.Popen([*manage, "qcluster"], cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -135,17 +142,20 @@ def server(tmp_path_factory):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            worker.kill()
             pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
         yield Server(url, ids)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for child in (process, worker):
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         log.close()
+        worker_log.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ every main page they pass (e2e/conftest.py, check_page)."""
 import io
 import re
 import time
+import zipfile
 from typing import Any
 
 from pypdf import PdfReader
@@ -226,6 +227,13 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     page.get_by_role("heading", name=CYCLE, level=1).wait_for()
     check_page(hr, "journey-cycle-not-opened")
     page.get_by_role("button", name="Open the cycle: create everyone's appraisal").click()
+    # The request returns at once; the job's page follows the worker, refreshing itself, to the end.
+    page.get_by_role("heading", name=f"Opening: {CYCLE}", level=1).wait_for()
+    check_page(hr, "journey-cycle-opening")
+    page.get_by_text("Done.").wait_for(timeout=60_000)
+    assert re.search(r"\d+ appraisals created\.", page.get_by_role("status").inner_text())
+    check_page(hr, "journey-cycle-opening-done")
+    page.get_by_role("link", name="Back to the cycle").click()
     assert "Opened" in page.locator("dl").inner_text()
     check_page(hr, "journey-cycle-opened")
     assert page.get_by_role("row", name=re.compile("Sam Taylor")).count() == 1
@@ -344,3 +352,27 @@ def test_staff_cannot_open_another_persons_appraisal(session, server):
         assert "Aisha" not in page.locator("main").inner_text()
     check_page(staff, "journey-not-found")
     print(f"journey 4 (another person's appraisal): {time.monotonic() - started:.1f}s")
+
+
+def test_hr_downloads_a_cycles_completed_records_as_one_zip(session, server):
+    started = time.monotonic()
+    hr = session("hr")
+    page = hr.page
+    page.goto(f"/appraisals/cycles/{server.ids['current_cycle']}/")
+    page.get_by_role("button", name="Make a ZIP of every completed record's PDF").click()
+    page.get_by_role("heading", name=re.compile("as one ZIP$"), level=1).wait_for()
+    check_page(hr, "journey-cycle-zip-progress")
+    page.get_by_text("Done.").wait_for(timeout=120_000)  # the worker makes each record's PDF, then the ZIP
+    summary = page.get_by_role("status").inner_text()
+    count = int(re.search(r"(\d+) completed records? in one ZIP", summary).group(1))
+    check_page(hr, "journey-cycle-zip-done")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile(r"^Download .*\.zip$")).click()
+    archive = zipfile.ZipFile(download.value.path())
+    names = archive.namelist()
+    assert count >= 3 and len(names) == count and all(name.endswith(".pdf") for name in names)
+    assert all(archive.read(name).startswith(b"%PDF") for name in names)
+    # The cycle's page offers the same file while it is kept.
+    page.get_by_role("link", name="Back to the cycle").click()
+    assert page.get_by_role("link", name=re.compile(r"^Download .*\.zip$")).count() == 1
+    print(f"journey 5 (a cycle's records as one ZIP of {count} PDFs): {time.monotonic() - started:.1f}s")

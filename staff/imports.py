@@ -21,10 +21,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.trail import build, record_all
+from core import jobs
+from core.access import is_hr_admin
 from core.dates import employment_date_problem, long_date
+from core.models import Job
 from core.text import normalise_text
 from roles.models import RoleProfile
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
@@ -34,6 +38,7 @@ IMPORT_COLUMNS = ["name", "email", "role_profile", "line_manager", "start_date"]
 IMPORT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
 MAX_IMPORT_BYTES = 1_000_000
 IMPORT_BATCH_SIZE = 1000  # rows a query when an import writes a table (SQLite may take fewer)
+IMPORT_KEY = "staff import"  # one import at a time (core.jobs: the key of its job)
 LOOP_NAMED_IN_FULL = 5  # a longer loop of line managers is named by its first and last few people
 
 
@@ -111,6 +116,11 @@ def decode_import_file(data: bytes) -> str:
     return text
 
 
+def count_rows(csv_text: str) -> int:
+    """The number of people in an import file (its lines with something in them, after the header)."""
+    return sum(1 for cells in list(csv.reader(io.StringIO(csv_text)))[1:] if any(cell.strip() for cell in cells))
+
+
 def preview_import(csv_text: str) -> ImportPreview:
     """Read an import file and check every row against the file and the records, without writing anything."""
     lines = list(csv.reader(io.StringIO(csv_text)))
@@ -137,8 +147,54 @@ def preview_import(csv_text: str) -> ImportPreview:
     return ImportPreview(rows=rows, errors=[])
 
 
+def start_import(*, by, csv_text: str, count: int) -> Job:
+    """Queue the job that imports a checked file (HR's page); jobs.AlreadyRunning while another import runs."""
+    return jobs.start(
+        kind="import staff",
+        key=IMPORT_KEY,
+        func="staff.imports.run_import",
+        title=f"Importing {count:,} {'person' if count == 1 else 'people'}",
+        url=reverse("staff_list"),
+        back="Back to the staff list",
+        by=by,
+        params={"csv": csv_text},
+        total=count,
+    )
+
+
+def run_import(job: Job, progress: jobs.Progress) -> dict:
+    """The import job: check the file again against the records as they are now, then create everyone
+    in one transaction, which also records the job as done (a worker that dies before it commits
+    leaves nothing, and the next one does it all; one that dies after leaves it done)."""
+    by = job.created_by
+    if not is_hr_admin(by):
+        raise jobs.JobFailed("Only HR admins can import staff, and you are no longer one. Nothing was imported.")
+    csv_text = job.params["csv"]
+    progress(0, step="Checking every row against the records as they are now")
+    preview = preview_import(csv_text)
+    if not preview.is_valid:
+        problems = preview.errors + [f"Line {row.line}: {' '.join(row.errors)}" for row in preview.invalid_rows[:10]]
+        raise jobs.JobFailed(
+            "The records changed since the file was checked, and it no longer passes the checks: "
+            + " ".join(problems)
+            + " Nothing was imported. Upload the file again to see every problem."
+        )
+    count = len(preview.rows)
+    progress(0, total=count, step=f"Saving {count:,} people in one step: they appear together when it is done")
+    with transaction.atomic():
+        people = import_staff(by=by, csv_text=csv_text, preview=preview)
+        result = {
+            "summary": [
+                f"Imported {len(people):,} {'person' if len(people) == 1 else 'people'}. "
+                "They cannot log in until passwords are set for them."
+            ],
+        }
+        jobs.finish(job, result)
+    return result
+
+
 @transaction.atomic
-def import_staff(*, by, csv_text: str) -> list[StaffMember]:
+def import_staff(*, by, csv_text: str, preview: ImportPreview | None = None) -> list[StaffMember]:
     """Create everyone in an import file, managers before their reports, or nobody if any row is wrong.
 
     Each person gets what `create_staff_member` gives one person (a login without a password, the
@@ -147,7 +203,7 @@ def import_staff(*, by, csv_text: str) -> list[StaffMember]:
     queries a person, so that the import holds the database (on SQLite, every writer waits for it)
     for a moment however long the file. Returns the people in the file's order.
     """
-    preview = preview_import(csv_text)
+    preview = preview or preview_import(csv_text)
     if not preview.is_valid:
         raise ValidationError("The file has problems; nothing was imported. Fix it and upload it again.")
     rows = _managers_first(preview.rows)

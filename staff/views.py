@@ -14,6 +14,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from audit.models import AuditEntry
+from core import jobs
 from core.access import hr_admin_required
 from roles.models import published_versions_prefetch
 from staff import imports, records as services
@@ -168,20 +169,26 @@ def staff_import(request):
             messages.error(request, "The import could not be read; upload the file again.")
             return redirect("staff_import")
         csv_text = confirm.cleaned_data["csv_text"]
-        try:
-            people = imports.import_staff(by=request.user, csv_text=csv_text)
-        except ValidationError:
-            return _import_preview(request, csv_text, stale=True)
-        messages.success(
-            request,
-            f"Imported {len(people)} {'person' if len(people) == 1 else 'people'}. "
-            "They cannot log in until passwords are set for them.",
-        )
-        return redirect("staff_list")
+        try:  # the job checks the file again, against the records as they are when it runs
+            job = imports.start_import(by=request.user, csv_text=csv_text, count=imports.count_rows(csv_text))
+        except jobs.AlreadyRunning as running:
+            messages.error(
+                request, "Another import is running: wait until it has finished, then upload this file again."
+            )
+            return (
+                redirect("job", running.job.pk)
+                if running.job and running.job.created_by == request.user
+                else redirect("staff_import")
+            )
+        return redirect("job", job.pk)
     upload = ImportUploadForm(request.POST or None, request.FILES or None)
     if upload.is_valid():
         return _import_preview(request, upload.cleaned_data["file"])
-    return render(request, "roles/staff/staff_import.html", {"upload": upload, "columns": imports.IMPORT_COLUMNS})
+    return render(
+        request,
+        "roles/staff/staff_import.html",
+        {"upload": upload, "columns": imports.IMPORT_COLUMNS, "running": jobs.unfinished(imports.IMPORT_KEY)},
+    )
 
 
 @hr_admin_required
@@ -255,11 +262,11 @@ def _change_rows(changes) -> list[dict]:
     return rows
 
 
-def _import_preview(request, csv_text: str, *, stale: bool = False):
+def _import_preview(request, csv_text: str):
     preview = imports.preview_import(csv_text)
     confirm = ImportConfirmForm(initial={"csv_text": csv_text}) if preview.is_valid else None
     return render(
         request,
         "roles/staff/staff_import_preview.html",
-        {"preview": preview, "confirm": confirm, "stale": stale, "upload": ImportUploadForm()},
+        {"preview": preview, "confirm": confirm, "upload": ImportUploadForm()},
     )

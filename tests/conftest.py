@@ -26,7 +26,9 @@ def empty_cache():
 def emails_through_the_outbox(settings, monkeypatch):
     """Emails take their production path, into the outbox and out through a task, which here runs at once
     in this process when its transaction commits; they are delivered to Django's test outbox
-    (`mail.outbox`). Other tasks (a completed record's PDF, say) are queued for the engine as in
+    (`mail.outbox`). So do long jobs (core/jobs.py: opening a cycle, an import), so that a page that
+    starts one shows it done when the test captures the commit's callbacks (`run_on_commit`), and
+    queues it otherwise. Other tasks (a completed record's PDF, say) are queued for the engine as in
     production, and run when a test calls `core.tasks.run_due`. tests/test_outbox.py runs the engine as
     workers do for emails too, and delivers to a real SMTP server."""
     from core import tasks
@@ -36,7 +38,7 @@ def emails_through_the_outbox(settings, monkeypatch):
     queue = tasks.enqueue
 
     def emails_at_once(kind, func, *ids, **options):
-        if func.startswith("outbox.delivery.") and not options:
+        if (func.startswith("outbox.delivery.") or func == "core.jobs.run") and not options:
             tasks.run(kind, func, list(ids))
         else:
             queue(kind, func, *ids, **options)

@@ -2,7 +2,7 @@
 
 from django.apps import apps
 
-SNAPSHOT_APPS = ("audit", "competencies", "roles", "staff", "appraisal", "auth")
+SNAPSHOT_APPS = ("core", "audit", "competencies", "roles", "staff", "appraisal", "auth")
 
 
 def snapshot() -> dict:
@@ -10,4 +10,4 @@ def snapshot() -> dict:
     models = [
         model for label in SNAPSHOT_APPS for model in apps.get_app_config(label).get_models(include_auto_created=True)
     ]
-    return {model._meta.label: list(model._default_manager.order_by("pk").values()) for model in models}
+    return {model._meta.label: list(model._base_manager.order_by("pk").values()) for model in models}

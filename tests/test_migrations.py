@@ -26,6 +26,8 @@ BEFORE_THE_MOVE = [
     ("roles", "0002"),
     ("appraisal", "0004"),
 ]
+# Tables of before the move that later migrations changed (appraisal 0008: the appraisals an opening prepares).
+CHANGED_SINCE = {"appraisal_appraisal"}
 
 SCHEMA = """
 import json
@@ -160,10 +162,10 @@ def test_a_database_from_before_the_move_migrates_to_the_same_schema_as_a_new_on
     for table in created:
         assert migrated[table] == created[table], f"{table} differs between the migrated and the new database"
     assert ["staff", "staffmember"] in created["content types"] and ["audit", "auditentry"] in created["content types"]
-    # Every table there was before the move is as it was (apps added since bring tables of their own).
-    assert {key: value for key, value in old_schema.items() if key != "content types"} == {
-        key: created[key] for key in old_schema if key != "content types"
-    }, "the move changed a table"
+    # Every table there was before the move is as it was (apps added since bring tables of their own),
+    # but for those a later migration changed (the two comparisons above cover them).
+    kept = [key for key in old_schema if key != "content types" and key not in CHANGED_SINCE]
+    assert {key: old_schema[key] for key in kept} == {key: created[key] for key in kept}, "the move changed a table"
     assert shell(before, READ_BACK) == {
         "person": ["Kept Person", "A service", "boss", "a-role"],
         "history": [1, 1],

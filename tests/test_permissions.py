@@ -22,14 +22,18 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from appraisal.models import Appraisal
 from appraisal.services import cycles, workflow
 from competencies.models import Competency, Level
 from core.access import make_hr_admin
+from core.models import Job
 from outbox.models import Email
 from roles import services as role_services
 from roles.models import RoleProfile
@@ -88,6 +92,7 @@ class World:
     level: int | None = 0
     draft_number: int = 0
     email: int = 0  # an email to the owner that could not be delivered
+    job: int = 0  # a finished job of `hr`'s, with a file kept
 
     @property
     def owner(self) -> StaffMember:
@@ -435,6 +440,15 @@ CASES = [
         payload=fixed(),
         post_changes=False,  # the owner's record is not for `hr_below` to chase: nothing to send for them
     ),
+    Case(
+        "cycle_zip",
+        kwargs=lambda w: {"pk": Appraisal.objects.get(pk=w.appraisal(S.COMPLETED)).cycle_id},
+        post=HR_ONLY,
+        payload=fixed(),
+    ),
+    # --- a long job and the file it made: only the HR admin who started it ---
+    Case("job", kwargs=lambda w: {"pk": w.job}, get="fffffon"),
+    Case("job_file", kwargs=lambda w: {"pk": w.job}, get="fffffon"),
     Case("reports", get=HR_ONLY),
     Case("outcomes_csv", get=HR_ONLY),
     Case("report_progress_by_state", get=HR_ONLY),
@@ -621,6 +635,17 @@ def _build_world() -> World:
         user=owner,
         status=Email.Status.FAILED,
         attempts=9,
+    ).pk
+    world.job = Job.objects.create(
+        kind="cycle zip",
+        key="a finished job",
+        func="appraisal.cycle_zip.run",
+        title="A ZIP",
+        created_by=hr,
+        state=Job.State.DONE,
+        file=default_storage.save("jobs/permissions.zip", ContentFile(b"PK\x05\x06" + bytes(18))),
+        expires_at=timezone.now() + datetime.timedelta(hours=1),
+        result={"filename": "records.zip"},
     ).pk
     draft = role_services.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(slug=DRAFTED_ROLE))
     world.draft_number = draft.number

@@ -8,18 +8,22 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from appraisal import notifications
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
 from appraisal.permissions import NotAllowed
-from appraisal.selectors import Candidate, NotAppraised, appraisal_candidates
+from appraisal.selectors import Candidate, NotAppraised, appraisal_candidates, assess
 from audit import trail
 from competencies.models import Level
 from competencies.selectors import framework_competencies
+from core import jobs
 from core.access import Person, is_hr_admin
+from core.models import Job
 from core.text import normalise_text
 from roles.models import RoleProfileVersion, RoleRequirement
+from staff.models import StaffMember
 
 State = Appraisal.State
 # The field values of one ScoredCompetency: a competency of the role's window as the record keeps it.
@@ -63,80 +67,188 @@ class OpeningResult:
     not_appraised: list[NotAppraised] = field(default_factory=list)
 
 
+# People whose appraisals a cycle's opening job prepares in one transaction.
+OPENING_BATCH = 500
+
+
 def open_cycle(*, by: User, cycle: AppraisalCycle) -> OpeningResult:
-    """Create an appraisal for every active member of staff who has none in this cycle yet.
+    """Create an appraisal for every active member of staff who has none in this cycle yet, in one transaction.
 
     Each gets the current published version of the role profile they hold and their line manager
     as appraiser. Opening again (after HR has fixed someone's record) adds only the missing ones.
     People with no role profile, no published version of it, or no line manager are returned in
     `not_appraised`, and shown on the cycle's page until fixed.
+
+    HR's page opens a cycle with `start_opening` (a job, in batches, for any size of organisation);
+    this does the same work at once, for the demo and the tests.
     """
     _require_hr(by)
     now = timezone.now()
     with transaction.atomic():
         cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
         candidates, problems = appraisal_candidates(cycle)
-        result = OpeningResult(not_appraised=problems)
-        appraisals = create_appraisals(
-            cycle=cycle,
-            by=by,
-            at=now,
-            assignments=[
-                (candidate.staff_member.pk, candidate.appraiser.pk, candidate.role_version) for candidate in candidates
-            ],
+        appraisals = create_appraisals(cycle=cycle, by=by, at=now, candidates=candidates)
+        _opened(cycle, by=by, at=now, appraisals=appraisals, problems=problems)
+    return OpeningResult(created=appraisals, not_appraised=problems)
+
+
+def start_opening(*, by: User, cycle: AppraisalCycle) -> Job:
+    """Queue the job that opens (or opens again) `cycle`; jobs.AlreadyRunning if it is being opened now."""
+    _require_hr(by)
+    return jobs.start(
+        kind="open cycle",
+        key=f"cycle {cycle.pk}",
+        func="appraisal.services.cycles.run_opening",
+        title=f"{'Opening again' if cycle.is_open else 'Opening'}: {cycle.name}",
+        url=reverse("cycle_detail", args=[cycle.pk]),
+        back="Back to the cycle",
+        by=by,
+        params={"cycle": cycle.pk},
+    )
+
+
+def discard_staged(job: Job) -> None:
+    """A failed opening's clean-up: the appraisals it prepared go (with their windows and events)."""
+    Appraisal.with_staged.filter(staged_for=job).delete()
+
+
+@jobs.cleans_up(discard_staged)
+def run_opening(job: Job, progress: jobs.Progress) -> Any:
+    """The opening job: prepare the missing appraisals in batches, each its own short transaction,
+    invisible to everyone; then, in one transaction, check them against the records as they are
+    now, make them all visible, audit and notify. Killed part way, it carries on from the batches
+    it has done (or, if it is given up, they are removed): nobody ever sees half an opening."""
+    cycle = AppraisalCycle.objects.get(pk=job.params["cycle"])
+    by = job.created_by
+    if not is_hr_admin(by):
+        raise jobs.JobFailed("Only HR admins can open a cycle, and you are no longer one. Nothing was changed.")
+    at = job.started_at or timezone.now()
+    # Left by an earlier opening whose clean-up could not run: only one opening of a cycle runs at a time.
+    Appraisal.with_staged.filter(cycle=cycle, staged_for__isnull=False).exclude(staged_for=job).delete()
+    staged = Appraisal.with_staged.filter(staged_for=job).count()
+    candidates, _ = appraisal_candidates(cycle)
+    progress(staged, total=staged + len(candidates), step="Preparing the appraisals")
+    for start in range(0, len(candidates), OPENING_BATCH):
+        batch = candidates[start : start + OPENING_BATCH]
+        with transaction.atomic():
+            create_appraisals(cycle=cycle, by=by, at=at, candidates=batch, staged_for=job)
+        staged += len(batch)
+        progress(staged)
+        if progress.time_is_up() and start + OPENING_BATCH < len(candidates):
+            return jobs.AGAIN
+    progress(step="Making them visible to everyone, and emailing")
+    return _publish(job, cycle, by=by, at=at)
+
+
+PROBLEMS_LISTED = 50  # people a job's page names (the cycle's page lists them all)
+
+
+def _publish(job: Job, cycle: AppraisalCycle, *, by: User, at: datetime.datetime) -> dict[str, Any]:
+    """The opening's one transaction at the end: the prepared appraisals that still match the records
+    (the person still working here, with the same line manager and role profile version) become
+    visible; the others go, and whoever is still missing an appraisal gets one now."""
+    with transaction.atomic():
+        cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
+        staged = Appraisal.with_staged.filter(staged_for=job)
+        current, _ = assess(StaffMember.objects.active().filter(appraisals__staged_for=job))
+        wanted = {(c.staff_member.pk, c.appraiser.pk, c.role_version.pk) for c in current}
+        changed = [
+            pk
+            for pk, person, appraiser, version in staged.values_list(
+                "pk", "staff_member_id", "appraiser_id", "role_version_id"
+            )
+            if (person, appraiser, version) not in wanted
+        ]
+        if changed:
+            Appraisal.with_staged.filter(pk__in=changed).delete()
+        candidates, problems = appraisal_candidates(cycle)  # usually nobody: those added since, or changed
+        create_appraisals(cycle=cycle, by=by, at=at, candidates=candidates, staged_for=job)
+        staged.update(staged_for=None)
+        created = list(
+            cycle.appraisals.filter(created_at=at)  # the job's start: every appraisal it made, none before
+            .select_related("staff_member__user", "appraiser__user", "role_version")
+            .order_by("pk")
         )
-        first_opening = cycle.opened_at is None
-        if first_opening:
-            cycle.opened_at, cycle.opened_by = now, by
-            cycle.save(update_fields=["opened_at", "opened_by"])
-        trail.record(
-            actor=by,
-            action="open" if first_opening else "open again",
-            obj=cycle,
-            object_type="appraisal cycle",
-            changes={
-                "appraisals created": len(appraisals),
-                "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in result.not_appraised],
-            },
-        )
-        _audit_opened(
-            appraisals,
-            by=by,
-            cycle=cycle,
-            candidates={candidate.staff_member.pk: candidate for candidate in candidates},
-        )
-        result.created = appraisals
-        notifications.cycle_opened(cycle, appraisals)
+        _opened(cycle, by=by, at=at, appraisals=created, problems=problems)
+        result = _opening_result(created, problems)
+        jobs.finish(job, result)
     return result
 
 
+def _opening_result(created: list[Appraisal], problems: list[NotAppraised]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "summary": [f"{len(created):,} appraisal{'s' if len(created) != 1 else ''} created."],
+    }
+    if problems:
+        result["problems_heading"] = (
+            f"{len(problems):,} member{'s' if len(problems) != 1 else ''} of staff could not be given an appraisal:"
+            " fix their record, then open the cycle again"
+        )
+        result["problems"] = [f"{entry.staff_member}: {entry.reason}" for entry in problems[:PROBLEMS_LISTED]]
+        if len(problems) > PROBLEMS_LISTED:
+            result["problems"].append(f"… and {len(problems) - PROBLEMS_LISTED:,} more, listed on the cycle's page.")
+    return result
+
+
+def _opened(
+    cycle: AppraisalCycle, *, by: User, at: datetime.datetime, appraisals: list[Appraisal], problems: list[NotAppraised]
+) -> None:
+    """What opening a cycle records once its appraisals exist: the cycle opened, the audit trail, the emails."""
+    first_opening = cycle.opened_at is None
+    if first_opening:
+        cycle.opened_at, cycle.opened_by = at, by
+        cycle.save(update_fields=["opened_at", "opened_by"])
+    trail.record(
+        actor=by,
+        action="open" if first_opening else "open again",
+        obj=cycle,
+        object_type="appraisal cycle",
+        changes={
+            "appraisals created": len(appraisals),
+            "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in problems],
+        },
+    )
+    _audit_opened(appraisals, by=by, cycle=cycle)
+    notifications.cycle_opened(cycle, appraisals)
+
+
 def create_appraisals(
-    *, cycle: AppraisalCycle, by: User, at: datetime.datetime, assignments: list[tuple[int, int, RoleProfileVersion]]
+    *,
+    cycle: AppraisalCycle,
+    by: User,
+    at: datetime.datetime,
+    candidates: list[Candidate],
+    staged_for: Job | None = None,
 ) -> list[Appraisal]:
-    """Create one appraisal in `cycle` per (staff member id, appraiser id, role profile version), each
-    with its window copied from the version as the framework stands now, and an "open" event.
+    """Create one appraisal in `cycle` per candidate (their line manager appraising them against the
+    current version of their role profile), each with its window copied from the version as the
+    framework stands now, and an "open" event; prepared for `staged_for`'s opening, if given.
 
     Call inside a transaction. The first state is self-assessment when the cycle asks for it.
     """
+    assignments = [(c.staff_member, c.appraiser, c.role_version) for c in candidates]
+    if not assignments:
+        return []
     snapshots = window_snapshots({version.pk: version for _, _, version in assignments}.values())
     state = State.SELF_ASSESSMENT if cycle.self_assessment else State.MANAGER_REVIEW
     appraisals = Appraisal.objects.bulk_create(
         [
             Appraisal(
                 cycle=cycle,
-                staff_member_id=person_id,
-                appraiser_id=appraiser_id,
+                staff_member=person,
+                appraiser=appraiser,
                 role_version=version,
                 state=state,
                 created_at=at,
                 updated_at=at,
                 updated_by=by,
+                staged_for=staged_for,
             )
-            for person_id, appraiser_id, version in assignments
+            for person, appraiser, version in assignments
         ]
     )
-    if appraisals and appraisals[0].pk is None:  # backends that do not return ids from bulk_create
-        by_person = dict(Appraisal.objects.filter(cycle=cycle).values_list("staff_member_id", "pk"))
+    if appraisals[0].pk is None:  # backends that do not return ids from bulk_create
+        by_person = dict(Appraisal.with_staged.filter(cycle=cycle).values_list("staff_member_id", "pk"))
         for appraisal in appraisals:
             appraisal.pk = by_person[appraisal.staff_member_id]
     ScoredCompetency.objects.bulk_create(
@@ -157,17 +269,14 @@ def create_appraisals(
     return appraisals
 
 
-def _audit_opened(
-    appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle, candidates: dict[int, Candidate]
-) -> None:
+def _audit_opened(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle) -> None:
     """One "open" entry per appraisal created, about its person, written in one query."""
     entries = []
     for appraisal in appraisals:
-        candidate = candidates[appraisal.staff_member_id]
-        person = candidate.staff_member
+        person = appraisal.staff_member
         changes = {
             "state": [None, State(appraisal.state).label],
-            "appraiser": [None, str(candidate.appraiser)],
+            "appraiser": [None, str(appraisal.appraiser)],
             "role profile version": [None, str(appraisal.role_version)],
         }
         entries.append(

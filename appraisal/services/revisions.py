@@ -64,7 +64,7 @@ def advance(
     appraisal.state = to_state or previous["state"]
     appraisal.revision = previous["revision"] + 1
     appraisal.updated_at, appraisal.updated_by = now, by
-    return previous
+    return dict(previous)
 
 
 def _stale_message(current: Appraisal, expect: Collection[str]) -> str:

@@ -1,22 +1,25 @@
-"""The cycle pages (HR admins): the list, creating a cycle, a cycle's progress and opening it."""
+"""The cycle pages (HR admins): the list, creating a cycle, a cycle's progress, opening it, reminders,
+and a ZIP of its completed records."""
 
 from collections import Counter
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from appraisal import reminders
+from appraisal import cycle_zip as cycle_zip_job, reminders
 from appraisal.forms import CycleForm
 from appraisal.models import Appraisal, AppraisalCycle, Reminder
 from appraisal.selectors import not_appraised
 from appraisal.services import cycles
+from core import jobs
 from core.access import hr_admin_required
 from core.forms import add_validation_error
+from core.jobs import file_is_kept
 from staff.access import hr_conflicts
 
 State = Appraisal.State
@@ -25,7 +28,10 @@ State = Appraisal.State
 @hr_admin_required
 @require_safe
 def cycle_list(request):
-    rows = AppraisalCycle.objects.annotate(appraisal_count=Count("appraisals"))
+    # Not the appraisals an opening is still preparing (`Appraisal.staged_for`).
+    rows = AppraisalCycle.objects.annotate(
+        appraisal_count=Count("appraisals", filter=Q(appraisals__staged_for__isnull=True))
+    )
     return render(request, "appraisal/cycle_list.html", {"cycles": rows})
 
 
@@ -67,6 +73,8 @@ def cycle_detail(request, pk):
             "not_appraised": not_appraised(cycle),
             "hidden": len(appraisals) - len(shown),
             "reminder_days": settings.REMINDER_DAYS_BEFORE,
+            "opening": jobs.unfinished(f"cycle {cycle.pk}"),
+            "zip_job": _latest_zip(request.user, cycle),
         },
     )
 
@@ -74,15 +82,20 @@ def cycle_detail(request, pk):
 @hr_admin_required
 @require_POST
 def cycle_open(request, pk):
+    """Start the job that opens the cycle (or opens it again), and show its progress; refused while one runs."""
     cycle = get_object_or_404(AppraisalCycle, pk=pk)
-    result = cycles.open_cycle(by=request.user, cycle=cycle)
-    messages.success(request, f"{len(result.created)} appraisal(s) created.")
-    if result.not_appraised:
-        messages.warning(
+    try:
+        job = cycles.start_opening(by=request.user, cycle=cycle)
+    except jobs.AlreadyRunning as running:
+        who = running.job.created_by if running.job else None
+        messages.error(
             request,
-            f"{len(result.not_appraised)} member(s) of staff could not be given an appraisal: see the list below.",
+            "This cycle is already being opened"
+            + (f" (started by {who.get_full_name() or who.username})" if who and who != request.user else "")
+            + ": nothing more was started. Its progress is shown below.",
         )
-    return redirect("cycle_detail", cycle.pk)
+        return redirect("cycle_detail", cycle.pk)
+    return redirect("job", job.pk)
 
 
 @hr_admin_required
@@ -107,3 +120,23 @@ def cycle_remind(request, pk):
         return redirect("cycle_detail", cycle.pk)
     preview = reminders.plan(cycle, today=today, overdue_only=True, leave_out=leave_out)
     return render(request, "appraisal/cycle_remind.html", {"cycle": cycle, "plan": preview, "what": reminders.WHAT})
+
+
+@hr_admin_required
+@require_POST
+def cycle_zip(request, pk):
+    """Start the job that puts the cycle's completed records in one ZIP of PDFs for this HR admin."""
+    cycle = get_object_or_404(AppraisalCycle, pk=pk)
+    try:
+        job = cycle_zip_job.start(by=request.user, cycle=cycle)
+    except jobs.AlreadyRunning as running:
+        if running.job is None:  # finished meanwhile
+            return redirect("cycle_detail", cycle.pk)
+        messages.info(request, "Your ZIP of this cycle is already being made: this is its progress.")
+        return redirect("job", running.job.pk)
+    return redirect("job", job.pk)
+
+
+def _latest_zip(user, cycle):
+    job = cycle_zip_job.latest(user, cycle)
+    return {"job": job, "kept": file_is_kept(job)} if job else None
