@@ -13,6 +13,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
 from appraisal.models import Appraisal, AppraisalCycle
+from outbox.backends import OutboxBackend
+from outbox.models import Email
 
 
 def _link(path: str) -> str:
@@ -46,12 +48,17 @@ def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
     """Tell each person their self-assessment is open, or each appraiser how many reviews are due."""
     if not appraisals:
         return
-    due = f"{cycle.due_on:%-d %B %Y}"
     ids = [appraisal.pk for appraisal in appraisals]
     rows = Appraisal.objects.filter(pk__in=ids).select_related("staff_member__user", "appraiser__user")
+    _send(cycle_opened_messages(cycle, list(rows)))
+
+
+def cycle_opened_messages(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> list[EmailMessage]:
+    """The emails of `cycle_opened`, for appraisals loaded with their person's and appraiser's logins."""
+    due = f"{cycle.due_on:%-d %B %Y}"
     messages = []
     if cycle.self_assessment:
-        for appraisal in rows:
+        for appraisal in appraisals:
             messages.append(
                 _message(
                     _person(appraisal),
@@ -62,7 +69,7 @@ def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
             )
     else:
         by_appraiser = defaultdict(list)
-        for appraisal in rows:
+        for appraisal in appraisals:
             by_appraiser[appraisal.appraiser_id].append(appraisal)
         for group in by_appraiser.values():
             names = "\n".join(f"- {appraisal.staff_member}: {_record_link(appraisal)}" for appraisal in group)
@@ -73,7 +80,28 @@ def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
                     f"Due by {due}:\n{names}",
                 )
             )
-    _send(messages)
+    return messages
+
+
+# What `prepare` returns: outbox rows, or the messages themselves for another email backend.
+Prepared = list[Email] | list[EmailMessage]
+
+
+def prepare(messages: list[EmailMessage]) -> Prepared:
+    """Many emails made ready before the transaction that sends them (with the outbox, its rows
+    rendered), so that the transaction only writes them: `send_prepared` inside it."""
+    messages = [message for message in messages if message.to]
+    connection = get_connection()
+    return connection.prepare(messages) if isinstance(connection, OutboxBackend) else messages
+
+
+def send_prepared(prepared: Prepared) -> None:
+    """Send what `prepare` made ready, in the caller's transaction."""
+    emails = [item for item in prepared if isinstance(item, Email)]
+    if emails:
+        OutboxBackend().keep(emails)
+    else:
+        _send([item for item in prepared if isinstance(item, EmailMessage)])
 
 
 def appraiser_assigned(appraisal: Appraisal) -> None:

@@ -27,24 +27,21 @@ SUBJECT_LIMIT = 255
 
 class OutboxBackend(BaseEmailBackend):
     def send_messages(self, email_messages: list[EmailMessage]) -> int:  # type: ignore[override]
-        messages = [message for message in email_messages if message.recipients()]
-        if not messages:
-            return 0
         try:
-            emails = self._write(messages)
+            return self.keep(self.prepare(email_messages))
         except DatabaseError:
             if not self.fail_silently:
                 raise
-            logger.exception("outbox could not keep %d email(s)", len(messages))  # e.g. errors mailed while it is down
+            # e.g. errors mailed while the database is down
+            logger.exception("outbox could not keep %d email(s)", len(email_messages))
             return 0
-        if len(emails) == 1:
-            enqueue_on_commit("deliver email", "outbox.delivery.deliver", emails[0].pk)
-        else:  # many at once (a cycle opening): one task sends them all, rather than one task each
-            enqueue_on_commit("deliver due emails", "outbox.delivery.deliver_due")
-        return len(emails)
 
-    def _write(self, messages: list[EmailMessage]) -> list[Email]:
-        """One row per message, in the caller's transaction (a savepoint of it): three queries however many."""
+    def prepare(self, email_messages: list[EmailMessage]) -> list[Email]:
+        """The outbox rows of the messages that have recipients, made but not saved: the slow part, which
+        a change that sends thousands (a cycle's opening) does before the transaction that keeps them."""
+        messages = [message for message in email_messages if message.recipients()]
+        if not messages:
+            return []
         for message in messages:
             if "Message-ID" not in message.extra_headers:
                 message.extra_headers["Message-ID"] = make_msgid(domain=settings.OUTBOX_MESSAGE_ID_DOMAIN)
@@ -57,17 +54,27 @@ class OutboxBackend(BaseEmailBackend):
             .order_by("-pk")  # the oldest account wins where two share an address
         ):
             users[user.address] = user
-        with transaction.atomic():
-            return Email.objects.bulk_create(
-                [
-                    Email(
-                        message_id=message.extra_headers["Message-ID"],
-                        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
-                        recipients="\n".join(message.recipients()),
-                        subject=str(message.subject)[:SUBJECT_LIMIT],
-                        raw=message.message().as_string(),
-                        user=users.get(message.recipients()[0].lower()),
-                    )
-                    for message in messages
-                ]
+        return [
+            Email(
+                message_id=message.extra_headers["Message-ID"],
+                from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+                recipients="\n".join(message.recipients()),
+                subject=str(message.subject)[:SUBJECT_LIMIT],
+                raw=message.message().as_string(),
+                user=users.get(message.recipients()[0].lower()),
             )
+            for message in messages
+        ]
+
+    def keep(self, emails: list[Email]) -> int:
+        """Write prepared rows in the caller's transaction (a savepoint of it, one query), and queue their
+        delivery once it commits."""
+        if not emails:
+            return 0
+        with transaction.atomic():
+            Email.objects.bulk_create(emails)
+        if len(emails) == 1:
+            enqueue_on_commit("deliver email", "outbox.delivery.deliver", emails[0].pk)
+        else:  # many at once (a cycle opening): one task sends them all, rather than one task each
+            enqueue_on_commit("deliver due emails", "outbox.delivery.deliver_due")
+        return len(emails)

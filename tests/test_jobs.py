@@ -182,7 +182,7 @@ def test_a_failed_opening_removes_what_it_prepared_and_says_why(client, hr, cycl
     def broken(*args, **kwargs):
         raise RuntimeError("the notifications could not be written")
 
-    monkeypatch.setattr(cycles.notifications, "cycle_opened", broken)  # in the last transaction
+    monkeypatch.setattr(cycles.notifications, "send_prepared", broken)  # in the last transaction
     assert jobs.run(job.pk) == "failed"
     assert Appraisal.with_staged.filter(cycle=cycle).count() == 0
     assert AppraisalCycle.objects.get(pk=cycle.pk).opened_at is None and not Email.objects.exists()
@@ -231,6 +231,10 @@ def test_the_last_transaction_checks_the_prepared_appraisals_against_the_records
     assert jobs.run(job.pk) == "done"
     people = set(Appraisal.objects.filter(cycle=cycle).values_list("staff_member__user__username", flat=True))
     assert leaver not in people and "joined_meanwhile" in people and len(people) == 6
+    # The emails and audit entries made before the last transaction were made again for those who got one.
+    assert sorted(Email.objects.values_list("user__username", flat=True)) == sorted(people - {"joined_meanwhile"})
+    audited = AuditEntry.objects.filter(action="open", object_type="appraisal")
+    assert set(audited.values_list("person__user__username", flat=True)) == people and audited.count() == 6
     assert not Appraisal.with_staged.filter(staged_for__isnull=False).exists()
 
 

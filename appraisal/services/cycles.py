@@ -2,6 +2,8 @@
 its own copy of the role's window as the framework stands the day the cycle opens (HR admins)."""
 
 import datetime
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCo
 from appraisal.permissions import NotAllowed
 from appraisal.selectors import Candidate, NotAppraised, appraisal_candidates, assess
 from audit import trail
+from audit.models import AuditEntry
 from competencies.models import Level
 from competencies.selectors import framework_competencies
 from core import jobs
@@ -24,6 +27,8 @@ from core.models import Job
 from core.text import normalise_text
 from roles.models import RoleProfileVersion, RoleRequirement
 from staff.models import StaffMember
+
+logger = logging.getLogger(__name__)
 
 State = Appraisal.State
 # The field values of one ScoredCompetency: a competency of the role's window as the record keeps it.
@@ -146,32 +151,55 @@ PROBLEMS_LISTED = 50  # people a job's page names (the cycle's page lists them a
 def _publish(job: Job, cycle: AppraisalCycle, *, by: User, at: datetime.datetime) -> dict[str, Any]:
     """The opening's one transaction at the end: the prepared appraisals that still match the records
     (the person still working here, with the same line manager and role profile version) become
-    visible; the others go, and whoever is still missing an appraisal gets one now."""
+    visible; the others go, and whoever is still missing an appraisal gets one now.
+
+    The slow part of what it writes, each appraisal's audit entry and email, is made beforehand, so
+    that the transaction only checks and writes; made again inside it only if the check changed
+    anything (rare: someone left, moved or joined during the opening)."""
+    prepared = list(
+        Appraisal.with_staged.filter(staged_for=job)
+        .select_related("staff_member__user", "appraiser__user", "role_version")
+        .order_by("pk")
+    )
+    entries = _audit_entries(prepared, by=by, cycle=cycle)
+    emails = notifications.prepare(notifications.cycle_opened_messages(cycle, prepared))
+    started = time.monotonic()
     with transaction.atomic():
         cycle = AppraisalCycle.objects.select_for_update().get(pk=cycle.pk)
         staged = Appraisal.with_staged.filter(staged_for=job)
         current, _ = assess(StaffMember.objects.active().filter(appraisals__staged_for=job))
         wanted = {(c.staff_member.pk, c.appraiser.pk, c.role_version.pk) for c in current}
         changed = [
-            pk
-            for pk, person, appraiser, version in staged.values_list(
-                "pk", "staff_member_id", "appraiser_id", "role_version_id"
-            )
-            if (person, appraiser, version) not in wanted
+            appraisal.pk
+            for appraisal in prepared
+            if (appraisal.staff_member_id, appraisal.appraiser_id, appraisal.role_version_id) not in wanted
         ]
         if changed:
             Appraisal.with_staged.filter(pk__in=changed).delete()
         candidates, problems = appraisal_candidates(cycle)  # usually nobody: those added since, or changed
-        create_appraisals(cycle=cycle, by=by, at=at, candidates=candidates, staged_for=job)
+        added = create_appraisals(cycle=cycle, by=by, at=at, candidates=candidates, staged_for=job)
         staged.update(staged_for=None)
-        created = list(
-            cycle.appraisals.filter(created_at=at)  # the job's start: every appraisal it made, none before
-            .select_related("staff_member__user", "appraiser__user", "role_version")
-            .order_by("pk")
-        )
-        _opened(cycle, by=by, at=at, appraisals=created, problems=problems)
+        created = prepared
+        if changed or added:
+            created = list(
+                cycle.appraisals.filter(created_at=at)  # the job's start: every appraisal it made, none before
+                .select_related("staff_member__user", "appraiser__user", "role_version")
+                .order_by("pk")
+            )
+            entries = _audit_entries(created, by=by, cycle=cycle)
+            emails = notifications.prepare(notifications.cycle_opened_messages(cycle, created))
+        _opened(cycle, by=by, at=at, appraisals=created, problems=problems, entries=entries, emails=emails)
         result = _opening_result(created, problems)
         jobs.finish(job, result)
+    seconds = time.monotonic() - started
+    logger.info(
+        "opening visible job=%s cycle=%s appraisals=%d in a transaction of %.2f s",
+        job.pk,
+        cycle.pk,
+        len(created),
+        seconds,
+        extra={"transaction_seconds": seconds},
+    )
     return result
 
 
@@ -191,9 +219,17 @@ def _opening_result(created: list[Appraisal], problems: list[NotAppraised]) -> d
 
 
 def _opened(
-    cycle: AppraisalCycle, *, by: User, at: datetime.datetime, appraisals: list[Appraisal], problems: list[NotAppraised]
+    cycle: AppraisalCycle,
+    *,
+    by: User,
+    at: datetime.datetime,
+    appraisals: list[Appraisal],
+    problems: list[NotAppraised],
+    entries: list[AuditEntry] | None = None,
+    emails: notifications.Prepared | None = None,
 ) -> None:
-    """What opening a cycle records once its appraisals exist: the cycle opened, the audit trail, the emails."""
+    """What opening a cycle records once its appraisals exist: the cycle opened, the audit trail, the
+    emails (`entries` and `emails`: made beforehand, for `appraisals`)."""
     first_opening = cycle.opened_at is None
     if first_opening:
         cycle.opened_at, cycle.opened_by = at, by
@@ -208,8 +244,11 @@ def _opened(
             "not appraised": [f"{entry.staff_member}: {entry.reason}" for entry in problems],
         },
     )
-    _audit_opened(appraisals, by=by, cycle=cycle)
-    notifications.cycle_opened(cycle, appraisals)
+    trail.record_all(entries if entries is not None else _audit_entries(appraisals, by=by, cycle=cycle))
+    if emails is None:
+        notifications.cycle_opened(cycle, appraisals)
+    else:
+        notifications.send_prepared(emails)
 
 
 def create_appraisals(
@@ -269,8 +308,8 @@ def create_appraisals(
     return appraisals
 
 
-def _audit_opened(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle) -> None:
-    """One "open" entry per appraisal created, about its person, written in one query."""
+def _audit_entries(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycle) -> list[AuditEntry]:
+    """One "open" entry per appraisal created, about its person (unsaved: `trail.record_all` writes them)."""
     entries = []
     for appraisal in appraisals:
         person = appraisal.staff_member
@@ -290,7 +329,7 @@ def _audit_opened(appraisals: list[Appraisal], *, by: User, cycle: AppraisalCycl
                 changes=changes,
             )
         )
-    trail.record_all(entries)
+    return entries
 
 
 def window_snapshots(versions: Iterable[RoleProfileVersion]) -> dict[int, list[Snapshot]]:
