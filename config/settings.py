@@ -315,6 +315,8 @@ SCHEDULE = {
 JOB_SLICE_SECONDS = float(os.environ.get("JOB_SLICE_SECONDS", "120"))
 JOB_FILE_HOURS = int(os.environ.get("JOB_FILE_HOURS", "24"))
 JOB_KEEP_DAYS = int(os.environ.get("JOB_KEEP_DAYS", "30"))
+# A cycle's opening prepares this many people's appraisals in each of its transactions (core/jobs.py).
+CYCLE_OPENING_BATCH = int(os.environ.get("CYCLE_OPENING_BATCH", "500"))
 # Whoever must act next on an appraisal is reminded this many days before its cycle's due date, then
 # weekly once it is overdue (appraisal/reminders.py).
 REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "7"))

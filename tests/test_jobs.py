@@ -117,8 +117,10 @@ def test_a_second_open_while_one_is_unfinished_is_refused(client, hr, cycle):
     cycles.start_opening(by=fresh(hr), cycle=cycle)  # once finished, opening again is allowed
 
 
-def test_progress_counts_the_prepared_appraisals_which_nobody_sees_until_all_are_ready(hr, cycle, monkeypatch):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 2)
+def test_progress_counts_the_prepared_appraisals_which_nobody_sees_until_all_are_ready(
+    hr, cycle, monkeypatch, settings
+):
+    settings.CYCLE_OPENING_BATCH = 2
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     seen = []
     real_progress = jobs.Progress.__call__
@@ -136,9 +138,9 @@ def test_progress_counts_the_prepared_appraisals_which_nobody_sees_until_all_are
 
 
 def test_a_worker_killed_during_an_opening_leaves_nothing_half_done_and_the_next_one_finishes_it(
-    hr, cycle, monkeypatch
+    hr, cycle, monkeypatch, settings
 ):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 2)
+    settings.CYCLE_OPENING_BATCH = 2
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     monkeypatch.setattr(cycles, "create_appraisals", die_on_call(2, cycles.create_appraisals))
     with pytest.raises(Killed):
@@ -175,8 +177,8 @@ def test_a_worker_killed_as_the_opening_commits_leaves_it_done_not_to_be_done_ag
     assert visible(cycle) == 6 and Email.objects.count() == 6
 
 
-def test_a_failed_opening_removes_what_it_prepared_and_says_why(client, hr, cycle, monkeypatch):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 2)
+def test_a_failed_opening_removes_what_it_prepared_and_says_why(client, hr, cycle, monkeypatch, settings):
+    settings.CYCLE_OPENING_BATCH = 2
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
 
     def broken(*args, **kwargs):
@@ -193,8 +195,8 @@ def test_a_failed_opening_removes_what_it_prepared_and_says_why(client, hr, cycl
     assert 'http-equiv="refresh"' not in page
 
 
-def test_an_opening_killed_too_often_is_given_up_and_cleaned_up(hr, cycle, monkeypatch):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 2)
+def test_an_opening_killed_too_often_is_given_up_and_cleaned_up(hr, cycle, monkeypatch, settings):
+    settings.CYCLE_OPENING_BATCH = 2
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     monkeypatch.setattr(cycles, "create_appraisals", die_on_call(2, cycles.create_appraisals))
     with pytest.raises(Killed):
@@ -207,7 +209,7 @@ def test_an_opening_killed_too_often_is_given_up_and_cleaned_up(hr, cycle, monke
 
 
 def test_a_long_opening_works_in_slices_each_queued_after_the_last(hr, cycle, monkeypatch, settings):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 2)
+    settings.CYCLE_OPENING_BATCH = 2
     settings.JOB_SLICE_SECONDS = 0  # every batch uses up its slice
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     assert jobs.run(job.pk) == "again"
@@ -218,8 +220,10 @@ def test_a_long_opening_works_in_slices_each_queued_after_the_last(hr, cycle, mo
     assert job.state == Job.State.DONE and job.attempts == 1 and visible(cycle) == 6
 
 
-def test_the_last_transaction_checks_the_prepared_appraisals_against_the_records(hr, manager, cycle, monkeypatch):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 3)
+def test_the_last_transaction_checks_the_prepared_appraisals_against_the_records(
+    hr, manager, cycle, monkeypatch, settings
+):
+    settings.CYCLE_OPENING_BATCH = 3
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     monkeypatch.setattr(jobs.Progress, "time_is_up", lambda progress: True)
     assert jobs.run(job.pk) == "again"  # three prepared, three to go
@@ -238,8 +242,8 @@ def test_the_last_transaction_checks_the_prepared_appraisals_against_the_records
     assert not Appraisal.with_staged.filter(staged_for__isnull=False).exists()
 
 
-def test_the_cycle_list_and_page_do_not_count_prepared_appraisals(client, hr, cycle, monkeypatch):
-    monkeypatch.setattr(cycles, "OPENING_BATCH", 3)
+def test_the_cycle_list_and_page_do_not_count_prepared_appraisals(client, hr, cycle, monkeypatch, settings):
+    settings.CYCLE_OPENING_BATCH = 3
     monkeypatch.setattr(jobs.Progress, "time_is_up", lambda progress: True)
     job = cycles.start_opening(by=fresh(hr), cycle=cycle)
     jobs.run(job.pk)

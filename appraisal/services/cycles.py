@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
@@ -72,9 +73,6 @@ class OpeningResult:
     not_appraised: list[NotAppraised] = field(default_factory=list)
 
 
-# People whose appraisals a cycle's opening job prepares in one transaction.
-OPENING_BATCH = 500
-
 
 def open_cycle(*, by: User, cycle: AppraisalCycle) -> OpeningResult:
     """Create an appraisal for every active member of staff who has none in this cycle yet, in one transaction.
@@ -133,13 +131,14 @@ def run_opening(job: Job, progress: jobs.Progress) -> Any:
     staged = Appraisal.with_staged.filter(staged_for=job).count()
     candidates, _ = appraisal_candidates(cycle)
     progress(staged, total=staged + len(candidates), step="Preparing the appraisals")
-    for start in range(0, len(candidates), OPENING_BATCH):
-        batch = candidates[start : start + OPENING_BATCH]
+    size = settings.CYCLE_OPENING_BATCH
+    for start in range(0, len(candidates), size):
+        batch = candidates[start : start + size]
         with transaction.atomic():
             create_appraisals(cycle=cycle, by=by, at=at, candidates=batch, staged_for=job)
         staged += len(batch)
         progress(staged)
-        if progress.time_is_up() and start + OPENING_BATCH < len(candidates):
+        if progress.time_is_up() and start + size < len(candidates):
             return jobs.AGAIN
     progress(step="Making them visible to everyone, and emailing")
     return _publish(job, cycle, by=by, at=at)
