@@ -73,7 +73,6 @@ class OpeningResult:
     not_appraised: list[NotAppraised] = field(default_factory=list)
 
 
-
 def open_cycle(*, by: User, cycle: AppraisalCycle) -> OpeningResult:
     """Create an appraisal for every active member of staff who has none in this cycle yet, in one transaction.
 
