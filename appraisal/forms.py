@@ -3,6 +3,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -13,6 +14,21 @@ from staff.models import StaffMember
 
 RATING_CHOICES = [("", "Not rated"), *IndicatorRating.Rating.choices]
 RATING_CHOICE_LABELS = dict(RATING_CHOICES)
+
+
+class RatingField(forms.CharField):
+    """An indicator's rating: one of RATING_CHOICES' values. The page draws its radio buttons itself, so
+    this is a CharField that checks the value, without a ChoiceField's widget and choices to build (a
+    form has about 94 of them, and the autosave builds one a moment after each change)."""
+
+    default_error_messages = {"invalid_choice": "Choose one of the ratings; “%(value)s” is not one of them."}
+
+    def validate(self, value):
+        super().validate(value)
+        if value not in RATING_CHOICE_LABELS:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+
+
 # One indicator's fieldset (its rating group, references and evidence) is built in Python: the page
 # has about ninety of them with four radio buttons each, and rendering them through the template
 # engine was most of the page's time. The markup is in the format strings below; every value goes
@@ -151,7 +167,7 @@ class SheetForm(forms.Form):
         self.initial.setdefault("revision", appraisal.revision)
         if self.is_bound:  # the fields validate input; an unbound form is shown from `initial` by rows()
             for indicator_id in sheet.indicator_ids:
-                self.fields[f"rating-{indicator_id}"] = forms.ChoiceField(choices=RATING_CHOICES, required=False)
+                self.fields[f"rating-{indicator_id}"] = RatingField(required=False)
                 self.fields[f"evidence-{indicator_id}"] = forms.CharField(
                     required=False, max_length=EVIDENCE_LIMIT, strip=True
                 )
@@ -282,10 +298,13 @@ class SheetForm(forms.Form):
                 levels.append(
                     {"level": level, "indicators": SafeString("\n".join(indicators))}
                 )  # fieldsets from format_html
+            ids = [row.indicator.pk for level in competency.levels for row in level.indicators]
             item = {
                 "competency": competency,
                 "scored": scored,
                 "levels": levels,
+                "rated": sum(1 for pk in ids if self.value(f"rating-{pk}")),
+                "total": len(ids),
                 "derived_label": scored.level_label(scored.derived_level),
                 "self_label": scored.level_label(scored.self_level),
                 "last_label": scored.level_label(competency.last_level),

@@ -212,16 +212,22 @@ class Sheet:
         ]
 
 
-def appraisal_sheet(appraisal: Appraisal) -> Sheet:
+def appraisal_sheet(appraisal: Appraisal, *, references: bool = True) -> Sheet:
     """The appraisal's competencies, levels and indicators with their ratings, the person's previous
-    completed appraisal's ratings for reference, and the performance measures with their reviews."""
+    completed appraisal's ratings for reference, and the performance measures with their reviews.
+
+    Without `references` (an autosave, which only checks and saves the form): no earlier records,
+    so no "last year" and no sustained-level rule's status, and no indicator texts."""
     scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
     indicator_ids = [i for competency in scored for level in competency.levels for i in level.get("indicators") or ()]
-    indicators = Indicator.objects.only("pk", "text", "replaces_id").in_bulk(indicator_ids)
+    if references:
+        indicators = Indicator.objects.only("pk", "text", "replaces_id").in_bulk(indicator_ids)
+    else:
+        indicators = {pk: Indicator(pk=pk) for pk in indicator_ids}
     # The person's earlier completed records (for the sustained-level rules), the latest of which
-    # gives "last year" beside each indicator and competency. Always read, whatever the role: the
-    # page's queries do not depend on it.
-    earlier, earlier_achieved = earlier_levels(appraisal)
+    # gives "last year" beside each indicator and competency. Always read for the page, whatever the
+    # role: the page's queries do not depend on it.
+    earlier, earlier_achieved = earlier_levels(appraisal) if references else ([], {})
     history = records_from(earlier, earlier_achieved)
     previous_id = earlier[-1][0] if earlier else None
     last_ratings, last_levels = {}, {}
@@ -245,7 +251,8 @@ def appraisal_sheet(appraisal: Appraisal) -> Sheet:
             window_level = WindowLevel.from_snapshot(level)
             if window_level.is_rule:
                 row.is_rule = True
-                row.rule_status = _rule_status(window_level, appraisal, history.get(competency.competency_id, []))
+                if references:
+                    row.rule_status = _rule_status(window_level, appraisal, history.get(competency.competency_id, []))
             for indicator_id in window_level.indicator_ids:
                 indicator = indicators[indicator_id]
                 rating = ratings.get(indicator_id)

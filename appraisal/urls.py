@@ -13,7 +13,13 @@ urlpatterns = [
     path("<int:pk>/", records.appraisal_detail, name="appraisal"),
     path("<int:pk>.pdf", records.appraisal_pdf, name="appraisal_pdf"),
     path("<int:pk>/review/", sheets.appraisal_review, name="appraisal_review"),
+    path("<int:pk>/review/autosave/", sheets.appraisal_review_autosave, name="appraisal_review_autosave"),
     path("<int:pk>/self-assessment/", sheets.appraisal_self_assessment, name="appraisal_self_assessment"),
+    path(
+        "<int:pk>/self-assessment/autosave/",
+        sheets.appraisal_self_assessment_autosave,
+        name="appraisal_self_assessment_autosave",
+    ),
     path("<int:pk>/submit-self-assessment/", steps.submit_self_assessment, name="appraisal_submit_self_assessment"),
     path("<int:pk>/begin-review/", steps.begin_review, name="appraisal_begin_review"),
     path("<int:pk>/share/", steps.share, name="appraisal_share"),

@@ -35,6 +35,8 @@ class AuditEntry(models.Model):
         db_table = "appraisal_auditentry"  # kept from when the audit trail was part of appraisal
         ordering = ["-at", "-pk"]
         verbose_name_plural = "audit entries"
+        # One record's entries, newest first: its audit trail, and the autosave that joins its sitting's entry.
+        indexes = [models.Index(fields=["object_type", "object_id", "-at"], name="audit_record_newest")]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_repr}"

@@ -100,6 +100,24 @@ def update_fields(
     return changes
 
 
+def join(entry: AuditEntry, changes: dict[str, Any]) -> None:
+    """Add `changes` to an entry already written (the autosaves of one sitting): each field keeps its
+    first value before and takes its last after; a field back where it started is left out."""
+    merged = dict(entry.changes)
+    for key, value in _jsonable(changes).items():
+        earlier = merged.get(key)
+        if isinstance(earlier, list) and _is_change(earlier) and _is_change(value):
+            value = [earlier[0], value[1]]
+        merged[key] = value
+    entry.changes = {key: value for key, value in merged.items() if not (_is_change(value) and value[0] == value[1])}
+    entry.at = timezone.now()
+    AuditEntry.objects.filter(pk=entry.pk).update(changes=entry.changes, at=entry.at)
+
+
+def _is_change(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2
+
+
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """`{field: [old, new]}` for the fields whose value differs."""
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import cast
+from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -22,13 +23,17 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from weasyprint import HTML
 
+from appraisal.forms import SheetForm
 from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.selectors import appraisal_sheet
 from appraisal.services import cycles
 from staff.models import StaffMember
 
 State = Appraisal.State
 FLOOR, PDF_FLOOR = "floor: small template", "floor: one-page PDF"
 OPEN_CYCLE = "open a cycle for all staff"
+# The scoring page saving itself (static/js/autosave.js posts the whole form): a write, timed like a page.
+AUTOSAVE = "scoring page autosave"
 # The history page's body is kept rendered until the person's records change (appraisal.history_cache):
 # "my history" is the page as people mostly get it; this is the first view after a change.
 HISTORY_FIRST_VIEW = "my history (first view)"
@@ -47,6 +52,7 @@ TARGET_MS = {
     "organisation reports": 300,
     "appraisal PDF": 1500,
     KEPT_PDF: 50,
+    AUTOSAVE: 20,
     OPEN_CYCLE: 15000,
 }
 
@@ -173,6 +179,30 @@ def time_open_cycle(*, repeat: int = 1) -> tuple[int, float]:
     return queries, statistics.median(times)
 
 
+def time_autosave(client: Client, *, repeat: int, warm: int = 2) -> tuple[int, float]:
+    """(queries, median ms) of the scoring page's autosave: the whole form as the page holds it, form-encoded
+    as the page's script sends it, each time with the objectives changed (so that each save writes), from
+    the record's current revision."""
+    appraisal = Appraisal.objects.get(pk=int(pages()[0][2].strip("/").split("/")[-2]))
+    form = SheetForm(sheet=appraisal_sheet(appraisal), appraisal=appraisal, for_self=False)
+    data = {name: "" if value is None else str(value) for name, value in form.initial.items()}
+    url = reverse("appraisal_review_autosave", args=[appraisal.pk])
+    times, queries = [], 0
+    for number in range(warm + repeat):
+        data["revision"] = str(Appraisal.objects.values_list("revision", flat=True).get(pk=appraisal.pk))
+        data["objectives"] = f"Benchmark objectives, save {number}."
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.post(url, urlencode(data), content_type="application/x-www-form-urlencoded")
+            elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200 or not response.json()["saved"]:
+            raise RuntimeError(f"the autosave answered {response.status_code}: {response.content[:300]!r}")
+        if number >= warm:
+            times.append(elapsed)
+            queries = len(captured)
+    return queries, statistics.median(times)
+
+
 def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | None = None, out=print) -> list[Result]:
     """Measure every page (or those named in `only`) and the floors; return the results, ratios filled in."""
     results = []
@@ -198,6 +228,10 @@ def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | No
             result = Result(name, size, queries, median, median / (pdf_floor if is_pdf else floor))
             results.append(result)
             out(f"  {name}: {queries} queries, {median:.1f} ms")
+        if not only or AUTOSAVE in only:
+            queries, median = time_autosave(clients.get("manager") or _client("manager"), repeat=repeat)
+            results.append(Result(AUTOSAVE, size, queries, median, median / floor))
+            out(f"  {AUTOSAVE}: {queries} queries, {median:.1f} ms")
         if not only or OPEN_CYCLE in only:
             queries, median = time_open_cycle()
             results.append(Result(OPEN_CYCLE, size, queries, median, None))
@@ -233,6 +267,7 @@ NAMES_IN_ORDER = [
     "role profile page",
     "appraisal PDF",
     KEPT_PDF,
+    AUTOSAVE,
     "role profile PDF",
     "history PDF",
     OPEN_CYCLE,
@@ -275,11 +310,14 @@ def _verdict(name: str, rows: list[dict | None], largest: dict | None) -> str:
     if name.startswith("floor") or largest is None:
         return ""
     parts, missed = [], False
-    is_page = not name.endswith("PDF") and name != OPEN_CYCLE
+    is_page = not name.endswith("PDF") and name not in (OPEN_CYCLE, AUTOSAVE)
+    counts = {row["queries"] for row in rows if row}
     if is_page:
-        counts = {row["queries"] for row in rows if row}
         parts.append(f"≤ {MAX_QUERIES} queries, same at every size")
         missed |= max(counts) > MAX_QUERIES or len(counts) > 1
+    elif name == AUTOSAVE:
+        parts.append("the same queries at every size")
+        missed |= len(counts) > 1
     if name in TARGET_MS:
         parts.append(f"≤ {TARGET_MS[name]} ms")
         missed |= largest["median_ms"] > TARGET_MS[name]

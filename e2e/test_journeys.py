@@ -9,7 +9,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from e2e.conftest import check_page
+from e2e.conftest import MOBILE, check_page
 
 ROLE = "housing-worker"  # the role profile journey 1 edits; no other test depends on its wording
 CYCLE = "Annual appraisal 2027"  # the cycle journey 2 opens
@@ -376,3 +376,118 @@ def test_hr_downloads_a_cycles_completed_records_as_one_zip(session, server):
     page.get_by_role("link", name="Back to the cycle").click()
     assert page.get_by_role("link", name=re.compile(r"^Download .*\.zip$")).count() == 1
     print(f"journey 5 (a cycle's records as one ZIP of {count} PDFs): {time.monotonic() - started:.1f}s")
+
+
+def test_a_manager_scores_without_pressing_save_closes_the_tab_and_finds_everything(session, server):
+    started = time.monotonic()
+    manager = session("manager")
+    page = manager.page
+    url = f"/appraisals/{server.current_appraisal('owen')}/review/"
+    page.goto(url)
+    status = page.locator("#autosave-status")
+    ratings = page.locator("input[type=radio][value=consistently]")
+    count = ratings.count()
+    assert count >= 30
+    for index in range(count):
+        ratings.nth(index).check()
+    first = page.locator("fieldset.indicator").first
+    first.locator("summary").click()
+    first.locator("textarea").fill("Ran the handover on Mondays.")
+    page.get_by_label("Objectives for the next year").fill("Lead the night rota review.")
+    status.filter(has_text=re.compile(r"^Saved at \d\d:\d\d$")).wait_for(timeout=20_000)
+    page.wait_for_function("() => document.getElementById('autosave-status').textContent.startsWith('Saved at')")
+    total = page.locator("#sheet-progress").inner_text()
+    assert f"{count} of {count} indicators rated" in total, total
+    assert "Exceptional" in page.locator("[data-level]").first.inner_text()  # derived on the server, shown live
+    check_page(manager, "journey-autosaved")
+    page.close()  # no Save pressed
+
+    page = manager.context.new_page()
+    page.goto(url)
+    assert page.locator("input[type=radio][value=consistently]:checked").count() == count
+    assert page.locator("textarea[name^=evidence-]").first.input_value() == "Ran the handover on Mondays."
+    assert page.get_by_label("Objectives for the next year").input_value() == "Lead the night rota review."
+    manager.page = page
+    print(f"journey 6 (scored by autosave, {count} indicators): {time.monotonic() - started:.1f}s")
+
+
+def test_two_tabs_on_one_record_meet_the_conflict_message(session, server):
+    manager = session("manager")
+    url = f"/appraisals/{server.current_appraisal('owen')}/review/"
+    first, second = manager.page, manager.context.new_page()
+    first.goto(url)
+    second.goto(url)
+    first.get_by_label("Overall comments").fill("Written in the first tab.")
+    first.locator("#autosave-status").filter(has_text="Saved at").wait_for(timeout=20_000)
+    second.get_by_label("Overall comments").fill("Written in the second tab.")
+    conflict = second.locator("#autosave-status").filter(has_text="Not saved:")
+    conflict.wait_for(timeout=20_000)
+    assert "after you opened it" in conflict.inner_text() and "Reload the page" in conflict.inner_text()
+    # Leaving with the unsaved text asks first (the browser's own "Leave site?" question).
+    asked = []
+    second.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+    second.reload()
+    assert asked == ["beforeunload"]
+    assert second.get_by_label("Overall comments").input_value() == "Written in the first tab."
+
+
+def test_the_page_s_shortcuts_take_a_fraction_of_the_actions_of_rating_one_by_one(session, server):
+    # Before: every indicator clicked, then Save (Rhys Example's appraisal, scored by Daniel).
+    daniel = session("daniel")
+    page = daniel.page
+    page.goto(f"/appraisals/{server.current_appraisal('rhys')}/review/")
+    started, actions = time.monotonic(), 0
+    ratings = page.locator("input[type=radio][value=consistently]")
+    indicators = ratings.count()
+    for index in range(indicators):
+        ratings.nth(index).check()
+        actions += 1
+    page.locator(".sticky-actions").get_by_role("button", name="Save draft", exact=True).click()
+    actions += 1
+    page.get_by_role("status").filter(has_text="Draft saved.").wait_for()
+    one_by_one = (actions, time.monotonic() - started)
+
+    # After: each level marked at once, nothing else pressed (Femi Example's, scored by Grace).
+    grace = session("grace")
+    page = grace.page
+    page.goto(f"/appraisals/{server.current_appraisal('femi')}/review/")
+    started, actions = time.monotonic(), 0
+    buttons = page.locator("button.mark-level")
+    for index in range(buttons.count()):
+        buttons.nth(index).click()
+        actions += 1
+    page.locator("#autosave-status").filter(has_text="Saved at").wait_for(timeout=20_000)
+    page.wait_for_function("() => !document.getElementById('autosave-status').textContent.startsWith('Saving')")
+    shortcuts = (actions, time.monotonic() - started)
+    assert (
+        page.locator("input[type=radio][value=consistently]:checked").count()
+        == page.locator("fieldset.indicator").count()
+    )
+    assert "✓ all" in page.get_by_role("navigation", name="Competencies").inner_text()
+    check_page(grace, "journey-scored-by-levels")
+    page.reload()  # saved by the page itself
+    assert (
+        page.locator("input[type=radio][value=consistently]:checked").count()
+        == page.locator("fieldset.indicator").count()
+    )
+    assert shortcuts[0] * 2 < one_by_one[0]
+    print(
+        f"journey 7 (scoring {indicators} indicators): one by one then Save {one_by_one[0]} actions in "
+        f"{one_by_one[1]:.1f}s; a level at a time, saved by the page, {shortcuts[0]} actions in {shortcuts[1]:.1f}s"
+    )
+
+
+def test_on_a_phone_the_scoring_page_shows_one_competency_at_a_time(session, server):
+    manager = session("manager", viewport=MOBILE)
+    page = manager.page
+    page.goto(f"/appraisals/{server.current_appraisal('leah')}/review/")
+    steps = page.locator(".sheet-step")
+    visible = page.locator(".sheet-step:visible")
+    assert steps.count() > 10 and visible.count() == 1
+    first = visible.first.locator("h2").inner_text()
+    check_page(manager, "journey-scoring-phone")
+    page.get_by_role("button", name=re.compile("^Next: ")).first.click()
+    assert visible.count() == 1 and visible.first.locator("h2").inner_text() != first
+    assert page.evaluate("() => document.activeElement.tagName") == "H2"  # focus moves to what is shown
+    page.get_by_role("button", name=f"Previous: {first}").click()
+    assert visible.first.locator("h2").inner_text() == first

@@ -26,8 +26,9 @@ BEFORE_THE_MOVE = [
     ("roles", "0002"),
     ("appraisal", "0004"),
 ]
-# Tables of before the move that later migrations changed (appraisal 0008: the appraisals an opening prepares).
-CHANGED_SINCE = {"appraisal_appraisal"}
+# Tables of before the move that later migrations changed (appraisal 0008: the appraisals an opening
+# prepares; audit 0003: an index of one record's entries).
+CHANGED_SINCE = {"appraisal_appraisal", "appraisal_auditentry"}
 
 SCHEMA = """
 import json

@@ -92,11 +92,20 @@ def test_the_seeded_pages_render_for_a_manager_and_the_benchmark_measures_them(s
     }
     with benchmark_settings():
         results = benchmark.run(
-            size=30, repeat=2, pdf_repeat=1, only=page_names | {benchmark.OPEN_CYCLE}, out=lambda text: None
+            size=30,
+            repeat=2,
+            pdf_repeat=1,
+            only=page_names | {benchmark.OPEN_CYCLE, benchmark.AUTOSAVE},
+            out=lambda text: None,
         )
     rows = benchmark.save(results, tmp_path / "results.json")
     assert rows == json.loads((tmp_path / "results.json").read_text())
-    assert {row["name"] for row in rows} == page_names | {benchmark.FLOOR, benchmark.PDF_FLOOR, benchmark.OPEN_CYCLE}
+    assert {row["name"] for row in rows} == page_names | {
+        benchmark.FLOOR,
+        benchmark.PDF_FLOOR,
+        benchmark.OPEN_CYCLE,
+        benchmark.AUTOSAVE,
+    }
     for row in rows:
         assert (
             set(row) == {"name", "size", "queries", "median_ms", "ratio"} and row["size"] == 30 and row["median_ms"] > 0
@@ -107,6 +116,7 @@ def test_the_seeded_pages_render_for_a_manager_and_the_benchmark_measures_them(s
     # Opening was measured and rolled back.
     assert AppraisalCycle.objects.count() == 3
     assert "| scoring page |" in benchmark.table(rows)
+    assert "| scoring page autosave |" in benchmark.table(rows)
 
 
 def benchmark_settings():

@@ -7,6 +7,7 @@ second is told who came first (`StaleRecord`). Each change is written as an `App
 (`record_event`) and to the audit trail (`audit`) in the same transaction.
 """
 
+import datetime
 from collections.abc import Collection
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from appraisal.models import Appraisal, AppraisalEvent, ScoredCompetency
 from audit import trail
+from audit.models import AuditEntry
 from core.text import normalise_text
 
 State = Appraisal.State
@@ -94,7 +96,31 @@ def record_event(
     )
 
 
-def audit(appraisal: Appraisal, by: User | None, action: str, changes: Changes) -> None:
+# Autosaves by one person on one record within this long of each other are one sitting: one audit entry.
+SITTING = datetime.timedelta(minutes=30)
+
+
+def audit(appraisal: Appraisal, by: User | None, action: str, changes: Changes, *, autosave: bool = False) -> None:
+    """Write the change to the audit trail. An autosave (`autosave`) joins the entry of the same
+    person's sitting on this record, if that entry is still the record's latest: the first value
+    before and the last after, each field once, rather than an entry for every pause in typing."""
+    if autosave:
+        if not changes:
+            return  # the page saved what was saved already
+        action = f"{action} (autosaved)"
+        latest = (
+            AuditEntry.objects.filter(object_type="appraisal", object_id=str(appraisal.pk))
+            .order_by("-at", "-pk")
+            .first()
+        )
+        if (
+            latest is not None
+            and latest.action == action
+            and latest.actor_id == getattr(by, "pk", None)
+            and timezone.now() - latest.at < SITTING
+        ):
+            trail.join(latest, changes)
+            return
     trail.record(
         actor=by,
         action=action,

@@ -31,8 +31,11 @@ def save_self_assessment(
     ratings: dict[int, tuple[str, str]],
     comments: str,
     permissions: Permissions | None = None,
+    autosave: bool = False,
+    scored: list[ScoredCompetency] | None = None,
 ) -> Appraisal:
-    """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments."""
+    """Save the staff member's own ratings ({indicator id: (rating, evidence)}) and comments (`autosave`:
+    saved by the page as they type, audited once a sitting)."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SELF_ASSESS)
     with transaction.atomic():
         previous = advance(
@@ -42,12 +45,12 @@ def save_self_assessment(
             revision=revision,
             values={"self_assessment_comments": normalise_text(comments)},
         )
-        scored = scored_competencies(appraisal)
-        changes = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
+        scored = scored if scored is not None else scored_competencies(appraisal)
+        changes, rows = _save_ratings(scored, ratings, rating_field="self_rating", evidence_field="self_evidence")
         if previous["self_assessment_comments"] != appraisal.self_assessment_comments:
             changes["Comments on the year"] = [previous["self_assessment_comments"], appraisal.self_assessment_comments]
-        changes.update(rederive(appraisal, scored))
-        audit(appraisal, by, "save self-assessment", changes)
+        changes.update(rederive(appraisal, scored, rows=rows))
+        audit(appraisal, by, "save self-assessment", changes, autosave=autosave)
     return appraisal
 
 
@@ -64,10 +67,13 @@ def save_review(
     development_plan: str,
     manager_comments: str,
     permissions: Permissions | None = None,
+    autosave: bool = False,
+    scored: list[ScoredCompetency] | None = None,
 ) -> Appraisal:
     """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
     overrides per competency ({competency id: (level or None, reason)}), a comment per performance
-    measure ({measure id: comment}) and the record's other fields."""
+    measure ({measure id: comment}) and the record's other fields (`autosave`: saved by the page as
+    they type, audited once a sitting)."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SCORE)
     if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
         raise ValidationError({"meeting_date": problem})
@@ -80,19 +86,21 @@ def save_review(
     with transaction.atomic():
         previous = advance(appraisal, by=by, expect=STEPS[Action.SCORE].states, revision=revision, values=values)
         changes = trail.field_changes(previous, values)
-        scored = scored_competencies(appraisal)
-        changes.update(_save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence"))
+        scored = scored if scored is not None else scored_competencies(appraisal)
+        saved, rows = _save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence")
+        changes.update(saved)
         changes.update(_save_overrides(scored, overrides))
         changes.update(_save_measure_reviews(appraisal, measures))
-        changes.update(rederive(appraisal, scored))
-        audit(appraisal, by, "save review", changes)
+        changes.update(rederive(appraisal, scored, rows=rows))
+        audit(appraisal, by, "save review", changes, autosave=autosave)
     return appraisal
 
 
 def _save_ratings(
     scored: list[ScoredCompetency], ratings: dict[int, tuple[str, str]], *, rating_field: str, evidence_field: str
-) -> Changes:
-    """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused."""
+) -> tuple[Changes, list[IndicatorRating]]:
+    """Write the given indicators' ratings and evidence; indicators outside the appraisal are refused.
+    Returns the changes, and every rating row of the appraisal as it now is."""
     owner = {}
     for competency in scored:
         for level in competency.levels:
@@ -104,7 +112,7 @@ def _save_ratings(
     for rating, _evidence in ratings.values():
         if rating and rating not in RATING_LABELS:
             raise ValidationError(f"“{rating}” is not a rating.")
-    existing = {row.indicator_id: row for row in IndicatorRating.objects.filter(scored_competency__in=scored)}
+    existing = {row.indicator_id: row for row in _rating_rows(scored)}
     prefix = "self-" if rating_field == "self_rating" else ""  # how the audit trail names the field
     changed, to_create, to_update = [], [], []
     for indicator_id, (rating, evidence) in ratings.items():
@@ -142,7 +150,14 @@ def _save_ratings(
             ]
         if before[1] != evidence:
             changes[f"{key}: {prefix}evidence"] = [before[1], evidence]
-    return changes
+    return changes, [*existing.values(), *to_create]
+
+
+def _rating_rows(scored: list[ScoredCompetency]) -> list[IndicatorRating]:
+    """The rating rows of these competencies: those the caller loaded with them (prefetched), else read."""
+    if scored and all("ratings" in getattr(row, "_prefetched_objects_cache", {}) for row in scored):
+        return [rating for row in scored for rating in row.ratings.all()]
+    return list(IndicatorRating.objects.filter(scored_competency__in=scored))
 
 
 def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[int | None, str]]) -> Changes:
@@ -204,10 +219,13 @@ def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> Cha
     return changes
 
 
-def rederive(appraisal: Appraisal, scored: list[ScoredCompetency]) -> Changes:
-    """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings."""
+def rederive(
+    appraisal: Appraisal, scored: list[ScoredCompetency], *, rows: list[IndicatorRating] | None = None
+) -> Changes:
+    """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings
+    (`rows`: every rating row of the appraisal as just saved; else read)."""
     saved = defaultdict(list)
-    for row in IndicatorRating.objects.filter(scored_competency__in=scored):
+    for row in IndicatorRating.objects.filter(scored_competency__in=scored) if rows is None else rows:
         saved[row.scored_competency_id].append(row)
     history = earlier_records(appraisal)
     period_end = appraisal.cycle.period_end
