@@ -21,7 +21,8 @@ from appraisal.services.revisions import StaleRecord
 from core.forms import add_validation_error
 
 
-def _sheet_view(request, pk, *, for_self: bool):
+def _party_to(request, pk, *, for_self: bool):
+    """The appraisal, the user's permissions on it and the form's action, if the form is theirs (else 404/403)."""
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     action = Action.SELF_ASSESS if for_self else Action.SCORE
     permissions.require_party(
@@ -30,6 +31,11 @@ def _sheet_view(request, pk, *, for_self: bool):
         if for_self
         else "Only the appraiser scores the appraisal.",
     )
+    return appraisal, permissions, action
+
+
+def _sheet_view(request, pk, *, for_self: bool):
+    appraisal, permissions, action = _party_to(request, pk, for_self=for_self)
     if not permissions.may(action):
         messages.info(request, f"This appraisal is at “{appraisal.get_state_display()}”, so that form is closed.")
         return redirect("appraisal", appraisal.pk)
@@ -120,14 +126,7 @@ def _autosave(request, pk, *, for_self: bool) -> JsonResponse:
     """What the page's script sends a moment after each change: the whole form, saved as the Save button
     saves it (the same service, the same revision check). Answers JSON: the new revision and time, and
     each competency's progress and derived level; or why nothing was saved."""
-    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
-    action = Action.SELF_ASSESS if for_self else Action.SCORE
-    permissions.require_party(
-        action,
-        refusal="Only the person appraised fills in the self-assessment."
-        if for_self
-        else "Only the appraiser scores the appraisal.",
-    )
+    appraisal, permissions, action = _party_to(request, pk, for_self=for_self)
     if not permissions.may(action):
         return _not_saved(f"This appraisal is now at “{appraisal.get_state_display()}”, so the form is closed.", 409)
     sheet = appraisal_sheet(appraisal, references=False)  # to check and save the form; the page shows the rest
