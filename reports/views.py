@@ -45,7 +45,9 @@ def outcome_rows(cycle_id: int | None = None, *, excluded_people: frozenset[int]
     competency name is the one the appraisal recorded when its cycle opened. The appraisals of
     `excluded_people` are left out (`staff.access.hr_conflicts`).
     """
-    rows = ScoredCompetency.objects.order_by("appraisal__cycle__period_end", "appraisal_id", "position")
+    rows = ScoredCompetency.objects.filter(appraisal__staged_for__isnull=True).order_by(  # not an opening's, yet
+        "appraisal__cycle__period_end", "appraisal_id", "position"
+    )
     if cycle_id is not None:
         rows = rows.filter(appraisal__cycle_id=cycle_id)
     if excluded_people:

@@ -251,6 +251,9 @@ def test_the_cycle_list_and_page_do_not_count_prepared_appraisals(client, hr, cy
     assert client.get(reverse("cycle_list")).context["cycles"].get(pk=cycle.pk).appraisal_count == 0
     page = client.get(reverse("cycle_detail", args=[cycle.pk]))
     assert page.context["appraisals"] == [] and "3 of 6 appraisals prepared" in page.content.decode()
+    # Nor does the outcomes export, which reads the records' competencies directly.
+    export = b"".join(client.get(reverse("outcomes_csv")).streaming_content).decode()
+    assert cycle.name not in export and len(export.splitlines()) == 1  # the header alone
 
 
 # --- the staff import ---
