@@ -44,17 +44,10 @@ def _appraiser(appraisal: Appraisal):
     return appraisal.appraiser.user
 
 
-def cycle_opened(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> None:
-    """Tell each person their self-assessment is open, or each appraiser how many reviews are due."""
-    if not appraisals:
-        return
-    ids = [appraisal.pk for appraisal in appraisals]
-    rows = Appraisal.objects.filter(pk__in=ids).select_related("staff_member__user", "appraiser__user")
-    _send(cycle_opened_messages(cycle, list(rows)))
-
-
 def cycle_opened_messages(cycle: AppraisalCycle, appraisals: list[Appraisal]) -> list[EmailMessage]:
-    """The emails of `cycle_opened`, for appraisals loaded with their person's and appraiser's logins."""
+    """Tell each person their self-assessment is open, or each appraiser how many reviews are due: the
+    emails, for appraisals loaded with their person's and appraiser's logins (`prepare`, then
+    `send_prepared` in the opening's transaction)."""
     due = f"{cycle.due_on:%-d %B %Y}"
     messages = []
     if cycle.self_assessment:

@@ -2,7 +2,7 @@
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import models
 from django.utils import timezone
@@ -106,7 +106,7 @@ def join(entry: AuditEntry, changes: dict[str, Any]) -> None:
     merged = dict(entry.changes)
     for key, value in _jsonable(changes).items():
         earlier = merged.get(key)
-        if isinstance(earlier, list) and _is_change(earlier) and _is_change(value):
+        if _is_change(earlier) and _is_change(value):
             value = [earlier[0], value[1]]
         merged[key] = value
     entry.changes = {key: value for key, value in merged.items() if not (_is_change(value) and value[0] == value[1])}
@@ -114,7 +114,7 @@ def join(entry: AuditEntry, changes: dict[str, Any]) -> None:
     AuditEntry.objects.filter(pk=entry.pk).update(changes=entry.changes, at=entry.at)
 
 
-def _is_change(value: Any) -> bool:
+def _is_change(value: Any) -> TypeGuard[list]:
     return isinstance(value, list) and len(value) == 2
 
 

@@ -243,10 +243,9 @@ def _opened(
         },
     )
     trail.record_all(entries if entries is not None else _audit_entries(appraisals, by=by, cycle=cycle))
-    if emails is None:
-        notifications.cycle_opened(cycle, appraisals)
-    else:
-        notifications.send_prepared(emails)
+    if emails is None:  # `appraisals` come with their people's logins: no need to read them again
+        emails = notifications.prepare(notifications.cycle_opened_messages(cycle, appraisals))
+    notifications.send_prepared(emails)
 
 
 def create_appraisals(
