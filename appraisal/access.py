@@ -36,9 +36,16 @@ def get_appraisal_for(user: Person, pk: int) -> Appraisal:
     return get_appraisal_with_permissions(user, pk)[0]
 
 
-def get_appraisal_with_permissions(user: Person, pk: int) -> tuple[Appraisal, Permissions]:
-    """The appraisal `pk` with what its pages need, and what `user` may see of it and do to it
-    (`appraisal.permissions`); Http404 if `user` may not see it.
+# What the record's pages show of the appraisal besides itself, read with it; and what a save needs (an autosave).
+PAGE_RELATED = ("cycle", "staff_member__user", "staff_member__service", "appraiser__user", "role_version__role_profile")
+SAVE_RELATED = ("cycle", "staff_member__user")
+
+
+def get_appraisal_with_permissions(
+    user: Person, pk: int, *, related: tuple[str, ...] = PAGE_RELATED
+) -> tuple[Appraisal, Permissions]:
+    """The appraisal `pk` with what its pages need (`related`), and what `user` may see of it and do
+    to it (`appraisal.permissions`); Http404 if `user` may not see it.
 
     An HR admin on their own record has only the person's rights (see `staff.access.hr_conflicts`);
     the records of the people above them they do not see at all.
@@ -47,19 +54,16 @@ def get_appraisal_with_permissions(user: Person, pk: int) -> tuple[Appraisal, Pe
     # made planning take longer than the rest of the query), so the users who signed are not
     # joined: they are nearly always the person and the appraiser, already loaded.
     appraisal = (
-        Appraisal.objects.select_related(
-            "cycle", "staff_member__user", "staff_member__service", "appraiser__user", "role_version__role_profile"
-        )
+        Appraisal.objects.select_related(*related)
         .filter(pk=pk)
         .order_by()  # one row: not the model's ordering, which joins the cycle
         .first()
     )
     if appraisal is None:
         raise Http404("No such appraisal.")
-    known = {
-        appraisal.staff_member.user_id: appraisal.staff_member.user,
-        appraisal.appraiser.user_id: appraisal.appraiser.user,
-    }
+    known = {appraisal.staff_member.user_id: appraisal.staff_member.user}
+    if Appraisal.appraiser.is_cached(appraisal):
+        known[appraisal.appraiser.user_id] = appraisal.appraiser.user
     if appraisal.signed_off_by_id in known:
         appraisal.signed_off_by = known[appraisal.signed_off_by_id]  # else read when shown (someone else signed)
     if appraisal.countersigned_by_id in known:

@@ -166,11 +166,15 @@ class SheetForm(forms.Form):
         self.sheet, self.appraisal, self.for_self = sheet, appraisal, for_self
         self.initial.setdefault("revision", appraisal.revision)
         if self.is_bound:  # the fields validate input; an unbound form is shown from `initial` by rows()
+            # One field object for all the ratings and one for all the evidence: a field keeps no state
+            # of its own name or value, and a hundred identical ones cost an autosave a millisecond or two.
+            rating, evidence = (
+                RatingField(required=False),
+                forms.CharField(required=False, max_length=EVIDENCE_LIMIT, strip=True),
+            )
             for indicator_id in sheet.indicator_ids:
-                self.fields[f"rating-{indicator_id}"] = RatingField(required=False)
-                self.fields[f"evidence-{indicator_id}"] = forms.CharField(
-                    required=False, max_length=EVIDENCE_LIMIT, strip=True
-                )
+                self.fields[f"rating-{indicator_id}"] = rating
+                self.fields[f"evidence-{indicator_id}"] = evidence
         for competency in sheet.competencies:
             for row in competency.levels:
                 for indicator in row.indicators:

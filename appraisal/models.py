@@ -255,6 +255,20 @@ class ScoredCompetency(models.Model):
         return f"{number} ({windows.window_name(number, self.entry_level) or 'outside the window'})"
 
 
+# A competency's rating rows as a caller read them with it (`appraisal.selectors.appraisal_sheet`), so
+# that a save of the same form does not read them again; the revision check makes sure they are current.
+_LOADED_RATINGS = "_loaded_ratings"
+
+
+def keep_ratings(competency: "ScoredCompetency", rows: "list[IndicatorRating]") -> None:
+    setattr(competency, _LOADED_RATINGS, rows)
+
+
+def loaded_ratings(competency: "ScoredCompetency") -> "list[IndicatorRating] | None":
+    """The rows kept by `keep_ratings`, or None if none were."""
+    return getattr(competency, _LOADED_RATINGS, None)
+
+
 class IndicatorRating(models.Model):
     """The manager's rating of one indicator (and the staff member's own, when they self-assess)."""
 

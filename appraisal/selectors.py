@@ -11,7 +11,16 @@ from typing import TypedDict
 
 from django.db.models import Q, QuerySet
 
-from appraisal.models import RATING_LABELS, Appraisal, AppraisalCycle, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.models import (
+    RATING_LABELS,
+    Appraisal,
+    AppraisalCycle,
+    IndicatorRating,
+    MeasureReview,
+    ScoredCompetency,
+    keep_ratings,
+    loaded_ratings,
+)
 from appraisal.rules import Record, WindowLevel, add_months, final_level, held_since
 from competencies.models import Indicator
 from competencies.windows import WINDOW_NAMES
@@ -38,9 +47,11 @@ def earlier_levels(appraisal: Appraisal) -> EarlierLevels:
     )
     levels: defaultdict[int, dict[int, int | None]] = defaultdict(dict)
     if earlier:
-        for appraisal_id, competency_id, derived, override in ScoredCompetency.objects.filter(
-            appraisal_id__in=[pk for pk, _ in earlier]
-        ).values_list("appraisal_id", "competency_id", "derived_level", "override_level"):
+        for appraisal_id, competency_id, derived, override in (
+            ScoredCompetency.objects.filter(appraisal_id__in=[pk for pk, _ in earlier])
+            .order_by()
+            .values_list("appraisal_id", "competency_id", "derived_level", "override_level")
+        ):
             levels[competency_id][appraisal_id] = final_level(override, derived)
     return earlier, levels
 
@@ -130,9 +141,18 @@ def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
 # --- the record and the long forms ----------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class IndicatorRef:
+    """An indicator known only by its id: what an autosave needs (it checks and saves, and shows no text)."""
+
+    pk: int
+    text: str = ""
+    replaces_id: int | None = None
+
+
 @dataclass
 class IndicatorRow:
-    indicator: Indicator
+    indicator: Indicator | IndicatorRef
     rating: str = ""
     evidence: str = ""
     self_rating: str = ""
@@ -195,6 +215,7 @@ class MeasureItem(TypedDict):
 
     measure: PerformanceMeasure
     comment: str
+    review: MeasureReview | None  # the saved comment's row, if any (a save updates it)
 
 
 @dataclass
@@ -218,12 +239,21 @@ def appraisal_sheet(appraisal: Appraisal, *, references: bool = True) -> Sheet:
 
     Without `references` (an autosave, which only checks and saves the form): no earlier records,
     so no "last year" and no sustained-level rule's status, and no indicator texts."""
-    scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).prefetch_related("ratings"))
+    # Ordered here, not by the models' orderings, which would join the appraisal and its cycle to each query.
+    scored = list(ScoredCompetency.objects.filter(appraisal=appraisal).order_by("position"))
+    # Each competency's rating rows, read in one query and kept on it for a save (see `loaded_ratings`);
+    # Django's prefetching would do the same at several times the cost in Python.
+    by_competency: defaultdict[int, list[IndicatorRating]] = defaultdict(list)
+    for rating_row in IndicatorRating.objects.filter(scored_competency__in=scored).order_by():
+        by_competency[rating_row.scored_competency_id].append(rating_row)
+    for competency in scored:
+        keep_ratings(competency, by_competency[competency.pk])
     indicator_ids = [i for competency in scored for level in competency.levels for i in level.get("indicators") or ()]
+    indicators: dict[int, Indicator] | dict[int, IndicatorRef]
     if references:
-        indicators = Indicator.objects.only("pk", "text", "replaces_id").in_bulk(indicator_ids)
+        indicators = Indicator.objects.only("pk", "text", "replaces_id").order_by().in_bulk(indicator_ids)
     else:
-        indicators = {pk: Indicator(pk=pk) for pk in indicator_ids}
+        indicators = {pk: IndicatorRef(pk) for pk in indicator_ids}
     # The person's earlier completed records (for the sustained-level rules), the latest of which
     # gives "last year" beside each indicator and competency. Always read for the page, whatever the
     # role: the page's queries do not depend on it.
@@ -235,6 +265,7 @@ def appraisal_sheet(appraisal: Appraisal, *, references: bool = True) -> Sheet:
         last_ratings = dict(
             IndicatorRating.objects.filter(scored_competency__appraisal_id=previous_id)
             .exclude(rating="")
+            .order_by()
             .values_list("indicator_id", "rating")
         )
         last_levels = {
@@ -242,7 +273,7 @@ def appraisal_sheet(appraisal: Appraisal, *, references: bool = True) -> Sheet:
         }
     rows = []
     for competency in scored:
-        ratings = {rating.indicator_id: rating for rating in competency.ratings.all()}
+        ratings = {rating.indicator_id: rating for rating in loaded_ratings(competency) or ()}
         levels = []
         for label, level in zip(WINDOW_NAMES, competency.levels, strict=False):  # a window may lack a retired level
             row = LevelRow(
@@ -274,11 +305,11 @@ def appraisal_sheet(appraisal: Appraisal, *, references: bool = True) -> Sheet:
         rows.append(
             CompetencyRow(scored=competency, levels=levels, last_level=last_levels.get(competency.competency_id))
         )
-    reviews = {review.measure_id: review.comment for review in MeasureReview.objects.filter(appraisal=appraisal)}
-    measures: list[MeasureItem] = [
-        {"measure": measure, "comment": reviews.get(measure.pk, "")}
-        for measure in appraisal.role_version.performance_measures.all()
-    ]
+    reviews = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal).order_by()}
+    measures: list[MeasureItem] = []
+    for measure in PerformanceMeasure.objects.filter(version_id=appraisal.role_version_id).order_by("position"):
+        review = reviews.get(measure.pk)
+        measures.append({"measure": measure, "comment": review.comment if review else "", "review": review})
     return Sheet(competencies=rows, measures=measures)
 
 

@@ -181,19 +181,23 @@ def time_open_cycle(*, repeat: int = 1) -> tuple[int, float]:
 
 def time_autosave(client: Client, *, repeat: int, warm: int = 2) -> tuple[int, float]:
     """(queries, median ms) of the scoring page's autosave: the whole form as the page holds it, form-encoded
-    as the page's script sends it, each time with the objectives changed (so that each save writes), from
-    the record's current revision."""
+    as the page's script sends it, from the record's current revision, each time after a click that
+    changes one indicator's rating (so that each save writes, and re-derives that competency's level)."""
     appraisal = Appraisal.objects.get(pk=int(pages()[0][2].strip("/").split("/")[-2]))
     form = SheetForm(sheet=appraisal_sheet(appraisal), appraisal=appraisal, for_self=False)
     data = {name: "" if value is None else str(value) for name, value in form.initial.items()}
     url = reverse("appraisal_review_autosave", args=[appraisal.pk])
+    ratings = [name for name in data if name.startswith("rating-")]
+    choices = ["consistently", "partly", "not_yet"]
     times, queries = [], 0
     for number in range(warm + repeat):
         data["revision"] = str(Appraisal.objects.values_list("revision", flat=True).get(pk=appraisal.pk))
-        data["objectives"] = f"Benchmark objectives, save {number}."
+        clicked = ratings[number % len(ratings)]
+        data[clicked] = next(choice for choice in choices[number % 3 :] + choices if choice != data[clicked])
+        body = urlencode(data)  # the browser's work, not the server's
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
-            response = client.post(url, urlencode(data), content_type="application/x-www-form-urlencoded")
+            response = client.post(url, body, content_type="application/x-www-form-urlencoded")
             elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200 or not response.json()["saved"]:
             raise RuntimeError(f"the autosave answered {response.status_code}: {response.content[:300]!r}")

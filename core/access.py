@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponseBase
 
 from core.requests import remembered
@@ -19,9 +20,21 @@ HR_ADMIN_GROUP = "HR admin"
 Person = User | AnonymousUser
 
 
+# The signed-in user is read with this flag (`hr_admin_flag`, in the same query as the user, by the
+# authentication backend), so that a page does not ask the database again.
+HR_ADMIN_FLAG = "hr_admin_flag"
+
+
+def hr_admin_flag() -> Exists:
+    """An annotation of users: whether the user is in the HR admin group."""
+    return Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"), group__name=HR_ADMIN_GROUP))
+
+
 def is_hr_admin(user: Person) -> bool:
     if not user.is_authenticated:
         return False
+    if (flag := getattr(user, HR_ADMIN_FLAG, None)) is not None:
+        return bool(flag)
     return remembered(("is_hr_admin", user.pk), lambda: user.groups.filter(name=HR_ADMIN_GROUP).exists())
 
 

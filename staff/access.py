@@ -5,6 +5,7 @@ Views ask these helpers; they never decide access by hiding links. Each answer i
 per request (`core.requests.remembered`).
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 
@@ -21,11 +22,26 @@ def staff_member_for(user: Person) -> StaffMember | None:
     return remembered(("staff_member", user.pk), lambda: _staff_member(user))
 
 
+# The signed-in user is read with their staff record and this flag by the authentication backend
+# (`staff.auth`), in the same query; other users (a command's, a test's) are read here.
+REPORTS_FLAG = "staff_has_active_reports"
+NAVIGATION_RELATED = ("service", "role_profile")  # what most pages need of the user's staff record
+
+
+def has_active_reports(of: str = "pk") -> Exists:
+    """An annotation: whether the staff member `of` (a reference to their id) line-manages anyone active."""
+    return Exists(StaffMember.objects.active().filter(line_manager=OuterRef(of)))
+
+
 def _staff_member(user: Person) -> StaffMember | None:
-    member: StaffMember | None = (
-        # Read on every page (the navigation): only what most pages need.
-        StaffMember.objects.select_related("service", "role_profile")
-        .annotate(has_active_reports=Exists(StaffMember.objects.active().filter(line_manager=OuterRef("pk"))))
+    if hasattr(user, REPORTS_FLAG) and get_user_model().staff_member.is_cached(user):  # type: ignore[arg-type]
+        member: StaffMember | None = getattr(user, "staff_member", None)  # None when the user has no record
+        if member is not None:
+            member.has_active_reports = getattr(user, REPORTS_FLAG)  # type: ignore[attr-defined]
+        return member
+    member = (
+        StaffMember.objects.select_related(*NAVIGATION_RELATED)
+        .annotate(has_active_reports=has_active_reports())
         .filter(user=user)
         .order_by()  # one row: not the model's ordering by name
         .first()

@@ -14,6 +14,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from core.access import HR_ADMIN_FLAG, hr_admin_flag
+from staff.access import NAVIGATION_RELATED, REPORTS_FLAG, has_active_reports
 from staff.models import StaffMember
 
 # Set on the request when the right password was given for someone who has left, so that the login
@@ -51,8 +53,19 @@ class StaffBackend(ModelBackend):
         return user
 
     def get_user(self, user_id):
-        """The signed-in user, read with their leaving date in the same query, or None once they have left."""
-        user = get_user_model()._default_manager.annotate(staff_left_on=left_on_annotation()).filter(pk=user_id).first()
+        """The signed-in user, or None once they have left: read in one query with their staff record
+        (their leaving date; what the navigation shows) and whether they are an HR admin or manage anyone
+        (`staff.access.staff_member_for`, `core.access.is_hr_admin` use these)."""
+        user = (
+            get_user_model()
+            ._default_manager.select_related(*(f"staff_member__{name}" for name in NAVIGATION_RELATED))
+            .annotate(**{HR_ADMIN_FLAG: hr_admin_flag(), REPORTS_FLAG: has_active_reports("staff_member__pk")})
+            .filter(pk=user_id)
+            .first()
+        )
+        if user is not None:
+            member = getattr(user, "staff_member", None)  # None for an account without a staff record
+            user.staff_left_on = member.left_on if member is not None else None  # type: ignore[attr-defined]
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

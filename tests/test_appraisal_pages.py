@@ -113,7 +113,7 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(
     workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal))
     rate(appraisal, boss, evidence="Seen in supervision")
     client.force_login(boss)
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(12):
         response = client.get(review_url(appraisal))
     assert response.status_code == 200
     page = response.content.decode()
@@ -121,7 +121,7 @@ def test_the_scoring_page_of_the_largest_role_uses_a_bounded_number_of_queries(
         "Self-assessment: <strong>Partly</strong>" in page
         and "Last year: <strong>Consistently demonstrated</strong>" in page
     )
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(12):
         assert client.get(reverse("appraisal", args=[appraisal.pk])).status_code == 200
 
 

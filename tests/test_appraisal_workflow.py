@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from appraisal import selectors
 from appraisal.models import Appraisal, AppraisalEvent, IndicatorRating, ScoredCompetency
 from appraisal.permissions import NotAllowed
+from appraisal.rules import WindowLevel
 from appraisal.services import cycles, scoring, workflow
 from appraisal.services.revisions import StaleRecord
 from audit.models import AuditEntry
@@ -539,3 +540,23 @@ def test_a_drop_in_the_year_before_means_no_sustained_level(hr, manager):
     levels = {s.name: s.derived_level for s in ScoredCompetency.objects.filter(appraisal=second)}
     assert levels["Policy, Procedure and Practice"] == 4
     assert levels["Organisation and Sector Awareness"] == 5
+
+
+def test_the_earlier_records_are_read_only_for_a_window_with_a_sustained_level_rule(hr, manager, staff, monkeypatch):
+    """Deriving levels reads the person's completed records only where a rule needs them (two queries
+    fewer on every save of a role without one); with a rule, they still decide the level (above)."""
+    reads = []
+    real = scoring.earlier_records
+    monkeypatch.setattr(scoring, "earlier_records", lambda appraisal: reads.append(appraisal.pk) or real(appraisal))
+    plain = open_appraisal(hr, staff, year=2025)  # a support worker: no window of theirs reaches a rule
+    assert not any(
+        WindowLevel.from_snapshot(level).is_rule
+        for scored in ScoredCompetency.objects.filter(appraisal=plain)
+        for level in scored.levels
+    )
+    rate(plain, manager)
+    assert reads == [] and ScoredCompetency.objects.filter(appraisal=plain, derived_level__isnull=False).exists()
+    coordinator = make_person("coordinator", role="senior-service-coordinator-afeo", manager=manager)
+    with_rule = open_appraisal(hr, coordinator, year=2026)
+    rate(with_rule, manager)
+    assert reads == [with_rule.pk]

@@ -132,4 +132,4 @@ def audit(appraisal: Appraisal, by: User | None, action: str, changes: Changes, 
 
 
 def scored_competencies(appraisal: Appraisal) -> list[ScoredCompetency]:
-    return list(ScoredCompetency.objects.filter(appraisal=appraisal))
+    return list(ScoredCompetency.objects.filter(appraisal=appraisal).order_by("position"))  # not joined to the cycle

@@ -5,12 +5,20 @@ re-derives every competency's level (`appraisal.rules.derive_level`). Drafts: th
 
 import datetime
 from collections import defaultdict
+from typing import TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from appraisal.models import RATING_LABELS, Appraisal, IndicatorRating, MeasureReview, ScoredCompetency
+from appraisal.models import (
+    RATING_LABELS,
+    Appraisal,
+    IndicatorRating,
+    MeasureReview,
+    ScoredCompetency,
+    loaded_ratings,
+)
 from appraisal.permissions import STEPS, Action, Permissions, permissions_of
 from appraisal.rules import WindowLevel, derive_level
 from appraisal.selectors import earlier_records
@@ -21,6 +29,11 @@ from core.dates import meeting_date_problem
 from core.text import normalise_text
 
 State = Appraisal.State
+
+Row = TypeVar("Row", IndicatorRating, ScoredCompetency)
+
+# {performance measure id: (its text, the appraisal's saved comment row or None)}
+MeasureRows = dict[int, tuple[str, MeasureReview | None]]
 
 
 def save_self_assessment(
@@ -69,11 +82,13 @@ def save_review(
     permissions: Permissions | None = None,
     autosave: bool = False,
     scored: list[ScoredCompetency] | None = None,
+    measure_rows: MeasureRows | None = None,
 ) -> Appraisal:
     """Save the appraiser's draft: ratings and evidence per indicator ({indicator id: (rating, evidence)}),
     overrides per competency ({competency id: (level or None, reason)}), a comment per performance
     measure ({measure id: comment}) and the record's other fields (`autosave`: saved by the page as
-    they type, audited once a sitting)."""
+    they type, audited once a sitting). `scored` and `measure_rows` are the rows the caller's form was
+    checked against (else read); the revision check makes sure they were current."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SCORE)
     if (problem := meeting_date_problem(meeting_date, period_start=appraisal.cycle.period_start)) is not None:
         raise ValidationError({"meeting_date": problem})
@@ -90,7 +105,7 @@ def save_review(
         saved, rows = _save_ratings(scored, ratings, rating_field="rating", evidence_field="evidence")
         changes.update(saved)
         changes.update(_save_overrides(scored, overrides))
-        changes.update(_save_measure_reviews(appraisal, measures))
+        changes.update(_save_measure_reviews(appraisal, measures, rows=measure_rows))
         changes.update(rederive(appraisal, scored, rows=rows))
         audit(appraisal, by, "save review", changes, autosave=autosave)
     return appraisal
@@ -130,10 +145,13 @@ def _save_ratings(
         setattr(row, rating_field, rating)
         setattr(row, evidence_field, evidence)
     IndicatorRating.objects.bulk_create(to_create)
-    IndicatorRating.objects.bulk_update(to_update, [rating_field, evidence_field])
+    _update(IndicatorRating, to_update, [rating_field, evidence_field])
+    for row in to_create:
+        if (kept := loaded_ratings(row.scored_competency)) is not None:
+            kept.append(row)  # the competency's rows as they now are
     # One audit entry for the whole save: each changed indicator, named by competency, level and words.
     texts = (
-        dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).values_list("pk", "text"))
+        dict(Indicator.objects.filter(pk__in=[item[0] for item in changed]).order_by().values_list("pk", "text"))
         if changed
         else {}
     )
@@ -153,11 +171,21 @@ def _save_ratings(
     return changes, [*existing.values(), *to_create]
 
 
+def _update(model: type[Row], rows: list[Row], fields: list[str]) -> None:
+    """Write `fields` of `rows`: `bulk_update`, or for one row (an autosave after one click, the usual
+    case) a plain UPDATE, which Django builds at a fraction of the cost."""
+    if len(rows) == 1:
+        model.objects.filter(pk=rows[0].pk).update(**{name: getattr(rows[0], name) for name in fields})
+    elif rows:
+        model.objects.bulk_update(rows, fields)
+
+
 def _rating_rows(scored: list[ScoredCompetency]) -> list[IndicatorRating]:
-    """The rating rows of these competencies: those the caller loaded with them (prefetched), else read."""
-    if scored and all("ratings" in getattr(row, "_prefetched_objects_cache", {}) for row in scored):
-        return [rating for row in scored for rating in row.ratings.all()]
-    return list(IndicatorRating.objects.filter(scored_competency__in=scored))
+    """The rating rows of these competencies: those the caller loaded with them (`keep_ratings`), else read."""
+    loaded = [loaded_ratings(row) for row in scored]
+    if scored and all(rows is not None for rows in loaded):
+        return [rating for rows in loaded for rating in rows or ()]
+    return list(IndicatorRating.objects.filter(scored_competency__in=scored).order_by())
 
 
 def _save_overrides(scored: list[ScoredCompetency], overrides: dict[int, tuple[int | None, str]]) -> Changes:
@@ -193,14 +221,20 @@ def _override_label(row: ScoredCompetency, level: int | None) -> str:
     return "No override (the derived level)" if level is None else row.level_label(level)
 
 
-def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str]) -> Changes:
-    valid = dict(appraisal.role_version.performance_measures.values_list("pk", "text"))
+def _save_measure_reviews(appraisal: Appraisal, measures: dict[int, str], *, rows: MeasureRows | None) -> Changes:
+    if rows is None:
+        reviews = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
+        rows = {
+            pk: (text, reviews.get(pk))
+            for pk, text in appraisal.role_version.performance_measures.values_list("pk", "text")
+        }
+    valid = {pk: text for pk, (text, _review) in rows.items()}
     unknown = set(measures) - set(valid)
     if unknown:
         raise ValidationError(
             f"These performance measures are not part of this role profile version: {sorted(unknown)}."
         )
-    existing = {review.measure_id: review for review in MeasureReview.objects.filter(appraisal=appraisal)}
+    existing = {pk: review for pk, (_text, review) in rows.items() if review is not None}
     changes, to_create, to_update = {}, [], []
     for measure_id, comment in measures.items():
         comment = normalise_text(comment)
@@ -225,13 +259,16 @@ def rederive(
     """Recompute each competency's derived level (manager's and self-assessed) from the saved ratings
     (`rows`: every rating row of the appraisal as just saved; else read)."""
     saved = defaultdict(list)
-    for row in IndicatorRating.objects.filter(scored_competency__in=scored) if rows is None else rows:
+    for row in IndicatorRating.objects.filter(scored_competency__in=scored).order_by() if rows is None else rows:
         saved[row.scored_competency_id].append(row)
-    history = earlier_records(appraisal)
+    windows = {row.pk: [WindowLevel.from_snapshot(level) for level in row.levels] for row in scored}
+    # The person's earlier records matter only to a sustained-level rule (two queries saved without one).
+    has_rule = any(level.is_rule for levels in windows.values() for level in levels)
+    history = earlier_records(appraisal) if has_rule else {}
     period_end = appraisal.cycle.period_end
     changes, changed = {}, []
     for competency in scored:
-        levels = [WindowLevel.from_snapshot(level) for level in competency.levels]
+        levels = windows[competency.pk]
         ratings = {row.indicator_id: row.rating for row in saved[competency.pk]}
         self_ratings = {row.indicator_id: row.self_rating for row in saved[competency.pk]}
         records = history.get(competency.competency_id, [])
@@ -250,5 +287,5 @@ def rederive(
                 ]
             competency.derived_level, competency.self_level = derived, self_level
             changed.append(competency)
-    ScoredCompetency.objects.bulk_update(changed, ["derived_level", "self_level"])
+    _update(ScoredCompetency, changed, ["derived_level", "self_level"])
     return changes

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from appraisal import drafts
-from appraisal.access import get_appraisal_with_permissions
+from appraisal.access import PAGE_RELATED, SAVE_RELATED, get_appraisal_with_permissions
 from appraisal.forms import SheetForm
 from appraisal.permissions import STEPS, Action
 from appraisal.selectors import appraisal_sheet
@@ -21,9 +21,9 @@ from appraisal.services.revisions import StaleRecord
 from core.forms import add_validation_error
 
 
-def _party_to(request, pk, *, for_self: bool):
+def _party_to(request, pk, *, for_self: bool, related=PAGE_RELATED):
     """The appraisal, the user's permissions on it and the form's action, if the form is theirs (else 404/403)."""
-    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk, related=related)
     action = Action.SELF_ASSESS if for_self else Action.SCORE
     permissions.require_party(
         action,
@@ -115,6 +115,7 @@ def _save(request, form: SheetForm, appraisal, permissions, *, for_self: bool, a
             measures=form.measures(),
             autosave=autosave,
             scored=scored,
+            measure_rows={item["measure"].pk: (item["measure"].text, item["review"]) for item in form.sheet.measures},
             **{
                 name: form.cleaned_data[name]
                 for name in ("meeting_date", "objectives", "development_plan", "manager_comments")
@@ -126,7 +127,7 @@ def _autosave(request, pk, *, for_self: bool) -> JsonResponse:
     """What the page's script sends a moment after each change: the whole form, saved as the Save button
     saves it (the same service, the same revision check). Answers JSON: the new revision and time, and
     each competency's progress and derived level; or why nothing was saved."""
-    appraisal, permissions, action = _party_to(request, pk, for_self=for_self)
+    appraisal, permissions, action = _party_to(request, pk, for_self=for_self, related=SAVE_RELATED)
     if not permissions.may(action):
         return _not_saved(f"This appraisal is now at “{appraisal.get_state_display()}”, so the form is closed.", 409)
     sheet = appraisal_sheet(appraisal, references=False)  # to check and save the form; the page shows the rest
