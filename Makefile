@@ -61,7 +61,7 @@ e2e: $(BIN)/python
 # The benchmark (docs/performance.md): a throwaway PostgreSQL server (BENCH_DB=sqlite: SQLite files),
 # seed_scale at each of BENCH_SIZES, every page measured, a gunicorn load test; bench/results.json.
 BENCH_DB ?= postgres
-BENCH_SIZES ?= 200,5000
+BENCH_SIZES ?= 200,20000
 .PHONY: bench
 bench: $(BIN)/python
 	@echo "Installing into $(VENV), with the benchmark tools"

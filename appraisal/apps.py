@@ -9,6 +9,10 @@ class AppraisalConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from appraisal.drafts import note_kept_input
+        from appraisal.tallies import on_service_changed
+        from staff.signals import service_changed
 
         # A login finds out whether input was kept for the person (appraisal/drafts.py).
         user_logged_in.connect(note_kept_input, dispatch_uid="appraisal.drafts.note_kept_input")
+        # The organisation report's tallies follow a person who changes service (appraisal/tallies.py).
+        service_changed.connect(on_service_changed, dispatch_uid="appraisal.tallies.on_service_changed")

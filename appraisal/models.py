@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from appraisal.rules import Standing, final_level
+from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing, final_level
 from competencies import windows
 from core.dates import cycle_date_problems
 
@@ -176,24 +176,29 @@ class Appraisal(models.Model):
         return not self.is_completed and self.cycle.due_on < timezone.localdate()
 
 
+def with_standing(queryset: models.QuerySet) -> models.QuerySet:
+    """Annotate scored competencies (`queryset`; a migration's too) with `achieved` (`rules.final_level`:
+    the override, else the derived level) and `standing` (`rules.standing` against the window the
+    appraisal recorded), computed in the database. tests/test_levels_in_sql.py checks that both agree
+    with the rules for every level."""
+    entry = models.F("entry_level")
+    return queryset.annotate(achieved=Coalesce("override_level", "derived_level")).annotate(
+        standing=models.Case(
+            models.When(achieved__isnull=True, then=models.Value(Standing.NOT_SCORED.value)),
+            models.When(achieved__lt=entry, then=models.Value(Standing.BELOW_ENTRY.value)),
+            models.When(achieved=entry, then=models.Value(Standing.ENTRY.value)),
+            models.When(achieved=entry + 1, then=models.Value(Standing.DESIRED.value)),
+            models.When(achieved=entry + 2, then=models.Value(Standing.EXCEPTIONAL.value)),
+            default=models.Value(Standing.ABOVE.value),
+            output_field=models.CharField(),
+        )
+    )
+
+
 class ScoredCompetencyQuerySet(models.QuerySet):
     def with_standing(self):
-        """Annotate `achieved` (`rules.final_level`: the override, else the derived level) and
-        `standing` (`rules.standing` against the window the appraisal recorded), computed in the
-        database. tests/test_levels_in_sql.py checks that both agree with the rules for every level."""
-        achieved = Coalesce("override_level", "derived_level")
-        entry = models.F("entry_level")
-        return self.annotate(achieved=achieved).annotate(
-            standing=models.Case(
-                models.When(achieved__isnull=True, then=models.Value(Standing.NOT_SCORED.value)),
-                models.When(achieved__lt=entry, then=models.Value(Standing.BELOW_ENTRY.value)),
-                models.When(achieved=entry, then=models.Value(Standing.ENTRY.value)),
-                models.When(achieved=entry + 1, then=models.Value(Standing.DESIRED.value)),
-                models.When(achieved=entry + 2, then=models.Value(Standing.EXCEPTIONAL.value)),
-                default=models.Value(Standing.ABOVE.value),
-                output_field=models.CharField(),
-            )
-        )
+        """`with_standing` (above) on this queryset."""
+        return with_standing(self)
 
 
 class ScoredCompetency(models.Model):
@@ -420,3 +425,65 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"Reminder about appraisal {self.appraisal_id} on {self.sent_on}"
+
+
+# --- the organisation report's tallies (`appraisal.tallies`) ---------------------------------------
+# Kept in the same transaction as every change that moves them, so that the report reads a few
+# hundred rows however many appraisals there are. `service_key` is the person's current service's id,
+# 0 for none (a unique constraint treats no two NULLs as equal).
+
+
+class ProgressTally(models.Model):
+    """How many of a cycle's appraisals are in a state, by the person's service, the role profile of the
+    version they were opened against and their appraiser."""
+
+    cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
+    service_key = models.PositiveIntegerField()
+    role_profile = models.ForeignKey("roles.RoleProfile", on_delete=models.CASCADE, related_name="+")
+    appraiser = models.ForeignKey("staff.StaffMember", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=24, choices=Appraisal.State.choices)
+    count = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "service_key", "role_profile", "appraiser", "state"], name="progress_tally_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.count} in {self.state} (cycle {self.cycle_id}, appraiser {self.appraiser_id})"
+
+
+class StandingTally(models.Model):
+    """How many competencies of a cycle's completed appraisals stand where against the window, by the
+    person's service, the role profile and the competency (not scored is not counted)."""
+
+    cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
+    service_key = models.PositiveIntegerField()
+    role_profile = models.ForeignKey("roles.RoleProfile", on_delete=models.CASCADE, related_name="+")
+    competency = models.ForeignKey("competencies.Competency", on_delete=models.CASCADE, related_name="+")
+    standing = models.CharField(
+        max_length=16, choices=[(standing.value, STANDING_LABELS[standing]) for standing in STANDINGS_IN_ORDER]
+    )
+    count = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "service_key", "role_profile", "competency", "standing"], name="standing_tally_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.count} at {self.standing} (cycle {self.cycle_id}, competency {self.competency_id})"
+
+
+class DevelopmentNeed(models.Model):
+    """A competency of a completed appraisal achieved below the window's Entry level, found by its cycle."""
+
+    cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
+    scored_competency = models.OneToOneField(ScoredCompetency, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self):
+        return f"Below entry: scored competency {self.scored_competency_id}"

@@ -1,14 +1,26 @@
 """The line manager's team page: where each report's appraisal stands in a cycle, and a grid of
 each person's latest achieved levels against their current role's window. A fixed number of
-queries whatever the size of the team."""
+queries whatever the size of the team or of the line.
 
+A whole line (LINE) of up to PAGE_SIZE people is one list, the direct reports first. A longer one
+is shown team by team, a page at a time (`teams_in_line`, `pages_of_teams`): the line is worked out
+from ids and names alone, and only the people of the page's teams are read in full.
+"""
+
+import datetime
 import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from django.db.models import OuterRef, Subquery
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+from django.template.defaultfilters import date as date_format
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
@@ -19,12 +31,39 @@ from staff.hierarchy import reports_in_line
 from staff.models import StaffMember
 
 DIRECT, LINE = "direct", "line"
+# A line of more people than this is shown team by team, a page of at most this many people at a time.
+PAGE_SIZE = 200
 # A grid cell's content: outside the role, not appraised yet, or the level and its standing.
 NOT_IN_ROLE = (
     '<span aria-hidden="true" class="text-body-secondary">—</span><span class="visually-hidden">{words}</span>'
 )
 NOT_APPRAISED = '<span class="standing standing-not_scored">{words}</span>'
 APPRAISED = '<span class="standing standing-{standing}"><span class="standing-level">{level}</span> {words}</span>'
+# The tables' rows are built here too (`Group.appraisal_rows`, `Group.grid_rows`): a line of two hundred
+# people is two tables of two hundred rows, and the template engine took most of the page's time. Every
+# value goes in through `format_html`, which escapes it; those repeated from row to row (a role, a stage, a
+# date) are escaped once (`_Escaped`), and each row is one `format_html`.
+PERSON = '<tr{overdue}>\n<th scope="row"><a href="{history}">{name}</a>{reports_to}</th>\n<td>{role}</td>\n'
+APPRAISAL_ROW = (
+    PERSON + "<td>{state}</td>\n<td>{actor}</td>\n"
+    '<td class="text-nowrap">{due}</td>\n'
+    '<td><a href="{record}">Open<span class="visually-hidden"> {name}\'s appraisal</span></a></td>\n</tr>\n'
+)
+NO_APPRAISAL_ROW = (
+    PERSON + '<td colspan="4" class="text-body-secondary">No appraisal in this cycle{why}</td>\n<td></td>\n</tr>\n'
+)
+NOT_IN_CYCLE = " (joined or got a role profile after it opened)"
+REPORTS_TO = '<br><span class="small text-body-secondary fw-normal">reports to {}</span>'
+OVERDUE_ROW = SafeString(' class="is-overdue"')
+OVERDUE = '{}<br><span class="overdue-flag"><span aria-hidden="true">⚠</span> Overdue by {} day{}</span>'  # due, days
+GRID_ROW = (
+    '<tr>\n<th scope="row"><a href="{history}">{name}</a><br>'
+    '<span class="small text-body-secondary fw-normal">{latest}</span></th>\n'
+    "{cells}\n</tr>\n"
+)
+STAGES = dict(Appraisal.State.choices)  # `get_state_display`, without building the choices for each row
+YOU = SafeString("<strong>You</strong>")
+NOBODY = "Nobody: completed"
 
 
 @dataclass
@@ -79,6 +118,15 @@ class Member:
     role_title: str = ""
     latest_cycle: str = ""  # the cycle of the latest completed appraisal, which the grid shows
     cells: list[Cell] = field(default_factory=list)
+    manager_name: str = ""  # their line manager's
+    # Who acts next on the appraisal (`Appraisal.next_actor`, read without a query per row): id and name.
+    actor_id: int | None = None
+    actor_name: str = ""
+
+    @functools.cached_property
+    def name_html(self) -> SafeString:
+        """The person's name, escaped (both tables show it)."""
+        return conditional_escape(self.person.name)
 
     @property
     def cells_html(self) -> str:
@@ -99,107 +147,462 @@ class Member:
         return sum(1 for cell in self.cells if cell.standing == Standing.BELOW_ENTRY)
 
 
+def _url_for(name: str) -> Callable[[int], SafeString]:
+    """`reverse(name, args=[pk])` for many ids at the cost of one reverse: the URL is reversed once
+    with a stand-in id, which is then replaced by each real one."""
+    stand_in = "918273645"
+    before, after = conditional_escape(reverse(name, args=[int(stand_in)])).split(stand_in)
+    return lambda pk: SafeString(f"{before}{pk}{after}")  # the URL escaped, and a number
+
+
+class _Urls:
+    """The links of a page's rows (`_url_for`), made once for all its tables."""
+
+    @functools.cached_property
+    def history(self) -> Callable[[int], SafeString]:
+        return _url_for("person_history")
+
+    @functools.cached_property
+    def record(self) -> Callable[[int], SafeString]:
+        return _url_for("appraisal")
+
+
+@dataclass
+class Group:
+    """The people of one pair of tables: the whole list, or (on a page of a long line) a team, that
+    is a manager's direct reports, or the part of a team too large for a page that is on this one."""
+
+    members: list[Member]
+    viewer_id: int
+    cycle: AppraisalCycle | None
+    manager_id: int | None = None  # whose team; None: the whole list, which has no heading
+    manager_name: str = ""
+    team_size: int = 0
+    first: int = 1  # the position in the team of the group's first member
+    urls: _Urls = field(default_factory=_Urls)  # shared by the page's groups
+
+    @property
+    def heading(self) -> str:
+        """The team's heading ("" for the whole list): whose team, and how many people."""
+        if self.manager_id is None:
+            return ""
+        whose = "Your direct reports" if self.manager_id == self.viewer_id else f"{self.manager_name}'s team"
+        if len(self.members) == self.team_size:
+            return f"{whose} ({self.team_size} {'person' if self.team_size == 1 else 'people'})"
+        if len(self.members) == 1:
+            return f"{whose} (person {self.first} of {self.team_size})"
+        return f"{whose} (people {self.first}–{self.first + len(self.members) - 1} of {self.team_size})"
+
+    @property
+    def appraisal_rows(self) -> SafeString:
+        """The rows of the appraisals table: each person's stage in the cycle, who acts next, when it is due."""
+        history, record, escaped = self.urls.history, self.urls.record, _Escaped()
+        today = timezone.localdate()
+        due_on = date_format(self.cycle.due_on, "j M Y") if self.cycle else ""
+        why = NOT_IN_CYCLE if self.cycle else ""
+        done_on: dict[datetime.date, SafeString] = {}
+        rows = []
+        for member in self.members:
+            appraisal = member.appraisal
+            person = {
+                "history": history(member.person.pk),
+                "name": member.name_html,
+                "role": escaped(member.role_title or "No role profile"),
+                "reports_to": "",
+                "overdue": "",
+            }
+            if self.manager_id is None and not member.direct:  # in a team's table, its heading says it
+                person["reports_to"] = escaped(member.manager_name, REPORTS_TO)
+            if appraisal is None:
+                rows.append(format_html(NO_APPRAISAL_ROW, why=why, **person))
+                continue
+            if appraisal.is_completed:
+                due = escaped("Done")
+                if appraisal.completed_at:
+                    day = timezone.localdate(appraisal.completed_at)
+                    if day not in done_on:
+                        done_on[day] = format_html("Done {}", date_format(day, "j M Y"))
+                    due = done_on[day]
+            elif self.cycle is not None and self.cycle.due_on < today:  # `Appraisal.is_overdue`
+                days = (today - self.cycle.due_on).days
+                person["overdue"] = OVERDUE_ROW
+                due = escaped((due_on, days, "" if days == 1 else "s"), OVERDUE)
+            else:
+                due = escaped(due_on)
+            if member.actor_id is None:
+                actor = escaped(NOBODY)
+            else:
+                actor = YOU if member.actor_id == self.viewer_id else escaped(member.actor_name)
+            rows.append(
+                format_html(
+                    APPRAISAL_ROW,
+                    state=escaped(STAGES[appraisal.state]),
+                    actor=actor,
+                    due=due,
+                    record=record(appraisal.pk),
+                    **person,
+                )
+            )
+        return SafeString("".join(rows))  # from format_html
+
+    @property
+    def grid_rows(self) -> SafeString:
+        """The rows of the grid: each person's latest completed cycle and levels."""
+        history, escaped = self.urls.history, _Escaped()
+        return SafeString(
+            "".join(
+                format_html(
+                    GRID_ROW,
+                    history=history(member.person.pk),
+                    name=member.name_html,
+                    latest=escaped(member.latest_cycle or "no completed appraisal"),
+                    cells=member.cells_html,
+                )
+                for member in self.members
+            )
+        )  # from format_html
+
+
+class _Escaped(dict[tuple[object, str], SafeString]):
+    """Values repeated from row to row (a role, a stage, a date, a flag), each escaped, or put into
+    `format_string` by `format_html`, once."""
+
+    def __call__(self, value: str | tuple, format_string: str = "{}") -> SafeString:
+        key = (value, format_string)
+        if key not in self:
+            self[key] = format_html(format_string, *(value if isinstance(value, tuple) else (value,)))
+        return self[key]
+
+
+@dataclass
+class TeamPart:
+    """A team on a page of a long line: the manager's id and their reports' ids there (all of them, or
+    a part of a team larger than a page), `start` the position of the first in the team (from 0)."""
+
+    manager_id: int
+    people: list[int]
+    start: int = 0
+    team_size: int = 0
+
+
+def teams_in_line(viewer_id: int, people: Iterable[tuple[int, int, str, str]]) -> list[tuple[int, list[int]]]:
+    """The teams of a line, `people` being its members' (id, line manager id, last name, first name):
+    (manager id, their direct reports' ids by name) in the line's order. The viewer's own team first,
+    then depth first, each person's team (if they manage anyone) after the team they are in, in its
+    order; the teams of managers outside the line (who have left) last, by their id. Each person of
+    `people` is in exactly one team."""
+    reports: dict[int, list[int]] = defaultdict(list)
+    for pk, manager_id, _, _ in sorted(people, key=lambda row: (row[2], row[3], row[0])):
+        reports[manager_id].append(pk)
+    teams, seen = [], set()
+    for root in [viewer_id, *sorted(reports)]:
+        stack = [root]
+        while stack:
+            manager_id = stack.pop()
+            if manager_id in seen or manager_id not in reports:
+                continue
+            seen.add(manager_id)
+            teams.append((manager_id, reports[manager_id]))
+            stack.extend(reversed(reports[manager_id]))
+    return teams
+
+
+def pages_of_teams(teams: list[tuple[int, list[int]]], size: int) -> list[list[TeamPart]]:
+    """`teams` in order onto pages of at most `size` people: a team goes whole onto the page if it
+    fits, else it starts the next page. Only a team larger than a page is cut: into full pages, its
+    last part starting the next page like a team of its own."""
+    pages: list[list[TeamPart]] = []
+    page: list[TeamPart] = []
+    count = 0
+    for manager_id, people in teams:
+        if count + len(people) > size and page:
+            pages.append(page)
+            page, count = [], 0
+        start = 0
+        while len(people) - start > size:
+            pages.append([TeamPart(manager_id, people[start : start + size], start, len(people))])
+            start += size
+        page.append(TeamPart(manager_id, people[start:], start, len(people)))
+        count += len(people) - start
+    if page:
+        pages.append(page)
+    return pages
+
+
+@dataclass
+class LinePage:
+    """The page shown of a line too long for one: its number of `count`, the positions in the line of its
+    first and last person, and the numbers of the pages to link to (None for a gap)."""
+
+    number: int
+    count: int
+    first: int
+    last: int
+    numbers: list[int | None]
+    unknown: bool = False  # the page asked for is not a page number, or past the last: this is the nearest
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.count else None
+
+
 @dataclass
 class Team:
     manager: StaffMember
     scope: str
     cycle: AppraisalCycle | None
     cycles: list[AppraisalCycle]
-    members: list[Member]
+    members: list[Member]  # the page's, in order
     competencies: list[Competency]
     direct_count: int
     line_count: int
-
-    @property
-    def completed(self) -> int:
-        return sum(1 for m in self.members if m.appraisal and m.appraisal.is_completed)
-
-    @property
-    def overdue(self) -> int:
-        return sum(1 for m in self.members if m.appraisal and m.appraisal.is_overdue)
-
-    @property
-    def in_cycle(self) -> int:
-        return sum(1 for m in self.members if m.appraisal)
+    groups: list[Group]
+    # The summary's counts: of the whole line when it is shown a page at a time, else of `members`.
+    counted: int
+    completed: int
+    overdue: int
+    page: LinePage | None = None  # when the line is shown a page at a time
 
 
-def team_overview(manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | None = None) -> Team:
+def _line_page(pages: list[list[TeamPart]], asked: str | None) -> tuple[LinePage, list[TeamPart]]:
+    """The page `asked` for of `pages` (Django's `Paginator.get_page`: not a number, the first; past the
+    last, the last) and its teams."""
+    paginator = Paginator(pages, 1)  # each of `pages` is one page
+    shown = paginator.get_page(asked)
+    parts = pages[shown.number - 1]
+    before = sum(len(part.people) for page in pages[: shown.number - 1] for part in page)
+    try:
+        unknown = bool(asked) and int(cast(str, asked)) != shown.number
+    except ValueError:
+        unknown = True
+    page = LinePage(
+        number=shown.number,
+        count=paginator.num_pages,
+        first=before + 1,
+        last=before + sum(len(part.people) for part in parts),
+        numbers=[
+            None if number == paginator.ELLIPSIS else int(number)
+            for number in paginator.get_elided_page_range(shown.number, on_each_side=2, on_ends=1)
+        ],
+        unknown=unknown,
+    )
+    return page, parts
+
+
+def team_overview(
+    manager: StaffMember, *, scope: str = DIRECT, cycle_id: int | None = None, page: str | None = None
+) -> Team:
     """`manager`'s active reports (DIRECT, or everyone in their LINE, however deep) with their
-    appraisal in the cycle (`cycle_id`, else the latest opened one) and their grid row: eight queries."""
+    appraisal in the cycle (`cycle_id`, else the latest opened one) and their grid row, in eight
+    queries; one more for a line longer than PAGE_SIZE, shown a page at a time (`page`: the number
+    asked for), and one more if an appraiser or a team's manager is from outside the line."""
     line = reports_in_line(manager.pk)
-    people = StaffMember.objects.active().select_related("user", "service", "role_profile", "line_manager__user")
-    people = list(people.filter(pk__in=line) if scope == LINE else people.filter(line_manager=manager))
-    direct_count = sum(1 for p in people if p.line_manager_id == manager.pk) if scope == LINE else len(people)
-    line_count = len(people) if scope == LINE else StaffMember.objects.active().filter(pk__in=line).count()
+    parts: list[TeamPart] | None = None
+    line_page = None
+    names: dict[int, str] = {}  # staff member id -> name: of the line, then of the appraisers and managers shown
+    people = (
+        StaffMember.objects.active()
+        .select_related("user")
+        .only("job_title", "role_profile", "line_manager", "user__first_name", "user__last_name", "user__username")
+        .order_by()
+    )
+    if scope == LINE:
+        # The whole line as ids and names: what a page holds is worked out before anyone is read in full.
+        outline = list(
+            StaffMember.objects.active()
+            .filter(pk__in=line)
+            .order_by()
+            .values_list("pk", "line_manager_id", "user__last_name", "user__first_name", "user__username")
+        )
+        names = {pk: _name(first, last, username) for pk, _, last, first, username in outline}
+        direct_count = sum(1 for row in outline if row[1] == manager.pk)
+        line_count = len(outline)
+        if line_count > PAGE_SIZE:
+            teams = teams_in_line(manager.pk, [row[:4] for row in outline])
+            line_page, parts = _line_page(pages_of_teams(teams, PAGE_SIZE), page)
+            people = people.filter(pk__in=[pk for part in parts for pk in part.people])
+        else:
+            people = people.filter(pk__in=[row[0] for row in outline])
+    else:
+        people = people.filter(line_manager=manager)
+        line_count = StaffMember.objects.active().filter(pk__in=line).count()
+    by_id = {person.pk: person for person in people}
+    ids = list(by_id)
+    if scope != LINE:
+        direct_count = len(ids)
     cycles = list(AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name"))
     cycle = next((c for c in cycles if c.pk == cycle_id), cycles[0] if cycles else None)
-    ids = [p.pk for p in people]
 
-    appraisals = {}
-    if cycle is not None:
-        by_id = {p.pk: p for p in people}
-        for appraisal in Appraisal.objects.filter(cycle=cycle, staff_member_id__in=ids).select_related(
-            "cycle", "role_version", "appraiser__user"
-        ):
-            appraisal.staff_member = by_id[appraisal.staff_member_id]  # for next_actor, without a query per row
-            appraisals[appraisal.staff_member_id] = appraisal
-
-    # role profile id -> {competency id: entry level}, from the newest published version
-    requirements: dict[int, dict[int, int]] = {}
-    role_titles: dict[int, tuple[int, str]] = {}  # role profile id -> (its newest published version's number, title)
-    for requirement in (
-        RoleRequirement.objects.filter(
-            version__role_profile_id__in={p.role_profile_id for p in people if p.role_profile_id},
-            version__status="published",
-        )
-        .select_related("version")
-        .order_by("version__role_profile_id", "-version__number", "position")
-    ):
-        version = requirement.version
-        newest = role_titles.setdefault(version.role_profile_id, (version.number, version.title))
-        if newest[0] == version.number:
-            requirements.setdefault(version.role_profile_id, {})[requirement.competency_id] = requirement.entry_level
-
-    latest = (
-        Appraisal.objects.completed()
-        .filter(staff_member_id=OuterRef("appraisal__staff_member_id"))
-        .order_by("-cycle__period_end", "-pk")
-        .values("pk")[:1]
-    )
-    levels, latest_cycles = {}, {}
-    for person_id, competency_id, derived, override, cycle_name in ScoredCompetency.objects.filter(
-        appraisal__staff_member_id__in=ids, appraisal_id=Subquery(latest)
-    ).values_list(
-        "appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"
-    ):
-        levels[person_id, competency_id] = final_level(override, derived)
-        latest_cycles[person_id] = cycle_name
+    appraisals = _appraisals_in(cycle, by_id) if cycle is not None else {}
+    # The names shown besides the people's own: who acts next (the person or the appraiser) and, in a whole
+    # line, each person's line manager (the viewer's are shown as "You" or not at all).
+    names.update((person.pk, person.name) for person in by_id.values())
+    shown = {appraisal.appraiser_id for appraisal in appraisals.values()}
+    if scope == LINE:
+        shown |= {person.line_manager_id for person in by_id.values() if person.line_manager_id}
+    if unnamed := shown - names.keys() - {manager.pk}:  # from outside the line, or who left
+        names.update(_names_of(unnamed))
+    requirements, role_titles = _windows({person.role_profile_id for person in by_id.values()} - {None})
+    levels, latest_cycles = _latest_levels(ids)
 
     column_ids = {pk for windows in requirements.values() for pk in windows}
     competencies = list(Competency.objects.filter(pk__in=column_ids).order_by("position"))
-    members = []
-    for person in sorted(people, key=lambda p: (p.line_manager_id != manager.pk, p.user.last_name, p.user.first_name)):
+    columns = [competency.pk for competency in competencies]
+    members = {}
+    for person_id, person in by_id.items():
         windows = requirements.get(person.role_profile_id, {})
-        member = Member(
+        theirs = appraisals.get(person_id)
+        acts = Appraisal.ACTED_ON_BY.get(theirs.state) if theirs else None
+        actor_id = getattr(theirs, f"{acts}_id") if acts else None  # `Appraisal.next_actor`'s id
+        members[person_id] = Member(
             person=person,
             direct=person.line_manager_id == manager.pk,
-            appraisal=appraisals.get(person.pk),
-            role_title=role_titles.get(person.role_profile_id, (0, person.job_title))[1],
-            latest_cycle=latest_cycles.get(person.pk, ""),
+            appraisal=theirs,
+            role_title=role_titles.get(person.role_profile_id or 0, person.job_title),
+            latest_cycle=latest_cycles.get(person_id, ""),
+            cells=[
+                Cell(required=entry is not None, entry_level=entry, level=levels.get((person_id, column)))
+                for column in columns
+                for entry in (windows.get(column),)
+            ],
+            manager_name=names.get(person.line_manager_id or 0, ""),
+            actor_id=actor_id,
+            actor_name=names.get(actor_id, "") if actor_id else "",
         )
-        for competency in competencies:
-            entry = windows.get(competency.pk)
-            member.cells.append(
-                Cell(required=entry is not None, entry_level=entry, level=levels.get((person.pk, competency.pk)))
+
+    if parts is None:
+        ordered = sorted(
+            members.values(),
+            key=lambda m: (not m.direct, m.person.user.last_name, m.person.user.first_name, m.person.pk),
+        )
+        groups = [Group(members=ordered, viewer_id=manager.pk, cycle=cycle)]
+        total = len(ordered)
+        completed = sum(1 for m in ordered if m.appraisal and m.appraisal.is_completed)
+        overdue = sum(1 for m in ordered if m.appraisal and m.appraisal.is_overdue)
+    else:
+        urls = _Urls()
+        groups = [
+            Group(
+                # Without anyone who left between the outline's query and the people's.
+                members=[members[pk] for pk in part.people if pk in members],
+                viewer_id=manager.pk,
+                cycle=cycle,
+                manager_id=part.manager_id,
+                manager_name=names.get(part.manager_id, ""),
+                team_size=part.team_size,
+                first=part.start + 1,
+                urls=urls,
             )
-        members.append(member)
+            for part in parts
+        ]
+        groups = [group for group in groups if group.members]
+        ordered = [member for group in groups for member in group.members]
+        total = line_count
+        completed, overdue = _line_tally(cycle, [row[0] for row in outline])
     return Team(
         manager=manager,
         scope=scope,
         cycle=cycle,
         cycles=cycles,
-        members=members,
+        members=ordered,
         competencies=competencies,
         direct_count=direct_count,
         line_count=line_count,
+        groups=groups,
+        counted=total,
+        completed=completed,
+        overdue=overdue,
+        page=line_page,
     )
+
+
+def _name(first_name: str, last_name: str, username: str) -> str:
+    """A person's name as `StaffMember.name` gives it (their full name, else their username), from values."""
+    return f"{first_name} {last_name}".strip() or username
+
+
+def _names_of(ids: set[int]) -> dict[int, str]:
+    """{staff member id: name} (one query)."""
+    return {
+        pk: _name(first, last, username)
+        for pk, first, last, username in StaffMember.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list("pk", "user__first_name", "user__last_name", "user__username")
+    }
+
+
+def _appraisals_in(cycle: AppraisalCycle, people: dict[int, StaffMember]) -> dict[int, Appraisal]:
+    """{person id: their appraisal in `cycle`} of `people` ({id: person}), with what the page shows of
+    them (one query)."""
+    appraisals = {}
+    for appraisal in (
+        Appraisal.objects.filter(cycle=cycle, staff_member_id__in=list(people))
+        .only("state", "completed_at", "cycle", "staff_member", "appraiser")
+        .order_by()
+    ):
+        appraisal.cycle = cycle
+        appraisal.staff_member = people[appraisal.staff_member_id]  # for next_actor, without a query per row
+        appraisals[appraisal.staff_member_id] = appraisal
+    return appraisals
+
+
+def _windows(role_ids: set[int | None]) -> tuple[dict[int, dict[int, int]], dict[int, str]]:
+    """Of the role profiles `role_ids`, from each one's newest published version: {role profile id:
+    {competency id: entry level}} and {role profile id: title} (one query)."""
+    requirements: dict[int, dict[int, int]] = {}
+    newest: dict[int, tuple[int, str]] = {}  # role profile id -> (its newest published version's number, title)
+    for role_id, number, title, competency_id, entry_level in (
+        RoleRequirement.objects.filter(version__role_profile_id__in=role_ids, version__status="published")
+        .order_by("version__role_profile_id", "-version__number", "position")
+        .values_list("version__role_profile_id", "version__number", "version__title", "competency_id", "entry_level")
+    ):
+        if newest.setdefault(role_id, (number, title))[0] == number:
+            requirements.setdefault(role_id, {})[competency_id] = entry_level
+    return requirements, {role_id: title for role_id, (_, title) in newest.items()}
+
+
+def _latest_levels(ids: list[int]) -> tuple[dict[tuple[int, int], int | None], dict[int, str]]:
+    """Of the people `ids`, from each one's latest completed appraisal: {(person id, competency id): final
+    level} and {person id: the appraisal's cycle name} (one query)."""
+    # The latest (in Appraisal's order: the period's end, then id), ranked in one pass over everyone's
+    # completed appraisals rather than looked up once for each of their scored competencies.
+    latest = (
+        Appraisal.objects.completed()
+        .filter(staff_member_id__in=ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("staff_member_id"),
+                order_by=[F("cycle__period_end").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values("pk")
+    )
+    levels, cycle_names = {}, {}
+    for person_id, competency_id, derived, override, cycle_name in (
+        ScoredCompetency.objects.filter(appraisal_id__in=latest)
+        .order_by()
+        .values_list(
+            "appraisal__staff_member_id", "competency_id", "derived_level", "override_level", "appraisal__cycle__name"
+        )
+    ):
+        levels[person_id, competency_id] = final_level(override, derived)
+        cycle_names[person_id] = cycle_name
+    return levels, cycle_names
+
+
+def _line_tally(cycle: AppraisalCycle | None, ids: list[int]) -> tuple[int, int]:
+    """(completed, overdue) of the appraisals in `cycle` of the people `ids` (one query)."""
+    if cycle is None:
+        return 0, 0
+    counts = Appraisal.objects.filter(cycle=cycle, staff_member_id__in=ids).aggregate(
+        appraisals=Count("pk"), completed=Count("pk", filter=Q(state=Appraisal.State.COMPLETED))
+    )
+    # Every appraisal not completed is overdue once the cycle's due date has passed (`Appraisal.is_overdue`).
+    late = cycle.due_on < timezone.localdate()
+    return counts["completed"], counts["appraisals"] - counts["completed"] if late else 0

@@ -36,7 +36,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from appraisal import selectors
+from appraisal import selectors, tallies
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, derive_level
 from appraisal.services import cycles
@@ -291,6 +291,7 @@ def seed_scale(*, staff: int, years: int, out=None, seed: int = 1) -> Summary:
             + ", ".join(f"{count} {State(state).label.lower()}" for state, count in states.items())
             + f" ({time.monotonic() - started:.1f} s)"
         )
+    tallies.rebuild()  # the rows above were written in bulk, past the services that keep the report's tallies
     summary.seconds = time.monotonic() - started
     return summary
 

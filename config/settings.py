@@ -308,6 +308,11 @@ SCHEDULE = {
     "clear old emails": {"kind": "clear old emails", "func": "outbox.delivery.clear_old", "cron": "47 2 * * *"},
     "send reminders": {"kind": "send reminders", "func": "appraisal.reminders.send_due", "cron": "0 8 * * *"},
     "clear old jobs": {"kind": "clear old jobs", "func": "core.jobs.clear_expired", "cron": "23 * * * *"},
+    "check report tallies": {
+        "kind": "check report tallies",
+        "func": "appraisal.tallies.check_and_mend",
+        "cron": "37 3 * * *",
+    },
 }
 # Long jobs (core/jobs.py): a job works in slices of about this many seconds (well inside the engine's
 # time limit), a file it makes (a cycle's ZIP) is kept this many hours, and a finished job's page

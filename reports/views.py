@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.text import slugify
@@ -31,6 +32,10 @@ OUTCOME_COLUMNS = [
     "derived_level",
     "achieved_level",
 ]
+
+
+# Rows of a long section (managers, staff below entry) on one page of the report.
+REPORT_PAGE_SIZE = 50
 
 
 class _Echo:
@@ -129,20 +134,36 @@ def report_page(request):
     context: dict[str, Any] = {"form": form, "filters": None}
     if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
         progress = reports.progress_by_state(filters)
+        # The two sections that grow with the organisation, a page at a time (each page link keeps the other's).
+        managers = Paginator(reports.progress_groups(filters, "manager"), REPORT_PAGE_SIZE).get_page(
+            request.GET.get("managers")
+        )
+        below = Paginator(reports.below_entry(filters), REPORT_PAGE_SIZE).get_page(request.GET.get("below"))
+        by_service = reports.progress_by(filters, "service")
         context.update(
             filters=filters,
             progress=progress,
-            progress_rows=[progress],
-            by_service=reports.progress_by(filters, "service"),
-            by_manager=reports.progress_by(filters, "manager"),
+            progress_rows=reports.progress_rows_html([progress]),
+            by_service=by_service,
+            by_service_rows=reports.progress_rows_html(by_service),
+            by_manager=managers,
+            by_manager_rows=reports.progress_rows_html(reports.as_progress(filters, managers.object_list)),
+            manager_pages_query=_pages_query(filters, below=below.number),
             heatmap=reports.standing_heatmap(filters),
-            below_entry=reports.below_entry(filters),
+            below_entry=below,
+            below_entry_rows=reports.below_entry_rows_html(below.object_list),
+            below_pages_query=_pages_query(filters, managers=managers.number),
             states=reports.STATES_IN_ORDER,
             heat_steps=reports.heat_step_ranges(),
             standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
             excluded=bool(filters.excluded_people),
         )
     return render(request, "appraisal/reports.html", context)
+
+
+def _pages_query(filters: reports.ReportFilters, **pages: int) -> str:
+    """The filters' query string, with the other section's page (for a section's page links)."""
+    return "&".join([filters.query_string, *(f"{name}={number}" for name, number in pages.items() if number > 1)])
 
 
 # --- CSV downloads of the page's sections ---------------------------------------------------------

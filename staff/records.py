@@ -25,6 +25,7 @@ from core.text import BIDI_MESSAGE, has_bidi_control, name_problem, normalise_te
 from roles.models import RoleProfile
 from staff.hierarchy import lock_hierarchy, managers_above
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
+from staff.signals import service_changed
 
 # Writes to one person's record.
 
@@ -95,7 +96,7 @@ def update_staff_details(
     if errors:
         raise ValidationError(errors)
     user = member.user
-    before = _details(member)
+    before, previous_service_id = _details(member), member.service_id
     user.first_name, user.last_name, user.email = first_name, last_name, email
     member.service, member.job_title = service, job_title
     changes = field_changes(before, _details(member))
@@ -103,6 +104,8 @@ def update_staff_details(
         return member
     user.save(update_fields=["first_name", "last_name", "email"])
     member.save(update_fields=["service", "job_title"])
+    if member.service_id != previous_service_id:
+        service_changed.send(sender=StaffMember, member=member, previous_service_id=previous_service_id)
     record(actor=by, action="edit", obj=member, person=member, changes=changes)
     return member
 

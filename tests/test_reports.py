@@ -450,7 +450,7 @@ def test_the_role_filter_narrows_every_section(client, hr, standing_cycle):
     context = response.context
     assert context["progress"].total == 1
     assert [role["title"] for role in context["heatmap"].roles] == [HOUSING_WORKER]
-    assert context["below_entry"] == []
+    assert list(context["below_entry"]) == []
     assert f'<option value="{housing_worker.pk}" selected>Housing Worker</option>' in response.content.decode()
     by_manager = csv_rows(client.get(CSV_URLS["progress_by_manager"], {"role": housing_worker.pk}))[1:]
     assert [row[1] for row in by_manager] == ["Other Manager Example"]
@@ -476,7 +476,7 @@ def test_the_cycle_filter_chooses_the_cycle(client, hr, manager, staff, other_ma
     client.force_login(hr)
     default = client.get(PAGE).context
     assert default["filters"].cycle == later.cycle
-    assert (default["progress"].completed, default["heatmap"].is_empty, default["below_entry"]) == (0, True, [])
+    assert (default["progress"].completed, default["heatmap"].is_empty, list(default["below_entry"])) == (0, True, [])
     chosen = client.get(PAGE, {"cycle": earlier.cycle.pk}).context
     assert chosen["filters"].cycle == earlier.cycle
     assert (chosen["progress"].completed, len(chosen["heatmap"].roles), len(chosen["below_entry"])) == (2, 2, 1)
@@ -523,9 +523,10 @@ def test_a_cycle_that_is_not_open_cannot_be_chosen(client, hr, staff):
 
 # --- bounded queries ------------------------------------------------------------------------------
 
-# Measured: the page 15 (17 with a service and a role chosen), each download 7 or 8 (8 or 9): one of
-# them reads the HR admin's own staff record, whose appraisal (and those above them) are left out.
-MAX_PAGE_QUERIES = 17
+# Measured: the page 16 (18 with a service and a role chosen), each download 7 or 8 (8 or 9): two of
+# them read what the HR admin's own appraisal (and those of the people above them) count for in the
+# report's tallies, to leave them out.
+MAX_PAGE_QUERIES = 18
 MAX_CSV_QUERIES = 9
 
 

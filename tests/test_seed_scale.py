@@ -95,7 +95,7 @@ def test_the_seeded_pages_render_for_a_manager_and_the_benchmark_measures_them(s
             size=30,
             repeat=2,
             pdf_repeat=1,
-            only=page_names | {benchmark.OPEN_CYCLE, benchmark.AUTOSAVE},
+            only=page_names | {benchmark.OPEN_CYCLE, benchmark.AUTOSAVE, benchmark.OUTCOMES_CSV},
             out=lambda text: None,
         )
     rows = benchmark.save(results, tmp_path / "results.json")
@@ -105,11 +105,17 @@ def test_the_seeded_pages_render_for_a_manager_and_the_benchmark_measures_them(s
         benchmark.PDF_FLOOR,
         benchmark.OPEN_CYCLE,
         benchmark.AUTOSAVE,
+        benchmark.OUTCOMES_CSV,
     }
     for row in rows:
         assert (
-            set(row) == {"name", "size", "queries", "median_ms", "ratio"} and row["size"] == 30 and row["median_ms"] > 0
+            set(row) == {"name", "size", "queries", "median_ms", "ratio", "peak_mb", "rows"}
+            and row["size"] == 30
+            and row["median_ms"] > 0
         )
+        if row["name"] == benchmark.OUTCOMES_CSV:
+            # Every outcome of every record streamed: one row per appraisal and competency, in a few MB.
+            assert row["rows"] == ScoredCompetency.objects.count() and 0 < row["peak_mb"] < benchmark.MAX_EXPORT_MB
         if row["name"] in page_names:
             assert 0 < row["queries"] <= benchmark.MAX_QUERIES, row
             assert row["ratio"] > 1

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from appraisal import notifications
+from appraisal import notifications, tallies
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, ScoredCompetency
 from appraisal.permissions import NotAllowed
 from appraisal.selectors import Candidate, NotAppraised, appraisal_candidates, assess
@@ -176,6 +176,7 @@ def _publish(job: Job, cycle: AppraisalCycle, *, by: User, at: datetime.datetime
             Appraisal.with_staged.filter(pk__in=changed).delete()
         candidates, problems = appraisal_candidates(cycle)  # usually nobody: those added since, or changed
         added = create_appraisals(cycle=cycle, by=by, at=at, candidates=candidates, staged_for=job)
+        tallies.add(staged)  # the organisation report counts them from now
         staged.update(staged_for=None)
         created = prepared
         if changed or added:
@@ -295,6 +296,8 @@ def create_appraisals(
         ],
         batch_size=2000,
     )
+    if staged_for is None:  # visible at once: the organisation report counts them (a staged opening's when published)
+        tallies.add(Appraisal.objects.filter(cycle=cycle, created_at=at))
     AppraisalEvent.objects.bulk_create(
         [
             AppraisalEvent(appraisal_id=appraisal.pk, at=at, by=by, action="open", to_state=state)

@@ -9,12 +9,14 @@ second is told who came first (`StaleRecord`). Each change is written as an `App
 
 import datetime
 from collections.abc import Collection
+from contextlib import nullcontext
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import F
 from django.utils import timezone
 
+from appraisal import tallies
 from appraisal.models import Appraisal, AppraisalEvent, ScoredCompetency
 from audit import trail
 from audit.models import AuditEntry
@@ -58,7 +60,12 @@ def advance(
     rows = Appraisal.objects.filter(pk=appraisal.pk, state__in=list(expect))
     if revision is not None:
         rows = rows.filter(revision=revision)
-    if previous is None or not rows.update(**update):
+    # A new state or appraiser moves the record in the organisation report's tallies (a draft's save does not).
+    moves = to_state is not None or "appraiser" in values
+    completing = State.COMPLETED in (to_state, previous and previous["state"])
+    with tallies.tracking(Appraisal.objects.filter(pk=appraisal.pk), standing=completing) if moves else nullcontext():
+        saved = previous is not None and rows.update(**update)
+    if not saved:
         current = Appraisal.objects.select_related("updated_by").get(pk=appraisal.pk)
         raise StaleRecord(current, _stale_message(current, expect))
     for name, value in values.items():

@@ -2,10 +2,12 @@
 section shares."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 
+from appraisal import tallies
 from appraisal.models import Appraisal, AppraisalCycle
 from roles.models import RoleProfile
 from roles.selectors import current_title
@@ -68,6 +70,35 @@ class ReportFilters:
         if self.excluded_people:
             q &= ~Q(**{f"{prefix}staff_member_id__in": self.excluded_people})
         return q
+
+    def tally_q(self) -> Q:
+        """The filters as a Q on the report's tallies (`appraisal.tallies`), which hold everyone's records:
+        subtract `excluded` from what they give."""
+        q = Q(cycle=self.cycle)
+        if self.service is not None:
+            q &= Q(service_key=self.service.pk)
+        if self.role_profile is not None:
+            q &= Q(role_profile=self.role_profile)
+        return q
+
+    def matches(self, key: tuple) -> bool:
+        """Whether a tally's key (cycle, service key, role profile, ...) is within the filters."""
+        cycle_id, service_key, role_profile_id = key[:3]
+        return (
+            cycle_id == self.cycle.pk
+            and (self.service is None or service_key == self.service.pk)
+            and (self.role_profile is None or role_profile_id == self.role_profile.pk)
+        )
+
+    @cached_property
+    def excluded(self) -> tallies.Contribution:
+        """What the excluded people's records of the cycle count for in the tallies (a few people's:
+        read once per request, when there are any)."""
+        if not self.excluded_people:
+            return tallies.Contribution()
+        return tallies.contribution(
+            Appraisal.objects.filter(cycle=self.cycle, staff_member_id__in=self.excluded_people), needs=False
+        )
 
     @property
     def query_string(self) -> str:

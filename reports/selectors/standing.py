@@ -1,15 +1,20 @@
 """Where people stand against their role's window: the heatmap of roles × competencies, and the list
 of people below Entry, over the cycle's completed appraisals."""
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
-from appraisal.models import ScoredCompetency
+from appraisal.models import DevelopmentNeed, StandingTally
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
-from reports.selectors.filters import NO_SERVICE, ReportFilters, State, blank_if_none, full_name, percent
+from reports.selectors.filters import NO_SERVICE, ReportFilters, blank_if_none, full_name, percent
 from roles.models import RoleProfile
 from roles.selectors import current_title
 
@@ -113,35 +118,30 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     Competencies in framework order, named as the framework names them now; role profiles by their
     current title.
     """
-    rows = (
-        ScoredCompetency.objects.with_standing()
-        .filter(filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED)
-        .values(
-            "appraisal__role_version__role_profile_id",
-            "competency_id",
-            "competency__name",
-            "competency__position",
-            "standing",
-        )
-        .annotate(people=Count("pk"))
+    counts: Counter[tuple[int, int, str]] = Counter()  # (role profile, competency, standing): competencies
+    competencies: dict[int, tuple[int, str]] = {}  # competency id: its place in the framework and name now
+    for role_id, competency_id, position, name, standing, count in (
+        StandingTally.objects.filter(filters.tally_q())
+        .values_list("role_profile_id", "competency_id", "competency__position", "competency__name", "standing")
+        .annotate(competencies=Sum("count"))
         .order_by()
-    )
-    rows = list(rows)
-    # The titles in a second query: grouped by a title subquery, the database would run it for every scored competency.
-    # (Every role profile's, a handful: the page runs the same queries whatever the filters.)
+    ):
+        counts[role_id, competency_id, standing] += count
+        competencies[competency_id] = (position, name)
+    for key, count in filters.excluded.standing.items():
+        if filters.matches(key):
+            counts[key[2], key[3], key[4]] -= count
+    # The titles in a second query: every role profile's, a handful (the same queries whatever the filters).
     titles = dict(RoleProfile.objects.annotate(title=current_title()).values_list("pk", "title"))
     cells: dict[tuple[int, int], StandingCell] = {}
-    competencies: dict[int, tuple[int, str]] = {}
     roles: dict[int, str] = {}
-    for row in rows:
-        standing = Standing(row["standing"])
-        if standing not in STANDINGS_IN_ORDER:
-            continue  # not scored: cannot happen in a completed record, and says nothing about standing
-        role_id = row["appraisal__role_version__role_profile_id"]
-        cell = cells.setdefault((role_id, row["competency_id"]), StandingCell())
-        cell.counts[standing] = cell.counts.get(standing, 0) + row["people"]
-        competencies[row["competency_id"]] = (row["competency__position"], row["competency__name"])
+    for (role_id, competency_id, standing), count in counts.items():
+        if count <= 0 or Standing(standing) not in STANDINGS_IN_ORDER:
+            continue
+        cell = cells.setdefault((role_id, competency_id), StandingCell())
+        cell.counts[Standing(standing)] = cell.counts.get(Standing(standing), 0) + count
         roles[role_id] = titles.get(role_id) or f"Role profile {role_id}"
+    competencies = {pk: place for pk, place in competencies.items() if any(key[1] == pk for key in cells)}
     columns: list[dict[str, Any]] = [
         {"id": role_id, "title": title}
         for role_id, title in sorted(roles.items(), key=lambda item: (item[1].casefold(), item[0]))
@@ -203,32 +203,33 @@ def below_entry(filters: ReportFilters) -> list[BelowEntryRow]:
 
     Ordered by the person's last name, first name, then the competency's framework position.
     """
+    # From the cycle's development needs, kept with its completed records (`appraisal.tallies`): a few
+    # hundred rows at most, found by the cycle, rather than every competency the cycle's records scored.
     rows = (
-        ScoredCompetency.objects.with_standing()
-        .filter(
-            filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED, standing=Standing.BELOW_ENTRY.value
-        )
+        DevelopmentNeed.objects.filter(cycle=filters.cycle)
+        .filter(filters.appraisal_q("scored_competency__appraisal__"))
+        .annotate(achieved=Coalesce("scored_competency__override_level", "scored_competency__derived_level"))
         .order_by(
-            "appraisal__staff_member__user__last_name",
-            "appraisal__staff_member__user__first_name",
-            "appraisal_id",
-            "competency__position",
-            "position",
+            "scored_competency__appraisal__staff_member__user__last_name",
+            "scored_competency__appraisal__staff_member__user__first_name",
+            "scored_competency__appraisal_id",
+            "scored_competency__competency__position",
+            "scored_competency__position",
         )
         .values_list(
-            "appraisal_id",
-            "appraisal__staff_member_id",
-            "appraisal__staff_member__user__username",
-            "appraisal__staff_member__user__first_name",
-            "appraisal__staff_member__user__last_name",
-            "appraisal__staff_member__service__name",
-            "appraisal__role_version__title",
-            "appraisal__appraiser__user__first_name",
-            "appraisal__appraiser__user__last_name",
-            "appraisal__appraiser__user__username",
-            "name",
+            "scored_competency__appraisal_id",
+            "scored_competency__appraisal__staff_member_id",
+            "scored_competency__appraisal__staff_member__user__username",
+            "scored_competency__appraisal__staff_member__user__first_name",
+            "scored_competency__appraisal__staff_member__user__last_name",
+            "scored_competency__appraisal__staff_member__service__name",
+            "scored_competency__appraisal__role_version__title",
+            "scored_competency__appraisal__appraiser__user__first_name",
+            "scored_competency__appraisal__appraiser__user__last_name",
+            "scored_competency__appraisal__appraiser__user__username",
+            "scored_competency__name",
             "achieved",
-            "entry_level",
+            "scored_competency__entry_level",
         )
     )
     return [
@@ -260,6 +261,32 @@ def below_entry(filters: ReportFilters) -> list[BelowEntryRow]:
             entry,
         ) in rows
     ]
+
+
+def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
+    """The rows of the page's table of staff below entry (built here rather than cell by cell in the template)."""
+    return format_html_join(
+        "\n",
+        '      <tr>\n        <th scope="row"><a href="{}">{}</a></th>\n        <td>{}</td>\n        <td>{}</td>\n'
+        "        <td>{}</td>\n        <td>{}</td>\n"
+        '        <td class="text-end">{}</td>\n        <td class="text-end">{}</td>\n'
+        '        <td><a href="{}">Appraisal<span class="visually-hidden"> of {}</span></a></td>\n      </tr>',
+        (
+            (
+                row.history_url,
+                row.person,
+                row.service,
+                row.role,
+                row.appraiser,
+                row.competency,
+                row.achieved_level,
+                row.entry_level,
+                row.appraisal_url,
+                row.person,
+            )
+            for row in rows
+        ),
+    )
 
 
 def below_entry_csv_rows(filters: ReportFilters, rows: list[BelowEntryRow]) -> list[list[Any]]:
