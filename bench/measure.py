@@ -217,7 +217,7 @@ def time_autosave(client: Client, *, repeat: int, warm: int = 2) -> tuple[int, f
     return queries, statistics.median(times)
 
 
-def time_outcomes_csv(client: Client) -> Result:
+def time_outcomes_csv(client: Client, *, size: int) -> Result:
     """Stream the whole outcomes export once, as a browser would read it, with Python's allocations
     traced (`tracemalloc`): its peak memory, rows and time (slower than untraced)."""
     url = reverse("outcomes_csv")
@@ -233,7 +233,7 @@ def time_outcomes_csv(client: Client) -> Result:
         tracemalloc.stop()
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} answered {response.status_code}")
-    return Result(OUTCOMES_CSV, 0, len(captured), elapsed, None, round(peak / 2**20, 1), rows - 1)
+    return Result(OUTCOMES_CSV, size, len(captured), elapsed, None, round(peak / 2**20, 1), rows - 1)
 
 
 def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | None = None, out=print) -> list[Result]:
@@ -266,8 +266,7 @@ def run(*, size: int, repeat: int = 15, pdf_repeat: int = 5, only: set[str] | No
             results.append(Result(AUTOSAVE, size, queries, median, median / floor))
             out(f"  {AUTOSAVE}: {queries} queries, {median:.1f} ms")
         if not only or OUTCOMES_CSV in only:
-            result = time_outcomes_csv(clients.get("hr") or _client("hr"))
-            result.size = size
+            result = time_outcomes_csv(clients.get("hr") or _client("hr"), size=size)
             results.append(result)
             out(f"  {OUTCOMES_CSV}: {result.rows} rows in {result.median_ms / 1000:.1f} s, peak {result.peak_mb} MB")
         if not only or OPEN_CYCLE in only:

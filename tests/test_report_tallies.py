@@ -238,18 +238,23 @@ def test_the_report_stays_exact_after_each_kind_of_change(demo):
     assert_report_is_exact(viewers=[hr])
 
 
-def test_an_opening_counts_its_appraisals_at_once_or_when_its_job_publishes_them(demo):
-    hr = fresh(demo)
-    latest = AppraisalCycle.objects.order_by("-period_end").first()
+def next_cycle(hr: User, name: str, *, self_assessment: bool) -> AppraisalCycle:
+    """A new cycle the year after the demo's latest, not opened yet."""
+    latest = AppraisalCycle.objects.order_by("-period_end")[0]
     year = latest.period_end.year + 1
-    new = cycles.create_cycle(
+    return cycles.create_cycle(
         by=hr,
-        name="Annual appraisal, next year",
+        name=name,
         period_start=latest.period_end.replace(year=year - 1, day=1, month=4),
         period_end=latest.period_end.replace(year=year),
         due_on=latest.due_on.replace(year=year),
-        self_assessment=True,
+        self_assessment=self_assessment,
     )
+
+
+def test_an_opening_counts_its_appraisals_at_once_or_when_its_job_publishes_them(demo):
+    hr = fresh(demo)
+    new = next_cycle(hr, "Annual appraisal, next year", self_assessment=True)
     cycles.open_cycle(by=hr, cycle=new)
     assert Appraisal.objects.filter(cycle=new).exists()
     assert_report_is_exact(viewers=[hr])
@@ -261,16 +266,7 @@ class OpeningJobTest(TestCase):
     def test_a_job_s_opening_is_counted_when_published(self):
         call_command("seed_demo", today=REFERENCE_DAY, stdout=io.StringIO())
         hr = User.objects.get(username="hr")
-        latest = AppraisalCycle.objects.order_by("-period_end").first()
-        year = latest.period_end.year + 1
-        new = cycles.create_cycle(
-            by=hr,
-            name="Annual appraisal, by a job",
-            period_start=latest.period_end.replace(year=year - 1, day=1, month=4),
-            period_end=latest.period_end.replace(year=year),
-            due_on=latest.due_on.replace(year=year),
-            self_assessment=False,
-        )
+        new = next_cycle(hr, "Annual appraisal, by a job", self_assessment=False)
         with self.captureOnCommitCallbacks(execute=True):
             cycles.start_opening(by=fresh(hr), cycle=new)
         assert Appraisal.objects.filter(cycle=new).exists()
