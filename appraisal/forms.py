@@ -412,6 +412,70 @@ class CountersignForm(forms.Form):
     )
     revision = forms.IntegerField(widget=forms.HiddenInput)
 
+    def __init__(self, *args, disagreement: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if disagreement:  # the countersignature notes it: the appraiser's response is required
+            comments = self.fields["comments"]
+            comments.label, comments.required = "Your response to their disagreement", True
+            comments.error_messages["required"] = "Say how you have considered their comments."
+        self.helper = form_helper()
+
+
+class TakeBackForm(forms.Form):
+    reason = forms.CharField(
+        label="What you will discuss with them",
+        max_length=NOTE_LIMIT,
+        error_messages={"required": "Say what you will discuss with them."},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = form_helper()
+
+
+class ReferForm(forms.Form):
+    """Refer a disagreement to the line manager's manager (when there is one) or to HR."""
+
+    to = forms.ChoiceField(
+        label="Refer it to", widget=forms.RadioSelect, error_messages={"required": "Choose whom to refer it to."}
+    )
+    note = forms.CharField(
+        label="What the disagreement is about, and what you would like decided",
+        max_length=TEXT_LIMIT,
+        error_messages={"required": "Say what the disagreement is about and what you would like decided."},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, referee: StaffMember | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("hr", "HR")]
+        if referee is not None:
+            choices.insert(0, ("manager", f"{referee}, the line manager's manager"))
+        cast(forms.ChoiceField, self.fields["to"]).choices = choices
+        self.helper = form_helper()
+
+
+class DecideReferralForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="What happens to the record",
+        choices=[
+            ("complete", "Complete it as it stands, with the disagreement and my decision kept in it"),
+            ("return", "Return it to the appraiser to change, then to be shared and signed again"),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what happens to the record."},
+    )
+    decision = forms.CharField(
+        label="Your decision and the reasons for it",
+        max_length=TEXT_LIMIT,
+        error_messages={"required": "Give your decision and the reasons for it."},
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = form_helper()

@@ -79,6 +79,25 @@ class NextLevel:
     beyond_window: bool = False  # above the current role's Exceptional level
     held_since: datetime.date | None = None  # for a rule: since when the rule's level has been held
 
+    @property
+    def rule(self) -> str:
+        """The level's sustained-level rule as the framework words it, ending as a sentence does."""
+        text = self.level.rule_text.strip() or (
+            f"Level {self.level.sustained_level} held for {self.level.sustained_months} months."
+        )
+        return text if text.endswith((".", "!", "?")) else f"{text}."
+
+    @property
+    def so_far(self) -> str:
+        """What the records show towards the rule, said apart from the rule: the level is not reached yet
+        (it is the level above the latest record)."""
+        if self.held_since is None:
+            return f"Level {self.level.number} is not reached yet."
+        return (
+            f"Level {self.level.sustained_level} or above recorded continuously since {self.held_since:%-d %B %Y}."
+            f" Level {self.level.number} is not reached yet."
+        )
+
 
 @dataclass
 class CompetencyHistory:

@@ -89,6 +89,7 @@ class Appraisal(models.Model):
         MANAGER_REVIEW = "manager_review", "Manager review"
         AWAITING_SIGN_OFF = "awaiting_sign_off", "Shared, awaiting sign-off"
         AWAITING_COUNTERSIGN = "awaiting_countersign", "Awaiting countersignature"
+        REFERRED = "referred", "Referred after disagreement"
         COMPLETED = "completed", "Completed"
 
     # Who must act next in each state: the person appraised or the appraiser (nobody once completed).
@@ -97,9 +98,10 @@ class Appraisal(models.Model):
         State.MANAGER_REVIEW: "appraiser",
         State.AWAITING_SIGN_OFF: "staff_member",
         State.AWAITING_COUNTERSIGN: "appraiser",
+        State.REFERRED: "referred_to",  # empty when referred to HR: any HR admin over the person decides
     }
     # States in which the staff member may read the manager's scores.
-    SHARED_STATES = (State.AWAITING_SIGN_OFF, State.AWAITING_COUNTERSIGN, State.COMPLETED)
+    SHARED_STATES = (State.AWAITING_SIGN_OFF, State.AWAITING_COUNTERSIGN, State.REFERRED, State.COMPLETED)
 
     cycle = models.ForeignKey(AppraisalCycle, on_delete=models.PROTECT, related_name="appraisals")
     staff_member = models.ForeignKey("staff.StaffMember", on_delete=models.PROTECT, related_name="appraisals")
@@ -134,6 +136,18 @@ class Appraisal(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    # A disagreement the appraiser referred on rather than countersigning (`workflow.refer`): to the line
+    # manager's manager (`referred_to`) or, with `referred_to` empty, to HR; and the decision on it.
+    referred_at = models.DateTimeField(null=True, blank=True)
+    referred_to = models.ForeignKey(
+        "staff.StaffMember", null=True, blank=True, on_delete=models.PROTECT, related_name="referrals_to_decide"
+    )
+    referral_note = models.TextField("why it is referred", blank=True)
+    referral_decision = models.TextField("decision on the referral", blank=True)
+    referral_decided_at = models.DateTimeField(null=True, blank=True)
+    referral_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Set while the job opening its cycle prepares it, in batches (appraisal.services.cycles): such an
     # appraisal is invisible (`objects` leaves it out) until the opening's last transaction clears
     # this for all of them at once, or removed with the job's other work if the opening fails.

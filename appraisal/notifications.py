@@ -9,12 +9,15 @@ address are skipped; the page shows them what to do anyway.
 from collections import defaultdict
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
 from appraisal.models import Appraisal, AppraisalCycle
+from core.access import HR_ADMIN_GROUP
 from outbox.backends import OutboxBackend
 from outbox.models import Email
+from staff.access import is_hr_admin_over
 
 
 def _link(path: str) -> str:
@@ -203,4 +206,76 @@ def reopened(appraisal: Appraisal) -> None:
                 f"need to be shared and signed again:\n{_record_link(appraisal)}",
             )
         ]
+    )
+
+
+def taken_back(appraisal: Appraisal) -> None:
+    _send(
+        [
+            _message(
+                _person(appraisal),
+                "Your manager would like to discuss your appraisal",
+                f"{appraisal.appraiser} has read your comments on your {appraisal.cycle} appraisal and taken the "
+                "record back to discuss them with you, rather than countersigning it. It will be shared with you "
+                f"to sign again:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
+
+
+def _hr_admins_over(appraisal: Appraisal) -> list:
+    """The HR admins with rights over the person (a few), who decide a disagreement referred to HR."""
+    admins = (
+        get_user_model()
+        .objects.filter(groups__name=HR_ADMIN_GROUP, is_active=True)
+        .exclude(pk=appraisal.staff_member.user_id)
+    )
+    return [user for user in admins if is_hr_admin_over(user, appraisal.staff_member_id)]
+
+
+def referred(appraisal: Appraisal) -> None:
+    """The referee (the manager named, or every HR admin over the person) and the person are told."""
+    referees = [appraisal.referred_to.user] if appraisal.referred_to else _hr_admins_over(appraisal)
+    body = (
+        f"{appraisal.staff_member} disagrees with their {appraisal.cycle} appraisal, and {appraisal.appraiser} has "
+        f"referred it to you to decide, rather than countersigning it:\n\n{appraisal.referral_note}\n\n"
+        f"Read the record and the comments, then complete it or return it for changes:\n{_record_link(appraisal)}"
+    )
+    who = appraisal.referred_to or "HR"
+    _send(
+        [_message(user, f"A disagreement to decide: {appraisal.staff_member}'s appraisal", body) for user in referees]
+        + [
+            _message(
+                _person(appraisal),
+                "Your disagreement has been referred",
+                f"{appraisal.appraiser} has referred your {appraisal.cycle} appraisal to {who}, who will decide on "
+                f"your disagreement; you will be told what they decide:\n{_record_link(appraisal)}",
+            )
+        ]
+    )
+
+
+def _decided(appraisal: Appraisal, subject: str, what: str, decision: str) -> None:
+    body = f"{what}\n\nThe decision:\n{decision}\n\n{_record_link(appraisal)}"
+    _send([_message(user, subject, body) for user in (_person(appraisal), _appraiser(appraisal))])
+
+
+def referral_completed(appraisal: Appraisal) -> None:
+    _decided(
+        appraisal,
+        f"Decided: {appraisal.staff_member}'s appraisal is complete",
+        f"The disagreement over {appraisal.staff_member}'s {appraisal.cycle} appraisal has been decided: the record "
+        "is completed as it stands, with the disagreement and this decision kept in it.",
+        appraisal.referral_decision,
+    )
+
+
+def referral_returned(appraisal: Appraisal, decision: str) -> None:
+    _decided(
+        appraisal,
+        f"Decided: {appraisal.staff_member}'s appraisal goes back for changes",
+        f"The disagreement over {appraisal.staff_member}'s {appraisal.cycle} appraisal has been decided: the record "
+        f"goes back to {appraisal.appraiser} to change, then to be shared and signed again. The decision is in the "
+        "record's history.",
+        decision,
     )

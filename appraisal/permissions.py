@@ -7,7 +7,9 @@ fetched; views and templates only read it; every service that changes an apprais
 (`permissions_of`), so a direct call is checked as well as a page.
 
 Who the viewer is to the record: the person appraised (the owner), their appraiser, someone above
-the person in the current line-management chain, or an HR admin with rights over the person. An
+the person in the current line-management chain, or an HR admin with rights over the person; and,
+while a disagreement is referred, the referee: the manager it was referred to, or (referred to HR,
+or to a manager) any HR admin with rights over the person. An
 HR admin on their own record has only the person's rights (`staff.access.hr_conflicts`); the
 records of the people above them they do not see at all. Anyone else does not see the record (404).
 
@@ -23,6 +25,9 @@ Each step is taken by one party, in some states:
 | WITHDRAW                 | the appraiser  | awaiting sign-off                 |
 | SIGN_OFF                 | the owner      | awaiting sign-off                 |
 | COUNTERSIGN              | the appraiser  | awaiting countersign              |
+| TAKE_BACK                | the appraiser  | awaiting countersign              |
+| REFER                    | the appraiser  | awaiting countersign (disagreed)  |
+| DECIDE_REFERRAL          | the referee    | referred                          |
 | REOPEN                   | an HR admin    | completed                         |
 | REASSIGN                 | an HR admin    | any but completed                 |
 
@@ -57,6 +62,7 @@ class Party(enum.Enum):
     OWNER = "owner"
     APPRAISER = "appraiser"
     HR = "hr"
+    REFEREE = "referee"
 
 
 class Action(enum.StrEnum):
@@ -70,6 +76,9 @@ class Action(enum.StrEnum):
     WITHDRAW = "withdraw"
     SIGN_OFF = "sign_off"
     COUNTERSIGN = "countersign"
+    TAKE_BACK = "take_back"
+    REFER = "refer"
+    DECIDE_REFERRAL = "decide_referral"
     REOPEN = "reopen"
     REASSIGN = "reassign"
     DOWNLOAD_PDF = "download_pdf"
@@ -95,6 +104,9 @@ STEPS: dict[Action, Step] = {
     Action.WITHDRAW: Step(Party.APPRAISER, frozenset({State.AWAITING_SIGN_OFF})),
     Action.SIGN_OFF: Step(Party.OWNER, frozenset({State.AWAITING_SIGN_OFF})),
     Action.COUNTERSIGN: Step(Party.APPRAISER, frozenset({State.AWAITING_COUNTERSIGN})),
+    Action.TAKE_BACK: Step(Party.APPRAISER, frozenset({State.AWAITING_COUNTERSIGN})),
+    Action.REFER: Step(Party.APPRAISER, frozenset({State.AWAITING_COUNTERSIGN})),
+    Action.DECIDE_REFERRAL: Step(Party.REFEREE, frozenset({State.REFERRED})),
     Action.REOPEN: Step(Party.HR, frozenset({State.COMPLETED})),
     Action.REASSIGN: Step(Party.HR, frozenset(State) - {State.COMPLETED}),
 }
@@ -104,6 +116,7 @@ REFUSALS = {
     Party.OWNER: "Only the person appraised can do this.",
     Party.APPRAISER: "Only the appraiser can do this.",
     Party.HR: "Only HR admins can do this.",
+    Party.REFEREE: "Only the manager the disagreement was referred to, or HR, can decide on it.",
 }
 PDF_REFUSAL = "Your appraisal can be downloaded once your manager has shared it with you."
 
@@ -119,12 +132,13 @@ class Permissions:
     is_appraiser: bool
     is_above: bool  # above the person in the line (and neither the owner nor the appraiser)
     is_hr: bool  # an HR admin with rights over the person
+    is_referee: bool  # decides a referred disagreement: the manager it was referred to, or an HR admin (is_hr)
     may_see_history: bool  # the person's competency history (the owner's own, or /people/<id>/history/)
     hr_conflict: str = ""  # for an HR admin without rights over the person: why (another HR admin must act)
 
     @property
     def may_see(self) -> bool:
-        return self.is_owner or self.is_appraiser or self.is_above or self.is_hr
+        return self.is_owner or self.is_appraiser or self.is_above or self.is_hr or self.is_referee
 
     @property
     def may_see_scores(self) -> bool:
@@ -133,6 +147,7 @@ class Permissions:
             self.is_hr
             or self.is_appraiser
             or self.is_above
+            or self.is_referee
             or (self.is_owner and self.state in Appraisal.SHARED_STATES)
         )
 
@@ -146,7 +161,12 @@ class Permissions:
         if action == Action.DOWNLOAD_PDF:
             return self.may_see_scores
         party = STEPS[action].party
-        return {Party.OWNER: self.is_owner, Party.APPRAISER: self.is_appraiser, Party.HR: self.is_hr}[party]
+        return {
+            Party.OWNER: self.is_owner,
+            Party.APPRAISER: self.is_appraiser,
+            Party.HR: self.is_hr,
+            Party.REFEREE: self.is_referee,
+        }[party]
 
     def may(self, action: Action) -> bool:
         """Whether the viewer may take this step now: they are its party, and the state allows it."""
@@ -202,6 +222,18 @@ class Permissions:
         return self.may(Action.COUNTERSIGN)
 
     @property
+    def may_take_back(self) -> bool:
+        return self.may(Action.TAKE_BACK)
+
+    @property
+    def may_refer(self) -> bool:
+        return self.may(Action.REFER)
+
+    @property
+    def may_decide_referral(self) -> bool:
+        return self.may(Action.DECIDE_REFERRAL)
+
+    @property
     def may_reopen(self) -> bool:
         return self.may(Action.REOPEN)
 
@@ -245,6 +277,9 @@ def permissions_for(user: Person, appraisal: Appraisal) -> Permissions:
         is_appraiser=is_appraiser,
         is_above=is_above,
         is_hr=is_hr,
+        # The referee is HR, or the manager named, for as long as the record waits on the referral.
+        is_referee=is_hr
+        or (person is not None and person.pk == appraisal.referred_to_id and appraisal.state == State.REFERRED),
         may_see_history=may_see_history,
         hr_conflict=hr_conflict_message(user, appraisal.staff_member_id) if not is_hr and is_hr_admin(user) else "",
     )

@@ -32,6 +32,7 @@ WHAT = {
     State.MANAGER_REVIEW: "score the appraisal and share it",
     State.AWAITING_SIGN_OFF: "read the record and sign it off",
     State.AWAITING_COUNTERSIGN: "countersign",
+    State.REFERRED: "decide on the disagreement referred to you",  # a manager's; one referred to HR is HR's list
 }
 
 

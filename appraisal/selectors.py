@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from appraisal.models import (
     RATING_LABELS,
@@ -136,6 +137,71 @@ def assess(people_query: QuerySet[StaffMember]) -> tuple[list[Candidate], list[N
 def not_appraised(cycle: AppraisalCycle) -> list[NotAppraised]:
     """Active staff without an appraisal in `cycle` whose record must be fixed before they can have one."""
     return appraisal_candidates(cycle)[1]
+
+
+@dataclass
+class OpeningPreview:
+    """What opening `cycle` (again) would do, counted rather than loaded: for its confirmation page.
+    The lists name at most `listed` people each; the counts are of everyone."""
+
+    cycle: AppraisalCycle
+    appraisals: int  # appraisals it would create
+    emailed: int  # people it would email: each person (self-assessment first), else each appraiser
+    not_emailed: int  # of those, people without an email address
+    not_emailed_names: list[str]
+    skipped: int  # active staff without an appraisal in the cycle who cannot be given one
+    skipped_listed: list[NotAppraised]
+
+
+def opening_preview(cycle: AppraisalCycle, *, listed: int = 20) -> OpeningPreview:
+    """The people opening `cycle` now would give an appraisal and email, by the rules of `assess`
+    written as queries (a fixed number of them, whatever the size of the organisation)."""
+    today = timezone.localdate()  # as `StaffMember.is_active` reads it
+    published = Exists(
+        RoleProfileVersion.objects.filter(
+            role_profile_id=OuterRef("role_profile_id"), status=RoleProfileVersion.Status.PUBLISHED
+        )
+    )
+    missing = StaffMember.objects.active().exclude(appraisals__cycle=cycle).annotate(published=published)
+    candidates = missing.filter(
+        Q(line_manager__left_on__isnull=True) | Q(line_manager__left_on__gt=today),
+        published=True,
+        line_manager__isnull=False,
+    )
+    # Self-assessment first: each person is emailed; else each appraiser, once for all their appraisals.
+    recipients = (
+        candidates if cycle.self_assessment else StaffMember.objects.filter(pk__in=candidates.values("line_manager"))
+    )
+    counts = recipients.aggregate(everyone=Count("pk"), without=Count("pk", filter=Q(user__email="")))
+    not_emailed = [
+        person.name
+        for person in recipients.filter(user__email="")
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")[:listed]
+    ]
+    skipped = missing.exclude(pk__in=candidates.values("pk"))
+    skipped_listed = []
+    for person in skipped.select_related("user", "line_manager__user").order_by(
+        "user__last_name", "user__first_name", "pk"
+    )[:listed]:
+        if person.role_profile_id is None:
+            reason = "holds no role profile"
+        elif not person.published:
+            reason = "holds a role profile with no published version"
+        elif person.line_manager is None:
+            reason = "has no line manager"
+        else:
+            reason = f"has a line manager who has left ({person.line_manager})"
+        skipped_listed.append(NotAppraised(person, reason))
+    return OpeningPreview(
+        cycle=cycle,
+        appraisals=candidates.count(),
+        emailed=counts["everyone"],
+        not_emailed=counts["without"],
+        not_emailed_names=not_emailed,
+        skipped=skipped.count(),
+        skipped_listed=skipped_listed,
+    )
 
 
 # --- the record and the long forms ----------------------------------------------------------------
@@ -343,5 +409,6 @@ def waiting_for(person: StaffMember | None) -> list[Appraisal]:
     rows = Appraisal.objects.filter(
         Q(staff_member=person, state__in=[state for state, who in acts.items() if who == "staff_member"])
         | Q(appraiser=person, state__in=[state for state, who in acts.items() if who == "appraiser"])
+        | Q(referred_to=person, state=Appraisal.State.REFERRED)  # a disagreement referred to them to decide
     )
     return list(rows.select_related("cycle", "staff_member__user").order_by("cycle__due_on", "pk"))

@@ -230,7 +230,7 @@ class Group:
             else:
                 due = escaped(due_on)
             if member.actor_id is None:
-                actor = escaped(NOBODY)
+                actor = escaped(NOBODY if appraisal.state == Appraisal.State.COMPLETED else "HR")  # referred to HR
             else:
                 actor = YOU if member.actor_id == self.viewer_id else escaped(member.actor_name)
             rows.append(
@@ -351,6 +351,30 @@ class LinePage:
 
 
 @dataclass
+class OverdueAppraisal:
+    pk: int
+    name: str  # the person's
+    stage: str
+
+
+@dataclass
+class OverdueCycle:
+    """An earlier cycle than the one shown with appraisals of the team (or line) past its due date and
+    not completed: how many, and the first OVERDUE_LISTED of them by name."""
+
+    cycle: AppraisalCycle
+    count: int
+    appraisals: list[OverdueAppraisal] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.appraisals)
+
+
+OVERDUE_LISTED = 10  # overdue appraisals of an earlier cycle named at the top of the page; the rest counted
+
+
+@dataclass
 class Team:
     manager: StaffMember
     scope: str
@@ -366,6 +390,9 @@ class Team:
     completed: int
     overdue: int
     page: LinePage | None = None  # when the line is shown a page at a time
+    # Earlier cycles than `cycle` with overdue appraisals of the people counted: easy to miss once a
+    # new cycle opens and the page shows it.
+    overdue_earlier: list[OverdueCycle] = field(default_factory=list)
 
 
 def _line_page(pages: list[list[TeamPart]], asked: str | None) -> tuple[LinePage, list[TeamPart]]:
@@ -442,6 +469,7 @@ def team_overview(
     # line, each person's line manager (the viewer's are shown as "You" or not at all).
     names.update((person.pk, person.name) for person in by_id.values())
     shown = {appraisal.appraiser_id for appraisal in appraisals.values()}
+    shown |= {appraisal.referred_to_id for appraisal in appraisals.values() if appraisal.referred_to_id}
     if scope == LINE:
         shown |= {person.line_manager_id for person in by_id.values() if person.line_manager_id}
     if unnamed := shown - names.keys() - {manager.pk}:  # from outside the line, or who left
@@ -503,7 +531,9 @@ def team_overview(
         ordered = [member for group in groups for member in group.members]
         total = line_count
         completed, overdue = _line_tally(cycle, [row[0] for row in outline])
+    counted_ids = [row[0] for row in outline] if scope == LINE else ids
     return Team(
+        overdue_earlier=_overdue_earlier(cycle, cycles, counted_ids) if cycle is not None else [],
         manager=manager,
         scope=scope,
         cycle=cycle,
@@ -541,7 +571,7 @@ def _appraisals_in(cycle: AppraisalCycle, people: dict[int, StaffMember]) -> dic
     appraisals = {}
     for appraisal in (
         Appraisal.objects.filter(cycle=cycle, staff_member_id__in=list(people))
-        .only("state", "completed_at", "cycle", "staff_member", "appraiser")
+        .only("state", "completed_at", "cycle", "staff_member", "appraiser", "referred_to")
         .order_by()
     ):
         appraisal.cycle = cycle
@@ -594,6 +624,41 @@ def _latest_levels(ids: list[int]) -> tuple[dict[tuple[int, int], int | None], d
         levels[person_id, competency_id] = final_level(override, derived)
         cycle_names[person_id] = cycle_name
     return levels, cycle_names
+
+
+def _overdue_earlier(cycle: AppraisalCycle, cycles: list[AppraisalCycle], ids: list[int]) -> list[OverdueCycle]:
+    """Of the people `ids`, the appraisals not completed in opened cycles that end before `cycle` and are
+    past their due date: per cycle (newest first, as `cycles` runs), how many and the first
+    OVERDUE_LISTED by name (one query)."""
+    person = "staff_member__user__"
+    rows = (
+        Appraisal.objects.filter(
+            staff_member_id__in=ids,
+            cycle__opened_at__isnull=False,
+            cycle__period_end__lt=cycle.period_end,
+            cycle__due_on__lt=timezone.localdate(),  # `Appraisal.is_overdue`
+        )
+        .exclude(state=Appraisal.State.COMPLETED)
+        .annotate(
+            number=Window(
+                RowNumber(),
+                partition_by=F("cycle_id"),
+                order_by=[F(f"{person}last_name").asc(), F(f"{person}first_name").asc(), F("pk").asc()],
+            ),
+            total=Window(Count("pk"), partition_by=F("cycle_id")),
+        )
+        .filter(number__lte=OVERDUE_LISTED)
+        .order_by("cycle_id", "number")
+        .values_list(
+            "pk", "cycle_id", "state", f"{person}first_name", f"{person}last_name", f"{person}username", "total"
+        )
+    )
+    found: dict[int, OverdueCycle] = {}
+    by_id = {c.pk: c for c in cycles}
+    for pk, cycle_id, state, first, last, username, total in rows:
+        entry = found.setdefault(cycle_id, OverdueCycle(cycle=by_id[cycle_id], count=total))
+        entry.appraisals.append(OverdueAppraisal(pk=pk, name=_name(first, last, username), stage=STAGES[state]))
+    return [found[c.pk] for c in cycles if c.pk in found]
 
 
 def _line_tally(cycle: AppraisalCycle | None, ids: list[int]) -> tuple[int, int]:

@@ -26,6 +26,9 @@ urlpatterns = [
     path("<int:pk>/withdraw/", steps.withdraw, name="appraisal_withdraw"),
     path("<int:pk>/sign-off/", steps.sign_off, name="appraisal_sign_off"),
     path("<int:pk>/countersign/", steps.countersign, name="appraisal_countersign"),
+    path("<int:pk>/take-back/", steps.take_back, name="appraisal_take_back"),
+    path("<int:pk>/refer/", steps.refer, name="appraisal_refer"),
+    path("<int:pk>/referral/", steps.decide_referral, name="appraisal_decide_referral"),
     path("<int:pk>/reopen/", steps.reopen, name="appraisal_reopen"),
     path("<int:pk>/appraiser/", steps.reassign, name="appraisal_reassign"),
 ]

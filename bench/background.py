@@ -91,7 +91,7 @@ def run(*, out=print) -> list[dict]:
     times = []
     for _ in range(5):
         started = time.perf_counter()
-        response = client.post(reverse("cycle_open", args=[cycle.pk]))
+        response = client.post(reverse("cycle_open", args=[cycle.pk]), {"confirmed": "1"})
         times.append((time.perf_counter() - started) * 1000)
         if response.status_code != 302:
             raise RuntimeError(f"opening answered {response.status_code}")

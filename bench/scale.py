@@ -512,7 +512,7 @@ def _variants(hr, completed_years: list[int], rng: random.Random) -> dict[str, l
                 windows[requirement.competency_id] = moved[0]
                 break
         role_services.set_windows(by=hr, version=draft, entry_levels=windows)
-        role_services.publish(by=hr, version=draft, document_date=when.date())
+        role_services.publish(by=hr, version=draft, note="A window moved.", document_date=when.date())
         RoleProfileVersion.objects.filter(pk=draft.pk).update(published_at=when, created_at=when)
     versions = defaultdict(list)
     for version in (

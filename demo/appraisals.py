@@ -74,7 +74,7 @@ CURRENT_STATES = {
     "femi": (State.MANAGER_REVIEW, ""),
     # Chris Walker:
     "ellie": (State.COMPLETED, ""),
-    "hamza": (State.AWAITING_COUNTERSIGN, ""),
+    "hamza": (State.REFERRED, ""),
     "rosie": (State.AWAITING_SIGN_OFF, ""),
     "sean": (State.SELF_ASSESSMENT, ""),
     "holly": (State.COMPLETED, ""),
@@ -171,6 +171,17 @@ DISAGREEMENTS = {
     ("tom", 2026): (
         "I disagree with Working with Change. The move to the new rota was handled badly and I raised concerns "
         "through the right channels, which I don't think is resistance to change. Happy with the rest."
+    ),
+    ("hamza", 2026): (
+        "I don't accept my level for Communication. Two of the three examples are from before my induction "
+        "finished, and nobody raised them with me at the time."
+    ),
+}
+# Why an appraiser referred a disagreement on, rather than countersigning it.
+REFERRAL_NOTES = {
+    ("hamza", 2026): (
+        "We met twice and still disagree about Communication. I would like someone outside the team to look at "
+        "the evidence and decide."
     ),
 }
 COUNTERSIGN_REPLIES = {
@@ -326,6 +337,7 @@ STATE_WORDS = {
     State.MANAGER_REVIEW: "manager review",
     State.AWAITING_SIGN_OFF: "awaiting sign-off",
     State.AWAITING_COUNTERSIGN: "awaiting countersignature",
+    State.REFERRED: "referred after disagreement",
     State.COMPLETED: "completed",
 }
 
@@ -630,10 +642,27 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
     if to == State.AWAITING_COUNTERSIGN:
         _date(appraisal, times, done)
         return
+    if to == State.REFERRED:
+        referee = workflow.referee_for(appraisal)
+        workflow.refer(
+            by=appraiser_user,
+            appraisal=appraisal,
+            revision=appraisal.revision,
+            to=workflow.TO_MANAGER if referee else workflow.TO_HR,
+            note=REFERRAL_NOTES[(username, year)],
+        )
+        action = "refer to the line manager's manager" if referee else "refer to HR"
+        times[action] = times["countersign"]
+        done.append(action)
+        _date(appraisal, times, done)
+        Appraisal.objects.filter(pk=appraisal.pk).update(referred_at=times[action])
+        return
 
     reply = COUNTERSIGN_REPLIES.get((username, year)) or rng.choice(COUNTERSIGN_COMMENTS).format(name=name)
     workflow.countersign(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision, comments=reply)
-    done.append("countersign")
+    action = "countersign" if disagreement is None else "countersign, noting disagreement"
+    times[action] = times["countersign"]
+    done.append(action)
     _date(appraisal, times, done)
 
 
@@ -792,7 +821,7 @@ def _date(appraisal: Appraisal, times: dict[str, datetime.datetime], done: list[
     signed = next((action for action in done if action.startswith("sign off")), None)
     if signed:
         values["signed_off_at"] = times[signed]
-    if "countersign" in done:
+    if any(action.startswith("countersign") for action in done):
         values["countersigned_at"] = values["completed_at"] = times["countersign"]
     if values:
         Appraisal.objects.filter(pk=appraisal.pk).update(**values)

@@ -3,6 +3,7 @@ every main page they pass (e2e/conftest.py, check_page)."""
 
 import io
 import re
+import subprocess
 import time
 import zipfile
 from typing import Any
@@ -13,6 +14,10 @@ from e2e.conftest import MOBILE, check_page
 
 ROLE = "housing-worker"  # the role profile journey 1 edits; no other test depends on its wording
 CYCLE = "Annual appraisal 2027"  # the cycle journey 2 opens
+
+# What the scoring page says after Save: "Draft saved.", or, when autosave had saved it all already,
+# that there was nothing left to save.
+SAVED = re.compile(r"Draft saved\.|No changes to save")
 
 
 def pdf_text(person, link) -> str:
@@ -112,9 +117,11 @@ def test_hr_edits_a_role_profile_and_publishes_it(session):
     assert changed, "no competency offers another window"
     page.get_by_role("button", name="Save windows").click()
     assert page.get_by_role("status").filter(has_text="Required windows saved.").is_visible()
-    page.get_by_role("link", name="Required windows (competencies)").click()
+    # Saved, the page shows the indicators of the window now chosen.
     assert page.locator(f"#{changed[0]}").input_value() == changed[1]
-    page.get_by_role("link", name="Cancel").click()
+    shown = page.get_by_role("region", name=f"Indicators of the chosen window for {changed[2]}")
+    assert f"Exceptional Level ({changed[3].split('–')[1]})" in shown.inner_text()
+    page.get_by_role("link", name="Back to the draft").click()
 
     # A sentence of the job purpose.
     sentence = "Keeps each tenant's support plan up to date after every visit."
@@ -126,6 +133,19 @@ def test_hr_edits_a_role_profile_and_publishes_it(session):
     assert page.get_by_role("status").filter(has_text="saved").is_visible()
     assert sentence in page.locator("article").inner_text()
 
+    # Publishing asks for a note, then for a confirmation of what changes.
+    page.get_by_role("button", name=re.compile(r"Publish version \d+")).click()
+    page.wait_for_url(f"**/roles/{ROLE}/draft/publish/")
+    assert page.get_by_text("Say briefly what changed in this version.").is_visible()
+    check_page(hr, "journey-publish-without-note")
+    note = f"{changed[2]} window now {changed[3]}; a sentence added to the purpose."
+    page.get_by_label("What changed").fill(note)
+    page.get_by_role("button", name=re.compile(r"Publish version \d+")).click()
+    page.locator(".confirmation").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Publish version {version_before + 1}")
+    confirmation = page.locator(".confirmation").inner_text()
+    assert note in confirmation and f"{changed[2]}: " in confirmation and "1.1 Job purpose" in confirmation
+    check_page(hr, "journey-publish-confirmation")
     page.get_by_role("button", name=re.compile(r"Publish version \d+")).click()
     page.wait_for_url(f"**/roles/{ROLE}/")
     assert page.get_by_role("status").filter(has_text="is now the current role profile").is_visible()
@@ -139,6 +159,7 @@ def test_hr_edits_a_role_profile_and_publishes_it(session):
     newest = page.locator("tbody tr").first
     assert newest.get_by_role("rowheader").inner_text() == f"Version {version_before + 1}"
     assert "Current" in newest.inner_text() and "Helen Hughes" in newest.inner_text()
+    assert note in newest.inner_text()
     page.go_back()
     text = pdf_text(hr, page.get_by_role("link", name=re.compile("Download PDF")))
     assert " ".join(sentence.split()) in text
@@ -227,6 +248,11 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     page.get_by_role("heading", name=CYCLE, level=1).wait_for()
     check_page(hr, "journey-cycle-not-opened")
     page.get_by_role("button", name="Open the cycle: create everyone's appraisal").click()
+    # First a confirmation: what opening creates, who is emailed, what cannot be undone.
+    page.get_by_role("heading", name=f"Open {CYCLE}?", level=1).wait_for()
+    assert "What can't be undone" in page.locator("main").inner_text()
+    check_page(hr, "journey-cycle-open-confirm")
+    page.get_by_role("button", name="Open the cycle", exact=True).click()
     # The request returns at once; the job's page follows the worker, refreshing itself, to the end.
     page.get_by_role("heading", name=f"Opening: {CYCLE}", level=1).wait_for()
     check_page(hr, "journey-cycle-opening")
@@ -251,7 +277,7 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     done = score_with_keyboard(page)
     keyboard_time = time.monotonic() - keyboard_started
     assert done["rated"] >= 30 and done["meeting"] and done["evidence"] and done["objectives"], done
-    assert page.get_by_role("status").filter(has_text="Draft saved.").is_visible()
+    assert page.get_by_role("status").filter(has_text=SAVED).is_visible()
 
     # Reload: the draft is there.
     page.reload()
@@ -267,6 +293,12 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     check_page(manager, "journey-record-before-sharing")
     tab_to(page, lambda element: element["tag"] == "button" and element["text"].startswith("Share with Sam Taylor"))
     assert_focus_visible(page)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    # First a confirmation: who is told, what can't be undone; confirmed by keyboard too.
+    assert page.get_by_role("heading", level=1).inner_text() == "Share the record with Sam Taylor for sign-off?"
+    check_page(manager, "journey-share-confirmation")
+    tab_to(page, lambda element: element["tag"] == "button" and element["text"] == "Share the record")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.get_by_role("status").filter(has_text="hared").is_visible()
@@ -287,6 +319,10 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     comment = "Thank you: a fair record of my year."
     page.get_by_label("Your comments").fill(comment)
     page.get_by_role("button", name="Sign off").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Sign off your appraisal?"
+    assert comment in page.locator("main").inner_text()
+    check_page(staff, "journey-sign-off-confirmation")
+    page.get_by_role("button", name="Sign off").click()
     assert page.get_by_role("status").is_visible()
     assert comment in page.locator("main").inner_text()
     check_page(staff, "journey-record-signed")
@@ -296,6 +332,8 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     page.goto(record_url)
     check_page(manager, "journey-record-to-countersign")
     page.get_by_label("Your comments (optional)").fill("Agreed. Well done this year.")
+    page.get_by_role("button", name="Countersign and complete…").click()
+    assert "completed and locked" in page.locator("main").inner_text()
     page.get_by_role("button", name="Countersign and complete").click()
     assert "Completed" in page.locator(".record-summary").inner_text()
     assert "locked" in page.locator(".record-summary").inner_text()
@@ -444,7 +482,7 @@ def test_the_page_s_shortcuts_take_a_fraction_of_the_actions_of_rating_one_by_on
         actions += 1
     page.locator(".sticky-actions").get_by_role("button", name="Save draft", exact=True).click()
     actions += 1
-    page.get_by_role("status").filter(has_text="Draft saved.").wait_for()
+    page.get_by_role("status").filter(has_text=SAVED).wait_for()
     one_by_one = (actions, time.monotonic() - started)
 
     # After: each level marked at once, nothing else pressed (Femi Example's, scored by Grace).
@@ -491,3 +529,110 @@ def test_on_a_phone_the_scoring_page_shows_one_competency_at_a_time(session, ser
     assert page.evaluate("() => document.activeElement.tagName") == "H2"  # focus moves to what is shown
     page.get_by_role("button", name=f"Previous: {first}").click()
     assert visible.first.locator("h2").inner_text() == first
+
+
+def test_a_record_printed_from_the_browser_has_no_actions_and_no_heading_left_at_a_page_foot(session, server, tmp_path):
+    manager = session("manager")
+    page = manager.page
+    page.goto(f"/appraisals/{server.current_appraisal('aisha')}/")  # completed: a long record, every section
+    assert page.get_by_role("heading", name="What you can do").is_visible()  # on screen, not on paper
+    headings = {text.strip() for text in page.locator("main :is(h1, h2, h3, h4)").all_inner_texts() if text.strip()}
+    page.emulate_media(media="print")
+    path = tmp_path / "record.pdf"
+    path.write_bytes(page.pdf(format="A4", print_background=True))
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"],  # noqa: S607 - poppler-utils, found on the PATH
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pages = [[line.strip() for line in chunk.splitlines() if line.strip()] for chunk in text.split("\f")]
+    pages = [lines for lines in pages if lines]
+    assert len(pages) >= 3 and "Aisha Begum" in pages[0][0]
+    assert "What you can do" not in text
+    # A heading keeps at least the start of what it heads on its page.
+    ends = [lines[-1] for lines in pages[:-1]]
+    assert not [line for line in ends if line in headings], ends
+
+
+def test_a_disagreement_walked_through_each_route(session, server):
+    """Tom disagrees: his manager takes the record back to discuss it, shares it again, and on a second
+    disagreement refers it to Priya Shah, who returns it for changes; on the third the manager countersigns
+    noting it. Hamza's disagreement, referred to Priya by the demo, she completes as it stands."""
+    started = time.monotonic()
+    record = f"/appraisals/{server.current_appraisal('tom')}/"
+    manager, tom, head = session("manager"), session("tom"), session("head")
+
+    def tom_disagrees(again: str) -> None:
+        page = tom.page
+        page.goto(record)
+        page.get_by_label("I disagree with this record (say why below)").check()
+        page.get_by_label("Your comments").fill(again)
+        page.get_by_role("button", name="Sign off").click()
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            "Sign off your appraisal, recording that you disagree?"
+        )
+        page.get_by_role("button", name="Sign off, disagreeing").click()
+        assert "Awaiting countersignature" in page.locator(".record-summary").inner_text()
+
+    def manager_shares() -> None:
+        page = manager.page
+        page.goto(record)
+        page.get_by_role("button", name=re.compile("^Share with Tom Hardy")).click()
+        page.get_by_role("button", name="Share the record").click()
+        assert page.get_by_role("status").filter(has_text="hared").is_visible()
+
+    # 1. Take it back to discuss: his comments are beside the three routes.
+    page = manager.page
+    page.goto(record)
+    disagreement = page.locator("#disagreement")
+    assert "Tom Hardy disagrees with this record" in disagreement.inner_text()
+    assert "Working with Change" in disagreement.inner_text()
+    check_page(manager, "journey-disagreement-routes")
+    disagreement.get_by_label("What you will discuss with them").fill("Let us go through the rota evidence.")
+    disagreement.get_by_role("button", name="Take back to discuss").click()
+    assert "Manager review" in page.locator(".record-summary").inner_text()
+
+    # 2. Shared again, a second disagreement, referred to the line manager's manager, returned by her.
+    manager_shares()
+    tom_disagrees("Still the same: the rota concerns were raised properly.")
+    page = manager.page
+    page.goto(record)
+    page.get_by_label("Priya Shah, the line manager's manager").check()
+    page.get_by_label("What the disagreement is about, and what you would like decided").fill("We still disagree.")
+    page.get_by_role("button", name="Refer the disagreement").click()
+    assert "Referred after disagreement" in page.locator(".record-summary").inner_text()
+    page = head.page
+    page.goto("/")
+    page.get_by_role("link", name=re.compile("Tom Hardy")).first.click()
+    check_page(head, "journey-referral-to-decide")
+    page.get_by_label("Return it to the appraiser to change, then to be shared and signed again").check()
+    page.get_by_label("Your decision and the reasons for it").fill("Rescore Working with Change with the evidence.")
+    page.get_by_role("button", name="Decide…").click()
+    check_page(head, "journey-referral-confirmation")
+    page.get_by_role("button", name="Return it for changes").click()
+    assert "Manager review" in page.locator(".record-summary").inner_text()
+
+    # 3. Shared again, disagreeing again: countersigned, noting it.
+    manager_shares()
+    tom_disagrees("I accept the rest but not Working with Change.")
+    page = manager.page
+    page.goto(record)
+    page.get_by_label("Your response to their disagreement").fill("Noted; we will review it at supervision.")
+    page.get_by_role("button", name="Countersign noting the disagreement…").click()
+    assert "(noting their disagreement)" in page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("button", name="Countersign and complete").click()
+    assert "Completed" in page.locator(".record-summary").inner_text()
+    text = pdf_text(manager, page.get_by_role("link", name="Download PDF"))
+    assert "Tom Hardy disagrees with this record" in text.split("1. Summary of levels")[0]  # on its first page
+
+    # Hamza's, referred to Priya by the demo: she completes it as it stands.
+    page = head.page
+    page.goto(f"/appraisals/{server.current_appraisal('hamza')}/")
+    page.get_by_label("Complete it as it stands, with the disagreement and my decision kept in it").check()
+    page.get_by_label("Your decision and the reasons for it").fill("The evidence supports the level.")
+    page.get_by_role("button", name="Decide…").click()
+    page.get_by_role("button", name="Complete the record").click()
+    assert "Completed" in page.locator(".record-summary").inner_text()
+    assert "Decision on the referral" in page.locator("main").inner_text()
+    print(f"disagreement routes: {time.monotonic() - started:.1f}s")

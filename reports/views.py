@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
-from appraisal.models import AppraisalCycle, ScoredCompetency
+from appraisal.disagreements import disagreements, listed
+from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, final_level
 from core.access import hr_admin_required
 from core.params import id_param
@@ -140,6 +141,7 @@ def report_page(request):
         )
         below = Paginator(reports.below_entry(filters), REPORT_PAGE_SIZE).get_page(request.GET.get("below"))
         by_service = reports.progress_by(filters, "service")
+        disagreed = listed(disagreements(Appraisal.objects.filter(filters.appraisal_q()))[: REPORT_PAGE_SIZE + 1])
         context.update(
             filters=filters,
             progress=progress,
@@ -157,6 +159,9 @@ def report_page(request):
             heat_steps=reports.heat_step_ranges(),
             standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
             excluded=bool(filters.excluded_people),
+            disagreements=disagreed[:REPORT_PAGE_SIZE],
+            more=bool(disagreed[REPORT_PAGE_SIZE:]),
+            filtered=bool(filters.service or filters.role_profile),
         )
     return render(request, "appraisal/reports.html", context)
 

@@ -1,14 +1,19 @@
 """HR admins edit role profiles: drafts, their sections, windows, publishing."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from competencies.selectors import framework_competencies
 from competencies.windows import window_levels
 from core.access import hr_admin_required
+from core.confirm import Confirmation, is_confirmed, render_confirmation
 from core.forms import add_validation_error, ordered_formset, ordered_values
 from roles import services
 from roles.forms import (
@@ -21,7 +26,7 @@ from roles.forms import (
     WindowsForm,
 )
 from roles.models import RoleProfile
-from roles.selectors import competency_tables, version_for_page
+from roles.selectors import competency_tables, publish_preview, version_for_page
 
 # URL part → (service section, heading, hint)
 TEXT_LIST_SECTIONS = {
@@ -98,14 +103,19 @@ def role_profile_draft(request, slug):
     draft = services.draft_of(role_profile)
     if draft is None:
         return redirect("role_profile_versions", slug)
-    version = version_for_page(slug, number=draft.number, include_drafts=True)
+    return _draft_page(request, role_profile, draft, PublishForm(version=draft))
+
+
+def _draft_page(request, role_profile, draft, publish_form):
+    """The draft's overview: its preview, links to edit each section, and the publish form."""
+    version = version_for_page(role_profile.slug, number=draft.number, include_drafts=True)
     return render(
         request,
         "roles/edit/draft.html",
         {
             "version": version,
             "tables": competency_tables(version),
-            "publish_form": PublishForm(),
+            "publish_form": publish_form,
             "current": role_profile.current_version,
         },
     )
@@ -211,9 +221,9 @@ def draft_windows(request, slug):
             for competency_id, field_errors in error.message_dict.items():
                 form.add_error(form.field_name(by_pk[int(competency_id)]), field_errors)
         else:
-            messages.success(request, "Required windows saved.")
-            return redirect("role_profile_draft", slug)
-    # Show the indicators of the window that is chosen (or submitted), so HR sees what they ask for.
+            messages.success(request, "Required windows saved. Each chosen window's indicators are shown below.")
+            return redirect("role_profile_draft_windows", slug)
+    # Show the indicators of the window that is chosen (saved, or submitted), so HR sees what they ask for.
     rows = []
     for competency in competencies:
         field = form[form.field_name(competency)]
@@ -233,20 +243,90 @@ def draft_windows(request, slug):
 @hr_admin_required
 @require_POST
 def draft_publish(request, slug):
+    """Publish the draft. The publish form's POST answers with a confirmation of what will change;
+    only the confirmation's POST (with confirmed=1) publishes."""
     role_profile, draft = _draft(slug)
-    form = PublishForm(request.POST)
+    form = PublishForm(request.POST, version=draft)
     if form.is_valid():
-        try:
-            services.publish(by=request.user, version=draft, document_date=form.cleaned_data["document_date"])
-        except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
-            return redirect("role_profile_draft", slug)
-        messages.success(request, f"Version {draft.number} published: it is now the current role profile.")
-        return redirect("role_profile_detail", slug)
-    for problem in form.errors.get("document_date", []):
-        messages.error(request, f"Date of this version: {problem}")
-    return redirect("role_profile_draft", slug)
+        note, document_date = form.cleaned_data["note"], form.cleaned_data["document_date"]
+        if not is_confirmed(request):
+            confirmation = _publish_confirmation(draft, note=note, document_date=document_date)
+            return render_confirmation(request, confirmation.with_posted(request))
+        publishing = partial(services.publish, by=request.user, version=draft, note=note, document_date=document_date)
+        if _apply(request, form, publishing, f"Version {draft.number} published: it is now the current role profile."):
+            return redirect("role_profile_detail", slug)
+    messages.error(request, f"Version {draft.number} was not published: see the publish form.")
+    return _draft_page(request, role_profile, draft, form)
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _publish_confirmation(draft, *, note, document_date) -> Confirmation:
+    """What publishing `draft` with this note and date changes, who it affects and what stays for good."""
+    slug = draft.role_profile.slug
+    preview = publish_preview(draft)
+    current = preview.current
+    date_after = document_date.strftime("%B %Y") if document_date else "Undated"
+    if current is None:
+        dated = date_after
+    elif date_after == draft.date_label:
+        dated = f"{date_after} (unchanged from version {current.number})"
+    else:
+        dated = f"{date_after} (version {current.number} says {draft.date_label})"
+    if current is None:
+        affected = "Nobody holds it yet: a role profile can be given to people once it is published."
+    else:
+        affected = (
+            f"{_count(preview.holders, 'person holds', 'people hold')} this role profile. "
+            f"Appraisals already opened keep the version they were opened against "
+            f"({_count(preview.appraisals_on_current, 'appraisal', 'appraisals')} on version {current.number}); "
+            f"appraisals opened from now on use version {draft.number}."
+        )
+    context = {"preview": preview, "version": draft, "current": current}
+    details = [
+        ("What changed, in your words", note),
+        ("Date of this version", dated),
+        ("Required windows", render_to_string("roles/edit/_publish_windows.html", context)),
+    ]
+    if current is not None:
+        details.append(("Other sections that change", render_to_string("roles/edit/_publish_sections.html", context)))
+    details += [
+        ("Notes for HR to review", render_to_string("roles/edit/_publish_notes.html", context)),
+        ("Who holds it", affected),
+    ]
+    irreversible = [
+        f"Version {draft.number} is kept for good, with this note and date: "
+        "a published version never changes and cannot be deleted. Later changes need a new draft."
+    ]
+    if current is not None:
+        irreversible.append(
+            f"Version {current.number} stops being the current role profile; it stays readable in the version history."
+        )
+    incomplete = []
+    if current is not None and not preview.sections and not preview.windows:
+        incomplete.append(f"This draft says the same as version {current.number}.")
+    return Confirmation(
+        title=f"Publish version {draft.number} of {draft.title or slug}?",
+        action=reverse("role_profile_draft_publish", args=[slug]),
+        button=f"Publish version {draft.number}",
+        back_url=reverse("role_profile_draft", args=[slug]),
+        back_label="Go back to the draft",
+        lead=(
+            "It becomes the current role profile: the one everybody reads and prints, "
+            "and the one new appraisals are scored against."
+        ),
+        incomplete=incomplete,
+        blocking=services.publish_problems(draft),
+        irreversible=irreversible,
+        details=details,
+        breadcrumbs=[
+            ("Role profiles", reverse("role_profile_list")),
+            (f"{draft.title or slug}: draft {draft.number}", reverse("role_profile_draft", args=[slug])),
+        ],
+        button_style="success",
+    )
 
 
 @hr_admin_required

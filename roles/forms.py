@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from competencies.windows import window_description
 from core.forms import form_helper
-from roles.models import RoleProfileVersion
+from core.text import normalise_text
+from roles.models import CHANGE_NOTE_MAX_LENGTH, RoleProfileVersion
 
 WINDOW_NOT_REQUIRED = ""
 
@@ -153,20 +154,38 @@ class WindowsForm(forms.Form):
 
 
 class PublishForm(forms.Form):
+    note = forms.CharField(
+        label="What changed",
+        max_length=CHANGE_NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A short note kept with the version and shown in its history, "
+        "e.g. “Customer Care window now 2–4; purpose reworded.”",
+        error_messages={"required": "Say briefly what changed in this version."},
+    )
     document_date = forms.DateField(
         label="Date of this version",
+        required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="The date the role profile carries (shown as month and year).",
+        help_text="The date the role profile carries (shown as month and year). It stays the date of the version "
+        "this draft replaces unless you change it here; empty for an undated document.",
     )
 
     helper = form_helper()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, version: RoleProfileVersion, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["document_date"].initial = timezone.localdate()
+        # A first version (a new role profile) has no date of its own yet: offer today's.
+        new = version.number == 1 and version.document_date is None
+        self.fields["document_date"].initial = timezone.localdate() if new else version.document_date
+
+    def clean_note(self):
+        note = normalise_text(self.cleaned_data["note"])
+        if not note:  # only invisible characters: asked again before the confirmation, not after it
+            raise forms.ValidationError(self.fields["note"].error_messages["required"])
+        return note
 
     def clean_document_date(self):
         value = self.cleaned_data["document_date"]
-        if value > timezone.localdate() + datetime.timedelta(days=366):
+        if value is not None and value > timezone.localdate() + datetime.timedelta(days=366):
             raise forms.ValidationError("That date is more than a year ahead; check the year.")
         return value

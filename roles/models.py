@@ -14,6 +14,8 @@ from competencies import windows
 from competencies.models import HIGHEST_LEVEL, LOWEST_LEVEL, Competency
 from competencies.windows import WINDOW_SIZE
 
+CHANGE_NOTE_MAX_LENGTH = 500  # a short note, read in the version history: a sentence or three
+
 
 def published_versions_prefetch(lookup: str = "versions") -> models.Prefetch:
     """Prefetch a role profile's published versions, newest first, for `RoleProfile.current_version`."""
@@ -59,6 +61,11 @@ class RoleProfileVersion(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    change_note = models.CharField(
+        max_length=CHANGE_NOTE_MAX_LENGTH,
+        blank=True,
+        help_text="What HR noted had changed, on publishing (empty for older versions).",
     )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(

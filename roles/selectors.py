@@ -1,4 +1,5 @@
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
@@ -8,6 +9,7 @@ from competencies.models import Competency
 from competencies.selectors import framework_competencies
 from competencies.windows import window_levels
 from roles.models import RoleProfile, RoleProfileVersion, RoleRequirement
+from roles.versioning import diff, mentions, snapshot, window_changes
 
 
 def current_title(role_profile: str = "pk") -> Subquery:
@@ -96,3 +98,39 @@ def matrix(competencies: Iterable[Competency] | None = None) -> tuple[list[Compe
         for version in versions
     ]
     return competencies, rows
+
+
+@dataclass
+class PublishPreview:
+    """What publishing a draft changes, for the confirmation that asks first."""
+
+    current: RoleProfileVersion | None  # the version it replaces; None for a new role profile
+    sections: list[str]  # the sections other than the windows that differ from `current`
+    windows: list[tuple[str, str | None, str | None]]  # (competency, window before, after); None: not required
+    notes_to_review: list[tuple[int, str, list[str]]]  # (index among the notes, text, changed competencies named)
+    holders: int  # people who hold the role profile now
+    appraisals_on_current: int  # appraisals opened against `current`, which keep it
+
+
+def publish_preview(draft: RoleProfileVersion) -> PublishPreview:
+    """What changes from the current version to `draft`, as the compare page computes it, and the
+    notes for HR in the draft that name a competency whose window changes."""
+    role_profile = draft.role_profile
+    current = role_profile.current_version
+    after = snapshot(draft)
+    if current is None:
+        changes: list[dict[str, Any]] = []
+        windows: list[tuple[str, str | None, str | None]] = [(name, None, w) for name, w in after["windows"].items()]
+    else:
+        changes = diff(snapshot(current), after)
+        windows = window_changes(changes)
+    changed = [competency for competency, _, _ in windows]
+    notes = [(i, text, named) for i, text in enumerate(after["discrepancies"]) if (named := mentions(text, changed))]
+    return PublishPreview(
+        current=current,
+        sections=[change["section"] for change in changes if change["kind"] != "windows"],
+        windows=windows,
+        notes_to_review=notes,
+        holders=role_profile.holders.active().count(),
+        appraisals_on_current=current.appraisals.count() if current else 0,
+    )

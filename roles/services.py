@@ -19,6 +19,7 @@ from competencies.models import Competency
 from core.dates import document_date_problem
 from core.text import normalise_text
 from roles.models import (
+    CHANGE_NOTE_MAX_LENGTH,
     Accountability,
     OrganisationSection,
     PerformanceMeasure,
@@ -252,22 +253,44 @@ def set_windows(
     return changes
 
 
+def publish_problems(version: RoleProfileVersion) -> list[str]:
+    """What must be done to a draft before it can be published; empty when it can be."""
+    problems = []
+    if not normalise_text(version.title):
+        problems.append("Give the role profile a title before publishing it.")
+    if not version.requirements.exists():
+        problems.append("Choose the required window of at least one competency before publishing.")
+    return problems
+
+
 @transaction.atomic
-def publish(*, by: User, version: RoleProfileVersion, document_date: datetime.date) -> RoleProfileVersion:
-    """Make a draft the current version, dated `document_date`; the previous version stays readable."""
+def publish(
+    *, by: User, version: RoleProfileVersion, note: str, document_date: datetime.date | None
+) -> RoleProfileVersion:
+    """Make a draft the current version; the previous version stays readable.
+
+    `note` says what changed; it is kept with the version. `document_date` is the date the version
+    carries (None: undated). The publish form offers the draft's own date, copied from the version
+    it replaces, so publishing changes the document's date only when HR changes it there.
+    """
     require_draft(version)
+    note = normalise_text(note)
+    if not note:
+        raise ValidationError({"note": "Say briefly what changed in this version."})
+    if len(note) > CHANGE_NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"Keep the note to {CHANGE_NOTE_MAX_LENGTH} characters."})
     if (problem := document_date_problem(document_date)) is not None:
         raise ValidationError({"document_date": problem})
-    if not normalise_text(version.title):
-        raise ValidationError("Give the role profile a title before publishing it.")
-    if not version.requirements.exists():
-        raise ValidationError("Choose the required window of at least one competency before publishing.")
+    if problems := publish_problems(version):
+        raise ValidationError(problems)
     previous = version.role_profile.current_version
+    date_before = version.date_label
     version.status = RoleProfileVersion.Status.PUBLISHED
     version.published_at = timezone.now()
     version.published_by = by
     version.document_date = document_date
-    version.save(update_fields=["status", "published_at", "published_by", "document_date"])
+    version.change_note = note
+    version.save(update_fields=["status", "published_at", "published_by", "document_date", "change_note"])
     record(
         actor=by,
         action="publish",
@@ -276,7 +299,8 @@ def publish(*, by: User, version: RoleProfileVersion, document_date: datetime.da
         changes={
             "status": [RoleProfileVersion.Status.DRAFT.label, RoleProfileVersion.Status.PUBLISHED.label],
             "version": [previous.number if previous else None, version.number],
-            "date": version.date_label,
+            "date": version.date_label if version.date_label == date_before else [date_before, version.date_label],
+            "note": note,
         },
     )
     return version

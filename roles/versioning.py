@@ -1,6 +1,8 @@
 """What a role profile version says, as plain data, and what changed between two versions."""
 
 import difflib
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from roles.models import RoleProfileVersion
@@ -91,3 +93,13 @@ def diff(before: dict, after: dict) -> list[dict]:
     if rows:
         changes.append({"section": "3. Competencies: required windows", "kind": "windows", "rows": rows})
     return changes
+
+
+def window_changes(changes: list[dict]) -> list[tuple[str, str | None, str | None]]:
+    """The (competency, window before, window after) rows of a `diff`; None where not required."""
+    return [row for change in changes if change["kind"] == "windows" for row in change["rows"]]
+
+
+def mentions(text: str, names: Iterable[str]) -> list[str]:
+    """The names that `text` mentions as whole words, in any case ("customer care" names Customer Care)."""
+    return [name for name in names if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, flags=re.IGNORECASE)]

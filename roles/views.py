@@ -94,4 +94,11 @@ def role_profile_compare(request, slug):
         raise Http404("Choose two versions to compare.") from None
     older, newer = (version_for_page(slug, number=n, include_drafts=hr) for n in numbers)
     changes = diff(snapshot(older), snapshot(newer))
-    return render(request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes})
+    # What HR noted on publishing each version after the older one, up to the newer one.
+    low, high = sorted(numbers)
+    notes = older.role_profile.versions.filter(
+        status=RoleProfileVersion.Status.PUBLISHED, number__gt=low, number__lte=high
+    ).order_by("number")
+    return render(
+        request, "roles/compare.html", {"older": older, "newer": newer, "changes": changes, "notes": list(notes)}
+    )

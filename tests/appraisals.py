@@ -80,7 +80,9 @@ def complete(appraisal, *, manager, staff, agrees=True, comments="Thank you.", *
     appraisal = rate(appraisal, manager, **rate_kwargs)
     appraisal = workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     appraisal = workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=agrees, comments=comments)
-    return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal))
+    # A disagreement is noted in the countersignature.
+    noted = "" if agrees else "Discussed with them; the record stands."
+    return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=noted)
 
 
 def self_assess(appraisal, person_user, *, rating=CONSISTENTLY) -> Appraisal:

@@ -406,7 +406,9 @@ def test_signing_off_through_the_page_records_disagreement(client, hr, manager, 
     url = reverse("appraisal_sign_off", args=[appraisal.pk])
     response = client.post(url, {"agrees": "no", "comments": "", "revision": reload(appraisal).revision})
     assert response.status_code == 400 and "Say what you disagree with" in response.content.decode()
-    response = client.post(url, {"agrees": "no", "comments": "Level too low", "revision": reload(appraisal).revision})
+    response = client.post(
+        url, {"agrees": "no", "comments": "Level too low", "revision": reload(appraisal).revision, "confirmed": "1"}
+    )
     assert response.status_code == 302
     appraisal = reload(appraisal)
     assert (appraisal.state, appraisal.staff_agrees, appraisal.staff_comments) == (
@@ -476,8 +478,10 @@ def test_the_cycle_pages_let_hr_create_open_and_follow_a_cycle(client, hr, manag
     )
     assert response.status_code == 302
     cycle_url = response.url
+    confirmation = client.post(cycle_url + "open/")  # first a confirmation page; nothing is opened yet
+    assert confirmation.status_code == 200 and "This creates 1 appraisal," in confirmation.content.decode()
     with TestCase.captureOnCommitCallbacks(execute=True):  # the opening job runs at once here (tests/conftest.py)
-        response = client.post(cycle_url + "open/")
+        response = client.post(cycle_url + "open/", {"confirmed": "1"})
     page = client.get(response.url).content.decode()
     assert "Done." in page and "1 appraisal created." in page
     assert "No_Role Example" in page or "No Role Example" in page
@@ -529,3 +533,25 @@ def test_hr_changes_the_appraiser_through_the_page(client, hr, manager, staff, o
     response = client.post(url, {"appraiser": other_manager.staff_member.pk, "reason": "Manager on leave"}, follow=True)
     assert "is now the appraiser" in response.content.decode()
     assert reload(appraisal).appraiser == other_manager.staff_member
+
+
+def test_a_record_printed_from_the_browser_leaves_out_its_actions_and_keeps_headings_with_what_follows(
+    client, hr, manager, staff
+):
+    """The print stylesheet's rules for a record (e2e/test_journeys.py prints one in Chromium and reads the PDF)."""
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    page = client.get(reverse("appraisal", args=[appraisal.pk])).content.decode()
+    assert '<section id="actions"' in page and "What you can do" in page
+    css = Path(finders.find("css/app.css")).read_text(encoding="utf-8")
+    start = css.index("@media print {")
+    printed = re.sub(r"/\*.*?\*/", "", css[start + len("@media print {") : css.index("\n}\n", start)], flags=re.S)
+    rules = {selectors.strip(): body.strip() for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", printed)}
+    assert "display: none" in rules["#actions, .sticky-actions"]
+    assert "break-after: avoid" in rules["h1, h2, h3, h4, h5, h6, caption"]
+    assert "break-inside: avoid" in rules["tr, dl, .alert, .card"]
+    assert "table-header-group" in rules["thead"]

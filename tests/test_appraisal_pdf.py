@@ -200,7 +200,7 @@ def test_the_record_is_frozen_against_later_changes_to_the_framework_and_role_pr
     new_entry = next(entry for entry in competency.valid_entry_levels() if entry != scored.entry_level)
     entry_levels[competency.pk] = new_entry
     roles.set_windows(by=by, version=draft, entry_levels=entry_levels)
-    roles.publish(by=by, version=draft, document_date=datetime.date(2026, 5, 1))
+    roles.publish(by=by, version=draft, note="A window moved.", document_date=datetime.date(2026, 5, 1))
 
     # The framework and the role profile did change...
     competency.refresh_from_db()

@@ -50,9 +50,18 @@ TABLE = {
     },
     State.AWAITING_COUNTERSIGN: {
         "owner": PDF,
-        "appraiser": {A.COUNTERSIGN, *PDF},
+        "appraiser": {A.COUNTERSIGN, A.TAKE_BACK, A.REFER, *PDF},  # refer: the service asks for a disagreement
         "above": PDF,
         "hr": {A.REASSIGN, *PDF},
+        "hr_owner": PDF,
+        "other": set(),
+    },
+    # Referred to the line manager's manager ("above"), who decides; so may HR.
+    State.REFERRED: {
+        "owner": PDF,
+        "appraiser": PDF,
+        "above": {A.DECIDE_REFERRAL, *PDF},
+        "hr": {A.REASSIGN, A.DECIDE_REFERRAL, *PDF},
         "hr_owner": PDF,
         "other": set(),
     },
@@ -86,6 +95,10 @@ def appraisal_in(state, people) -> Appraisal:
     rate(appraisal, manager)
     workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     if state == State.AWAITING_SIGN_OFF:
+        return reload(appraisal)
+    if state == State.REFERRED:
+        workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=False, comments="No.")
+        workflow.refer(by=fresh(manager), appraisal=reload(appraisal), to="manager", note="Please decide.")
         return reload(appraisal)
     workflow.sign_off(by=fresh(staff), appraisal=reload(appraisal), agrees=True, comments="")
     if state == State.AWAITING_COUNTERSIGN:

@@ -215,7 +215,9 @@ def test_starting_and_publishing_a_role_profile_draft_is_done_whole_or_not_at_al
 
     def publish():
         version = RoleProfileVersion.objects.get(pk=draft.pk)
-        role_profiles.publish(by=fresh(hr), version=version, document_date=datetime.date(2026, 1, 5))
+        role_profiles.publish(
+            by=fresh(hr), version=version, note="A window moved.", document_date=datetime.date(2026, 1, 5)
+        )
 
     assert_all_or_nothing(publish)
     assert RoleProfile.objects.get(pk=profile.pk).current_version == current

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def published(hr):
     draft = services.start_draft(by=hr, role_profile=RoleProfile.objects.get(slug="housing-worker"))
     services.update_details(by=hr, version=draft, purpose="A new purpose.")
-    return services.publish(by=hr, version=draft, document_date=datetime.date(2026, 11, 1))
+    return services.publish(by=hr, version=draft, note="Purpose reworded.", document_date=datetime.date(2026, 11, 1))
 
 
 def test_create_edit_and_publish_are_recorded_with_who_when_and_what(hr, published):

@@ -228,6 +228,68 @@ def test_saving_a_review_writes_one_entry_with_only_the_changed_scores(hr, manag
     )
 
 
+def test_a_save_that_changes_nothing_writes_no_entry(client, hr, manager, staff):
+    review = open_appraisal(hr, staff)
+    ratings = {indicator_id: ("partly", "") for _, _, indicator_id in indicators_of(review)}
+    save_review(review, manager, ratings=ratings, objectives="Lead the rota.")
+    mark = high_water()
+    save_review(review, manager, ratings=ratings, objectives="Lead the rota.")  # the same again
+    assert new_entries(mark) == []
+
+    own = open_appraisal(hr, staff, year=2027, self_assessment=True)
+    ratings = {indicator_id: ("partly", "") for _, _, indicator_id in indicators_of(own)}
+    mark = high_water()
+    for _ in range(2):
+        scoring.save_self_assessment(
+            by=fresh(staff),
+            appraisal=reload(own),
+            revision=reload(own).revision,
+            ratings=ratings,
+            comments="A good year.",
+        )
+    assert [e.action for e in new_entries(mark)] == ["save self-assessment"]  # the first save only
+
+
+def test_the_scoring_page_s_save_with_nothing_changed_says_so_and_writes_no_entry(client, hr, manager, staff):
+    from tests.test_appraisal_pages import form_data
+
+    appraisal = open_appraisal(hr, staff)
+    client.force_login(manager)
+    url = reverse("appraisal_review", args=[appraisal.pk])
+    response = client.post(url, form_data(appraisal, objectives="Lead the rota."), follow=True)
+    assert "Draft saved." in response.content.decode()
+    mark = high_water()
+    response = client.post(url, form_data(appraisal, objectives="Lead the rota."), follow=True)
+    assert "No changes to save" in response.content.decode() and "Draft saved." not in response.content.decode()
+    assert new_entries(mark) == []
+
+
+def test_other_saves_that_change_nothing_write_no_entry(hr, staff):
+    member = staff.staff_member
+    details = {
+        "first_name": staff.first_name,
+        "last_name": staff.last_name,
+        "email": "staff@example.org",
+        "service": member.service,
+        "job_title": "Support Worker",
+    }
+    staff_records.update_staff_details(by=fresh(hr), member=member, **details)
+    competency = Competency.objects.current().order_by("position").first()
+    level = competency.levels.order_by("number").first()
+    indicators = [{"id": i.pk, "text": i.text, "retire": False} for i in level.indicators.current()]
+    mark = high_water()
+    staff_records.update_staff_details(by=fresh(hr), member=member, **details)
+    framework.update_competency(
+        by=fresh(hr),
+        competency=competency,
+        name=competency.name,
+        relevance_to_recovery=competency.relevance_to_recovery,
+        note=competency.note,
+    )
+    framework.update_indicators(by=fresh(hr), level=level, items=indicators)
+    assert new_entries(mark) == []
+
+
 def test_saving_a_review_takes_a_bounded_number_of_queries(hr, manager, staff):
     appraisal = open_appraisal(hr, staff)
     indicators = [indicator_id for _, _, indicator_id in indicators_of(appraisal)]
@@ -277,8 +339,8 @@ def test_signing_off_with_disagreement_then_countersigning(manager, staff, share
     }
 
     workflow.countersign(by=fresh(manager), appraisal=reload(shared), comments="Discussed; kept as it is.")
-    entry = last(object_type="appraisal", action="countersign")
-    assert_appraisal_entry(entry, actor=manager, action="countersign", appraisal=shared)
+    entry = last(object_type="appraisal", action="countersign, noting disagreement")
+    assert_appraisal_entry(entry, actor=manager, action="countersign, noting disagreement", appraisal=shared)
     assert entry.changes == {
         "state": ["Awaiting countersignature", "Completed"],
         "countersignature comments": ["", "Discussed; kept as it is."],
@@ -435,10 +497,17 @@ def test_window_changes(hr, draft):
 
 
 def test_publishing_and_discarding(hr, draft):
-    version = role_profiles.publish(by=fresh(hr), version=draft, document_date=datetime.date(2026, 11, 1))
+    version = role_profiles.publish(
+        by=fresh(hr), version=draft, note="A window moved.", document_date=datetime.date(2026, 11, 1)
+    )
     entry = last(object_type="role profile", action="publish")
     assert_about(entry, actor=hr, action="publish", obj=version, object_type="role profile")
-    assert entry.changes == {"status": ["Draft", "Published"], "version": [1, 2], "date": "November 2026"}
+    assert entry.changes == {
+        "status": ["Draft", "Published"],
+        "version": [1, 2],
+        "date": ["September 2024", "November 2026"],  # changed by HR: the draft kept version 1's date
+        "note": "A window moved.",
+    }
 
     second = role_profiles.start_draft(by=fresh(hr), role_profile=version.role_profile)
     details = snapshot(second)["details"]
@@ -784,7 +853,9 @@ def test_the_framework_and_role_profiles_are_not_changed_without_their_entries(h
             items=[{"id": pk, "text": text + " Always.", "retire": False} for pk, text in indicators],
         )
     with pytest.raises(AuditDown):
-        role_profiles.publish(by=fresh(hr), version=draft, document_date=datetime.date(2026, 11, 1))
+        role_profiles.publish(
+            by=fresh(hr), version=draft, note="A window moved.", document_date=datetime.date(2026, 11, 1)
+        )
     assert Competency.objects.get(pk=competency.pk).name == "Customer Care"
     assert list(level.indicators.current().values_list("pk", "text")) == indicators
     assert RoleProfileVersion.objects.get(pk=draft.pk).status == RoleProfileVersion.Status.DRAFT

@@ -160,6 +160,7 @@ class World:
     self_assessing: Appraisal  # staff, 2026: their self-assessment saved, not yet sent
     reassigned: Appraisal  # colleague, 2026: given to another appraiser, with a reason
     competency: Competency
+    decided: Appraisal  # disputer, 2025: signed off disagreeing, referred to HR, completed by HR's decision
 
 
 def review(appraisal, manager) -> Appraisal:
@@ -197,14 +198,21 @@ def self_assess(appraisal, person, *, send: bool) -> Appraisal:
     return workflow.submit_self_assessment(by=fresh(person), appraisal=reload(appraisal)) if send else appraisal
 
 
-def complete(appraisal, *, manager, person) -> Appraisal:
+def complete(appraisal, *, manager, person, referred_to_hr=None) -> Appraisal:
+    """Walked to completion, the person disagreeing: countersigned, or referred to HR (`referred_to_hr`:
+    the HR admin who decides)."""
     self_assess(appraisal, person, send=True)
     review(appraisal, manager)
     workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     workflow.withdraw(by=fresh(manager), appraisal=reload(appraisal), reason=TYPED)
     workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     workflow.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=False, comments=TYPED)
-    return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=TYPED)
+    if referred_to_hr is None:
+        return workflow.countersign(by=fresh(manager), appraisal=reload(appraisal), comments=TYPED)
+    workflow.refer(by=fresh(manager), appraisal=reload(appraisal), to="hr", note=TYPED)
+    return workflow.decide_referral(
+        by=fresh(referred_to_hr), appraisal=reload(appraisal), outcome="complete", decision=TYPED
+    )
 
 
 def edit_framework(hr) -> Competency:
@@ -242,7 +250,7 @@ def edit_role_profile(hr) -> None:
     role_profiles.replace_organisation_sections(
         by=by, version=draft, sections=[{"heading": TYPED, "items": [TYPED], "text": TYPED}]
     )
-    role_profiles.publish(by=by, version=draft, document_date=datetime.date(2024, 6, 1))
+    role_profiles.publish(by=by, version=draft, note="A window moved.", document_date=datetime.date(2024, 6, 1))
     draft = role_profiles.start_draft(by=by, role_profile=profile)
     role_profiles.update_details(by=by, version=draft, purpose=TYPED + " (version 3)")
 
@@ -252,6 +260,7 @@ def build_world() -> World:
     manager = make_person("manager", role="senior-service-coordinator-afeo", service="Head Office")
     staff = make_person("staff", manager=manager, service="Supported Housing, Bristol")
     colleague = make_person("colleague", role="housing-worker", manager=manager, service="Supported Housing, Bristol")
+    disputer = make_person("disputer", manager=manager, service="Supported Housing, Bristol")
     by = fresh(hr)
     starter = staff_records.create_staff_member(
         by=by, first_name=TYPED, last_name=TYPED, email="starter@example.org", job_title=TYPED,
@@ -275,6 +284,12 @@ def build_world() -> World:
         Appraisal.objects.get(cycle=cycle_2025, staff_member__user=colleague), manager=manager, person=colleague
     )
     workflow.reopen(by=fresh(hr), appraisal=reload(reopened), reason=TYPED)
+    decided = complete(
+        Appraisal.objects.get(cycle=cycle_2025, staff_member__user=disputer),
+        manager=manager,
+        person=disputer,
+        referred_to_hr=hr,
+    )
     staff_records.assign_role_profile(
         by=fresh(hr), member=StaffMember.objects.get(user=staff),
         role_profile=RoleProfile.objects.get(slug=PROMOTED_TO), since=datetime.date(2025, 5, 1),
@@ -293,6 +308,7 @@ def build_world() -> World:
         hr=fresh(hr), manager=fresh(manager), staff=fresh(staff), colleague=fresh(colleague), starter=starter,
         cycle_2025=cycle_2025, cycle_2026=cycle_2026, completed=reload(completed), reopened=reload(reopened),
         self_assessing=reload(self_assessing), reassigned=reload(reassigned), competency=competency,
+        decided=reload(decided),
     )  # fmt: skip
 
 
@@ -347,6 +363,7 @@ RECORD = NAMES | {
     "IndicatorRating.evidence", "IndicatorRating.self_evidence", "MeasureReview.comment", "AppraisalEvent.comment",
 }  # fmt: skip
 SIGNATURES = {"Appraisal.staff_comments", "Appraisal.countersign_comments"}
+REFERRAL = {"Appraisal.staff_comments", "Appraisal.referral_note", "Appraisal.referral_decision"}
 SCORING = (RECORD - {"Appraisal.self_assessment_comments", "AppraisalEvent.comment"}) | {"Level.lead"}
 SELF_ASSESSMENT = NAMES | {
     "Level.lead", "Level.rule_text", "Indicator.text", "RoleProfileVersion.title", "AppraisalCycle.name",
@@ -410,6 +427,8 @@ PAGES = [
     ("manager", "appraisal", "completed", "", RECORD | SIGNATURES),
     ("staff", "appraisal", "completed", "", RECORD | SIGNATURES),
     ("hr", "appraisal", "reopened", "", RECORD),
+    ("hr", "appraisal", "decided", "", RECORD | REFERRAL),
+    ("manager", "appraisal", "decided", "", RECORD | REFERRAL),
     ("manager", "appraisal", "reopened", "", RECORD),
     ("manager", "appraisal_review", "reopened", "", SCORING),
     ("staff", "appraisal", "self_assessing", "", (SELF_ASSESSMENT - {"Level.lead"}) | {"AppraisalEvent.comment"}),
@@ -458,8 +477,14 @@ PAGES = [
     ("hr", "role_profile_detail", "role", "", DOCUMENT | FOR_HR),
     ("staff", "role_profile_version", "role/1", "", DOCUMENT - ORGANISATION),
     ("hr", "role_profile_version", "role/3", "", DOCUMENT | FOR_HR),
-    ("staff", "role_profile_versions", "role", "", NAMES | {"RoleProfileVersion.title"}),
-    ("staff", "role_profile_compare", "role", "?from=1&to=2", CHANGES),
+    (
+        "staff",
+        "role_profile_versions",
+        "role",
+        "",
+        NAMES | {"RoleProfileVersion.title", "RoleProfileVersion.change_note"},
+    ),
+    ("staff", "role_profile_compare", "role", "?from=1&to=2", CHANGES | {"RoleProfileVersion.change_note"}),
     ("hr", "role_profile_compare", "role", "?from=2&to=3", CHANGES),
     ("hr", "role_profile_draft", "role", "", DOCUMENT | FOR_HR),
     ("hr", "role_profile_draft_details", "role", "", DETAILS),

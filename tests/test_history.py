@@ -88,6 +88,25 @@ def test_a_rule_level_next_says_since_when_the_level_below_has_been_held(hr, man
     assert row.next_level.held_since == datetime.date(2025, 3, 31)
 
 
+def test_a_rule_level_next_says_the_rule_and_what_is_held_so_far_apart(client, hr, manager, staff):
+    for year in (2025, 2026):
+        complete(open_appraisal(hr, staff, year=year), manager=manager, staff=staff)
+    next_level = competency(history_of(staff), SUSTAINED).next_level
+    rule = "Competency at Level 4 maintained for at least 1 year as recorded in annual appraisal."
+    so_far = "Level 4 or above recorded continuously since 31 March 2025. Level 5 is not reached yet."
+    assert (next_level.rule, next_level.so_far) == (rule, so_far)
+    client.force_login(staff)
+    page = client.get(reverse("my_history")).content.decode()
+    assert f'<span class="fw-semibold">The rule:</span> {rule}</p>' in page
+    assert f'<span class="fw-semibold">So far:</span> {so_far}</p>' in page
+    # On paper too, as two statements: never the rule's words running into the record's.
+    text = squash(
+        "".join(p.extract_text() for p in PdfReader(io.BytesIO(client.get(reverse("my_history_pdf")).content)).pages)
+    )
+    assert squash(f"The rule: {rule}") in text and squash(f"So far: {so_far}") in text
+    assert squash("annual appraisal Level 4 or above") not in text
+
+
 def test_the_chart_draws_the_current_window_the_levels_and_the_role_change(hr, manager, staff):
     promoted_history(hr, manager, staff)
     chart = competency(history_of(staff), SUSTAINED).chart

@@ -119,7 +119,7 @@ def test_a_role_profile_published_with_an_absurd_date_is_refused(hr):
     draft = role_services.start_draft(by=fresh(hr), role_profile=RoleProfile.objects.get(slug="housing-worker"))
     for day in (FAR_FUTURE, FAR_PAST):
         with pytest.raises(ValidationError) as error:
-            role_services.publish(by=fresh(hr), version=draft, document_date=day)
+            role_services.publish(by=fresh(hr), version=draft, note="A window moved.", document_date=day)
         assert "between" in field_errors(error.value)["document_date"][0]
     draft.refresh_from_db()
     assert draft.status == "draft"

@@ -77,7 +77,7 @@ def visible(cycle) -> int:
 
 def test_opening_from_the_page_returns_at_once_and_the_job_page_follows_it_to_the_end(client, hr, cycle, team):
     client.force_login(hr)
-    response = client.post(reverse("cycle_open", args=[cycle.pk]))
+    response = client.post(reverse("cycle_open", args=[cycle.pk]), {"confirmed": "1"})  # from its confirmation
     job = Job.objects.get(kind="open cycle")
     assert response.status_code == 302 and response.url == reverse("job", args=[job.pk])
     assert visible(cycle) == 0 and job.state == Job.State.QUEUED  # the request did none of the work
@@ -105,8 +105,8 @@ def test_opening_from_the_page_returns_at_once_and_the_job_page_follows_it_to_th
 
 def test_a_second_open_while_one_is_unfinished_is_refused(client, hr, cycle):
     client.force_login(hr)
-    client.post(reverse("cycle_open", args=[cycle.pk]))
-    response = client.post(reverse("cycle_open", args=[cycle.pk]), follow=True)
+    client.post(reverse("cycle_open", args=[cycle.pk]), {"confirmed": "1"})
+    response = client.post(reverse("cycle_open", args=[cycle.pk]), {"confirmed": "1"}, follow=True)
     page = response.content.decode()
     assert "already being opened" in page and "nothing more was started" in page
     assert "Being opened" in page and "Open the cycle: create" not in page  # the button is gone meanwhile

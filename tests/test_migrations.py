@@ -28,7 +28,7 @@ BEFORE_THE_MOVE = [
 ]
 # Tables of before the move that later migrations changed (appraisal 0008: the appraisals an opening
 # prepares; audit 0003: an index of one record's entries).
-CHANGED_SINCE = {"appraisal_appraisal", "appraisal_auditentry"}
+CHANGED_SINCE = {"appraisal_appraisal", "appraisal_auditentry", "roles_roleprofileversion"}
 
 SCHEMA = """
 import json

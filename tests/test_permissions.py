@@ -232,6 +232,7 @@ def drafted(world):
 
 
 S = Appraisal.State
+DISAGREED = "awaiting countersign, the person disagreeing"
 TODAY = datetime.date.today().isoformat()
 
 CASES = [
@@ -327,7 +328,20 @@ CASES = [
         post=HR_ONLY,
         payload=lambda world, client, url: scraped(client, url, url, **changed_window()),
     ),
-    Case("role_profile_draft_publish", kwargs=drafted, post=HR_ONLY, payload=fixed(document_date=TODAY)),
+    Case(
+        "role_profile_draft_publish",
+        kwargs=drafted,
+        post=HR_ONLY,
+        payload=fixed(note="A window moved.", document_date=TODAY, confirmed="1"),
+    ),
+    Case(
+        "role_profile_draft_publish",
+        kwargs=drafted,
+        post=HR_ONLY,
+        payload=fixed(note="A window moved.", document_date=TODAY),
+        post_changes=False,  # not confirmed: the confirmation page, nothing changed
+        variant="not confirmed",
+    ),
     Case("role_profile_draft_discard", kwargs=drafted, post=HR_ONLY, payload=fixed()),
     # --- the framework: everyone reads it; HR edits it ---
     Case("framework", get=EVERYONE),
@@ -440,7 +454,15 @@ CASES = [
         ),
     ),
     Case("cycle_detail", kwargs=lambda w: {"pk": w.unopened_cycle}, get=HR_ONLY),
-    Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed()),
+    Case("cycle_open", kwargs=lambda w: {"pk": w.unopened_cycle}, post=HR_ONLY, payload=fixed(confirmed="1")),
+    Case(
+        "cycle_open",
+        kwargs=lambda w: {"pk": w.unopened_cycle},
+        post=HR_ONLY,
+        payload=fixed(),
+        post_changes=False,  # not confirmed: the confirmation page, nothing changed
+        variant="not confirmed",
+    ),
     Case(
         "cycle_remind",
         kwargs=lambda w: {"pk": Appraisal.objects.get(pk=w.appraisal(S.AWAITING_COUNTERSIGN)).cycle_id},
@@ -497,7 +519,7 @@ CASES = [
         "appraisal_submit_self_assessment",
         kwargs=appraisal_in(S.SELF_ASSESSMENT),
         post="onfnffn",
-        payload=revision_of(S.SELF_ASSESSMENT),
+        payload=fixed(confirmed="1", revision=lambda w: w.revision(S.SELF_ASSESSMENT)),
     ),
     Case(
         "appraisal_begin_review",
@@ -522,7 +544,10 @@ CASES = [
         ),
     ),
     Case(
-        "appraisal_share", kwargs=appraisal_in(S.MANAGER_REVIEW), post="fnonffn", payload=revision_of(S.MANAGER_REVIEW)
+        "appraisal_share",
+        kwargs=appraisal_in(S.MANAGER_REVIEW),
+        post="fnonffn",
+        payload=fixed(confirmed="1", revision=lambda w: w.revision(S.MANAGER_REVIEW)),
     ),
     Case(
         "appraisal_withdraw",
@@ -534,14 +559,37 @@ CASES = [
         "appraisal_sign_off",
         kwargs=appraisal_in(S.AWAITING_SIGN_OFF),
         post="onfnffn",
-        payload=fixed(agrees="yes", comments="A fair record.", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF)),
+        payload=fixed(
+            agrees="yes", comments="A fair record.", confirmed="1", revision=lambda w: w.revision(S.AWAITING_SIGN_OFF)
+        ),
     ),
     Case(
         "appraisal_countersign",
         kwargs=appraisal_in(S.AWAITING_COUNTERSIGN),
         post="fnonffn",
-        payload=fixed(comments="", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN)),
+        payload=fixed(comments="", confirmed="1", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN)),
     ),
+    Case(
+        "appraisal_take_back",
+        kwargs=appraisal_in(S.AWAITING_COUNTERSIGN),
+        post="fnonffn",
+        payload=fixed(reason="To talk it through.", revision=lambda w: w.revision(S.AWAITING_COUNTERSIGN)),
+    ),
+    Case(
+        "appraisal_refer",
+        kwargs=appraisal_in(DISAGREED),
+        post="fnonffn",
+        payload=fixed(to="manager", note="We do not agree on a level.", revision=lambda w: w.revision(DISAGREED)),
+    ),
+    Case(
+        "appraisal_decide_referral",
+        kwargs=appraisal_in(S.REFERRED),
+        post="fnfnoon",
+        payload=fixed(
+            outcome="complete", decision="The record stands.", confirmed="1", revision=lambda w: w.revision(S.REFERRED)
+        ),
+    ),
+    Case("appraisal", kwargs=appraisal_in(S.REFERRED), get=IN_LINE, variant="referred"),
     Case(
         "appraisal_reopen",
         kwargs=appraisal_in(S.COMPLETED),
@@ -652,6 +700,13 @@ def _build_world() -> World:
     }
     for state, pk in world.appraisals.items():
         assert Appraisal.objects.get(pk=pk).state == state
+    disagreed = workflow.share(by=fresh(manager), appraisal=reload(rate(cycle(2022), manager)))
+    disagreed = workflow.sign_off(by=fresh(owner), appraisal=reload(disagreed), agrees=False, comments="Too low.")
+    referred = workflow.share(by=fresh(manager), appraisal=reload(rate(cycle(2023), manager)))
+    referred = workflow.sign_off(by=fresh(owner), appraisal=reload(referred), agrees=False, comments="Too low.")
+    referred = workflow.refer(by=fresh(manager), appraisal=reload(referred), to="manager", note="Please decide.")
+    assert referred.referred_to == head.staff_member
+    world.appraisals |= {DISAGREED: disagreed.pk, S.REFERRED: referred.pk}
     world.unopened_cycle = make_cycle(hr, year=2029).pk
     world.email = Email.objects.create(
         message_id="<failed@example.org>",

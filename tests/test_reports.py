@@ -71,6 +71,9 @@ def walk(appraisal, to, *, manager, person, **rate_kwargs):
     appraisal = workflow.share(by=fresh(manager), appraisal=reload(appraisal))
     if to == State.AWAITING_SIGN_OFF:
         return appraisal
+    if to == State.REFERRED:  # the person disagrees; the appraiser refers it to HR
+        appraisal = workflow.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=False, comments="No.")
+        return workflow.refer(by=fresh(manager), appraisal=reload(appraisal), to="hr", note="Please decide.")
     return workflow.sign_off(by=fresh(person), appraisal=reload(appraisal), agrees=True, comments="")
 
 
@@ -151,9 +154,10 @@ def five_states(hr, manager, staff, other_manager, other_staff):
 
     staff (Bristol, manager): completed · other_staff (no service, other_manager): self-assessment ·
     ann (Housing Services, manager): manager review · bob (Bristol, manager): awaiting sign-off ·
-    cat (Bristol, other_manager): awaiting countersignature.
+    cat (Bristol, other_manager): awaiting countersignature · dan (Housing Services, manager): referred.
     """
     ann = make_person("ann", manager=manager, service=HOUSING)
+    dan = make_person("dan", manager=manager, service=HOUSING)
     bob = make_person("bob", manager=manager, service=BRISTOL)
     cat = make_person("cat", manager=other_manager, service=BRISTOL)
     cycle = open_appraisal(hr, staff, year=2026, self_assessment=True).cycle
@@ -161,6 +165,7 @@ def five_states(hr, manager, staff, other_manager, other_staff):
     walk(appraisal_of(cycle, ann), State.MANAGER_REVIEW, manager=manager, person=ann)
     walk(appraisal_of(cycle, bob), State.AWAITING_SIGN_OFF, manager=manager, person=bob)
     walk(appraisal_of(cycle, cat), State.AWAITING_COUNTERSIGN, manager=other_manager, person=cat)
+    walk(appraisal_of(cycle, dan), State.REFERRED, manager=manager, person=dan)
     return AppraisalCycle.objects.get(pk=cycle.pk)
 
 
@@ -174,9 +179,9 @@ def test_progress_counts_each_state_the_total_the_overdue_and_the_share_complete
     response = client.get(PAGE)
     progress = response.context["progress"]
     assert progress.counts == dict.fromkeys(STATE_VALUES, 1)
-    assert (progress.total, progress.completed, progress.overdue, progress.completed_percent) == (5, 1, 4, 20)
+    assert (progress.total, progress.completed, progress.overdue, progress.completed_percent) == (6, 1, 5, 17)
     page = response.content.decode()
-    assert "<strong>1</strong> of <strong>5</strong> appraisals completed (<strong>20%</strong>)" in page
+    assert "<strong>1</strong> of <strong>6</strong> appraisals completed (<strong>17%</strong>)" in page
     for state in State:  # the bar's legend names every state with its number, in workflow order
         assert f"{state.label}: <strong>1</strong>" in page
     positions = [page.index(f"{state.label}: <strong>") for state in State]
@@ -185,8 +190,8 @@ def test_progress_counts_each_state_the_total_the_overdue_and_the_share_complete
     assert csv_rows(client.get(CSV_URLS["progress_by_state"])) == [
         PROGRESS_BY_STATE_COLUMNS,
         *[[cycle.name, value, "1"] for value in STATE_VALUES],
-        [cycle.name, "total", "5"],
-        [cycle.name, "overdue", "4"],
+        [cycle.name, "total", "6"],
+        [cycle.name, "overdue", "5"],
     ]
 
 
@@ -212,6 +217,7 @@ def test_progress_by_service_has_a_row_per_service_and_one_for_no_service(client
             "manager_review",
             "awaiting_sign_off",
             "awaiting_countersign",
+            "referred",
             "completed",
             "total",
             "overdue",
@@ -219,10 +225,11 @@ def test_progress_by_service_has_a_row_per_service_and_one_for_no_service(client
         ]
     )
     assert rows[1:] == [  # by name, "No service" last
-        [cycle.name, HOUSING, "0", "1", "0", "0", "0", "1", "1", "0"],
+        # Housing: ann in review, dan referred
+        [cycle.name, HOUSING, "0", "1", "0", "0", "1", "0", "2", "2", "0"],
         # Bristol: bob awaiting sign-off, cat awaiting countersignature, staff completed
-        [cycle.name, BRISTOL, "0", "0", "1", "1", "1", "3", "2", "33"],
-        [cycle.name, "No service", "1", "0", "0", "0", "0", "1", "1", "0"],
+        [cycle.name, BRISTOL, "0", "0", "1", "1", "0", "1", "3", "2", "33"],
+        [cycle.name, "No service", "1", "0", "0", "0", "0", "0", "1", "1", "0"],
     ]
     page = client.get(PAGE)
     assert [row.label for row in page.context["by_service"]] == [HOUSING, BRISTOL, "No service"]
@@ -236,10 +243,10 @@ def test_progress_by_manager_has_a_row_per_appraiser(client, hr, five_states):
     rows = csv_rows(client.get(CSV_URLS["progress_by_manager"]))
     assert rows[0] == PROGRESS_BY_COLUMNS["manager"] and rows[0][1] == "manager"
     assert rows[1:] == [
-        # "Manager Example": staff completed, ann in review, bob awaiting sign-off
-        [cycle.name, "Manager Example", "0", "1", "1", "0", "1", "3", "0", "33"],
+        # "Manager Example": staff completed, ann in review, bob awaiting sign-off, dan referred
+        [cycle.name, "Manager Example", "0", "1", "1", "0", "1", "1", "4", "0", "25"],
         # "Other Manager Example": other_staff self-assessing, cat awaiting countersignature
-        [cycle.name, "Other Manager Example", "1", "0", "0", "1", "0", "2", "0", "0"],
+        [cycle.name, "Other Manager Example", "1", "0", "0", "1", "0", "0", "2", "0", "0"],
     ]
     page = client.get(PAGE).content.decode()
     assert '<th scope="row">Other Manager Example</th>' in page
@@ -481,12 +488,12 @@ def test_the_cycle_filter_chooses_the_cycle(client, hr, manager, staff, other_ma
     assert chosen["filters"].cycle == earlier.cycle
     assert (chosen["progress"].completed, len(chosen["heatmap"].roles), len(chosen["below_entry"])) == (2, 2, 1)
     rows = csv_rows(client.get(CSV_URLS["progress_by_state"], {"cycle": earlier.cycle.pk}))
-    assert rows[-2] == ["Annual appraisal 2025", "total", "2"] and rows[5] == [
+    assert rows[-2] == ["Annual appraisal 2025", "total", "2"] and rows[6] == [
         "Annual appraisal 2025",
         "completed",
         "2",
     ]
-    assert csv_rows(client.get(CSV_URLS["progress_by_state"]))[5] == ["Annual appraisal 2026", "completed", "0"]
+    assert csv_rows(client.get(CSV_URLS["progress_by_state"]))[6] == ["Annual appraisal 2026", "completed", "0"]
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,27 @@
 """HR admins edit role profiles through drafts; published versions never change."""
 
 import datetime
+import io
+import itertools
+import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from audit.models import AuditEntry
 from competencies.models import Competency
 from roles import services
 from roles.models import RoleProfile, RoleProfileVersion
-from roles.versioning import diff, snapshot
+from roles.versioning import diff, mentions, snapshot
 
 pytestmark = pytest.mark.django_db
 
 SLUG = "support-worker-supported-housing"
+NOTE = "Customer Care window moved to 1–3."
 
 
 def formset_data(rows: list[dict], *, prefix="items", initial=0) -> dict:
@@ -138,7 +144,12 @@ def test_it_sets_windows_and_shows_the_chosen_indicators(client, draft):
     data[f"competency_{competencies['working-with-change'].pk}"] = "3"
     data[f"competency_{competencies['policy-procedure-and-practice'].pk}"] = ""  # not required
     data[f"competency_{competencies['releasing-potential'].pk}"] = "1"
-    assert client.post(url, data).status_code == 302
+    response = client.post(url, data, follow=True)
+    assert response.redirect_chain == [(url, 302)]  # back to the windows, to check what they ask for
+    page = response.content.decode()
+    assert "Required windows saved." in page
+    assert "Indicators of the chosen window for Working with Change" in page
+    assert "Indicators of the chosen window for Policy, Procedure and Practice" not in page
     windows = {r.competency.slug: r.window_label for r in draft.requirements.select_related("competency")}
     assert windows["working-with-change"] == "3–5"
     assert windows["releasing-potential"] == "1–3"
@@ -167,16 +178,25 @@ def test_the_service_refuses_a_window_the_competency_does_not_define(hr, draft):
     assert "Achieving Results does not define level 1" in error.value.message_dict[achieving.pk][0]
 
 
-def test_the_publish_form_offers_today_in_the_date_field(client, draft):
+def test_the_publish_form_offers_the_drafts_own_date(client, draft):
     """A date field (type="date") takes its value as YYYY-MM-DD; any other format shows it empty."""
     page = client.get(reverse("role_profile_draft", args=[SLUG])).content.decode()
-    today = timezone.localdate().isoformat()
-    assert f'type="date" name="document_date" value="{today}"' in page
+    assert 'type="date" name="document_date" value="2023-03-01"' in page  # version 1's date, not today's
+
+
+def test_the_publish_form_of_a_new_role_profile_offers_today(client, hr):
+    services.create_role_profile(by=hr, title="Peer Support Worker")
+    client.force_login(hr)
+    page = client.get(reverse("role_profile_draft", args=["peer-support-worker"])).content.decode()
+    assert f'type="date" name="document_date" value="{timezone.localdate().isoformat()}"' in page
 
 
 def test_publishing_makes_the_draft_current_and_keeps_the_old_version_readable(client, hr, staff, draft):
     services.replace_text_list(by=hr, version=draft, section="accountabilities", texts=["Only this."])
-    response = client.post(reverse("role_profile_draft_publish", args=[SLUG]), {"document_date": "2026-11-01"})
+    response = client.post(
+        reverse("role_profile_draft_publish", args=[SLUG]),
+        {"note": NOTE, "document_date": "2026-11-01", "confirmed": "1"},
+    )
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.status == "published" and draft.published_by == hr and draft.date_label == "November 2026"
@@ -189,7 +209,7 @@ def test_publishing_makes_the_draft_current_and_keeps_the_old_version_readable(c
 
 
 def test_a_published_version_never_changes(hr, draft):
-    services.publish(by=hr, version=draft, document_date=datetime.date(2026, 11, 1))
+    services.publish(by=hr, version=draft, note=NOTE, document_date=datetime.date(2026, 11, 1))
     with pytest.raises(ValidationError, match="A published version never changes"):
         services.replace_text_list(by=hr, version=draft, section="accountabilities", texts=["x"])
     with pytest.raises(ValidationError, match="A published version never changes"):
@@ -199,7 +219,7 @@ def test_a_published_version_never_changes(hr, draft):
 
 
 def test_the_draft_pages_are_gone_once_published(client, hr, draft):
-    services.publish(by=hr, version=draft, document_date=datetime.date(2026, 11, 1))
+    services.publish(by=hr, version=draft, note=NOTE, document_date=datetime.date(2026, 11, 1))
     assert client.get(reverse("role_profile_draft_details", args=[SLUG])).status_code == 404
     assert client.get(reverse("role_profile_draft_list", args=[SLUG, "accountabilities"])).status_code == 404
 
@@ -213,7 +233,7 @@ def test_the_version_diff_shows_sections_and_windows(client, hr, staff, draft, d
     customer_care = Competency.objects.get(slug="customer-care")
     windows = {r.competency_id: r.entry_level for r in draft.requirements.all()}
     services.set_windows(by=hr, version=draft, entry_levels={**windows, customer_care.pk: 1})
-    services.publish(by=hr, version=draft, document_date=datetime.date(2026, 11, 1))
+    services.publish(by=hr, version=draft, note=NOTE, document_date=datetime.date(2026, 11, 1))
 
     changes = {c["section"]: c for c in diff(snapshot(draft.role_profile.versions.get(number=1)), snapshot(draft))}
     assert changes["1.1 Job purpose"]["after"] == "A new purpose."
@@ -248,7 +268,9 @@ def test_a_new_role_profile_is_a_draft_until_published(client, hr, staff):
 def test_publishing_without_windows_is_refused(hr):
     version = services.create_role_profile(by=hr, title="Peer Support Worker")
     with pytest.raises(ValidationError, match="at least one competency"):
-        services.publish(by=hr, version=version, document_date=datetime.date(2026, 11, 1))
+        services.publish(by=hr, version=version, note=NOTE, document_date=datetime.date(2026, 11, 1))
+    with pytest.raises(ValidationError, match="Say briefly what changed"):
+        services.publish(by=hr, version=version, note=" \u200b", document_date=datetime.date(2026, 11, 1))
 
 
 def test_discarding_a_draft_leaves_the_published_version(client, draft):
@@ -297,3 +319,199 @@ def test_line_endings_from_browsers_do_not_count_as_changes(client, draft):
     draft.refresh_from_db()
     assert "\r" not in draft.context
     assert not AuditEntry.objects.filter(action="edit", object_id=str(draft.pk)).exists()
+
+
+# --- publishing: a note, the document's own date, and a confirmation first ----------------------
+
+
+class _HiddenFields(HTMLParser):
+    """The hidden fields of a page's forms: what the confirmation posts again."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("type") == "hidden" and attrs.get("name") != "csrfmiddlewaretoken":
+            self.fields.append((attrs["name"], attrs.get("value", "")))
+
+
+def hidden_fields(page: str) -> dict:
+    parser = _HiddenFields()
+    parser.feed(page)
+    return dict(parser.fields)
+
+
+def state(slug=SLUG):
+    """What publishing would change: the versions and their statuses, and the audit trail's length."""
+    versions = list(RoleProfile.objects.get(slug=slug).versions.values_list("number", "status", "change_note"))
+    return versions, AuditEntry.objects.count()
+
+
+@pytest.fixture
+def changed_draft(hr, draft):
+    """A draft whose Customer Care window moves, with a note that names it, one that names an unchanged
+    competency and one that names none."""
+    care = Competency.objects.get(slug="customer-care")
+    windows = {r.competency_id: r.entry_level for r in draft.requirements.all()}
+    services.set_windows(by=hr, version=draft, entry_levels={**windows, care.pk: 1})
+    texts = list(draft.discrepancies.values_list("text", flat=True))
+    services.replace_text_list(
+        by=hr,
+        version=draft,
+        section="discrepancies",
+        texts=[*texts, "Working with Change is printed twice.", "The cover's date is smudged."],
+    )
+    return draft
+
+
+def publish_url(slug=SLUG):
+    return reverse("role_profile_draft_publish", args=[slug])
+
+
+def test_publishing_asks_for_a_note_and_says_so_next_to_the_field(client, changed_draft):
+    before = state()
+    for data in (
+        {"document_date": "2023-03-01"},
+        {"note": " \u200b ", "document_date": "2023-03-01", "confirmed": "1"},
+    ):
+        response = client.post(publish_url(), data)
+        assert response.status_code == 200
+        assert "roles/edit/draft.html" in [t.name for t in response.templates]
+        assert response.context["publish_form"].errors["note"] == ["Say briefly what changed in this version."]
+        page = response.content.decode()
+        assert 'id="error_1_id_note"' in page and "is-invalid" in page
+        assert f"Version {changed_draft.number} was not published" in page
+    assert state() == before
+
+
+def test_a_note_longer_than_the_limit_is_refused(client, changed_draft):
+    before = state()
+    response = client.post(publish_url(), {"note": "x" * 501, "document_date": "2023-03-01", "confirmed": "1"})
+    assert response.status_code == 200 and response.context["publish_form"].errors["note"]
+    assert state() == before
+
+
+def test_publishing_answers_first_with_a_confirmation_and_changes_nothing(
+    client, staff, changed_draft, django_assert_max_num_queries
+):
+    before = state()
+    data = {"note": NOTE, "document_date": "2023-03-01"}
+    with django_assert_max_num_queries(30):
+        response = client.post(publish_url(), data)
+    assert response.status_code == 200
+    assert "core/confirm.html" in [t.name for t in response.templates]
+    assert state() == before  # nothing published, the draft still there, nothing audited
+    assert RoleProfile.objects.get(slug=SLUG).versions.get(number=2).status == "draft"
+    page = response.content.decode()
+    assert "Publish version 2 of Support Worker (Supported Housing)?" in page
+    assert NOTE in page
+    assert "March 2023 (unchanged from version 1)" in page  # the document's own date
+    assert "Customer Care: 2–4 → 1–3" in page  # the window that changes
+    assert "Notes on the source document" in page  # another section that changes
+    assert "Nobody is sent an email." in page
+    assert "1 person holds this role profile" in page  # staff (their manager holds another)
+    assert "Appraisals already opened keep the version they were opened against" in page
+    assert "a published version never changes and cannot be deleted" in page
+    # The form posts everything again, with confirmed=1.
+    assert hidden_fields(page) == {**data, "confirmed": "1"}
+
+
+def test_the_confirmation_lists_the_notes_for_hr_that_name_a_changed_competency(client, changed_draft):
+    page = client.post(publish_url(), {"note": NOTE, "document_date": "2023-03-01"}).content.decode()
+    notes = list(changed_draft.discrepancies.values_list("text", flat=True))
+    named = [i for i, text in enumerate(notes) if "Customer Care" in text]
+    assert len(named) == 4
+    edit = reverse("role_profile_draft_list", args=[SLUG, "notes"])
+    for index in named:
+        assert f'href="{edit}#id_items-{index}-text"' in page
+    assert "4 of the notes on the source document name a competency whose window changes" in page
+    assert "Working with Change is printed twice." not in page  # its window does not change
+    assert "The cover&#x27;s date is smudged." not in page
+    # The links lead to the field that edits each note.
+    form_page = client.get(edit).content.decode()
+    assert all(f'id="id_items-{index}-text"' in form_page for index in named)
+
+
+def test_only_the_confirmed_post_publishes_keeping_the_note_and_the_documents_date(client, hr, changed_draft):
+    page = client.post(publish_url(), {"note": NOTE, "document_date": "2023-03-01"}).content.decode()
+    response = client.post(publish_url(), hidden_fields(page))  # the confirmation's button, without JavaScript
+    assert response.status_code == 302 and response.url == reverse("role_profile_detail", args=[SLUG])
+    changed_draft.refresh_from_db()
+    assert changed_draft.status == "published" and changed_draft.change_note == NOTE
+    assert changed_draft.document_date == datetime.date(2023, 3, 1)  # not today's
+    entry = AuditEntry.objects.get(action="publish", object_id=str(changed_draft.pk))
+    assert entry.actor == hr
+    assert entry.changes == {
+        "status": ["Draft", "Published"],
+        "version": [1, 2],
+        "date": "March 2023",
+        "note": NOTE,
+    }
+
+
+def test_the_date_changes_only_when_hr_changes_it(client, changed_draft):
+    page = client.post(publish_url(), {"note": NOTE, "document_date": "2026-11-01"}).content.decode()
+    assert "November 2026 (version 1 says March 2023)" in page
+    client.post(publish_url(), {"note": NOTE, "document_date": "2026-11-01", "confirmed": "1"})
+    changed_draft.refresh_from_db()
+    assert changed_draft.date_label == "November 2026"
+    entry = AuditEntry.objects.get(action="publish", object_id=str(changed_draft.pk))
+    assert entry.changes["date"] == ["March 2023", "November 2026"]
+
+
+def test_the_published_pdf_carries_the_documents_own_date(client, hr, changed_draft):
+    client.post(publish_url(), {"note": NOTE, "document_date": "2023-03-01", "confirmed": "1"})
+    response = client.get(reverse("role_profile_pdf", args=[SLUG]))
+    first_page = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert "March 2023\nVersion 2, published" in first_page  # the document's date, then when it was published
+
+
+def test_a_draft_that_cannot_be_published_gets_a_confirmation_without_a_button(client, hr):
+    services.create_role_profile(by=hr, title="Peer Support Worker")
+    client.force_login(hr)
+    before = state("peer-support-worker")
+    response = client.post(publish_url("peer-support-worker"), {"note": "First version.", "document_date": ""})
+    page = response.content.decode()
+    assert response.status_code == 200 and "To do first" in page
+    assert "Choose the required window of at least one competency before publishing." in page
+    assert 'name="confirmed"' not in page
+    assert "Nobody holds it yet" in page
+    assert state("peer-support-worker") == before
+
+
+def test_the_note_is_shown_in_the_version_history_and_on_the_compare_page(client, hr, staff, changed_draft):
+    services.publish(by=hr, version=changed_draft, note=NOTE, document_date=changed_draft.document_date)
+    client.force_login(staff)
+    history = client.get(reverse("role_profile_versions", args=[SLUG])).content.decode()
+    assert NOTE in history
+    assert "No note recorded" in history  # version 1, published before notes were asked for
+    compare = client.get(reverse("role_profile_compare", args=[SLUG]) + "?from=1&to=2").content.decode()
+    assert "Notes on publishing" in compare and NOTE in compare
+
+
+def test_a_note_is_escaped_where_it_is_shown(client, hr, staff, changed_draft):
+    note = "<script>alert(1)</script> moved"
+    services.publish(by=hr, version=changed_draft, note=note, document_date=changed_draft.document_date)
+    client.force_login(staff)
+    history = client.get(reverse("role_profile_versions", args=[SLUG])).content.decode()
+    assert "<script>alert(1)" not in history and "&lt;script&gt;alert(1)&lt;/script&gt; moved" in history
+
+
+def test_mentions_finds_names_as_whole_words_in_any_case():
+    names = ["Customer Care", "Working with Change", "Achieving Results"]
+    assert mentions("The customer care window is inferred.", names) == ["Customer Care"]
+    assert mentions("Customer Carers; Achieving Results, Working with Change.", names) == [
+        "Working with Change",
+        "Achieving Results",
+    ]
+    assert mentions("Nothing here.", names) == []
+
+
+def test_the_draft_editor_has_one_h1_and_no_heading_skips_a_level(client, draft):
+    page = client.get(reverse("role_profile_draft", args=[SLUG])).content.decode()
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", page)]
+    assert levels.count(1) == 1 and levels[0] == 1
+    assert all(after <= before + 1 for before, after in itertools.pairwise(levels))
+    assert '<p class="h2 mb-1">Support Worker (Supported Housing)</p>' in page  # the preview's title

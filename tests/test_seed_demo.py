@@ -102,7 +102,7 @@ def test_three_past_cycles_are_complete_and_dated_inside_the_cycle(seeded):
                 appraisal.countersigned_at == appraisal.completed_at
                 and appraisal.signed_off_at < appraisal.completed_at
             )
-            assert [event.action for event in appraisal.events.all()][-1] == "countersign"
+            assert [event.action for event in appraisal.events.all()][-1].startswith("countersign")
             assert all(event.at.year == year for event in appraisal.events.all())
         assert not ScoredCompetency.objects.filter(appraisal__cycle=cycle, derived_level__isnull=True).exists()
 

@@ -2,6 +2,7 @@
 next, due, overdue) and a grid of their latest levels against their role's window."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -368,3 +369,100 @@ def test_a_long_line_makes_as_many_queries_at_any_length(client, hr, head, small
         with django_assert_max_num_queries(12):
             longer.append(queries_for(client, url))
     assert longer == counts
+
+
+# --- overdue appraisals of an earlier cycle -------------------------------------------------------
+
+
+def test_overdue_appraisals_of_an_earlier_cycle_are_shown_above_the_new_one(client, hr, manager, staff):
+    second = make_person("second", manager=manager)
+    finished = make_person("finished", manager=manager)
+    earlier = open_appraisal(hr, staff, year=2025).cycle  # due 30 June 2025: long past
+    complete(Appraisal.objects.get(cycle=earlier, staff_member__user=finished), manager=manager, staff=finished)
+    open_appraisal(hr, staff, year=2027)  # the new cycle, not due yet: the page shows it
+    client.force_login(manager)
+    for scope in ("direct", LINE):
+        page = client.get(reverse("team"), {"scope": scope}).content.decode()
+        assert '<h2 class="h4" id="appraisals-heading">Annual appraisal 2027</h2>' in page
+        notice = page[page.index('id="overdue-earlier-heading"') : page.index('id="appraisals-heading"')]
+        assert "Still overdue from an earlier cycle" in notice
+        assert f'<a href="?scope={scope}&amp;cycle={earlier.pk}">Annual appraisal 2025</a>: 2 appraisals' in notice
+        assert "not completed, due 30 June 2025." in notice
+        for user in (staff, second):
+            theirs = Appraisal.objects.get(cycle=earlier, staff_member__user=user)
+            assert f'<a href="{reverse("appraisal", args=[theirs.pk])}">{user.get_full_name()}<span' in notice
+        assert finished.get_full_name() not in notice and "Manager review" in notice
+    # Showing that cycle itself: no notice; nor once its appraisals are done.
+    page = client.get(reverse("team"), {"cycle": earlier.pk}).content.decode()
+    assert "overdue-earlier-heading" not in page
+    for user in (staff, second):
+        complete(Appraisal.objects.get(cycle=earlier, staff_member__user=user), manager=manager, staff=user)
+    assert "overdue-earlier-heading" not in client.get(reverse("team")).content.decode()
+
+
+def test_a_long_list_of_overdue_earlier_appraisals_is_cut_short_and_counted(client, hr, manager, staff, monkeypatch):
+    monkeypatch.setattr("appraisal.team.OVERDUE_LISTED", 1)
+    make_person("second", manager=manager)
+    make_person("third", manager=manager)
+    open_appraisal(hr, staff, year=2025)
+    open_appraisal(hr, staff, year=2027)
+    client.force_login(manager)
+    page = client.get(reverse("team")).content.decode()
+    assert ": 3 appraisals not completed" in page and "… and 2 more:" in page
+    assert page.count("s appraisal in Annual appraisal 2025</span>") == 1
+
+
+def test_the_earlier_cycles_notice_makes_as_many_queries_for_many_as_for_one(
+    client, hr, manager, staff, django_assert_max_num_queries
+):
+    open_appraisal(hr, staff, year=2025)
+    open_appraisal(hr, staff, year=2027)
+    client.force_login(manager)
+    urls = [reverse("team"), reverse("team") + f"?scope={LINE}"]
+    few = [queries_for(client, url) for url in urls]
+    for name in ("second", "third", "fourth"):
+        make_person(name, manager=manager)
+    open_appraisal(hr, staff, year=2024)  # a second earlier cycle, overdue for everyone
+    cycles.open_cycle(by=fresh(hr), cycle=AppraisalCycle.objects.get(name="Annual appraisal 2025"))  # the newcomers
+    for url in urls:
+        with django_assert_max_num_queries(14):
+            assert queries_for(client, url) == few[urls.index(url)]
+    assert "Annual appraisal 2024</a>: 4 appraisals" in client.get(urls[0]).content.decode()
+
+
+def test_the_whole_line_page_shows_below_level_1_as_escaped_text(client, hr, manager, staff):
+    from html.parser import HTMLParser
+
+    head = make_person("head", role=None)
+    StaffMember.objects.filter(user=manager).update(line_manager=head.staff_member)
+    # Partnership and Teamwork's window starts at 1 for a Support Worker: nothing demonstrated is below 1.
+    complete(
+        open_appraisal(hr, staff),
+        manager=manager,
+        staff=staff,
+        per_competency={"Partnership and Teamwork": lambda n: "not_yet"},
+    )
+
+    class Levels(HTMLParser):
+        """The text of each level in the grid, and every tag the page opens."""
+
+        def __init__(self):
+            super().__init__()
+            self.levels, self.tags, self._in_level = [], set(), False
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self._in_level = ("class", "standing-level") in attrs
+
+        def handle_data(self, data):
+            if self._in_level:
+                self.levels.append(data)
+                self._in_level = False
+
+    client.force_login(head)
+    page = client.get(reverse("team"), {"scope": LINE}).content.decode()
+    parser = Levels()
+    parser.feed(page)
+    parser.close()
+    assert "<1" in parser.levels and "&lt;1" in page
+    assert not re.search(r"<(?![a-zA-Z/!])", page)  # every "<" in the page opens a tag, an end tag or a comment

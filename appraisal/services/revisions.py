@@ -110,10 +110,11 @@ SITTING = datetime.timedelta(minutes=30)
 def audit(appraisal: Appraisal, by: User | None, action: str, changes: Changes, *, autosave: bool = False) -> None:
     """Write the change to the audit trail. An autosave (`autosave`) joins the entry of the same
     person's sitting on this record, if that entry is still the record's latest: the first value
-    before and the last after, each field once, rather than an entry for every pause in typing."""
+    before and the last after, each field once, rather than an entry for every pause in typing.
+    A save that changed nothing (`changes` empty) writes no entry."""
+    if not changes:
+        return  # the page saved what was saved already
     if autosave:
-        if not changes:
-            return  # the page saved what was saved already
         action = f"{action} (autosaved)"
         latest = (
             AuditEntry.objects.filter(object_type="appraisal", object_id=str(appraisal.pk))

@@ -8,6 +8,9 @@
 | withdraw                 | the appraiser          | awaiting sign-off                 | manager review       |
 | sign_off                 | the staff member       | awaiting sign-off                 | awaiting countersign |
 | countersign              | the appraiser          | awaiting countersign              | completed            |
+| take_back                | the appraiser          | awaiting countersign              | manager review       |
+| refer                    | the appraiser          | awaiting countersign (disagreed)  | referred             |
+| decide_referral          | the referee            | referred                          | completed, or manager review |
 | reopen                   | an HR admin            | completed                         | manager review       |
 | reassign_appraiser       | an HR admin            | any but completed                 | (same)               |
 
@@ -135,8 +138,8 @@ def sign_off(
     """The staff member signs the record, with comments; `agrees=False` records their disagreement."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.SIGN_OFF)
     comments = normalise_text(comments)
-    if not agrees and not comments:
-        raise ValidationError({"comments": "Say what you disagree with, so that your manager and HR can see it."})
+    if problem := sign_off_problem(agrees, comments):
+        raise ValidationError({"comments": problem})
     return _transition(
         appraisal,
         by=by,
@@ -155,6 +158,13 @@ def sign_off(
     )
 
 
+def sign_off_problem(agrees: bool, comments: str) -> str | None:
+    """Why these sign-off comments will not do: a disagreement says what it is about."""
+    if not agrees and not normalise_text(comments):
+        return "Say what you disagree with, so that your manager and HR can see it."
+    return None
+
+
 def countersign(
     *,
     by: User,
@@ -163,16 +173,19 @@ def countersign(
     revision: int | None = None,
     permissions: Permissions | None = None,
 ) -> Appraisal:
-    """The appraiser countersigns: the appraisal is completed and locked."""
+    """The appraiser countersigns: the appraisal is completed and locked. When the person recorded that
+    they disagree, the countersignature notes the disagreement: the appraiser's comments are required."""
     permissions_of(by, appraisal, given=permissions).require_party(Action.COUNTERSIGN)
     now = timezone.now()
     comments = normalise_text(comments)
+    if problem := countersign_problem(appraisal, comments):
+        raise ValidationError({"comments": problem})
     with transaction.atomic():
         appraisal = _transition(
             appraisal,
             by=by,
             step=Action.COUNTERSIGN,
-            action="countersign",
+            action="countersign" if appraisal.staff_agrees is not False else "countersign, noting disagreement",
             to=State.COMPLETED,
             revision=revision,
             values={
@@ -187,6 +200,13 @@ def countersign(
         # The record is now fixed: its PDF is made once, by a worker, and kept (appraisal/record_pdfs.py).
         enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
     return appraisal
+
+
+def countersign_problem(appraisal: Appraisal, comments: str) -> str | None:
+    """Why these countersignature comments will not do: a disagreement is noted in them."""
+    if appraisal.staff_agrees is False and not normalise_text(comments):
+        return f"{appraisal.staff_member} disagrees: say how you have considered their comments."
+    return None
 
 
 def reopen(
@@ -211,6 +231,7 @@ def reopen(
         "countersigned_at": None,
         "countersigned_by": None,
         "completed_at": None,
+        **REFERRAL_CLEARED,
     }
     with transaction.atomic():
         appraisal = _transition(
@@ -225,6 +246,167 @@ def reopen(
             notify=notifications.reopened,
         )
         record_pdfs.forget(appraisal)  # the kept PDF is of the record as it was
+    return appraisal
+
+
+# --- a disagreement ---------------------------------------------------------------------------------
+
+# The person's signature and comments, cleared when the record goes back to be discussed and signed
+# again (they stay in its history and the audit trail).
+SIGN_OFF_CLEARED: dict[str, Any] = {
+    "shared_at": None,
+    "staff_agrees": None,
+    "staff_comments": "",
+    "signed_off_at": None,
+    "signed_off_by": None,
+}
+REFERRAL_CLEARED: dict[str, Any] = {
+    "referred_at": None,
+    "referred_to": None,
+    "referral_note": "",
+    "referral_decision": "",
+    "referral_decided_at": None,
+    "referral_decided_by": None,
+}
+# Whom a disagreement can be referred to (`refer`'s `to`).
+TO_MANAGER, TO_HR = "manager", "hr"
+
+
+def take_back(
+    *,
+    by: User,
+    appraisal: Appraisal,
+    reason: str,
+    revision: int | None = None,
+    permissions: Permissions | None = None,
+) -> Appraisal:
+    """Instead of countersigning, the appraiser takes the signed record back to discuss it with the
+    person: it returns to manager review, to be shared and signed again (the signature is cleared)."""
+    permissions_of(by, appraisal, given=permissions).require_party(Action.TAKE_BACK)
+    reason = normalise_text(reason)
+    if not reason:
+        raise ValidationError({"reason": f"Say what you will discuss with {appraisal.staff_member}."})
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.TAKE_BACK,
+        action="take back to discuss",
+        to=State.MANAGER_REVIEW,
+        revision=revision,
+        values=dict(SIGN_OFF_CLEARED),
+        comment=reason,
+        notify=notifications.taken_back,
+    )
+
+
+def referee_for(appraisal: Appraisal) -> StaffMember | None:
+    """The line manager's manager, to whom the appraiser can refer a disagreement: still here, and
+    neither the person nor the appraiser; None when there is nobody (HR only, then)."""
+    line_manager = appraisal.staff_member.line_manager
+    above = line_manager.line_manager if line_manager is not None else None
+    if above is None or not above.is_active_on(timezone.localdate()):
+        return None
+    if above.pk in (appraisal.staff_member_id, appraisal.appraiser_id):
+        return None
+    return above
+
+
+def refer(
+    *,
+    by: User,
+    appraisal: Appraisal,
+    to: str,
+    note: str,
+    revision: int | None = None,
+    permissions: Permissions | None = None,
+) -> Appraisal:
+    """The person disagrees: rather than countersign, the appraiser refers the record to the line
+    manager's manager (`to` TO_MANAGER) or to HR (TO_HR), who are told and decide (`decide_referral`)."""
+    permissions_of(by, appraisal, given=permissions).require_party(Action.REFER)
+    note = normalise_text(note)
+    errors = {}
+    if appraisal.staff_agrees is not False:
+        errors["to"] = f"{appraisal.staff_member} agreed with the record: countersign it, or take it back."
+    referee = referee_for(appraisal) if to == TO_MANAGER else None
+    if to == TO_MANAGER and referee is None:
+        errors["to"] = f"{appraisal.staff_member}'s line manager has no manager here to refer it to: refer it to HR."
+    elif to not in (TO_MANAGER, TO_HR):
+        errors["to"] = "Choose whom to refer it to."
+    if not note:
+        errors["note"] = "Say what the disagreement is about and what you would like decided."
+    if errors:
+        raise ValidationError(errors)
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.REFER,
+        action="refer to the line manager's manager" if referee else "refer to HR",
+        to=State.REFERRED,
+        revision=revision,
+        values={"referred_at": timezone.now(), "referred_to": referee, "referral_note": note},
+        comment=note,
+        notify=notifications.referred,
+    )
+
+
+# What the referee decides (`decide_referral`'s `outcome`).
+UPHOLD, RETURN = "complete", "return"
+
+
+def decide_referral(
+    *,
+    by: User,
+    appraisal: Appraisal,
+    outcome: str,
+    decision: str,
+    revision: int | None = None,
+    permissions: Permissions | None = None,
+) -> Appraisal:
+    """The referee decides a referred disagreement: complete the record as it stands (UPHOLD; the
+    decision is kept with it, and the person's disagreement too), or return it to the appraiser to
+    change (RETURN: back to manager review, to be shared and signed again)."""
+    permissions_of(by, appraisal, given=permissions).require_party(Action.DECIDE_REFERRAL)
+    decision = normalise_text(decision)
+    errors = {}
+    if outcome not in (UPHOLD, RETURN):
+        errors["outcome"] = "Choose what happens to the record."
+    if not decision:
+        errors["decision"] = "Give your decision and the reasons for it: the person and the appraiser are told."
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    if outcome == RETURN:
+        return _transition(
+            appraisal,
+            by=by,
+            step=Action.DECIDE_REFERRAL,
+            action="referral decided: returned for changes",
+            to=State.MANAGER_REVIEW,
+            revision=revision,
+            values={**SIGN_OFF_CLEARED, **REFERRAL_CLEARED},
+            comment=decision,
+            notify=lambda returned: notifications.referral_returned(returned, decision),
+        )
+    with transaction.atomic():
+        appraisal = _transition(
+            appraisal,
+            by=by,
+            step=Action.DECIDE_REFERRAL,
+            action="referral decided: completed",
+            to=State.COMPLETED,
+            revision=revision,
+            values={
+                "referral_decision": decision,
+                "referral_decided_at": now,
+                "referral_decided_by": by,
+                "countersigned_at": now,
+                "countersigned_by": by,
+                "completed_at": now,
+            },
+            comment=decision,
+            notify=notifications.referral_completed,
+        )
+        enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
     return appraisal
 
 
@@ -326,6 +508,11 @@ WORKFLOW_FIELDS = {
     "countersigned_at": "countersigned",
     "countersigned_by": "countersigned by",
     "completed_at": "completed",
+    "referred_at": "referred",
+    "referral_note": "referral",
+    "referral_decision": "decision on the referral",
+    "referral_decided_at": "referral decided",
+    "referral_decided_by": "referral decided by",
 }
 
 

@@ -8,16 +8,20 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_format, pluralize
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from appraisal import cycle_zip as cycle_zip_job, reminders
+from appraisal.disagreements import disagreements, listed
 from appraisal.forms import CycleForm
 from appraisal.models import Appraisal, AppraisalCycle, Reminder
-from appraisal.selectors import not_appraised
+from appraisal.selectors import not_appraised, opening_preview
 from appraisal.services import cycles
 from core import jobs
 from core.access import hr_admin_required
+from core.confirm import Confirmation, is_confirmed, render_confirmation
 from core.forms import add_validation_error
 from core.jobs import file_is_kept
 from staff.access import hr_conflicts
@@ -29,9 +33,10 @@ State = Appraisal.State
 @require_safe
 def cycle_list(request):
     # Not the appraisals an opening is still preparing (`Appraisal.staged_for`).
+    # Ordered here: a query that counts (GROUP BY) leaves out the model's default order.
     rows = AppraisalCycle.objects.annotate(
         appraisal_count=Count("appraisals", filter=Q(appraisals__staged_for__isnull=True))
-    )
+    ).order_by("-period_end", "name")
     return render(request, "appraisal/cycle_list.html", {"cycles": rows})
 
 
@@ -71,6 +76,7 @@ def cycle_detail(request, pk):
             "appraisals": shown,
             "states": states,
             "not_appraised": not_appraised(cycle),
+            "disagreements": listed(disagreements(cycle.appraisals.exclude(staff_member_id__in=hidden))),
             "hidden": len(appraisals) - len(shown),
             "reminder_days": settings.REMINDER_DAYS_BEFORE,
             "opening": jobs.unfinished(f"cycle {cycle.pk}"),
@@ -82,9 +88,14 @@ def cycle_detail(request, pk):
 @hr_admin_required
 @require_POST
 def cycle_open(request, pk):
-    """Start the job that opens the cycle (or opens it again), and show its progress; refused while one runs."""
+    """Start the job that opens the cycle (or opens it again), and show its progress; refused while one runs.
+    First a confirmation page: what opening will create, who will be emailed, what cannot be undone."""
     cycle = get_object_or_404(AppraisalCycle, pk=pk)
     try:
+        if (running := jobs.unfinished(f"cycle {cycle.pk}")) is not None:
+            raise jobs.AlreadyRunning(running)
+        if not is_confirmed(request):
+            return render_confirmation(request, _opening_confirmation(cycle))
         job = cycles.start_opening(by=request.user, cycle=cycle)
     except jobs.AlreadyRunning as running:
         who = running.job.created_by if running.job else None
@@ -96,6 +107,75 @@ def cycle_open(request, pk):
         )
         return redirect("cycle_detail", cycle.pk)
     return redirect("job", job.pk)
+
+
+# People a confirmation names in each list; the rest are counted ("and 12 more").
+LISTED = 20
+
+
+def _opening_confirmation(cycle: AppraisalCycle) -> Confirmation:
+    preview = opening_preview(cycle, listed=LISTED)
+    again = cycle.is_open
+    emailed = preview.emailed - preview.not_emailed
+    created = f"{preview.appraisals:,} appraisal{pluralize(preview.appraisals)}"
+    confirmation = Confirmation(
+        title=f"Open {cycle.name} again?" if again else f"Open {cycle.name}?",
+        action=reverse("cycle_open", args=[cycle.pk]),
+        button="Open it again" if again else "Open the cycle",
+        back_url=reverse("cycle_detail", args=[cycle.pk]),
+        lead=(
+            f"This creates {created}, one for each active member of staff with a role profile and a line manager"
+            f" who has none in this cycle yet, and emails {emailed:,} {'person' if emailed == 1 else 'people'}."
+            " It runs in the background; you can watch its progress."
+        ),
+        breadcrumbs=[
+            ("Appraisal cycles", reverse("cycle_list")),
+            (cycle.name, reverse("cycle_detail", args=[cycle.pk])),
+        ],
+        details=[
+            ("Period", cycle.period_label),
+            ("Due", date_format(cycle.due_on, "j F Y")),
+            (
+                "Self-assessment first",
+                "Yes: each person rates themselves before their manager's review"
+                if cycle.self_assessment
+                else "No: each appraisal starts with the manager's review",
+            ),
+            ("Appraisals created", f"{preview.appraisals:,}"),
+        ],
+    )
+    if preview.skipped:
+        confirmation.incomplete = [
+            f"{preview.skipped:,} active member{pluralize(preview.skipped)} of staff will have no appraisal until"
+            " their record is fixed and the cycle is opened again:",
+            *(f"{entry.staff_member}: {entry.reason}." for entry in preview.skipped_listed),
+        ]
+        if preview.skipped > len(preview.skipped_listed):
+            confirmation.incomplete.append(
+                f"… and {preview.skipped - len(preview.skipped_listed):,} more, listed on the cycle's page."
+            )
+    if cycle.self_assessment:
+        told = f"{emailed:,} {'person' if emailed == 1 else 'people'} by email, each asked for their self-assessment."
+    else:
+        told = (
+            f"{emailed:,} appraiser{pluralize(emailed)} by email, each told which appraisals to carry out."
+            " The people appraised are not emailed now."
+        )
+    confirmation.notified = [told] if emailed else []
+    if preview.not_emailed:
+        names = ", ".join(preview.not_emailed_names)
+        more = preview.not_emailed - len(preview.not_emailed_names)
+        confirmation.notified.append(
+            f"Not emailed, having no email address: {names}" + (f" and {more:,} more" if more else "") + "."
+        )
+    confirmation.irreversible = [
+        "The emails are sent as soon as the appraisals are ready, and cannot be recalled.",
+        "Each appraisal is made against the current published version of the person's role profile, with its"
+        " window as the framework stands today: later changes to role profiles or the framework do not change it.",
+        "The cycle cannot be un-opened, and its appraisals cannot be removed. Opening it again later only adds"
+        " appraisals for people who have none.",
+    ]
+    return confirmation
 
 
 @hr_admin_required

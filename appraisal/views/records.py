@@ -11,11 +11,12 @@ from django.views.decorators.http import require_safe
 
 from appraisal import record_pdfs
 from appraisal.access import get_appraisal_with_permissions, visible_appraisals
-from appraisal.forms import CountersignForm, SignOffForm
+from appraisal.forms import CountersignForm, DecideReferralForm, ReferForm, SignOffForm, TakeBackForm
 from appraisal.models import Appraisal
 from appraisal.pdf import render_appraisal_pdf
 from appraisal.permissions import Action, Permissions
 from appraisal.selectors import appraisal_sheet
+from appraisal.services import workflow
 from roles.pdf import pdf_response
 from staff.access import staff_member_for
 
@@ -53,10 +54,19 @@ def record_context(appraisal: Appraisal, permissions: Permissions, **extra) -> d
         context["sign_off_form"] = extra.pop("sign_off_form", None) or SignOffForm(
             initial={"revision": appraisal.revision}
         )
+    revision = {"revision": appraisal.revision}
     if permissions.may_countersign:
         context["countersign_form"] = extra.pop("countersign_form", None) or CountersignForm(
-            initial={"revision": appraisal.revision}
+            initial=revision, disagreement=appraisal.staff_agrees is False
         )
+    if permissions.may_take_back:
+        context["take_back_form"] = extra.pop("take_back_form", None) or TakeBackForm(initial=revision)
+    if permissions.may_refer and appraisal.staff_agrees is False:
+        context["refer_form"] = extra.pop("refer_form", None) or ReferForm(
+            initial=revision, referee=workflow.referee_for(appraisal)
+        )
+    if permissions.may_decide_referral:
+        context["decide_form"] = extra.pop("decide_form", None) or DecideReferralForm(initial=revision)
     context.update(extra)
     return context
 
@@ -67,7 +77,12 @@ def next_step(appraisal: Appraisal) -> str:
         State.SELF_ASSESSMENT: f"{appraisal.staff_member} completes their self-assessment.",
         State.MANAGER_REVIEW: f"{appraisal.appraiser} scores the appraisal, holds the meeting and shares the record.",
         State.AWAITING_SIGN_OFF: f"{appraisal.staff_member} reads the record, comments and signs it off.",
-        State.AWAITING_COUNTERSIGN: f"{appraisal.appraiser} countersigns the record.",
+        State.AWAITING_COUNTERSIGN: f"{appraisal.appraiser} countersigns the record."
+        if appraisal.staff_agrees is not False
+        else f"{appraisal.appraiser} considers {appraisal.staff_member}'s disagreement: countersigns noting it, "
+        "takes the record back to discuss it, or refers it on.",
+        State.REFERRED: f"{appraisal.referred_to or 'HR'} decides on the disagreement: completes the record or "
+        "returns it for changes.",
         State.COMPLETED: "Nobody: the record is complete and locked.",
     }[State(appraisal.state)]
 

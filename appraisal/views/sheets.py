@@ -61,7 +61,10 @@ def _sheet_view(request, pk, *, for_self: bool):
         except ValidationError as error:
             add_validation_error(form, error)
         else:
-            messages.success(request, "Draft saved.")
+            # The form is read against the record as saved now: unchanged, the save changed nothing.
+            messages.success(
+                request, "Draft saved." if form.has_changed() else "No changes to save: the draft was already saved."
+            )
             if request.POST.get("then") == "record":
                 return redirect(reverse("appraisal", args=[appraisal.pk]) + "#actions")
             anchor = request.POST.get("anchor", "")

@@ -8,12 +8,22 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from appraisal import confirmations
 from appraisal.access import get_appraisal_with_permissions
-from appraisal.forms import CountersignForm, ReasonForm, ReassignForm, SignOffForm
+from appraisal.forms import (
+    CountersignForm,
+    DecideReferralForm,
+    ReasonForm,
+    ReassignForm,
+    ReferForm,
+    SignOffForm,
+    TakeBackForm,
+)
 from appraisal.permissions import Action
 from appraisal.services import workflow
 from appraisal.services.revisions import StaleRecord
 from appraisal.views.records import record_context
+from core.confirm import is_confirmed, render_confirmation
 from core.forms import add_validation_error
 
 
@@ -46,8 +56,19 @@ def _apply(request, appraisal, call, done: str, form=None):
     return redirect("appraisal", appraisal.pk)
 
 
-def _step(request, pk, step, done: str, **kwargs):
+def _to_confirm(request, appraisal, permissions, action: Action) -> bool:
+    """Whether to answer with the step's confirmation page: the viewer may take the step now, from the
+    record as it is (a stale page or a refusal goes to the service, which says why), and has not yet
+    confirmed it."""
+    return permissions.may(action) and _revision(request) in (None, appraisal.revision) and not is_confirmed(request)
+
+
+def _step(request, pk, step, done: str, *, confirm=None, **kwargs):
+    """A step without a form of its own; `confirm` = (Action, builder of its Confirmation): the step is
+    taken only from the confirmation page's POST (a viewer who may not take it is refused as before)."""
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    if confirm is not None and _to_confirm(request, appraisal, permissions, confirm[0]):
+        return render_confirmation(request, confirm[1](appraisal).with_posted(request))
     return _apply(
         request,
         appraisal,
@@ -61,7 +82,13 @@ def _step(request, pk, step, done: str, **kwargs):
 @login_required
 @require_POST
 def submit_self_assessment(request, pk):
-    return _step(request, pk, workflow.submit_self_assessment, "Self-assessment sent to your manager.")
+    return _step(
+        request,
+        pk,
+        workflow.submit_self_assessment,
+        "Self-assessment sent to your manager.",
+        confirm=(Action.SUBMIT_SELF_ASSESSMENT, confirmations.submit_self_assessment),
+    )
 
 
 @login_required
@@ -73,7 +100,13 @@ def begin_review(request, pk):
 @login_required
 @require_POST
 def share(request, pk):
-    return _step(request, pk, workflow.share, "Shared: the staff member has been asked to read and sign the record.")
+    return _step(
+        request,
+        pk,
+        workflow.share,
+        "Shared: the staff member has been asked to read and sign the record.",
+        confirm=(Action.SHARE, confirmations.share),
+    )
 
 
 @login_required
@@ -87,7 +120,16 @@ def withdraw(request, pk):
 def sign_off(request, pk):
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
     form = SignOffForm(request.POST)
+    if form.is_valid() and (
+        problem := workflow.sign_off_problem(form.cleaned_data["agrees"], form.cleaned_data["comments"])
+    ):
+        form.add_error("comments", problem)
     if form.is_valid():
+        if _to_confirm(request, appraisal, permissions, Action.SIGN_OFF):
+            confirmation = confirmations.sign_off(
+                appraisal, agrees=form.cleaned_data["agrees"], comments=form.cleaned_data["comments"]
+            )
+            return render_confirmation(request, confirmation.with_posted(request))
         response = _apply(
             request,
             appraisal,
@@ -113,7 +155,9 @@ def sign_off(request, pk):
 @require_POST
 def countersign(request, pk):
     appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
-    form = CountersignForm(request.POST)
+    form = CountersignForm(request.POST, disagreement=appraisal.staff_agrees is False)
+    if form.is_valid() and (problem := workflow.countersign_problem(appraisal, form.cleaned_data["comments"])):
+        form.add_error("comments", problem)
     if not form.is_valid():
         permissions.require_party(Action.COUNTERSIGN, refusal="Only the appraiser countersigns the record.")
         return render(
@@ -122,6 +166,9 @@ def countersign(request, pk):
             record_context(appraisal, permissions, countersign_form=form),
             status=400,
         )
+    if _to_confirm(request, appraisal, permissions, Action.COUNTERSIGN):
+        confirmation = confirmations.countersign(appraisal, comments=form.cleaned_data["comments"])
+        return render_confirmation(request, confirmation.with_posted(request))
     return _apply(
         request,
         appraisal,
@@ -174,3 +221,80 @@ def reassign(request, pk):
         if response:
             return response
     return render(request, "appraisal/reassign.html", {"appraisal": appraisal, "form": form})
+
+
+def _record_form_step(request, pk, action: Action, form_class, call, done: str, *, form_name: str, confirm=None):
+    """A step taken with a form on the record page: the form's errors are shown there again (400);
+    `confirm(appraisal, **cleaned_data)` builds its confirmation, when it has one."""
+    appraisal, permissions = get_appraisal_with_permissions(request.user, pk)
+    permissions.require_party(action)
+    kwargs = {"referee": workflow.referee_for(appraisal)} if form_class is ReferForm else {}
+    form = form_class(request.POST, **kwargs)
+    if form.is_valid():
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "revision"}
+        if confirm is not None and _to_confirm(request, appraisal, permissions, action):
+            return render_confirmation(request, confirm(appraisal, **fields).with_posted(request))
+        response = _apply(
+            request,
+            appraisal,
+            lambda: call(
+                by=request.user,
+                appraisal=appraisal,
+                permissions=permissions,
+                revision=form.cleaned_data["revision"],
+                **fields,
+            ),
+            done,
+            form,
+        )
+        if response:
+            return response
+    return render(
+        request,
+        "appraisal/appraisal_detail.html",
+        record_context(appraisal, permissions, **{form_name: form}),
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def take_back(request, pk):
+    return _record_form_step(
+        request,
+        pk,
+        Action.TAKE_BACK,
+        TakeBackForm,
+        workflow.take_back,
+        "Taken back to discuss: share the record again when you have talked it through.",
+        form_name="take_back_form",
+    )
+
+
+@login_required
+@require_POST
+def refer(request, pk):
+    return _record_form_step(
+        request,
+        pk,
+        Action.REFER,
+        ReferForm,
+        workflow.refer,
+        "Referred: they have been told, and so has the person.",
+        form_name="refer_form",
+    )
+
+
+@login_required
+@require_POST
+def decide_referral(request, pk):
+    return _record_form_step(
+        request,
+        pk,
+        Action.DECIDE_REFERRAL,
+        DecideReferralForm,
+        workflow.decide_referral,
+        "Decided: the person and the appraiser have been told.",
+        form_name="decide_form",
+        confirm=confirmations.decide_referral,
+    )
