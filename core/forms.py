@@ -5,6 +5,9 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
 
+# What a form says when it was saved as it was: nothing changed, so nothing was recorded either.
+NO_CHANGES = "No changes to save: it was already as you sent it."
+
 
 def form_helper(layout=None) -> FormHelper:
     helper = FormHelper()

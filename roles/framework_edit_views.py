@@ -11,7 +11,7 @@ from competencies import services
 from competencies.forms import CompetencyForm, IndicatorFormSet, LevelForm, NewLevelForm
 from competencies.models import Competency, Level
 from core.access import hr_admin_required
-from core.forms import add_validation_error
+from core.forms import NO_CHANGES, add_validation_error
 from roles import framework
 
 
@@ -55,7 +55,7 @@ def competency_edit(request, slug):
         except ValidationError as error:
             add_validation_error(form, error)
         else:
-            messages.success(request, f"{competency.name} saved.")
+            messages.success(request, f"{competency.name} saved." if form.has_changed() else NO_CHANGES)
             return redirect("competency_edit", competency.slug)
     levels = competency.levels.order_by("number")
     ladder = [{"level": level, "uses": framework.usage(competency, level.number)} for level in levels]
@@ -111,7 +111,7 @@ def level_edit(request, slug, number):
             except ValidationError as error:
                 add_validation_error(level_form, error)
             else:
-                messages.success(request, "Level saved.")
+                messages.success(request, "Level saved." if level_form.has_changed() else NO_CHANGES)
                 return redirect("level_edit", slug, number)
         elif "save_indicators" in request.POST and formset.is_valid():
             # The formset's ORDER gives the new order; ticked DELETE retires the indicator.
@@ -134,7 +134,9 @@ def level_edit(request, slug, number):
             else:
                 messages.success(
                     request,
-                    "Indicators saved. Reworded and retired indicators are kept for the records that cite them.",
+                    "Indicators saved. Reworded and retired indicators are kept for the records that cite them."
+                    if formset.has_changed()
+                    else NO_CHANGES,
                 )
                 return redirect("level_edit", slug, number)
     retired = level.indicators.filter(retired_at__isnull=False).select_related("replaced_by").order_by("-retired_at")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from audit.models import AuditEntry
 from core import jobs
 from core.access import hr_admin_required
+from core.forms import NO_CHANGES
 from roles.models import published_versions_prefetch
 from staff import imports, records as services
 from staff.access import hr_conflict_message, is_hr_admin_over, require_hr_admin_over
@@ -154,7 +155,7 @@ def _change_member(request, member, form, service, title, success):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, success(member))
+            messages.success(request, success(member) if form.has_changed() else NO_CHANGES)
             return redirect("staff_detail", member.pk)
     return render(request, "roles/staff/staff_form.html", {"form": form, "member": member, "title": title})
 

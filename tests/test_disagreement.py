@@ -10,6 +10,7 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from appraisal.access import get_appraisal_for
@@ -19,6 +20,7 @@ from appraisal.permissions import NotAllowed
 from appraisal.services import workflow
 from audit.models import AuditEntry
 from outbox.models import Email
+from roles.models import RoleProfile
 from staff.models import StaffMember
 from tests.appraisals import fresh, open_appraisal, rate, reload
 from tests.conftest import make_person
@@ -230,3 +232,26 @@ def test_the_referee_finds_it_waiting_and_the_team_page_and_reminders_name_them(
     assert appraisal.pk in waiting[head.staff_member]  # (beside the manager's own appraisal, which Head conducts)
     assert appraisal.pk not in waiting.get(manager.staff_member, [])
     assert "decide on the disagreement referred to you" in reminders.WHAT[State.REFERRED]
+
+
+def test_hr_s_cycle_page_and_report_list_disagreements_and_referrals_waiting_ones_first(
+    client, hr, manager, staff, head
+):
+    other = make_person("other", manager=manager)
+    referred = _disagreed(hr, manager, staff)
+    workflow.refer(by=fresh(manager), appraisal=reload(referred), to="manager", note="Please decide.")
+    waiting = Appraisal.objects.get(cycle=referred.cycle, staff_member__user=other)
+    waiting = workflow.share(by=fresh(manager), appraisal=reload(rate(waiting, manager)))
+    workflow.sign_off(by=fresh(other), appraisal=reload(waiting), agrees=False, comments="Not fair.")
+    client.force_login(hr)
+    for url in (reverse("cycle_detail", args=[referred.cycle_id]), reverse("reports")):
+        page = _text(client.get(url))
+        listed = page[page.index("Disagreements and referrals") :]
+        referred_at = f"{timezone.localdate():%-d %B %Y}"
+        assert f"Staff Example Manager Example Referred to Head Example on {referred_at}: awaiting a decision" in listed
+        assert "Other Example Manager Example Awaiting Manager Example: countersign noting it" in listed
+        assert listed.index("Staff Example") < listed.index("Other Example")  # the referral first
+    # The report's filters apply: neither is a Housing Worker's.
+    housing = RoleProfile.objects.get(slug="housing-worker")
+    page = _text(client.get(reverse("reports"), {"cycle": referred.cycle_id, "role": housing.pk}))
+    assert "Nobody has recorded disagreement with their record within these filters." in page

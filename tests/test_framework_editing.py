@@ -158,12 +158,20 @@ def test_competencies_are_created_edited_reordered_and_retired(client, hr):
     leadership = Competency.objects.get(slug="leadership")
     assert leadership.position == 12
     assert client.post(reverse("competency_create"), {"name": "leadership"}).status_code == 200  # duplicate name
-    client.post(
+    saved = client.post(
         reverse("competency_edit", args=["leadership"]),
         {"name": "Leadership", "relevance_to_recovery": "Leaders inspire hope.", "note": ""},
-    )
+        follow=True,
+    ).content.decode()
+    assert "Leadership saved." in saved
     leadership.refresh_from_db()
     assert leadership.relevance_to_recovery == "Leaders inspire hope."
+    unchanged = client.post(
+        reverse("competency_edit", args=["leadership"]),
+        {"name": "Leadership", "relevance_to_recovery": "Leaders inspire hope.", "note": ""},
+        follow=True,
+    ).content.decode()
+    assert "No changes to save" in unchanged and "Leadership saved." not in unchanged
     client.post(reverse("competency_move", args=["leadership", "up"]))
     assert list(Competency.objects.current().values_list("slug", flat=True))[-2:] == [
         "leadership",

@@ -403,11 +403,14 @@ def test_saving_unchanged_details_records_nothing(client, hr, staff):
     client.force_login(hr)
     data = {"first_name": "Staff", "last_name": "Example", "email": "", "service": member.service_id, "job_title": ""}
     data["email"] = "staff@example.org"
-    client.post(reverse("staff_edit", args=[member.pk]), data)
+    response = client.post(reverse("staff_edit", args=[member.pk]), data, follow=True)
+    assert "details were saved." in response.content.decode()
     before = snapshot()
-    response = client.post(reverse("staff_edit", args=[member.pk]), data)
-    assert response.status_code == 302
+    response = client.post(reverse("staff_edit", args=[member.pk]), data, follow=True)
+    assert response.redirect_chain[0][1] == 302
     assert snapshot() == before
+    page = response.content.decode()
+    assert "No changes to save" in page and "details were saved" not in page  # and it says so
 
 
 def test_an_edit_to_an_email_someone_else_has_is_refused(client, hr, staff, manager):
