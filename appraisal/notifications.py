@@ -2,8 +2,9 @@
 
 They go into the outbox (outbox/backends.py) inside the transaction of the change that causes
 them: a change that rolls back sends nothing, and one that commits has its emails delivered by a
-worker (the console in development, SMTP in production; see README). People without an email
-address are skipped; the page shows them what to do anyway.
+worker (the console in development, SMTP in production; see README). Only people who can sign in
+are emailed (a link is no use to anyone else): people without an email address, without a password
+yet, or who have left are skipped; the pages show HR who they are, with a way to invite them.
 """
 
 from collections import defaultdict
@@ -18,6 +19,7 @@ from core.access import HR_ADMIN_GROUP
 from outbox.backends import OutboxBackend
 from outbox.models import Email
 from staff.access import is_hr_admin_over
+from staff.models import user_can_sign_in
 
 
 def _link(path: str) -> str:
@@ -35,8 +37,10 @@ def _send(messages: list[EmailMessage]) -> None:
 
 
 def _message(user, subject: str, body: str) -> EmailMessage:
+    """An email to `user`, with no recipient (so not sent) unless they have an address and can sign in."""
     greeting = f"Dear {user.first_name or user.username},\n\n"
-    return EmailMessage(subject, greeting + body + "\n", to=[user.email] if user.email else [])
+    to = [user.email] if user.email and user_can_sign_in(user) else []
+    return EmailMessage(subject, greeting + body + "\n", to=to)
 
 
 def _person(appraisal: Appraisal):

@@ -8,8 +8,9 @@ remind everyone overdue from the cycle page, after a preview (`plan`).
 
 Never twice for the same step of the same appraisal to the same person on the same day: each
 reminder is a `Reminder` row, and the database refuses a second one, so a reminder sent by HR and
-the day's run (or two runs) cannot both go. Nobody without an email address, or who has left, is
-emailed: the plan lists them for HR instead.
+the day's run (or two runs) cannot both go. Nobody without an email address, who has left, or who
+cannot sign in yet (no password: not invited, or not yet set up) is emailed: the plan lists them for
+HR instead, with a way to invite them.
 """
 
 import datetime
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from appraisal.models import Appraisal, AppraisalCycle, Reminder
 from audit import trail
-from staff.models import StaffMember
+from staff.models import NO_ACCESS, StaffMember
 
 State = Appraisal.State
 
@@ -56,6 +57,11 @@ class Plan:
     not_emailed: list[Recipient]
 
     @property
+    def no_access(self) -> bool:
+        """Whether some of those not emailed could be, once invited."""
+        return any(recipient.reason == NO_ACCESS for recipient in self.not_emailed)
+
+    @property
     def appraisal_count(self) -> int:
         return sum(len(recipient.appraisals) for recipient in self.emailed)
 
@@ -86,6 +92,8 @@ def plan(
             recipient.reason = f"left on {recipient.member.left_on:%-d %B %Y}"
         elif not recipient.member.user.email:
             recipient.reason = "no email address"
+        elif not recipient.member.can_sign_in:
+            recipient.reason = NO_ACCESS
         (not_emailed if recipient.reason else emailed).append(recipient)
     return Plan(cycle, today, emailed, not_emailed)
 

@@ -26,7 +26,7 @@ from appraisal.rules import Record, WindowLevel, add_months, final_level, held_s
 from competencies.models import Indicator
 from competencies.windows import WINDOW_NAMES
 from roles.models import PerformanceMeasure, RoleProfileVersion
-from staff.models import StaffMember
+from staff.models import NO_ACCESS, StaffMember, can_sign_in_q
 
 # --- the person's earlier records -----------------------------------------------------------------
 
@@ -147,8 +147,8 @@ class OpeningPreview:
     cycle: AppraisalCycle
     appraisals: int  # appraisals it would create
     emailed: int  # people it would email: each person (self-assessment first), else each appraiser
-    not_emailed: int  # of those, people without an email address
-    not_emailed_names: list[str]
+    not_emailed: int  # of those, people without an email address or who cannot sign in
+    not_emailed_names: list[str]  # "Name (why)"
     skipped: int  # active staff without an appraisal in the cycle who cannot be given one
     skipped_listed: list[NotAppraised]
 
@@ -172,10 +172,11 @@ def opening_preview(cycle: AppraisalCycle, *, listed: int = 20) -> OpeningPrevie
     recipients = (
         candidates if cycle.self_assessment else StaffMember.objects.filter(pk__in=candidates.values("line_manager"))
     )
-    counts = recipients.aggregate(everyone=Count("pk"), without=Count("pk", filter=Q(user__email="")))
+    unreachable = Q(user__email="") | ~can_sign_in_q()
+    counts = recipients.aggregate(everyone=Count("pk"), without=Count("pk", filter=unreachable))
     not_emailed = [
-        person.name
-        for person in recipients.filter(user__email="")
+        f"{person.name} ({'no email address' if not person.user.email else NO_ACCESS})"
+        for person in recipients.filter(unreachable)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "pk")[:listed]
     ]

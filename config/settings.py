@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import local_secret_key, parse_bool, parse_database_url, parse_list, parse_log_level
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -325,6 +327,10 @@ CYCLE_OPENING_BATCH = int(os.environ.get("CYCLE_OPENING_BATCH", "500"))
 # Whoever must act next on an appraisal is reminded this many days before its cycle's due date, then
 # weekly once it is overdue (appraisal/reminders.py).
 REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "7"))
+# How long an invitation's link, or a printed set-up code, can be used to set a first password.
+INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "5"))
+if not 1 <= INVITATION_DAYS <= 60:
+    raise ImproperlyConfigured(f"INVITATION_DAYS must be between 1 and 60, not {INVITATION_DAYS}.")
 # How long the outbox keeps an email once delivered or given up (HR's delivery log shows them).
 OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", "365"))
 

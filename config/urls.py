@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appraisal.views import home, leavers, team
-from staff import account_views
+from staff import account_views, invitation_views
 from staff.login import ThrottledAuthenticationForm
 
 # A busy database is a page that says so and keeps what was typed, not a server error (core/busy.py).
@@ -17,6 +17,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
+    path("accounts/welcome/code/", invitation_views.invitation_code, name="invitation_code"),
+    path("accounts/welcome/<int:pk>/<str:token>/", invitation_views.invitation_accept, name="invitation_accept"),
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
     path("framework/", include("roles.framework_urls")),

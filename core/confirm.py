@@ -29,6 +29,7 @@ class Confirmation:
     incomplete: list[str] = field(default_factory=list)  # what is not done yet; the step may still go ahead
     blocking: list[str] = field(default_factory=list)  # what must be done first: no confirming button
     notified: list[str] = field(default_factory=list)  # who will be told, and how
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url): a step to take first (invite them)
     irreversible: list[str] = field(default_factory=list)  # what cannot be undone afterwards
     details: list[tuple[str, str]] = field(default_factory=list)  # (label, value) of what was entered
     breadcrumbs: list[tuple[str, str]] = field(default_factory=list)  # (label, url) before "Confirm"

@@ -46,7 +46,14 @@ def active_staff():
 class StaffDetailsForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
-    email = forms.EmailField(max_length=254, help_text="Work email address; no one else may have the same one.")
+    email = forms.EmailField(
+        max_length=254, help_text="Where their invitation and emails go; no one else may have the same one."
+    )
+    email_is_personal = forms.BooleanField(
+        label="This address is personal",
+        required=False,
+        help_text="Tick if it is the person's own address rather than a work one (for someone with no work email).",
+    )
     service = forms.ModelChoiceField(
         queryset=Service.objects.all(), required=False, empty_label="No service", help_text="The service they work in."
     )
@@ -61,6 +68,7 @@ class StaffDetailsForm(forms.Form):
             "first_name": user.first_name,
             "last_name": user.last_name,
             "email": user.email,
+            "email_is_personal": member.email_is_personal,
             "service": member.service_id,
             "job_title": member.job_title,
         }

@@ -186,8 +186,13 @@ def run_import(job: Job, progress: jobs.Progress) -> dict:
         result = {
             "summary": [
                 f"Imported {len(people):,} {'person' if len(people) == 1 else 'people'}. "
-                "They cannot log in until passwords are set for them."
+                "They cannot sign in until they set a password: invite them, in one step."
             ],
+            "staff_ids": [person.pk for person in people],  # whom "invite everyone imported" invites
+            "next": {
+                "label": f"Invite {'the person' if len(people) == 1 else f'the {len(people):,} people'} imported",
+                "url": reverse("staff_invite_many") + f"?job={job.pk}",
+            },
         }
         jobs.finish(job, result)
     return result

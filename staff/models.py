@@ -7,6 +7,7 @@ The tables keep the names they had when staff records were part of `roles` (Meta
 import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -27,10 +28,43 @@ class Service(models.Model):
         return self.name
 
 
+# Why someone is not emailed a link, when they cannot sign in (`can_sign_in_q`), in HR's lists.
+NO_ACCESS = "not yet signed in / no access"
+
+
+def can_sign_in_q(prefix: str = "") -> models.Q:
+    """Whether a member of staff (`prefix`: the path to their record, ending in "__") can sign in: a login that is
+    active, with a usable password, and employment not ended before today (`staff.auth`: the last day still counts).
+    `StaffMember.can_sign_in` says the same of one person in Python."""
+    today = timezone.localdate()
+    return (
+        models.Q(**{f"{prefix}user__is_active": True})
+        & ~models.Q(**{f"{prefix}user__password__startswith": UNUSABLE_PASSWORD_PREFIX})
+        & ~models.Q(**{f"{prefix}user__password": ""})
+        & (models.Q(**{f"{prefix}left_on__isnull": True}) | models.Q(**{f"{prefix}left_on__gte": today}))
+    )
+
+
 class StaffMemberQuerySet(models.QuerySet):
     def active(self, on: datetime.date | None = None):
         on = on or timezone.localdate()
         return self.filter(models.Q(left_on__isnull=True) | models.Q(left_on__gt=on))
+
+    def able_to_sign_in(self):
+        return self.filter(can_sign_in_q())
+
+    def unable_to_sign_in(self):
+        return self.exclude(can_sign_in_q())
+
+
+def user_can_sign_in(user, member: "StaffMember | None" = None) -> bool:
+    """Whether this login can sign in now: active, with a usable password, and (for a member of staff, `member` or
+    the login's own record) employment not ended before today."""
+    if not user.is_active or not user.password or not user.has_usable_password():
+        return False
+    if member is None:
+        member = getattr(user, "staff_member", None)
+    return member is None or member.left_on is None or member.left_on >= timezone.localdate()
 
 
 class StaffMember(models.Model):
@@ -49,6 +83,9 @@ class StaffMember(models.Model):
     line_manager_since = models.DateField(null=True, blank=True)
     left_on = models.DateField(
         null=True, blank=True, help_text="Last day of employment; empty while the person works here."
+    )
+    email_is_personal = models.BooleanField(
+        default=False, help_text="The email address is the person's own, not a work address (for their invitation)."
     )
 
     objects = StaffMemberQuerySet.as_manager()
@@ -70,6 +107,11 @@ class StaffMember(models.Model):
     @property
     def is_active(self) -> bool:
         return self.is_active_on(timezone.localdate())
+
+    @property
+    def can_sign_in(self) -> bool:
+        """Whether the person can sign in now, and so be emailed links into the system (`can_sign_in_q`)."""
+        return user_can_sign_in(self.user, self)
 
     def clean(self):
         super().clean()
@@ -144,3 +186,40 @@ class FailedLogin(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip_address or 'an unknown address'} at {self.at:%d %b %Y %H:%M}"
+
+
+class Invitation(models.Model):
+    """An invitation to set a first password: a link emailed to the person, or a set-up code HR prints for them.
+
+    Only a keyed hash of the link's token or of the code is kept (`staff.invitations.secret_hash`). An
+    invitation is used once, stops working at `expires_at`, and ends when a newer one is made for the person.
+    """
+
+    class Kind(models.TextChoices):
+        LINK = "link", "Emailed link"
+        CODE = "code", "Printed set-up code"
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.LINK)
+    email = models.EmailField(blank=True, help_text="The address the link was sent to; empty for a set-up code.")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    secret_hash = models.CharField(max_length=128)
+    used_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When a newer invitation replaced it.")
+    failed_attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong set-up codes given for it.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["staff_member", "-created_at"], name="invitation_by_person")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.staff_member} on {self.created_at:%d %b %Y}"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether it can still be used: not used, not replaced, not expired."""
+        return self.used_at is None and self.ended_at is None and self.expires_at > timezone.now()

@@ -37,6 +37,7 @@ def create_staff_member(
     first_name: str,
     last_name: str,
     email: str,
+    email_is_personal: bool = False,
     service: Service | None = None,
     job_title: str = "",
     role_profile: RoleProfile | None = None,
@@ -71,7 +72,9 @@ def create_staff_member(
     user = get_user_model().objects.create_user(
         username=_unique_username(email), email=email, first_name=first_name, last_name=last_name, password=None
     )
-    member = StaffMember.objects.create(user=user, service=service, job_title=job_title)
+    member = StaffMember.objects.create(
+        user=user, service=service, job_title=job_title, email_is_personal=email_is_personal
+    )
     if role_profile is not None:
         _append_role(by=by, member=member, role_profile=role_profile, since=role_since)  # type: ignore[arg-type]  # required above
     if line_manager is not None:
@@ -85,7 +88,15 @@ def create_staff_member(
 
 @transaction.atomic
 def update_staff_details(
-    *, by, member: StaffMember, first_name: str, last_name: str, email: str, service: Service | None, job_title: str
+    *,
+    by,
+    member: StaffMember,
+    first_name: str,
+    last_name: str,
+    email: str,
+    service: Service | None,
+    job_title: str,
+    email_is_personal: bool = False,
 ) -> StaffMember:
     """Change a person's name, email, service and job title. Saves and audits only what changed."""
     email, job_title = _normal_email(email), normalise_text(job_title)
@@ -98,12 +109,12 @@ def update_staff_details(
     user = member.user
     before, previous_service_id = _details(member), member.service_id
     user.first_name, user.last_name, user.email = first_name, last_name, email
-    member.service, member.job_title = service, job_title
+    member.service, member.job_title, member.email_is_personal = service, job_title, email_is_personal
     changes = field_changes(before, _details(member))
     if not changes:
         return member
     user.save(update_fields=["first_name", "last_name", "email"])
-    member.save(update_fields=["service", "job_title"])
+    member.save(update_fields=["service", "job_title", "email_is_personal"])
     if member.service_id != previous_service_id:
         service_changed.send(sender=StaffMember, member=member, previous_service_id=previous_service_id)
     record(actor=by, action="edit", obj=member, person=member, changes=changes)
@@ -271,6 +282,7 @@ def _details(member: StaffMember) -> dict:
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
+        "email_is_personal": member.email_is_personal,
         "service": member.service,
         "job_title": member.job_title,
     }
@@ -301,7 +313,7 @@ def created_changes(
     manager they were given (who may take over only on a day ahead)."""
     return {
         "name": member.name,
-        "email": member.user.email,
+        "email": member.user.email + (" (personal address)" if member.email_is_personal else ""),
         "username": member.user.username,
         "service": member.service,
         "job_title": member.job_title,

@@ -18,7 +18,7 @@ from core import jobs
 from core.access import hr_admin_required
 from core.forms import NO_CHANGES
 from roles.models import published_versions_prefetch
-from staff import imports, records as services
+from staff import imports, invitations, records as services
 from staff.access import hr_conflict_message, is_hr_admin_over, require_hr_admin_over
 from staff.forms import (
     AssignManagerForm,
@@ -39,9 +39,12 @@ IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-
 @require_safe
 def staff_list(request):
     filters = StaffFilterForm(request.GET or None)
-    members = _staff_with_roles(StaffMember.objects.all())
+    members = invitations.with_access(_staff_with_roles(StaffMember.objects.all()))
     if filters.is_valid():
         members = _filtered(members, **filters.cleaned_data)
+    members = list(members)
+    for member in members:
+        member.access = invitations.access_of(member)  # type: ignore[attr-defined]
     return render(request, "roles/staff/staff_list.html", {"members": members, "filters": filters})
 
 
@@ -55,7 +58,11 @@ def staff_create(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{member.name} was added. They cannot log in until a password is set for them.")
+            messages.success(
+                request,
+                f"{member.name} was added. They cannot sign in until they set a password: invite them below "
+                "(an email with a link), or print a set-up code for them if they have no email address.",
+            )
             return redirect("staff_detail", member.pk)
     return render(request, "roles/staff/staff_form.html", {"form": form, "title": "Add a member of staff"})
 
@@ -80,6 +87,7 @@ def staff_detail(request, pk):
     current_manager_assignment = next((row.pk for row in manager_history if row.since <= today), None)
     reports = StaffMember.objects.active().filter(line_manager=member).select_related("user")
     may_change = is_hr_admin_over(request.user, member.pk)
+    member.access = invitations.access_of(member)  # type: ignore[attr-defined]
     # On their own record and those above them, an HR admin reads the record but not its changes.
     entries = (
         AuditEntry.objects.filter(person=member).select_related("actor")[:AUDIT_ENTRIES_SHOWN] if may_change else []
@@ -97,6 +105,8 @@ def staff_detail(request, pk):
             "audit_entries": [(entry, _change_rows(entry.changes)) for entry in entries],
             "audit_entries_shown": AUDIT_ENTRIES_SHOWN,
             "may_change": may_change,
+            "invitations": member.invitations.select_related("invited_by")[:5],
+            "invite_refusal": invitations.refusal(member, by=request.user),
             "conflict_message": None if may_change else hr_conflict_message(request.user, member.pk),
         },
     )
@@ -208,7 +218,7 @@ def staff_import_template(request):
 
 def _staff_member(pk: int) -> StaffMember:
     """Any member of staff (HR admins may see everyone's record), ready for the record's pages; 404 if unknown."""
-    return get_object_or_404(_staff_with_roles(StaffMember.objects.all()), pk=pk)
+    return get_object_or_404(invitations.with_access(_staff_with_roles(StaffMember.objects.all())), pk=pk)
 
 
 def staff_member_to_change(user, pk: int) -> StaffMember:

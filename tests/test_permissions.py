@@ -37,7 +37,8 @@ from core.models import Job
 from outbox.models import Email
 from roles import services as role_services
 from roles.models import RoleProfile
-from staff.models import StaffMember
+from staff import invitations
+from staff.models import Invitation, StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot
@@ -221,6 +222,48 @@ def changed_window() -> dict:
 
 def staff_pk(world):
     return {"pk": world.owner.pk}
+
+
+def newcomer_above_owner(world):
+    """A new starter without a password (one can be invited only then), at the top of the owner's line: so
+    `hr_below`, whom the owner line-manages, may not invite them (HR_OVER_OWNER)."""
+    member = _newcomer()
+    top = world.users["head"].staff_member.pk
+    StaffMember.objects.filter(pk=top).update(line_manager=member, line_manager_since=datetime.date(2023, 1, 1))
+    return {"pk": member.pk}
+
+
+def _newcomer():
+    """A new starter without a password, whom nobody manages (undone with the test's transaction)."""
+    person = make_person("newcomer", manager=None)
+    person.set_unusable_password()
+    person.email = "newcomer@example.org"
+    person.save(update_fields=["password", "email"])
+    return person.staff_member
+
+
+def newcomer_to_invite(world):
+    _newcomer()
+    return {}
+
+
+SETUP_TOKEN = "a-token-as-the-email-would-carry-it"
+
+
+def open_invitation(world):
+    member = _newcomer()
+    invitation = Invitation.objects.create(
+        staff_member=member,
+        email=member.user.email,
+        expires_at=timezone.now() + datetime.timedelta(days=5),
+        secret_hash=invitations.secret_hash(SETUP_TOKEN),
+    )
+    return {"pk": invitation.pk, "token": SETUP_TOKEN}
+
+
+def open_setup_code(world):
+    _, world.setup_code = invitations.print_code(by=world.users["hr"], member=_newcomer())
+    return {}
 
 
 def appraisal_in(state):
@@ -442,6 +485,31 @@ CASES = [
         get=HR_OVER_OWNER,
         post=HR_OVER_OWNER,
         payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD),
+    ),
+    Case("staff_invite", kwargs=newcomer_above_owner, post=HR_OVER_OWNER, payload=fixed()),
+    Case("staff_setup_code", kwargs=newcomer_above_owner, get=HR_OVER_OWNER, post=HR_OVER_OWNER, payload=fixed()),
+    Case("staff_invite_many", kwargs=newcomer_to_invite, get=HR_ONLY, post=HR_ONLY, payload=fixed(confirmed="1")),
+    # --- setting up an account from an invitation: public, like logging in ---
+    Case(
+        "invitation_accept",
+        kwargs=open_invitation,
+        get=EVERYONE,
+        post=EVERYONE,
+        anonymous="o",
+        payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD),
+    ),
+    Case(
+        "invitation_code",
+        kwargs=open_setup_code,
+        get=EVERYONE,
+        post=EVERYONE,
+        anonymous="o",
+        payload=fixed(
+            username="newcomer",
+            code=lambda w: w.setup_code,
+            new_password1=NEW_PASSWORD,
+            new_password2=NEW_PASSWORD,
+        ),
     ),
     # --- cycles, reports and the audit trail: HR's ---
     Case("cycle_list", get=HR_ONLY),

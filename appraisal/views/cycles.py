@@ -68,6 +68,13 @@ def cycle_detail(request, pk):
     shown = [appraisal for appraisal in appraisals if appraisal.staff_member_id not in hidden]
     counts = Counter(appraisal.state for appraisal in shown)
     states = [{"state": state, "count": counts.get(state.value, 0)} for state in State]
+    # The people in the cycle who are not emailed its links, being unable to sign in (their appraisals go on).
+    no_access = {
+        member.pk: member
+        for appraisal in shown
+        for member in (appraisal.staff_member, appraisal.appraiser)
+        if member.is_active and not member.can_sign_in
+    }
     return render(
         request,
         "appraisal/cycle_detail.html",
@@ -78,6 +85,7 @@ def cycle_detail(request, pk):
             "not_appraised": not_appraised(cycle),
             "disagreements": listed(disagreements(cycle.appraisals.exclude(staff_member_id__in=hidden))),
             "hidden": len(appraisals) - len(shown),
+            "no_access": sorted(no_access.values(), key=lambda member: (member.user.last_name, member.user.first_name)),
             "reminder_days": settings.REMINDER_DAYS_BEFORE,
             "opening": jobs.unfinished(f"cycle {cycle.pk}"),
             "zip_job": _latest_zip(request.user, cycle),
@@ -166,8 +174,12 @@ def _opening_confirmation(cycle: AppraisalCycle) -> Confirmation:
         names = ", ".join(preview.not_emailed_names)
         more = preview.not_emailed - len(preview.not_emailed_names)
         confirmation.notified.append(
-            f"Not emailed, having no email address: {names}" + (f" and {more:,} more" if more else "") + "."
+            "Not emailed, having no email address or no access yet (their appraisals are created all the same): "
+            + names
+            + (f" and {more:,} more" if more else "")
+            + "."
         )
+        confirmation.links.append(("Invite everyone not yet invited first", reverse("staff_invite_many")))
     confirmation.irreversible = [
         "The emails are sent as soon as the appraisals are ready, and cannot be recalled.",
         "Each appraisal is made against the current published version of the person's role profile, with its"
