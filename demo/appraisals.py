@@ -78,6 +78,10 @@ CURRENT_STATES = {
     "rosie": (State.AWAITING_SIGN_OFF, ""),
     "sean": (State.SELF_ASSESSMENT, ""),
     "holly": (State.COMPLETED, ""),
+    # New starters without a password yet (seed_demo.NEW_STARTERS): not emailed, listed for HR to invite.
+    "noah": (State.SELF_ASSESSMENT, ""),
+    "ines": (State.SELF_ASSESSMENT, ""),
+    "tariq": (State.SELF_ASSESSMENT, ""),
 }
 
 # username: (offset from Desired in the first appraised year, change per year). 0 is "at Desired".

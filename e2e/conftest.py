@@ -83,8 +83,9 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, ids: dict):
+    def __init__(self, url: str, ids: dict, run=None):
         self.url, self.ids = url, ids
+        self.run = run  # runs a manage.py command against the server's database; returns its output
 
     def current_appraisal(self, username: str) -> int:
         return self.ids["current_appraisal"][username]
@@ -146,7 +147,7 @@ def server(tmp_path_factory):
             pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
-        yield Server(url, ids)
+        yield Server(url, ids, run)
     finally:
         for child in (process, worker):
             child.terminate()

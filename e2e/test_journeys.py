@@ -636,3 +636,78 @@ def test_a_disagreement_walked_through_each_route(session, server):
     assert "Completed" in page.locator(".record-summary").inner_text()
     assert "Decision on the referral" in page.locator("main").inner_text()
     print(f"disagreement routes: {time.monotonic() - started:.1f}s")
+
+
+# The newest invitation emailed to an address, read from the server's outbox: its link.
+INVITATION_LINK_SCRIPT = """
+import email, re
+from outbox.models import Email
+raw = Email.objects.filter(recipients__contains=%r).order_by("-pk").first().raw
+body = email.message_from_string(raw).get_payload(decode=True).decode()
+print(re.search(r"https?://\\S+/accounts/welcome/\\d+/\\S+/", body).group(0))
+"""
+
+
+def test_hr_invites_a_new_starter_who_sets_a_password_from_the_email_and_signs_in(session, server):
+    hr = session("hr")
+    page = hr.page
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
+    page.get_by_role("columnheader", name="Access").wait_for()
+    assert "Not invited" in page.locator("main").inner_text() and "Invited" in page.locator("main").inner_text()
+    check_page(hr, "journey-invite-staff-list")
+    page.get_by_role("link", name="Invite everyone not yet invited").click()
+    page.get_by_role("heading", name="Invite everyone not yet invited?", level=1).wait_for()
+    check_page(hr, "journey-invite-everyone-preview")
+    page.get_by_role("link", name="Go back").click()
+
+    # HR adds a new starter, and invites them from the record the form leads to.
+    page.get_by_role("link", name="Add a member of staff").click()
+    page.get_by_label("First name").fill("Nell")
+    page.get_by_label("Last name").fill("Starter")
+    page.get_by_label("Email", exact=True).fill("nell.starter@example.org")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name="Nell Starter", level=1).wait_for()
+    assert "invite them below" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Invite by email").click()
+    page.get_by_text("An invitation was emailed to Nell Starter").wait_for()
+    check_page(hr, "journey-invite-sent")
+
+    # The starter opens the link from the email, sets a password and is signed in.
+    link = server.run("shell", "-c", INVITATION_LINK_SCRIPT % "nell.starter@example.org").strip().splitlines()[-1]
+    path = "/" + link.split("/", 3)[3]
+    starter = session()
+    starter.page.goto(path)
+    starter.page.get_by_role("heading", name="Set your password", level=1).wait_for()
+    check_page(starter, "journey-invite-set-password")
+    starter.page.get_by_label("New password", exact=True).fill("a-long-and-unusual-phrase")
+    starter.page.get_by_label("New password confirmation").fill("a-long-and-unusual-phrase")
+    starter.page.get_by_role("button", name="Set password and sign in").click()
+    starter.page.get_by_text("Your password is set and you are signed in").wait_for()
+    check_page(starter, "journey-invite-signed-in")
+
+    # The link works once: opened again, it says so and how to get a new one.
+    again = session()
+    again.page.goto(path)
+    again.page.get_by_role("heading", name="This link or code cannot be used", level=1).wait_for()
+    assert "Ask HR for a new invitation" in again.page.locator("main").inner_text()
+    check_page(again, "journey-invite-used-link")
+
+    # The starter signs in with the new password; HR sees them active.
+    later = session()
+    later.page.goto("/accounts/login/")
+    later.page.get_by_label("Username").fill("nell.starter")
+    later.page.get_by_label("Password").fill("a-long-and-unusual-phrase")
+    later.page.get_by_role("button", name="Log in").click()
+    later.page.wait_for_url(f"{server.url}/")
+    page.reload()
+    assert "Active" in page.locator("#access").inner_text()
+
+    # Instead of an email (for someone with no address), HR can print a set-up code.
+    page.goto(f"/staff/{server.staff_id('noah')}/setup-code/")
+    check_page(hr, "journey-setup-code-explained")
+    page.get_by_role("button", name="Make the code").click()
+    page.locator("#setup-code").wait_for()
+    check_page(hr, "journey-setup-code-printed")
+    setup = session()
+    setup.page.goto("/accounts/welcome/code/")
+    check_page(setup, "journey-setup-code-page")

@@ -105,7 +105,10 @@ def test_the_confirmation_says_what_will_be_created_who_is_emailed_and_who_is_le
     assert f"Open {cycle.name}?" in page
     assert "This creates 3 appraisals" in page and "emails 2 people" in page
     assert "2 people by email, each asked for their self-assessment." in page
-    assert "Not emailed, having no email address: Third Example." in page
+    assert (
+        "Not emailed, having no email address or no access yet (their appraisals are created all the same): "
+        "Third Example (no email address)." in page
+    )
     # Everyone else: the two above, the manager (nobody manages them) and HR (no role profile).
     assert "4 active members of staff will have no appraisal" in page
     assert "No Role Example: holds no role profile." in page and "No Manager Example: has no line manager." in page
@@ -163,7 +166,10 @@ def test_long_lists_of_people_are_cut_short_and_counted(client, hr, manager, mon
     page = text_of(client.post(reverse("cycle_open", args=[cycle.pk])).content.decode())
     assert "7 active members of staff will have no appraisal" in page  # with HR and the manager
     assert "… and 5 more, listed on the cycle's page." in page
-    assert "Not emailed, having no email address: No Email 0 Example, No Email 1 Example and 3 more." in page
+    assert (
+        "Not emailed, having no email address or no access yet (their appraisals are created all the same): "
+        "No Email 0 Example (no email address), No Email 1 Example (no email address) and 3 more." in page
+    )
 
 
 def test_the_confirmation_makes_as_many_queries_for_many_people_as_for_few(client, hr, manager, staff):

@@ -252,7 +252,7 @@ def test_hr_adds_a_person_with_a_role_and_a_line_manager(client, hr, manager):
     assert (entry.action, entry.actor, entry.changes["role_profile"]) == ("create", hr, "Housing Worker")
 
     page = client.get(response.url).content.decode()
-    assert "cannot log in until a password is set" in page
+    assert "cannot sign in until they set a password: invite them below" in page
     assert "No password yet" in page
 
 

@@ -9,7 +9,8 @@ has appraisals is left alone. `--reset` deletes everything in the database and b
 again for today (or for `--today=YYYY-MM-DD`).
 
 Every demo person signs in with the password "demo"; the leaver cannot, from the day after their
-last day. For demonstration databases only.
+last day; the new starters (NEW_STARTERS) have no password yet, one of them invited, to show each
+kind of access on the staff list. For demonstration databases only.
 """
 
 import datetime
@@ -28,7 +29,9 @@ from demo.appraisals import seed_appraisals
 from demo.dates import REFERENCE_DAY, DemoCalendar
 from demo.models import DemoBuild
 from roles.models import RoleProfile, RoleProfileVersion
+from staff import invitations
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
+from staff.records import create_staff_member
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the demo logins' password, given in the README
 
@@ -126,6 +129,16 @@ PEOPLE = [
     ("holly", "Holly", "Green", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris", "2020-10-12"),
     ("amy", "Amy", "Turner", "support-worker-supported-housing", "Supported Housing, Bristol", "manager", "2020-05-18"),
 ]
+# New starters, who joined in the last months of the current cycle's period and have no password yet (they are not demo
+# logins): the staff list shows them "not invited" or "invited" (an invitation emailed to them, `INVITED`), and
+# the current cycle's page lists them as not emailed, to invite.
+NEW_STARTERS = [
+    ("noah", "Noah", "Bennett", "support-worker-supported-housing", "Supported Housing, Bristol", "manager"),
+    ("ines", "Ines", "Silva", "housing-worker", "Housing Services", "grace"),
+    ("tariq", "Tariq", "Aziz", "recovery-coach-somerset", "Recovery Coaching, Somerset", "chris"),
+]
+INVITED = {"ines"}
+STARTERS_SINCE = "2026-01-12"
 # People who have left keep their records (their last working day).
 LEFT_ON = {"amy": "2025-08-29"}
 # When the role profiles loaded from fixtures/ were published, as written.
@@ -182,6 +195,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready ({created} people created)."))
         # The workflow services email whoever acts next; nobody needs hundreds of demo emails.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"), transaction.atomic():
+            self._add_new_starters(calendar)
             summary = seed_appraisals(calendar)
             tallies.rebuild()  # the demo sets some records' states and dates directly, past the services
         self.stdout.write(self.style.SUCCESS(summary.line()))
@@ -274,6 +288,26 @@ class Command(BaseCommand):
             self._record_history(member, members, role_profiles, username, calendar)
         make_hr_admin(members["hr"].user)
         return created
+
+    def _add_new_starters(self, calendar: DemoCalendar) -> None:
+        """The new starters, joined STARTERS_SINCE (written for the reference day): matched by username."""
+        hr = StaffMember.objects.select_related("user").get(user__username="hr").user
+        for username, first, last, slug, service, manager in NEW_STARTERS:
+            if StaffMember.objects.filter(user__username=username).exists():
+                continue
+            member = create_staff_member(
+                by=hr,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.org",
+                service=Service.objects.get(name=service),
+                role_profile=RoleProfile.objects.get(slug=slug),
+                role_since=calendar.date(STARTERS_SINCE),
+                line_manager=StaffMember.objects.get(user__username=manager),
+                manager_since=calendar.date(STARTERS_SINCE),
+            )
+            if username in INVITED:
+                invitations.invite(by=hr, member=member)
 
     def _record_history(self, member, members, role_profiles, username, calendar: DemoCalendar) -> None:
         """The person's role and line-manager history rows, ending with their current ones (matched, so never
