@@ -1,6 +1,8 @@
 """Invitations: HR invites one person, many at once (after a preview), or prints a set-up code; the person
 sets their first password from the link or with the code, on public pages, and is signed in."""
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -58,7 +60,7 @@ def staff_setup_code(request, pk):
         request.session[_code_key(member)] = [invitations.code_display(code), invitation.expires_at.isoformat()]
         return redirect("staff_setup_code", member.pk)
     shown = request.session.pop(_code_key(member), None)
-    context = {
+    context: dict[str, Any] = {
         "member": member,
         "refusal": invitations.refusal(member, by=request.user, kind="code"),
         "days": settings.INVITATION_DAYS,
@@ -67,7 +69,7 @@ def staff_setup_code(request, pk):
         context |= {
             "code": shown[0],
             "expires_at": forms.DateTimeField().to_python(shown[1]),
-            "setup_url": request.build_absolute_uri(reverse("invitation_code")),
+            "setup_url": settings.SITE_URL.rstrip("/") + reverse("invitation_code"),  # as the emails give it
         }
     response = render(request, "roles/staff/setup_code.html", context)
     response["Cache-Control"] = "no-store"
@@ -87,7 +89,8 @@ def staff_invite_many(request):
     else everyone working here not yet invited."""
     selection, title, back_url = _selection(request)
     people = list(selection.order_by("user__last_name", "user__first_name", "pk"))
-    will, cannot = [], []
+    will: list[tuple[StaffMember, str | None]] = []
+    cannot: list[tuple[StaffMember, str | None]] = []
     for member in people:
         reason = invitations.refusal(member, by=request.user)
         (cannot if reason else will).append((member, reason))
@@ -189,7 +192,7 @@ class SetupCodeForm(forms.Form):
     invitation = None
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         username, code = data.get("username"), data.get("code")
         password1, password2 = data.get("new_password1"), data.get("new_password2")
         if not (username and code and password1 and password2):

@@ -28,7 +28,7 @@ from django.utils.crypto import salted_hmac
 
 from audit.trail import build, record, record_all
 from staff.access import hr_conflicts
-from staff.models import Invitation, StaffMember
+from staff.models import Invitation, StaffMember, StaffMemberQuerySet
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read from paper
 CODE_LENGTH = 8
@@ -307,7 +307,7 @@ def access_of(member: StaffMember) -> Access:
     return Access("not invited", "Not invited")
 
 
-def not_yet_invited(members: QuerySet) -> QuerySet:
+def not_yet_invited(members: StaffMemberQuerySet) -> QuerySet:
     """Of `members`, those working here who cannot sign in and have no invitation still open."""
     now = timezone.now()
     open_invitations = Invitation.objects.filter(used_at__isnull=True, ended_at__isnull=True, expires_at__gt=now)
@@ -319,7 +319,7 @@ def not_yet_invited(members: QuerySet) -> QuerySet:
     )
 
 
-def in_cycle(members: QuerySet, cycle_id: int) -> QuerySet:
+def in_cycle(members: StaffMemberQuerySet, cycle_id: int) -> StaffMemberQuerySet:
     """Of `members`, the people appraised or appraising in the cycle (by the appraisals' related names)."""
     return members.filter(
         Q(pk__in=StaffMember.objects.filter(appraisals__cycle_id=cycle_id).values("pk"))

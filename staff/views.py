@@ -42,10 +42,10 @@ def staff_list(request):
     members = invitations.with_access(_staff_with_roles(StaffMember.objects.all()))
     if filters.is_valid():
         members = _filtered(members, **filters.cleaned_data)
-    members = list(members)
-    for member in members:
-        member.access = invitations.access_of(member)  # type: ignore[attr-defined]
-    return render(request, "roles/staff/staff_list.html", {"members": members, "filters": filters})
+    rows = list(members)
+    for member in rows:
+        member.access = invitations.access_of(member)
+    return render(request, "roles/staff/staff_list.html", {"members": rows, "filters": filters})
 
 
 @hr_admin_required
