@@ -233,4 +233,9 @@ def _signed_in(request, user):
 
 
 def _refused(request, refused: invitations.Refused):
-    return render(request, "registration/invitation_refused.html", {"reason": refused.reason}, status=200)
+    return render(
+        request,
+        "registration/invitation_refused.html",
+        {"reason": refused.reason},
+        status=404 if refused.forged else 200,
+    )

@@ -193,6 +193,7 @@ class Refused:
     """Why a link or code cannot be used, in words for the person holding it."""
 
     reason: str
+    forged: bool = False  # not an invitation the system made (its page answers 404)
 
 
 def invitation_for_link(pk: int, token: str) -> Invitation | Refused:
@@ -204,7 +205,7 @@ def invitation_for_link(pk: int, token: str) -> Invitation | Refused:
         .first()
     )
     if invitation is None or not hmac.compare_digest(invitation.secret_hash, secret_hash(token)):
-        return Refused("This link is not one the system made: it may have been copied incompletely.")
+        return Refused("This link is not one the system made: it may have been copied incompletely.", forged=True)
     return _usable(invitation)
 
 

@@ -33,7 +33,7 @@ from competencies import services as framework
 from competencies.models import Competency, Level
 from roles import services as role_profiles
 from roles.models import RoleProfile
-from staff import records as staff_records
+from staff import invitations, records as staff_records
 from staff.models import StaffMember
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
@@ -56,6 +56,7 @@ NOT_FREE_TEXT = {
     "object_type",
     "object_id",
     "path",
+    "secret_hash",  # a keyed hash of an invitation's token or code, never shown
 }
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"
@@ -266,6 +267,7 @@ def build_world() -> World:
         by=by, first_name=TYPED, last_name=TYPED, email="starter@example.org", job_title=TYPED,
         role_profile=RoleProfile.objects.get(slug=ROLE), role_since=datetime.date(2025, 1, 6),
     )  # fmt: skip
+    invitations.invite(by=by, member=starter)  # the record lists the invitation, with its address
     # The starter has no line manager, so each cycle lists them as not appraised.
     staff_records.update_staff_details(
         by=by, member=staff.staff_member, first_name=TYPED, last_name=TYPED, email="staff@example.org",
@@ -457,7 +459,7 @@ PAGES = [
         "",
         STAFF | {"Service.name", "User.email", "Competency.name", "Indicator.text", AUDIT_CHANGES},
     ),
-    ("hr", "staff_detail", "starter", "", STAFF | {"User.email", AUDIT_CHANGES}),
+    ("hr", "staff_detail", "starter", "", STAFF | {"User.email", "Invitation.email", AUDIT_CHANGES}),
     ("hr", "staff_edit", "member:staff", "", STAFF | {"Service.name", "User.email"}),
     (
         "staff",

@@ -294,7 +294,7 @@ def test_names_in_other_scripts_and_with_accents_are_accepted(hr):
 HUGE = "9" * 30
 
 
-NON_NUMBERS = {"slug": "housing-worker", "direction": "up", "section": "accountabilities"}
+NON_NUMBERS = {"slug": "housing-worker", "direction": "up", "section": "accountabilities", "token": "a-token"}
 
 
 def _numbered_routes():
