@@ -221,6 +221,8 @@ def _usable(invitation: Invitation) -> Invitation | Refused:
         return Refused(f"It expired on {timezone.localtime(invitation.expires_at):%-d %B %Y at %H:%M}.")
     if not invitation.staff_member.is_active:
         return Refused("The staff record it was made for is of someone who has left.")
+    if invitation.staff_member.user.has_usable_password():  # HR set one since, say
+        return Refused("A password has been set for this account since: sign in with it, or ask HR.")
     return invitation
 
 

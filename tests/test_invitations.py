@@ -133,6 +133,18 @@ def test_a_forged_link_gives_a_clear_page_and_changes_nothing(client, hr, starte
     assert snapshot() == before
 
 
+def test_a_link_stops_working_once_hr_has_set_a_password(client, hr, starter, django_capture_on_commit_callbacks):
+    client.force_login(hr)
+    invite(client, starter, django_capture_on_commit_callbacks)
+    link = link_in(mail.outbox[0])
+    client.post(
+        reverse("staff_set_password", args=[starter.pk]), {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    before = snapshot()
+    assert "has been set for this account" in set_password(Client(), link, "another-long-phrase-here").content.decode()
+    assert snapshot() == before
+
+
 def test_the_invitation_expires_after_invitation_days(hr, starter, settings):
     settings.INVITATION_DAYS = 3
     invitation = invitations.invite(by=hr, member=starter)
