@@ -28,7 +28,7 @@ BEFORE_THE_MOVE = [
 ]
 # Tables of before the move that later migrations changed (appraisal 0008: the appraisals an opening
 # prepares; audit 0003: an index of one record's entries).
-CHANGED_SINCE = {"appraisal_appraisal", "appraisal_auditentry", "roles_roleprofileversion"}
+CHANGED_SINCE = {"appraisal_appraisal", "appraisal_auditentry", "roles_roleprofileversion", "roles_staffmember"}
 
 SCHEMA = """
 import json
@@ -56,13 +56,25 @@ import datetime
 from django.contrib.auth import get_user_model
 from audit.models import AuditEntry
 from staff.models import FailedLogin, LineManagerAssignment, RoleAssignment, Service, StaffMember
+from django.db import connection
 from roles.models import RoleProfile
+
+def staff_member(**values):
+    # Written as the table was then: the model has columns added since (read back with `only`).
+    values = {"job_title": "", **values}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO roles_staffmember ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
+            list(values.values()),
+        )
+    return StaffMember.objects.only("pk").get(user_id=values["user_id"])
+
 user = get_user_model().objects.create_user("kept", first_name="Kept", last_name="Person")
-boss = StaffMember.objects.create(user=get_user_model().objects.create_user("boss"))
+boss = staff_member(user_id=get_user_model().objects.create_user("boss").pk)
 role = RoleProfile.objects.create(slug="a-role")
-member = StaffMember.objects.create(
-    user=user, service=Service.objects.create(name="A service"), role_profile=role,
-    role_profile_since=datetime.date(2024, 1, 1), line_manager=boss, line_manager_since=datetime.date(2024, 1, 1),
+member = staff_member(
+    user_id=user.pk, service_id=Service.objects.create(name="A service").pk, role_profile_id=role.pk,
+    role_profile_since=datetime.date(2024, 1, 1), line_manager_id=boss.pk, line_manager_since=datetime.date(2024, 1, 1),
 )
 RoleAssignment.objects.create(staff_member=member, role_profile=role, since=datetime.date(2024, 1, 1))
 LineManagerAssignment.objects.create(staff_member=member, line_manager=boss, since=datetime.date(2024, 1, 1))
