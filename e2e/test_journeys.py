@@ -256,7 +256,7 @@ def test_cycle_scored_by_keyboard_shared_signed_and_countersigned(session):
     # The request returns at once; the job's page follows the worker, refreshing itself, to the end.
     page.get_by_role("heading", name=f"Opening: {CYCLE}", level=1).wait_for()
     check_page(hr, "journey-cycle-opening")
-    page.get_by_text("Done.").wait_for(timeout=60_000)
+    page.locator("#job").get_by_text("Done.", exact=True).wait_for(timeout=60_000)  # not "until it is done."
     assert re.search(r"\d+ appraisals created\.", page.get_by_role("status").inner_text())
     check_page(hr, "journey-cycle-opening-done")
     page.get_by_role("link", name="Back to the cycle").click()
@@ -400,7 +400,8 @@ def test_hr_downloads_a_cycles_completed_records_as_one_zip(session, server):
     page.get_by_role("button", name="Make a ZIP of every completed record's PDF").click()
     page.get_by_role("heading", name=re.compile("as one ZIP$"), level=1).wait_for()
     check_page(hr, "journey-cycle-zip-progress")
-    page.get_by_text("Done.").wait_for(timeout=120_000)  # the worker makes each record's PDF, then the ZIP
+    # Exactly "Done.": the page says "until it is done." while the worker makes each record's PDF, then the ZIP.
+    page.locator("#job").get_by_text("Done.", exact=True).wait_for(timeout=120_000)
     summary = page.get_by_role("status").inner_text()
     count = int(re.search(r"(\d+) completed records? in one ZIP", summary).group(1))
     check_page(hr, "journey-cycle-zip-done")
