@@ -67,6 +67,7 @@ def request_password_reset(request):
             password_reset.request_reset(identifier=form.cleaned_data["login"], ip_address=client_ip(request))
         except Throttled as refusal:
             form.add_error(None, password_reset.throttled_message(refusal.wait))
+            form.fields["login"].widget.attrs["aria-describedby"] = "reset-error"  # the message above the form
         else:
             return redirect("password_reset_done")
     return render(request, "registration/password_reset_form.html", {"form": form})
