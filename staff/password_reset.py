@@ -36,6 +36,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from audit.models import AuditEntry
 from audit.trail import record
+from core.tasks import enqueue_on_commit
 from staff.auth import has_left, left_on_annotation
 from staff.login import Throttled, refused_until
 from staff.models import PasswordResetRequest, StaffMember
@@ -178,7 +179,8 @@ def request_reset(*, identifier: str, ip_address: str | None) -> None:
 def _send_link(user, *, real: bool) -> None:
     """Write the link's email to the outbox and audit it; roll the email back if `user` may not have one,
     and the audit entry too if `user` is a stand-in. Rolling a savepoint back costs what keeping it does
-    (one statement more, to the database server): the work before it is the same."""
+    (one statement more, to the database server): the work before it is the same, and so is the task
+    queued after it."""
     with transaction.atomic():
         why_not = _why_not(user)  # asked of a stand-in too, for the time it takes
         if not real:
@@ -198,6 +200,10 @@ def _send_link(user, *, real: bool) -> None:
         )
         if not real:
             transaction.set_rollback(True)
+    if why_not:
+        # What a kept email queues once its transaction commits (its delivery), queued all the same:
+        # a run of the outbox's regular delivery, which finds nothing more to do.
+        enqueue_on_commit("deliver due emails", "outbox.delivery.deliver_due")
 
 
 def may_reset(user) -> bool:
