@@ -83,8 +83,12 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, ids: dict):
-        self.url, self.ids = url, ids
+    def __init__(self, url: str, ids: dict, manage=None):
+        self.url, self.ids, self._manage = url, ids, manage
+
+    def shell(self, script: str) -> str:
+        """What `script` prints, run by `manage.py shell -c` on the server's database."""
+        return self._manage("shell", "-c", script)
 
     def current_appraisal(self, username: str) -> int:
         return self.ids["current_appraisal"][username]
@@ -146,7 +150,7 @@ def server(tmp_path_factory):
             pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
-        yield Server(url, ids)
+        yield Server(url, ids, run)
     finally:
         for child in (process, worker):
             child.terminate()

@@ -637,3 +637,51 @@ def test_a_disagreement_walked_through_each_route(session, server):
     assert "Completed" in page.locator(".record-summary").inner_text()
     assert "Decision on the referral" in page.locator("main").inner_text()
     print(f"disagreement routes: {time.monotonic() - started:.1f}s")
+
+
+# The body of the newest email to an address, from the outbox of the server's database.
+LATEST_EMAIL_SCRIPT = """
+from email import message_from_string
+from outbox.models import Email
+email = Email.objects.filter(recipients={address!r}).order_by("-pk").first()
+print(message_from_string(email.raw).get_payload(decode=True).decode() if email else "")
+"""
+
+
+def test_a_person_who_forgot_their_password_sets_a_new_one_from_the_emailed_link(session, server):
+    started = time.monotonic()
+    new_password = "a-quiet-harbour-at-dawn"
+    person = session()
+    page = person.page
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Forgot password?").click()
+    page.get_by_role("heading", name="Forgot your password?", level=1).wait_for()
+    check_page(person, "journey-password-reset-request")
+    page.get_by_label("Username or email address").fill("kemi@example.org")
+    page.get_by_role("button", name="Email me a link").click()
+    page.get_by_role("heading", name="Check your email", level=1).wait_for()
+    check_page(person, "journey-password-reset-sent")
+    # She reads the email and follows its link.
+    body = server.shell(LATEST_EMAIL_SCRIPT.format(address="kemi@example.org"))
+    link = re.search(r"/accounts/password/reset/[^/\s]+/[^/\s]+/", body)
+    assert link, body
+    page.goto(link.group(0))
+    page.get_by_role("heading", name="Set a new password", level=1).wait_for()
+    check_page(person, "journey-password-reset-set")
+    page.get_by_label(re.compile(r"^\s*New password\s*\*?\s*$")).fill(new_password)
+    page.get_by_label(re.compile(r"^\s*New password confirmation")).fill(new_password)
+    page.get_by_role("button", name="Set password").click()
+    page.wait_for_url(f"{server.url}/accounts/login/")
+    assert "Your password was changed" in page.get_by_role("status").inner_text()
+    page.get_by_label("Username").fill("kemi")
+    page.get_by_label("Password").fill(new_password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server.url}/")
+    # The link worked once.
+    again = session()
+    again.page.goto(link.group(0))
+    again.page.get_by_role("heading", name="This link cannot be used", level=1).wait_for()
+    check_page(again, "journey-password-reset-bad-link")
+    again.page.get_by_role("link", name="Ask for a new link").click()
+    again.page.get_by_role("heading", name="Forgot your password?", level=1).wait_for()
+    print(f"journey (a forgotten password reset from the email): {time.monotonic() - started:.1f}s")
