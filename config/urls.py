@@ -17,6 +17,13 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
+    path("accounts/password/reset/", account_views.request_password_reset, name="password_reset"),
+    path("accounts/password/reset/sent/", account_views.password_reset_done, name="password_reset_done"),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/welcome/code/", invitation_views.invitation_code, name="invitation_code"),
     path("accounts/welcome/<int:pk>/<str:token>/", invitation_views.invitation_accept, name="invitation_accept"),
     path("roles/", include("roles.pdf_urls")),

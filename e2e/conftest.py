@@ -83,9 +83,12 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, ids: dict, run=None):
-        self.url, self.ids = url, ids
-        self.run = run  # runs a manage.py command against the server's database; returns its output
+    def __init__(self, url: str, ids: dict, manage=None):
+        self.url, self.ids, self._manage = url, ids, manage
+
+    def shell(self, script: str) -> str:
+        """What `script` prints, run by `manage.py shell -c` on the server's database."""
+        return self._manage("shell", "-c", script)
 
     def current_appraisal(self, username: str) -> int:
         return self.ids["current_appraisal"][username]

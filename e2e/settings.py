@@ -16,7 +16,6 @@ SECURE_HSTS_SECONDS = 0
 CLIENT_IP_HEADER = None
 # e2e/conftest.py collects the static files into a folder of its run (STATIC_ROOT in the
 # environment), as production collects them before it starts; WhiteNoise serves them from there.
-# Emails are written to the outbox as in production (a journey reads an invitation's link there), and
-# delivered nowhere: the workflow's notifications are tested by the unit suite.
-EMAIL_BACKEND = "outbox.backends.OutboxBackend"
+# Emails go into the outbox, as in production (a journey reads a password reset link there), and the
+# worker delivers them nowhere: the workflow's notifications are tested by the unit suite.
 OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -57,6 +57,7 @@ NOT_FREE_TEXT = {
     "object_id",
     "path",
     "secret_hash",  # a keyed hash of an invitation's token or code, never shown
+    "identifier",  # what was typed to ask for a password reset, counted for throttling, never shown
 }
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("staff", "0001_initial"),
+        ("staff", "0002_password_reset_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
