@@ -8,6 +8,7 @@ from django.urls import reverse
 from appraisal.models import Appraisal, IndicatorRating, ScoredCompetency
 from appraisal.services.workflow import UPHOLD
 from core.confirm import Confirmation
+from staff.models import user_can_sign_in
 
 State = Appraisal.State
 
@@ -23,10 +24,13 @@ def _names(names: list[str], limit: int = 4) -> str:
 
 
 def _emailed(person, what: str) -> str:
-    """ "Sam Patel is emailed …", or that they have no email address to be told by."""
-    if person.user.email:
-        return f"{person} is emailed {what}."
-    return f"{person} has no email address here: tell them yourself that {what.removeprefix('that ')}."
+    """Whether `person` is emailed `what` ("Sam Patel is emailed …"), or why not and what to do instead."""
+    told = f"tell them yourself {what}" if what.startswith("that ") else f"let them know yourself ({what})"
+    if not person.user.email:
+        return f"{person} has no email address here: {told}."
+    if not user_can_sign_in(person.user, person):
+        return f"{person} cannot sign in yet (HR can invite them), so is not emailed: {told}."
+    return f"{person} is emailed {what}."
 
 
 def _base(appraisal: Appraisal, url_name: str, **kwargs) -> Confirmation:

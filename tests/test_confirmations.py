@@ -176,3 +176,12 @@ def test_someone_else_is_refused_not_asked(client, hr, manager, staff, other_man
     client.force_login(other_manager)
     response = client.post(reverse("appraisal_share", args=[appraisal.pk]), {"revision": reload(appraisal).revision})
     assert response.status_code == 404
+
+
+def test_someone_who_cannot_sign_in_is_named_as_not_emailed(client, hr, manager, staff, with_emails):
+    appraisal = _in(State.MANAGER_REVIEW, hr, manager, staff)
+    staff.set_unusable_password()
+    staff.save()
+    client.force_login(manager)
+    response = client.post(reverse("appraisal_share", args=[appraisal.pk]), {"revision": reload(appraisal).revision})
+    assert "Staff Example cannot sign in yet (HR can invite them), so is not emailed" in _text(response)
