@@ -18,3 +18,6 @@ CLIENT_IP_HEADER = None
 # environment), as production collects them before it starts; WhiteNoise serves them from there.
 # Emails go nowhere: the workflow's notifications are tested by the unit suite.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# As in production, an HR admin's rights need a second factor: e2e/conftest.py's login gives the demo
+# hr's code, from the secret seed_demo prints.
+HR_REQUIRES_SECOND_FACTOR = True

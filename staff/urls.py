@@ -1,6 +1,6 @@
 from django.urls import path
 
-from staff import account_views, views as staff_views
+from staff import account_views, second_factor_views, views as staff_views
 
 urlpatterns = [
     path("", staff_views.staff_list, name="staff_list"),
@@ -12,4 +12,9 @@ urlpatterns = [
     path("<int:pk>/role/", staff_views.staff_assign_role, name="staff_assign_role"),
     path("<int:pk>/manager/", staff_views.staff_assign_manager, name="staff_assign_manager"),
     path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
+    path(
+        "<int:pk>/second-factor/reset/",
+        second_factor_views.staff_reset_second_factor,
+        name="staff_reset_second_factor",
+    ),
 ]

@@ -30,6 +30,7 @@ from staff.forms import (
     StaffFilterForm,
 )
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
+from staff.second_factor import has_second_factor
 
 AUDIT_ENTRIES_SHOWN = 50
 IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-worker", "", "2026-01-05"]
@@ -97,6 +98,7 @@ def staff_detail(request, pk):
             "audit_entries": [(entry, _change_rows(entry.changes)) for entry in entries],
             "audit_entries_shown": AUDIT_ENTRIES_SHOWN,
             "may_change": may_change,
+            "has_second_factor": has_second_factor(member.user),
             "conflict_message": None if may_change else hr_conflict_message(request.user, member.pk),
         },
     )

@@ -5,16 +5,22 @@ from collections import Counter, defaultdict
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
 from audit.models import AuditEntry
 from core.access import is_hr_admin
 from demo.dates import REFERENCE_DAY
+from demo.management.commands.seed_demo import DEMO_HR_SECRET
+from staff import second_factor
 from staff.access import is_line_manager
 from staff.models import Service, StaffMember
+from staff.second_factor_views import PENDING_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +41,14 @@ def seeded(django_db_setup, django_db_blocker):
         seed()
         yield
         transaction.set_rollback(True)
+
+
+def sign_in(client, username: str) -> None:
+    """Logged in, past the demo hr's second factor (asked for at sign-in; tests/test_second_factor.py)."""
+    client.force_login(User.objects.get(username=username))
+    session = client.session
+    session.pop(PENDING_KEY, None)
+    session.save()
 
 
 def counts() -> dict:
@@ -77,6 +91,16 @@ def test_the_demo_logins_work_with_password_demo(seeded):
     assert is_hr_admin(hr) and not is_hr_admin(manager)
     assert is_line_manager(manager) and not is_line_manager(staff)
     assert staff.staff_member.line_manager.user == manager
+
+
+def test_the_demo_hr_has_a_second_factor_whose_secret_is_printed(seeded):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)  # again: changes nothing, prints the secret again
+    assert DEMO_HR_SECRET in out.getvalue()
+    device = TOTPDevice.objects.get(user__username="hr", confirmed=True)
+    totp = TOTP(bytes.fromhex(second_factor.key_from_secret(out.getvalue().split("time-based key ")[1][:39])))
+    assert totp.token() == TOTP(device.bin_key).token()  # the printed key makes the device's codes
+    assert not TOTPDevice.objects.exclude(user__username="hr").exists()
 
 
 def test_the_demo_line_management_tree_has_more_than_one_level(seeded):
@@ -233,11 +257,10 @@ def test_the_manager_appraises_reports_in_several_states(seeded):
 def test_the_demo_s_history_team_and_report_pages_show_its_story_in_bounded_queries(
     seeded, client, django_assert_max_num_queries, username, url, bound, shown
 ):
-    from django.contrib.auth import get_user_model
 
     if url.endswith("?cycle="):
         url += str(AppraisalCycle.objects.get(name=PAST[2025]).pk)
-    client.force_login(get_user_model().objects.get(username=username))
+    sign_in(client, username)
     with django_assert_max_num_queries(bound):
         page = client.get(url)
     assert page.status_code == 200
@@ -281,9 +304,8 @@ def test_the_night_team_improved_over_the_years(seeded):
 
 
 def test_the_report_of_the_current_cycle_lists_people_below_entry(seeded, client):
-    from django.contrib.auth import get_user_model
 
-    client.force_login(get_user_model().objects.get(username="hr"))
+    sign_in(client, "hr")
     current = AppraisalCycle.objects.get(name=CURRENT)
     page = client.get(f"/reports/?cycle={current.pk}").content.decode()
     assert "Staff below entry" in page
