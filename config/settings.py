@@ -222,7 +222,8 @@ LOGGING = {
 }
 
 # An HR admin's rights need a second factor verified in the session (core/access.py); without one they
-# have a member of staff's. Off only where that is wanted on purpose (HR_REQUIRES_SECOND_FACTOR=0).
+# have a member of staff's. Whoever has set one up gives it after the password (staff/second_factor_views.py).
+# Off only where that is wanted on purpose (HR_REQUIRES_SECOND_FACTOR=0): then nobody is asked for one.
 HR_REQUIRES_SECOND_FACTOR = parse_bool(
     "HR_REQUIRES_SECOND_FACTOR", os.environ.get("HR_REQUIRES_SECOND_FACTOR"), default=True
 )

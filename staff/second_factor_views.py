@@ -37,12 +37,13 @@ def ask_for_second_factor(sender, request, user, **kwargs):
 
 def verification_first(get_response):
     """Middleware (after django-otp's OTPMiddleware): a session waiting for its second factor sees only
-    the page that asks for it."""
+    the page that asks for it. With settings.HR_REQUIRES_SECOND_FACTOR off nobody is asked (the unit
+    tests sign people in with `force_login`)."""
     open_paths = None
 
     def middleware(request):
         nonlocal open_paths
-        if request.session.get(PENDING_KEY) and request.user.is_authenticated:
+        if settings.HR_REQUIRES_SECOND_FACTOR and request.session.get(PENDING_KEY) and request.user.is_authenticated:
             if request.user.is_verified():
                 del request.session[PENDING_KEY]
             else:

@@ -5,7 +5,6 @@ from collections import Counter, defaultdict
 
 import pytest
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
@@ -20,7 +19,6 @@ from demo.management.commands.seed_demo import DEMO_HR_SECRET
 from staff import second_factor
 from staff.access import is_line_manager
 from staff.models import Service, StaffMember
-from staff.second_factor_views import PENDING_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -41,14 +39,6 @@ def seeded(django_db_setup, django_db_blocker):
         seed()
         yield
         transaction.set_rollback(True)
-
-
-def sign_in(client, username: str) -> None:
-    """Logged in, past the demo hr's second factor (asked for at sign-in; tests/test_second_factor.py)."""
-    client.force_login(User.objects.get(username=username))
-    session = client.session
-    session.pop(PENDING_KEY, None)
-    session.save()
 
 
 def counts() -> dict:
@@ -257,10 +247,11 @@ def test_the_manager_appraises_reports_in_several_states(seeded):
 def test_the_demo_s_history_team_and_report_pages_show_its_story_in_bounded_queries(
     seeded, client, django_assert_max_num_queries, username, url, bound, shown
 ):
+    from django.contrib.auth import get_user_model
 
     if url.endswith("?cycle="):
         url += str(AppraisalCycle.objects.get(name=PAST[2025]).pk)
-    sign_in(client, username)
+    client.force_login(get_user_model().objects.get(username=username))
     with django_assert_max_num_queries(bound):
         page = client.get(url)
     assert page.status_code == 200
@@ -304,8 +295,9 @@ def test_the_night_team_improved_over_the_years(seeded):
 
 
 def test_the_report_of_the_current_cycle_lists_people_below_entry(seeded, client):
+    from django.contrib.auth import get_user_model
 
-    sign_in(client, "hr")
+    client.force_login(get_user_model().objects.get(username="hr"))
     current = AppraisalCycle.objects.get(name=CURRENT)
     page = client.get(f"/reports/?cycle={current.pk}").content.decode()
     assert "Staff below entry" in page
