@@ -130,6 +130,16 @@ LOGIN_THROTTLE_WINDOW = 15 * 60
 LOGIN_THROTTLE_PER_USERNAME = 5
 LOGIN_THROTTLE_PER_ADDRESS = 30
 
+# "Forgot password?" (staff/password_reset.py): the emailed link works once, for PASSWORD_RESET_TIMEOUT
+# seconds (default an hour). After PASSWORD_RESET_THROTTLE_PER_ACCOUNT requests for one username or
+# address typed (default 3), or PASSWORD_RESET_THROTTLE_PER_ADDRESS from one client address (default
+# 20), within PASSWORD_RESET_THROTTLE_WINDOW seconds (default an hour), further requests are refused
+# until the window has passed; and no account is sent more than PER_ACCOUNT links in the window.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))
+PASSWORD_RESET_THROTTLE_WINDOW = int(os.environ.get("PASSWORD_RESET_THROTTLE_WINDOW", str(60 * 60)))
+PASSWORD_RESET_THROTTLE_PER_ACCOUNT = int(os.environ.get("PASSWORD_RESET_THROTTLE_PER_ACCOUNT", "3"))
+PASSWORD_RESET_THROTTLE_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_THROTTLE_PER_ADDRESS", "20"))
+
 # Every page's Content-Security-Policy (core/security.py): everything from this site, nothing
 # inline. Bootstrap and all the CSS are served from static/.
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -25,6 +25,13 @@ urlpatterns = [
         second_factor_views.second_factor_recovery_codes,
         name="second_factor_recovery_codes",
     ),
+    path("accounts/password/reset/", account_views.request_password_reset, name="password_reset"),
+    path("accounts/password/reset/sent/", account_views.password_reset_done, name="password_reset_done"),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("roles/", include("roles.pdf_urls")),
     path("roles/", include("roles.urls")),
     path("framework/", include("roles.framework_urls")),

@@ -109,9 +109,16 @@ def authenticator_code(secret: str) -> str:
 
 class Server:
     def __init__(self, url: str, ids: dict, secrets: dict[str, str], manage=None):
-        self.url, self.ids = url, ids
+        self.url, self.ids, self._manage = url, ids, manage
         self.secrets = secrets  # username -> the second factor's secret, as printed
-        self.manage = manage  # runs a manage.py command against the server's database
+
+    def manage(self, *args, extra_env=None) -> str:
+        """What a manage.py command prints, run on the server's database."""
+        return self._manage(*args, extra_env=extra_env)
+
+    def shell(self, script: str) -> str:
+        """What `script` prints, run by `manage.py shell -c` on the server's database."""
+        return self._manage("shell", "-c", script)
 
     def current_appraisal(self, username: str) -> int:
         return self.ids["current_appraisal"][username]

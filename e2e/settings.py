@@ -16,8 +16,9 @@ SECURE_HSTS_SECONDS = 0
 CLIENT_IP_HEADER = None
 # e2e/conftest.py collects the static files into a folder of its run (STATIC_ROOT in the
 # environment), as production collects them before it starts; WhiteNoise serves them from there.
-# Emails go nowhere: the workflow's notifications are tested by the unit suite.
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Emails go into the outbox, as in production (a journey reads a password reset link there), and the
+# worker delivers them nowhere: the workflow's notifications are tested by the unit suite.
+OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # As in production, an HR admin's rights need a second factor: e2e/conftest.py's login gives the demo
 # hr's code, from the secret seed_demo prints.
 HR_REQUIRES_SECOND_FACTOR = True

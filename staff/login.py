@@ -55,11 +55,12 @@ class Throttled(Exception):
         self.wait = wait
 
 
-def _refused_until(attempts, limit: int, now: datetime) -> datetime | None:
+def refused_until(attempts, limit: int, now: datetime, period: timedelta | None = None) -> datetime | None:
     """When no more than `limit` of these attempts (the one being made among them) fall in the
-    window, or None if no more do now."""
-    recent = list(attempts.filter(at__gt=now - window()).order_by("-at").values_list("at", flat=True)[: limit + 1])
-    return recent[limit] + window() if len(recent) > limit else None
+    window (`period`, the login throttle's unless given), or None if no more do now."""
+    period = window() if period is None else period
+    recent = list(attempts.filter(at__gt=now - period).order_by("-at").values_list("at", flat=True)[: limit + 1])
+    return recent[limit] + period if len(recent) > limit else None
 
 
 def reserve_attempt(username: str, ip_address: str | None) -> FailedLogin:
@@ -68,10 +69,10 @@ def reserve_attempt(username: str, ip_address: str | None) -> FailedLogin:
     now = timezone.now()
     clear_old_failures()
     attempt = FailedLogin.objects.create(username=username, ip_address=ip_address, at=now)
-    limits = [_refused_until(FailedLogin.objects.filter(username=username), settings.LOGIN_THROTTLE_PER_USERNAME, now)]
+    limits = [refused_until(FailedLogin.objects.filter(username=username), settings.LOGIN_THROTTLE_PER_USERNAME, now)]
     if ip_address:
         limits.append(
-            _refused_until(FailedLogin.objects.filter(ip_address=ip_address), settings.LOGIN_THROTTLE_PER_ADDRESS, now)
+            refused_until(FailedLogin.objects.filter(ip_address=ip_address), settings.LOGIN_THROTTLE_PER_ADDRESS, now)
         )
     until = max(filter(None, limits), default=None)
     if until:

@@ -144,3 +144,20 @@ class FailedLogin(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip_address or 'an unknown address'} at {self.at:%d %b %Y %H:%M}"
+
+
+class PasswordResetRequest(models.Model):
+    """A request for a password reset link, kept so that every server process counts it
+    (staff/password_reset.py): by what was typed and by the client's address, whether or not an
+    account matched. Rows older than the throttling window are ignored, and removed by the next request.
+    """
+
+    identifier = models.CharField(max_length=254)  # lower-cased, as typed: the login need not exist
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["identifier", "at"]), models.Index(fields=["ip_address", "at"])]
+
+    def __str__(self):
+        return f"{self.identifier} from {self.ip_address or 'an unknown address'} at {self.at:%d %b %Y %H:%M}"

@@ -22,12 +22,15 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from appraisal.models import Appraisal
 from appraisal.services import cycles, workflow
@@ -203,6 +206,12 @@ def fixed(**values):
     return lambda world, client, url: {k: (v(world) if callable(v) else v) for k, v in values.items()}
 
 
+def reset_link_of_owner(world) -> dict:
+    """The owner's password reset link (no longer good once they log in: a page either way)."""
+    user = world.users["owner"]
+    return {"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}
+
+
 def revision_of(state):
     return fixed(revision=lambda world: world.revision(state))
 
@@ -248,6 +257,19 @@ CASES = [
         payload=fixed(username="owner", password=PASSWORD),
     ),
     Case("logout", post="ooooooo", anonymous="o", post_changes=False),
+    # "Forgot password?": open to anyone, signed in or not, as the login page is. A request is counted
+    # (and audited) whatever was typed; the link's page moves its token into the session and changes nothing.
+    Case("password_reset", get=EVERYONE, post=EVERYONE, anonymous="o", payload=fixed(login="owner")),
+    Case("password_reset_done", get=EVERYONE, anonymous="o"),
+    Case(
+        "password_reset_confirm",
+        kwargs=reset_link_of_owner,
+        get=EVERYONE,
+        post=EVERYONE,
+        anonymous="o",
+        post_changes=False,
+        payload=fixed(new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD),
+    ),
     Case(
         "change_password",
         get=EVERYONE,
