@@ -72,7 +72,9 @@ def make_session(username: str) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
+    from django_otp import DEVICE_ID_SESSION_KEY
 
+    from bench.measure import verified_device_id
     from core.security import SEEN_KEY, STARTED_KEY
 
     user = get_user_model().objects.get(username=username)
@@ -85,6 +87,7 @@ def make_session(username: str) -> str:
             HASH_SESSION_KEY: user.get_session_auth_hash(),
             STARTED_KEY: now,
             SEEN_KEY: now,
+            DEVICE_ID_SESSION_KEY: verified_device_id(user),  # the second factor given, as HR's must be
         }
     )
     session.save()

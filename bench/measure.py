@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
 from weasyprint import HTML
 
 from appraisal.forms import SheetForm
@@ -29,6 +30,7 @@ from appraisal.models import Appraisal, AppraisalCycle
 from appraisal.selectors import appraisal_sheet
 from appraisal.services import cycles
 from staff.models import StaffMember
+from staff.second_factor_views import PENDING_KEY
 
 State = Appraisal.State
 FLOOR, PDF_FLOOR = "floor: small template", "floor: one-page PDF"
@@ -44,7 +46,7 @@ KEPT_PDF = "appraisal PDF (completed, kept)"
 # Every outcome of every appraisal, streamed as CSV (/reports/outcomes.csv): its peak memory and time.
 OUTCOMES_CSV = "outcomes CSV (every record)"
 # Targets (docs/performance.md): queries per key page, median milliseconds at the larger size.
-MAX_QUERIES = 16  # the organisation report: its sections and the list of disagreements
+MAX_QUERIES = 17  # the organisation report: its sections, the list of disagreements, and the session's second factor
 TARGET_MS = {
     "scoring page": 50,
     "appraisal record": 50,
@@ -76,10 +78,27 @@ class Result:
     rows: int | None = None  # the CSV export's rows
 
 
+def verified_device_id(user) -> str:
+    """The persistent id of a confirmed second factor of the user's (one is made for the benchmark if they
+    have none), for a session that has given it: pages are measured as a verified HR admin uses them,
+    the device read with every request, as in production."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Benchmark", confirmed=True)
+    return device.persistent_id
+
+
 def _client(username: str) -> Client:
     # Production settings: the proxy's header says the request came over HTTPS; the host is allowed.
     client = Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
-    client.force_login(get_user_model().objects.get(username=username))
+    user = get_user_model().objects.get(username=username)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = verified_device_id(user)  # the second factor given, as HR's must be
+    session.pop(PENDING_KEY, None)
+    session.save()
     return client
 
 

@@ -42,6 +42,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     # The task engine (core/tasks.py): queue, workers, schedules, in the application's database.
     "django_q",
+    # The second factor at sign-in (staff/second_factor.py): authenticator apps (TOTP) and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The apps, lowest first: each may use only those before it (the layers in pyproject.toml).
     "core",
     "audit",
@@ -69,6 +73,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "core.busy.BusyDatabaseMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor; until it has, one that
+    # must (the person has one) is sent to give it (staff/second_factor_views.py).
+    "django_otp.middleware.OTPMiddleware",
+    "staff.second_factor_views.verification_first",
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.security.session_limits",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -224,6 +232,15 @@ LOGGING = {
         },
     },
 }
+
+# An HR admin's rights need a second factor verified in the session (core/access.py); without one they
+# have a member of staff's. Whoever has set one up gives it after the password (staff/second_factor_views.py).
+# Off only where that is wanted on purpose (HR_REQUIRES_SECOND_FACTOR=0): then nobody is asked for one.
+HR_REQUIRES_SECOND_FACTOR = parse_bool(
+    "HR_REQUIRES_SECOND_FACTOR", os.environ.get("HR_REQUIRES_SECOND_FACTOR"), default=True
+)
+# The name an authenticator app shows beside the code.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Second Step appraisals")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appraisal.views import home, leavers, team
-from staff import account_views, invitation_views
+from staff import account_views, invitation_views, second_factor_views
 from staff.login import ThrottledAuthenticationForm
 
 # A busy database is a page that says so and keeps what was typed, not a server error (core/busy.py).
@@ -17,6 +17,14 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
+    path("accounts/second-factor/", second_factor_views.second_factor_status, name="second_factor"),
+    path("accounts/second-factor/set-up/", second_factor_views.second_factor_enrol, name="second_factor_enrol"),
+    path("accounts/second-factor/verify/", second_factor_views.second_factor_verify, name="second_factor_verify"),
+    path(
+        "accounts/second-factor/recovery-codes/",
+        second_factor_views.second_factor_recovery_codes,
+        name="second_factor_recovery_codes",
+    ),
     path("accounts/password/reset/", account_views.request_password_reset, name="password_reset"),
     path("accounts/password/reset/sent/", account_views.password_reset_done, name="password_reset_done"),
     path(

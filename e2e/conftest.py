@@ -3,8 +3,10 @@
 The server is `manage.py runserver` (DEBUG off, e2e/settings.py) on a free 127.0.0.1 port, with a
 worker (`manage.py qcluster`) for the long jobs, on a
 temporary SQLite database that `seed_demo` fills once per run, for the day it runs: the demo
-organisation, with the logins hr, manager and staff (password "demo"). As in production, `collectstatic` runs first and
-WhiteNoise serves the static files under their hashed names. Tests that change data (opening a
+organisation, with the logins hr, manager and staff (password "demo"). hr's HR rights need a second
+factor: the login gives the code an authenticator app would, from the secret `seed_demo` prints.
+As in production, `collectstatic` runs first and WhiteNoise serves the static files under their
+hashed names. Tests that change data (opening a
 cycle, publishing a role profile) use records nobody else in the run depends on.
 
 Every main page a test passes goes through `check_page`: no sideways scrolling of the page, axe-core
@@ -13,6 +15,7 @@ fails, as does any violation of the structure rules below), and a screenshot in 
 (git-ignored).
 """
 
+import base64
 import json
 import os
 import re
@@ -24,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django_otp.oath import TOTP
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +86,35 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# What seed_demo prints for the demo hr's second factor: the key to add to an authenticator app.
+PRINTED_SECRET = re.compile(r"time-based key ((?:[A-Z2-7]{4} ?)+)")
+VERIFY_PATH = "/accounts/second-factor/verify/"
+
+# The last half-minute whose code was given, per secret: the server takes each code once.
+_last_step: dict[str, int] = {}
+
+
+def authenticator_code(secret: str) -> str:
+    """The code an authenticator app holding this base32 secret shows now. A half-minute whose code was
+    given already is waited out (at most 30 seconds), as a person waits for the app's next code."""
+    compact = secret.replace(" ", "").upper()
+    key = base64.b32decode(compact + "=" * (-len(compact) % 8))
+    while (step := int(time.time()) // 30) <= _last_step.get(compact, -1):
+        time.sleep(30 - time.time() % 30 + 0.2)
+    _last_step[compact] = step
+    totp = TOTP(key)
+    totp.time = step * 30
+    return f"{totp.token():06d}"
+
+
 class Server:
-    def __init__(self, url: str, ids: dict, manage=None):
+    def __init__(self, url: str, ids: dict, secrets: dict[str, str], manage=None):
         self.url, self.ids, self._manage = url, ids, manage
+        self.secrets = secrets  # username -> the second factor's secret, as printed
+
+    def manage(self, *args, extra_env=None) -> str:
+        """What a manage.py command prints, run on the server's database."""
+        return self._manage(*args, extra_env=extra_env)
 
     def shell(self, script: str) -> str:
         """What `script` prints, run by `manage.py shell -c` on the server's database."""
@@ -110,14 +140,17 @@ def server(tmp_path_factory):
     env.pop("DEBUG", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
 
-    def run(*args):
-        result = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    def run(*args, extra_env=None):
+        result = subprocess.run(
+            [*manage, *args], cwd=ROOT, env={**env, **(extra_env or {})}, capture_output=True, text=True
+        )
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
     run("collectstatic", "--no-input", "-v", "0")
     run("migrate", "--no-input", "-v", "0")
-    run("seed_demo")
+    printed = PRINTED_SECRET.search(run("seed_demo"))
+    assert printed, "seed_demo printed no second factor for hr"
     ids = json.loads(run("shell", "-c", IDS_SCRIPT).strip().splitlines()[-1])
 
     port = _free_port()
@@ -150,7 +183,7 @@ def server(tmp_path_factory):
             pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
-        yield Server(url, ids, run)
+        yield Server(url, ids, {"hr": printed.group(1).strip()}, manage=run)
     finally:
         for child in (process, worker):
             child.terminate()
@@ -205,14 +238,30 @@ class Session:
         if response.status >= 400 and response.request.resource_type != "document":
             self.console_errors.append(f"{self.page.url}: {response.url} answered {response.status}")
 
-    def login(self, username: str) -> "Session":
+    def login(self, username: str, *, password: str = PASSWORD, secret: str | None = None) -> "Session":
+        """Log in through the login form; with a second factor (the demo hr's, or `secret`), give its code."""
+        page = self.page
+        self.give_password(username, password=password)
+        secret = secret or self.server.secrets.get(username)
+        if secret is not None:
+            page.wait_for_url(f"{self.server.url}{VERIFY_PATH}**")
+            self.give_code(secret)
+        page.wait_for_url(f"{self.server.url}/")
+        return self
+
+    def give_password(self, username: str, *, password: str = PASSWORD) -> None:
         page = self.page
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{self.server.url}/")
-        return self
+        page.wait_for_load_state("load")
+
+    def give_code(self, secret: str) -> None:
+        """On the second factor's page: the code the app shows now."""
+        self.page.get_by_label("Code").fill(authenticator_code(secret))
+        self.page.get_by_role("button", name="Continue").click()
+        self.page.wait_for_load_state("load")
 
 
 def pytest_collection_modifyitems(items):

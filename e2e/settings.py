@@ -19,3 +19,6 @@ CLIENT_IP_HEADER = None
 # Emails go into the outbox, as in production (a journey reads a password reset link there), and the
 # worker delivers them nowhere: the workflow's notifications are tested by the unit suite.
 OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# As in production, an HR admin's rights need a second factor: e2e/conftest.py's login gives the demo
+# hr's code, from the secret seed_demo prints.
+HR_REQUIRES_SECOND_FACTOR = True

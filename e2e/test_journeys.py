@@ -10,7 +10,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from e2e.conftest import MOBILE, check_page
+from e2e.conftest import MOBILE, VERIFY_PATH, authenticator_code, check_page, shoot
 
 ROLE = "housing-worker"  # the role profile journey 1 edits; no other test depends on its wording
 CYCLE = "Annual appraisal 2027"  # the cycle journey 2 opens
@@ -637,6 +637,57 @@ def test_a_disagreement_walked_through_each_route(session, server):
     assert "Completed" in page.locator(".record-summary").inner_text()
     assert "Decision on the referral" in page.locator("main").inner_text()
     print(f"disagreement routes: {time.monotonic() - started:.1f}s")
+
+
+def test_a_new_hr_admin_sets_up_a_second_factor_and_signs_in_with_it(session, server):
+    """An HR admin made with `create_hr_admin` opens an HR page, is sent to set up the second factor
+    (the QR code, and the key as text, which this test reads as a person types it into their app),
+    confirms it with a first code, keeps the recovery codes, and next time signs in with a code."""
+    password = "a-long-and-unusual-phrase"
+    server.manage("create_hr_admin", "hr_new", extra_env={"HR_ADMIN_PASSWORD": password})
+    person = session()
+    person.give_password("hr_new", password=password)
+    page = person.page
+    assert page.url == f"{server.url}/"
+    assert page.get_by_role("link", name="Staff", exact=True).count() == 0  # no HR rights yet
+    page.get_by_role("link", name="Give it for your HR admin rights").click()
+    page.wait_for_url("**/accounts/second-factor/set-up/**")
+    assert page.locator(".second-factor-qr svg[role=img]").is_visible()
+    check_page(person, "second-factor-set-up")
+    secret = page.locator("#second-factor-secret").inner_text()
+    page.get_by_label("Code from the app").fill(authenticator_code(secret))
+    page.get_by_role("button", name="Confirm").click()
+    codes = page.locator(".second-factor-codes li").all_inner_texts()
+    assert len(codes) == 10
+    check_page(person, "second-factor-recovery-codes")
+    page.get_by_role("link", name="I have kept them: continue").click()
+    page.wait_for_url(f"{server.url}/")
+    assert page.get_by_role("link", name="Staff", exact=True).is_visible()
+
+    again = session()
+    again.give_password("hr_new", password=password)
+    assert VERIFY_PATH in again.page.url
+    again.give_code(secret)
+    again.page.wait_for_url(f"{server.url}/")
+    again.page.get_by_role("link", name="Staff", exact=True).click()
+    again.page.wait_for_url(f"{server.url}/staff/")
+
+
+def test_the_demo_hr_signs_in_with_the_secret_seed_demo_printed(session, server):
+    person = session()
+    person.give_password("hr")
+    page = person.page
+    assert VERIFY_PATH in page.url
+    check_page(person, "second-factor-verify")
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Continue").click()
+    assert "did not match" in page.get_by_role("alert").inner_text()
+    assert VERIFY_PATH in page.url
+    time.sleep(1.5)  # the wait after one wrong code
+    person.give_code(server.secrets["hr"])  # the key as printed by seed_demo
+    page.wait_for_url(f"{server.url}/")
+    assert page.get_by_role("link", name="Staff", exact=True).is_visible()
+    shoot(page, "second-factor-signed-in-desktop")
 
 
 # The body of the newest email to an address, from the outbox of the server's database.

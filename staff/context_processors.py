@@ -1,4 +1,4 @@
-from core.access import is_hr_admin
+from core.access import is_hr_admin, is_unverified_hr_admin
 from staff.access import is_line_manager, staff_member_for
 
 
@@ -10,6 +10,7 @@ def navigation(request):
     staff_member = staff_member_for(user)
     return {
         "nav_is_hr_admin": is_hr_admin(user),
+        "nav_is_unverified_hr_admin": is_unverified_hr_admin(user),
         "nav_is_line_manager": is_line_manager(user),
         "nav_staff_member": staff_member,
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from staff import account_views, invitation_views, views as staff_views
+from staff import account_views, invitation_views, second_factor_views, views as staff_views
 
 urlpatterns = [
     path("", staff_views.staff_list, name="staff_list"),
@@ -15,4 +15,9 @@ urlpatterns = [
     path("<int:pk>/invite/", invitation_views.staff_invite, name="staff_invite"),
     path("<int:pk>/setup-code/", invitation_views.staff_setup_code, name="staff_setup_code"),
     path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
+    path(
+        "<int:pk>/second-factor/reset/",
+        second_factor_views.staff_reset_second_factor,
+        name="staff_reset_second_factor",
+    ),
 ]

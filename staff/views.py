@@ -30,6 +30,7 @@ from staff.forms import (
     StaffFilterForm,
 )
 from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
+from staff.second_factor import has_second_factor
 
 AUDIT_ENTRIES_SHOWN = 50
 IMPORT_TEMPLATE_EXAMPLE = ["Alex Example", "alex.example@example.org", "housing-worker", "", "2026-01-05"]
@@ -107,6 +108,7 @@ def staff_detail(request, pk):
             "may_change": may_change,
             "invitations": member.invitations.select_related("invited_by")[:5],
             "invite_refusal": invitations.refusal(member, by=request.user),
+            "has_second_factor": has_second_factor(member.user),
             "conflict_message": None if may_change else hr_conflict_message(request.user, member.pk),
         },
     )

@@ -29,3 +29,7 @@ STATIC_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-static-{os.g
 
 # Kept files (completed records' PDFs) in a temporary folder of this run.
 MEDIA_ROOT = os.path.join(tempfile.gettempdir(), f"appraisals-test-media-{os.getpid()}")  # type: ignore[assignment]  # a str serves as well as a Path
+
+# The suite signs people in with `force_login`, without a second factor (the demo's hr has one); the
+# tests of the second factor (tests/test_second_factor.py) turn the requirement on.
+HR_REQUIRES_SECOND_FACTOR = False

@@ -2,7 +2,7 @@
 
 from django.apps import apps
 
-SNAPSHOT_APPS = ("core", "audit", "competencies", "roles", "staff", "appraisal", "auth")
+SNAPSHOT_APPS = ("core", "audit", "competencies", "roles", "staff", "appraisal", "auth", "otp_totp", "otp_static")
 
 
 def snapshot() -> dict:

@@ -8,11 +8,15 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, ScoredCompetency
 from audit.models import AuditEntry
 from core.access import is_hr_admin
 from demo.dates import REFERENCE_DAY
+from demo.management.commands.seed_demo import DEMO_HR_SECRET
+from staff import second_factor
 from staff.access import is_line_manager
 from staff.models import Service, StaffMember
 
@@ -77,6 +81,16 @@ def test_the_demo_logins_work_with_password_demo(seeded):
     assert is_hr_admin(hr) and not is_hr_admin(manager)
     assert is_line_manager(manager) and not is_line_manager(staff)
     assert staff.staff_member.line_manager.user == manager
+
+
+def test_the_demo_hr_has_a_second_factor_whose_secret_is_printed(seeded):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)  # again: changes nothing, prints the secret again
+    assert DEMO_HR_SECRET in out.getvalue()
+    device = TOTPDevice.objects.get(user__username="hr", confirmed=True)
+    totp = TOTP(bytes.fromhex(second_factor.key_from_secret(out.getvalue().split("time-based key ")[1][:39])))
+    assert totp.token() == TOTP(device.bin_key).token()  # the printed key makes the device's codes
+    assert not TOTPDevice.objects.exclude(user__username="hr").exists()
 
 
 def test_the_demo_line_management_tree_has_more_than_one_level(seeded):

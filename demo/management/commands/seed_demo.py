@@ -29,11 +29,13 @@ from demo.appraisals import seed_appraisals
 from demo.dates import REFERENCE_DAY, DemoCalendar
 from demo.models import DemoBuild
 from roles.models import RoleProfile, RoleProfileVersion
-from staff import invitations
+from staff import invitations, second_factor
 from staff.models import LineManagerAssignment, RoleAssignment, Service, StaffMember
 from staff.records import create_staff_member
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the demo logins' password, given in the README
+# The demo hr's second factor: printed, and given in the README, for anyone to add to an authenticator app.
+DEMO_HR_SECRET = "HRDE MOSE CRET KEYF ORAP PRAI SALS DEMO"  # noqa: S105 - a demo's, published on purpose
 
 SERVICES = [
     "Supported Housing, Bristol",
@@ -208,6 +210,15 @@ class Command(BaseCommand):
             "Sign in as hr (HR admin), manager (line manager), staff (member of staff) or any demo person listed in "
             "the README; password: demo"
         )
+        hr = get_user_model().objects.get(username="hr")
+        if not second_factor.has_second_factor(hr):  # kept once someone has set up their own for hr
+            second_factor.set_device(user=hr, secret_text=DEMO_HR_SECRET)
+        device = second_factor.confirmed_device(hr)
+        if device is not None and device.key == second_factor.key_from_secret(DEMO_HR_SECRET):
+            self.stdout.write(
+                "hr's HR pages need a second factor too: in an authenticator app, add an account with the "
+                f"time-based key {DEMO_HR_SECRET} and give its code after the password"
+            )
 
     def _day(self, today: datetime.date | None) -> datetime.date:
         """The day the demo is built for: the stored one if there is a demo already, else `today`."""
