@@ -47,7 +47,10 @@ class StaffDetailsForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(
-        max_length=254, help_text="Where their invitation and emails go; no one else may have the same one."
+        max_length=254,
+        required=False,
+        help_text="Where their invitation and emails go; no one else may have the same one. Leave it empty for "
+        "someone with no email address: they set up their account with a printed code.",
     )
     email_is_personal = forms.BooleanField(
         label="This address is personal",

@@ -70,7 +70,12 @@ def create_staff_member(
         raise ValidationError(errors)
 
     user = get_user_model().objects.create_user(
-        username=_unique_username(email), email=email, first_name=first_name, last_name=last_name, password=None
+        # Someone with no email address gets a username made of their name.
+        username=_unique_username(email or f"{first_name}.{last_name}".replace(" ", "")),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        password=None,
     )
     member = StaffMember.objects.create(
         user=user, service=service, job_title=job_title, email_is_personal=email_is_personal
@@ -221,14 +226,14 @@ def person_field_errors(*, first_name: str, last_name: str, email: str) -> dict[
         elif (control := _control_character(value)) is not None:
             # PostgreSQL refuses a NUL outright; none of these belongs in a name or an address.
             errors[name] = f"The {label} contains a control character ({control}), which cannot be kept; remove it."
-        elif not saved:
+        elif not saved and name != "email":  # someone with no email address gets a printed set-up code
             errors[name] = f"Give the person's {label}."
         elif len(saved) > limit:
             # PostgreSQL refuses a longer value; SQLite would keep it whole.
             errors[name] = f"The {label} is {len(saved):,} characters long; the limit is {limit:,}."
         elif name != "email" and (problem := name_problem(saved)) is not None:
             errors[name] = problem
-    if "email" not in errors:
+    if email and "email" not in errors:
         try:
             validate_email(email)
         except ValidationError:
@@ -267,7 +272,7 @@ def _normal_email(email: str) -> str:
 
 def _details_errors(*, first_name: str, last_name: str, email: str, user=None) -> dict:
     errors = person_field_errors(first_name=first_name, last_name=last_name, email=email)
-    if "email" not in errors:
+    if email and "email" not in errors:
         in_use = get_user_model().objects.filter(email__iexact=email)
         if user is not None:
             in_use = in_use.exclude(pk=user.pk)

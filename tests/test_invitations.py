@@ -480,3 +480,21 @@ def test_a_leaver_is_not_emailed(hr, manager, staff, django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         notifications.completed(appraisal)
     assert mail.outbox == []
+
+
+def test_someone_with_no_email_address_is_added_and_sets_up_their_account_with_a_printed_code(client, hr, staff):
+    client.force_login(hr)
+    response = client.post(reverse("staff_create"), {"first_name": "Noor", "last_name": "Al Amin", "email": ""})
+    member = StaffMember.objects.get(user__first_name="Noor")
+    assert response.status_code == 302 and (member.user.username, member.user.email) == ("noor.alamin", "")
+    client.post(reverse("staff_create"), {"first_name": "Noor", "last_name": "Al Amin", "email": ""})
+    assert StaffMember.objects.filter(user__username="noor.alamin2").exists()  # a second, without an address either
+    page = client.get(reverse("staff_detail", args=[member.pk])).content.decode()
+    assert reverse("staff_setup_code", args=[member.pk]) in page
+    code = code_from(client.post(reverse("staff_setup_code", args=[member.pk]), follow=True).content.decode())
+    assert post_code("noor.alamin", code).status_code == 302
+    member.user.refresh_from_db()
+    assert member.user.check_password(NEW_PASSWORD)
+    # An address is still checked when one is given.
+    response = client.post(reverse("staff_create"), {"first_name": "Bo", "last_name": "Ng", "email": "not an address"})
+    assert response.status_code == 200 and "valid email address" in response.content.decode()
