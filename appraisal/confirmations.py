@@ -8,14 +8,10 @@ from django.urls import reverse
 from appraisal.models import Appraisal, IndicatorRating, ScoredCompetency
 from appraisal.services.workflow import UPHOLD
 from core.confirm import Confirmation
+from core.text import counted
 from staff.models import user_can_sign_in
 
 State = Appraisal.State
-
-
-def _plural(count: int, word: str, words: str = "") -> str:
-    """ "1 indicator", "34 indicators", "3 competencies" (`words`: an irregular plural)."""
-    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def _names(names: list[str], limit: int = 4) -> str:
@@ -65,7 +61,7 @@ def unrated_self_assessment(appraisal: Appraisal) -> str | None:
         return None
     total = sum(count for _, count in counts)
     return (
-        f"{_plural(total, 'indicator')} not rated in {_plural(len(counts), 'competency', 'competencies')}"
+        f"{counted(total, 'indicator')} not rated in {counted(len(counts), 'competency', 'competencies')}"
         f" ({_names([name for name, _ in counts])})."
     )
 
@@ -95,7 +91,7 @@ def share(appraisal: Appraisal) -> Confirmation:
     )
     blocking = []
     if unscored:
-        blocking.append(f"{_plural(len(unscored), 'competency', 'competencies')} not scored yet: {_names(unscored)}.")
+        blocking.append(f"{counted(len(unscored), 'competency', 'competencies')} not scored yet: {_names(unscored)}.")
     if appraisal.meeting_date is None:
         blocking.append("The date of the appraisal meeting is not recorded.")
     incomplete = [

@@ -52,6 +52,11 @@ BIDI_MESSAGE = (
 )
 
 
+def counted(number: int, singular: str, plural: str = "") -> str:
+    """ "1 indicator", "34 indicators", "3 competencies" (`plural`: when it is not `singular` + "s")."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def has_bidi_control(value: str) -> bool:
     return any(character in BIDI_CONTROLS for character in value)
 

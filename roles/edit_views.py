@@ -15,6 +15,7 @@ from competencies.windows import window_levels
 from core.access import hr_admin_required
 from core.confirm import Confirmation, is_confirmed, render_confirmation
 from core.forms import add_validation_error, ordered_formset, ordered_values
+from core.text import counted
 from roles import services
 from roles.forms import (
     OrderedItemForm,
@@ -259,10 +260,6 @@ def draft_publish(request, slug):
     return _draft_page(request, role_profile, draft, form)
 
 
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"
-
-
 def _publish_confirmation(draft, *, note, document_date) -> Confirmation:
     """What publishing `draft` with this note and date changes, who it affects and what stays for good."""
     slug = draft.role_profile.slug
@@ -279,9 +276,9 @@ def _publish_confirmation(draft, *, note, document_date) -> Confirmation:
         affected = "Nobody holds it yet: a role profile can be given to people once it is published."
     else:
         affected = (
-            f"{_count(preview.holders, 'person holds', 'people hold')} this role profile. "
+            f"{counted(preview.holders, 'person holds', 'people hold')} this role profile. "
             f"Appraisals already opened keep the version they were opened against "
-            f"({_count(preview.appraisals_on_current, 'appraisal', 'appraisals')} on version {current.number}); "
+            f"({counted(preview.appraisals_on_current, 'appraisal', 'appraisals')} on version {current.number}); "
             f"appraisals opened from now on use version {draft.number}."
         )
     context = {"preview": preview, "version": draft, "current": current}

@@ -180,26 +180,22 @@ def countersign(
     comments = normalise_text(comments)
     if problem := countersign_problem(appraisal, comments):
         raise ValidationError({"comments": problem})
-    with transaction.atomic():
-        appraisal = _transition(
-            appraisal,
-            by=by,
-            step=Action.COUNTERSIGN,
-            action="countersign" if appraisal.staff_agrees is not False else "countersign, noting disagreement",
-            to=State.COMPLETED,
-            revision=revision,
-            values={
-                "countersign_comments": comments,
-                "countersigned_at": now,
-                "countersigned_by": by,
-                "completed_at": now,
-            },
-            comment=comments,
-            notify=notifications.completed,
-        )
-        # The record is now fixed: its PDF is made once, by a worker, and kept (appraisal/record_pdfs.py).
-        enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
-    return appraisal
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.COUNTERSIGN,
+        action="countersign" if appraisal.staff_agrees is not False else "countersign, noting disagreement",
+        to=State.COMPLETED,
+        revision=revision,
+        values={
+            "countersign_comments": comments,
+            "countersigned_at": now,
+            "countersigned_by": by,
+            "completed_at": now,
+        },
+        comment=comments,
+        notify=notifications.completed,
+    )
 
 
 def countersign_problem(appraisal: Appraisal, comments: str) -> str | None:
@@ -387,27 +383,24 @@ def decide_referral(
             comment=decision,
             notify=lambda returned: notifications.referral_returned(returned, decision),
         )
-    with transaction.atomic():
-        appraisal = _transition(
-            appraisal,
-            by=by,
-            step=Action.DECIDE_REFERRAL,
-            action="referral decided: completed",
-            to=State.COMPLETED,
-            revision=revision,
-            values={
-                "referral_decision": decision,
-                "referral_decided_at": now,
-                "referral_decided_by": by,
-                "countersigned_at": now,
-                "countersigned_by": by,
-                "completed_at": now,
-            },
-            comment=decision,
-            notify=notifications.referral_completed,
-        )
-        enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
-    return appraisal
+    return _transition(
+        appraisal,
+        by=by,
+        step=Action.DECIDE_REFERRAL,
+        action="referral decided: completed",
+        to=State.COMPLETED,
+        revision=revision,
+        values={
+            "referral_decision": decision,
+            "referral_decided_at": now,
+            "referral_decided_by": by,
+            "countersigned_at": now,
+            "countersigned_by": by,
+            "completed_at": now,
+        },
+        comment=decision,
+        notify=notifications.referral_completed,
+    )
 
 
 # --- the appraiser --------------------------------------------------------------------------------
@@ -493,6 +486,9 @@ def _transition(
         audit(appraisal, by, action, changes)
         if notify:
             notify(appraisal)
+        if to == State.COMPLETED:
+            # The record is now fixed: its PDF is made once, by a worker, and kept (appraisal/record_pdfs.py).
+            enqueue_on_commit("make record pdf", "appraisal.record_pdfs.make", appraisal.pk)
     return appraisal
 
 
