@@ -242,6 +242,35 @@ HR_REQUIRES_SECOND_FACTOR = parse_bool(
 # The name an authenticator app shows beside the code.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Second Step appraisals")
 
+# Single sign-on with the organisation's accounts (OpenID Connect: Microsoft Entra ID, Google Workspace or
+# any standard provider; staff/sso.py, README "Single sign-on"). Off unless SSO_ISSUER, SSO_CLIENT_ID and
+# SSO_CLIENT_SECRET are all set. Tokens are trusted from that issuer alone (Entra ID: the organisation's
+# tenant, https://login.microsoftonline.com/<tenant id>/v2.0; Google: https://accounts.google.com, with
+# SSO_HOSTED_DOMAIN the organisation's Workspace domain). SSO_ONLY=1 makes it the only way in for everyone
+# but HR admins, who keep their password and second factor. An HR admin's single sign-on counts as their
+# second factor only when the token's `amr` claim names one of SSO_MFA_METHODS.
+SSO_ISSUER = os.environ.get("SSO_ISSUER", "").strip().rstrip("/")
+SSO_CLIENT_ID = os.environ.get("SSO_CLIENT_ID", "").strip()
+SSO_CLIENT_SECRET = os.environ.get("SSO_CLIENT_SECRET", "")
+SSO_PROVIDER_NAME = os.environ.get("SSO_PROVIDER_NAME", "").strip() or "your organisation's account"
+# The discovery document's address, if not <SSO_ISSUER>/.well-known/openid-configuration.
+SSO_DISCOVERY_URL = os.environ.get("SSO_DISCOVERY_URL", "").strip()
+SSO_HOSTED_DOMAIN = os.environ.get("SSO_HOSTED_DOMAIN", "").strip().lower()
+SSO_ONLY = parse_bool("SSO_ONLY", os.environ.get("SSO_ONLY"), default=False)
+SSO_MFA_METHODS = parse_list(os.environ.get("SSO_MFA_METHODS"), default=["mfa"])
+SSO_TIMEOUT = float(os.environ.get("SSO_TIMEOUT", "10"))
+if bool(SSO_ISSUER) + bool(SSO_CLIENT_ID) + bool(SSO_CLIENT_SECRET) in (1, 2):
+    raise ImproperlyConfigured("Single sign-on needs all three of SSO_ISSUER, SSO_CLIENT_ID and SSO_CLIENT_SECRET.")
+if SSO_ONLY and not SSO_ISSUER:
+    raise ImproperlyConfigured("SSO_ONLY=1 needs single sign-on set up: SSO_ISSUER, SSO_CLIENT_ID, SSO_CLIENT_SECRET.")
+# mozilla-django-oidc, which does the protocol: the authorization code flow with state, nonce and PKCE,
+# ID tokens signed with RS256 (the endpoints come from the provider's discovery document).
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_TIMEOUT = SSO_TIMEOUT
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

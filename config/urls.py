@@ -2,19 +2,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appraisal.views import home, leavers, team
-from staff import account_views, invitation_views, second_factor_views
-from staff.login import ThrottledAuthenticationForm
+from staff import account_views, invitation_views, second_factor_views, sso_views
+from staff.login import LoginView
 
 # A busy database is a page that says so and keeps what was typed, not a server error (core/busy.py).
 handler500 = "core.busy.server_error"
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/sso/start/", sso_views.SingleSignOnStart.as_view(), name="sso_start"),
+    path("accounts/sso/callback/", sso_views.single_sign_on_callback, name="sso_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.change_password, name="change_password"),
     path("accounts/second-factor/", second_factor_views.second_factor_status, name="second_factor"),

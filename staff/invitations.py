@@ -28,7 +28,7 @@ from django.utils.crypto import salted_hmac
 
 from audit.trail import build, record, record_all
 from staff.access import hr_conflicts
-from staff.models import Invitation, StaffMember, StaffMemberQuerySet
+from staff.models import Invitation, StaffMember, StaffMemberQuerySet, single_sign_on
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read from paper
 CODE_LENGTH = 8
@@ -64,6 +64,8 @@ def refusal(member: StaffMember, *, by=None, kind: str = Invitation.Kind.LINK) -
     if not member.is_active:
         return f"{member.name} has left"
     if member.can_sign_in:
+        if single_sign_on() and not member.user.has_usable_password():
+            return f"{member.name} can already sign in, with single sign-on"
         return f"{member.name} can already sign in"
     if by is not None and member.pk in hr_conflicts(by):
         return "this is your own record or that of someone above you: another HR admin must invite them"
@@ -290,7 +292,7 @@ def with_access(members: QuerySet) -> QuerySet:
 
 @dataclass(frozen=True)
 class Access:
-    state: str  # "left", "active", "invited", "expired", "not invited"
+    state: str  # "left", "active", "sso" (single sign-on, no password), "invited", "expired", "not invited"
     label: str
     on: datetime.date | datetime.datetime | None = None
 
@@ -301,6 +303,8 @@ def access_of(member: StaffMember) -> Access:
         return Access("left", "Left", member.left_on)
     if member.can_sign_in:
         last = member.user.last_login
+        if single_sign_on() and not member.user.has_usable_password():
+            return Access("sso", "Single sign-on", last)
         return Access("active", "Active", last)
     invited_at = getattr(member, "invited_at", None)
     if invited_at is not None:

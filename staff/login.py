@@ -22,10 +22,12 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from staff import sso
 from staff.auth import LEFT_ON_ATTRIBUTE, left_message
 from staff.models import FailedLogin
 
@@ -132,3 +134,28 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         clear_failures(key)
         return cleaned_data
+
+    def confirm_login_allowed(self, user):
+        """With single sign-on the only way in (SSO_ONLY), a password signs in HR admins alone (their
+        break-glass route); checked after the password, so a stranger learns nothing of who is HR."""
+        super().confirm_login_allowed(user)
+        if sso.only_way_in(user):
+            name = sso.provider().name  # type: ignore[union-attr]  # only_way_in: it is configured
+            raise ValidationError(
+                f"Sign in with {name}: passwords here are for HR admins only. Use the button above.",
+                code="sso_only",
+            )
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, with the throttled form, and single sign-on's button when it is set up."""
+
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        config = sso.provider()
+        context["sso_provider_name"] = config.name if config else ""
+        context["sso_only"] = sso.only_way_in()
+        return context

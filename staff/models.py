@@ -34,15 +34,25 @@ NO_ACCESS = "not yet signed in / no access"
 
 def can_sign_in_q(prefix: str = "") -> models.Q:
     """Whether a member of staff (`prefix`: the path to their record, ending in "__") can sign in: a login that is
-    active, with a usable password, and employment not ended before today (`staff.auth`: the last day still counts).
-    `StaffMember.can_sign_in` says the same of one person in Python."""
+    active, with a usable password (or, with single sign-on, an email address), and employment not ended before
+    today (`staff.auth`: the last day still counts). `StaffMember.can_sign_in` says the same of one person in Python."""
     today = timezone.localdate()
+    way_in = ~models.Q(**{f"{prefix}user__password__startswith": UNUSABLE_PASSWORD_PREFIX}) & ~models.Q(
+        **{f"{prefix}user__password": ""}
+    )
+    if single_sign_on():
+        way_in |= ~models.Q(**{f"{prefix}user__email": ""})
     return (
         models.Q(**{f"{prefix}user__is_active": True})
-        & ~models.Q(**{f"{prefix}user__password__startswith": UNUSABLE_PASSWORD_PREFIX})
-        & ~models.Q(**{f"{prefix}user__password": ""})
+        & way_in
         & (models.Q(**{f"{prefix}left_on__isnull": True}) | models.Q(**{f"{prefix}left_on__gte": today}))
     )
+
+
+def single_sign_on() -> bool:
+    """Whether single sign-on is set up (staff/sso.py): then anyone with an email address on their
+    record can sign in, by it, with or without a password here."""
+    return bool(settings.SSO_ISSUER and settings.SSO_CLIENT_ID and settings.SSO_CLIENT_SECRET)
 
 
 class StaffMemberQuerySet(models.QuerySet):
@@ -58,9 +68,12 @@ class StaffMemberQuerySet(models.QuerySet):
 
 
 def user_can_sign_in(user, member: "StaffMember | None" = None) -> bool:
-    """Whether this login can sign in now: active, with a usable password, and (for a member of staff, `member` or
-    the login's own record) employment not ended before today."""
-    if not user.is_active or not user.password or not user.has_usable_password():
+    """Whether this login can sign in now: active, with a usable password (or, with single sign-on, an email
+    address), and (for a member of staff, `member` or the login's own record) employment not ended before today."""
+    if not user.is_active:
+        return False
+    has_password = bool(user.password) and user.has_usable_password()
+    if not has_password and not (single_sign_on() and user.email):
         return False
     if member is None:
         member = getattr(user, "staff_member", None)
@@ -240,3 +253,29 @@ class PasswordResetRequest(models.Model):
 
     def __str__(self):
         return f"{self.identifier} from {self.ip_address or 'an unknown address'} at {self.at:%d %b %Y %H:%M}"
+
+
+class SingleSignOnIdentity(models.Model):
+    """A login's account at the organisation's single sign-on provider (staff/sso.py): the provider's
+    issuer and its stable, never reassigned identifier of the person (the token's `sub`). Made at the
+    person's first single sign-on, which found them by the email address on their record; from then on
+    they are found by this alone, so a later change of address at the provider can neither lock them out
+    nor let someone else in."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True, help_text="The address the provider gave at the last sign-in.")
+    bound_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "single sign-on account"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject"),
+            # One account per provider for each login: a second subject claiming the same login is refused.
+            models.UniqueConstraint(fields=["user", "issuer"], name="sso_identity_one_per_issuer"),
+        ]
+
+    def __str__(self):
+        return f"{self.email or self.subject} at {self.issuer}"

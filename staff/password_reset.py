@@ -37,6 +37,7 @@ from django.utils.http import urlsafe_base64_encode
 from audit.models import AuditEntry
 from audit.trail import record
 from core.tasks import enqueue_on_commit
+from staff import sso
 from staff.auth import has_left, left_on_annotation
 from staff.login import Throttled, refused_until
 from staff.models import PasswordResetRequest, StaffMember
@@ -116,6 +117,8 @@ def _why_not(user) -> str | None:
         return "left"
     if not user.has_usable_password():
         return "no password"
+    if sso.only_way_in(user):
+        return "single sign-on only"
     if not user.email:
         return "no email address"
     if sent >= settings.PASSWORD_RESET_THROTTLE_PER_ACCOUNT:

@@ -5,6 +5,8 @@ After a password login, someone with a second factor is sent to verify it before
 (`verification_first`); until then their session has no HR admin rights (`core.access`).
 """
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,6 +15,7 @@ from django.dispatch import receiver
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +23,7 @@ from django_otp import login as otp_login
 
 from core.access import hr_admin_required, in_hr_admin_group
 from core.confirm import Confirmation, is_confirmed, render_confirmation
-from staff import second_factor
+from staff import second_factor, sso
 from staff.access import require_hr_admin_over
 from staff.models import StaffMember
 
@@ -31,18 +34,33 @@ PENDING_KEY = "second_factor_pending"
 
 @receiver(user_logged_in)
 def ask_for_second_factor(sender, request, user, **kwargs):
-    if request is not None and hasattr(request, "session") and second_factor.has_second_factor(user):
+    if request is None or not hasattr(request, "session"):
+        return
+    if request.session.get(sso.PROVIDER_MFA_KEY) == user.pk:  # the provider's second factor counts
+        return
+    if second_factor.has_second_factor(user):
         request.session[PENDING_KEY] = True
+
+
+def _verified_by_provider(session, user):
+    """The request's user, verified if their single sign-on's token said the provider asked for a second factor."""
+    if user.is_authenticated and session.get(sso.PROVIDER_MFA_KEY) == user.pk:
+        user.is_verified = lambda: True
+    return user
 
 
 def verification_first(get_response):
     """Middleware (after django-otp's OTPMiddleware): a session waiting for its second factor sees only
-    the page that asks for it. With settings.HR_REQUIRES_SECOND_FACTOR off nobody is asked (the unit
+    the page that asks for it. A single sign-on whose token says the provider asked for a second factor
+    is verified as if by one of ours (the token's `amr`, staff/sso.py). With settings.HR_REQUIRES_SECOND_FACTOR
+    off nobody is asked (the unit
     tests sign people in with `force_login`)."""
     open_paths = None
 
     def middleware(request):
         nonlocal open_paths
+        if request.session.get(sso.PROVIDER_MFA_KEY) is not None:
+            request.user = SimpleLazyObject(partial(_verified_by_provider, request.session, request.user))
         if settings.HR_REQUIRES_SECOND_FACTOR and request.session.get(PENDING_KEY) and request.user.is_authenticated:
             if request.user.is_verified():
                 del request.session[PENDING_KEY]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from staff import account_views, invitation_views, second_factor_views, views as staff_views
+from staff import account_views, invitation_views, second_factor_views, sso_views, views as staff_views
 
 urlpatterns = [
     path("", staff_views.staff_list, name="staff_list"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/manager/", staff_views.staff_assign_manager, name="staff_assign_manager"),
     path("<int:pk>/invite/", invitation_views.staff_invite, name="staff_invite"),
     path("<int:pk>/setup-code/", invitation_views.staff_setup_code, name="staff_setup_code"),
+    path("<int:pk>/sso/<int:identity_pk>/unlink/", sso_views.staff_unlink_sso, name="staff_unlink_sso"),
     path("<int:pk>/password/", account_views.staff_set_password, name="staff_set_password"),
     path(
         "<int:pk>/second-factor/reset/",

@@ -29,7 +29,7 @@ from staff.forms import (
     StaffDetailsForm,
     StaffFilterForm,
 )
-from staff.models import LineManagerAssignment, RoleAssignment, StaffMember
+from staff.models import LineManagerAssignment, RoleAssignment, StaffMember, single_sign_on
 from staff.second_factor import has_second_factor
 
 AUDIT_ENTRIES_SHOWN = 50
@@ -109,6 +109,8 @@ def staff_detail(request, pk):
             "invitations": member.invitations.select_related("invited_by")[:5],
             "invite_refusal": invitations.refusal(member, by=request.user),
             "has_second_factor": has_second_factor(member.user),
+            "single_sign_on": single_sign_on(),
+            "sso_identities": list(member.user.sso_identities.all()),
             "conflict_message": None if may_change else hr_conflict_message(request.user, member.pk),
         },
     )

@@ -41,7 +41,7 @@ from outbox.models import Email
 from roles import services as role_services
 from roles.models import RoleProfile
 from staff import invitations, second_factor
-from staff.models import Invitation, StaffMember
+from staff.models import Invitation, SingleSignOnIdentity, StaffMember
 from tests.appraisals import complete, fresh, make_cycle, rate, reload
 from tests.conftest import PASSWORD, make_person
 from tests.snapshots import snapshot
@@ -284,6 +284,14 @@ def drafted(world):
     return {"slug": DRAFTED_ROLE}
 
 
+def owner_sso_identity(world: "World") -> dict:
+    """The owner's account at a single sign-on provider (made here: the URL names it)."""
+    identity, _ = SingleSignOnIdentity.objects.get_or_create(
+        user=world.owner.user, issuer="https://sso.example.org", defaults={"subject": "owner", "email": "o@example.org"}
+    )
+    return {"pk": world.owner.pk, "identity_pk": identity.pk}
+
+
 S = Appraisal.State
 DISAGREED = "awaiting countersign, the person disagreeing"
 TODAY = datetime.date.today().isoformat()
@@ -325,6 +333,10 @@ CASES = [
     Case("second_factor_enrol", get=EVERYONE, post=EVERYONE, post_changes=False, payload=fixed(code="000000")),
     Case("second_factor_verify", get=EVERYONE, post=EVERYONE, post_changes=False, payload=fixed(code="000000")),
     Case("second_factor_recovery_codes", post=EVERYONE, post_changes=False),
+    # Single sign-on's two addresses exist only when it is set up (it is not here: tests/test_sso.py asks
+    # them with a provider running).
+    Case("sso_start", get="nnnnnnn", anonymous="n"),
+    Case("sso_callback", get="nnnnnnn", anonymous="n", query="?state=x&code=y"),
     # --- home, lists open to everyone ---
     Case("home", get=EVERYONE),
     Case("appraisal_list", get=EVERYONE),
@@ -540,6 +552,12 @@ CASES = [
             new_password1=NEW_PASSWORD,
             new_password2=NEW_PASSWORD,
         ),
+    ),
+    Case(
+        "staff_unlink_sso",
+        kwargs=owner_sso_identity,
+        post=HR_OVER_OWNER,
+        payload=fixed(confirmed="1"),
     ),
     Case(
         "staff_reset_second_factor",
