@@ -11,6 +11,7 @@ from django.core.management import call_command
 from core.access import make_hr_admin
 from roles.models import RoleProfile
 from staff.models import Service, StaffMember
+from tests.sso_provider import SSO_CALLBACK, Provider
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +121,15 @@ def other_manager(db):
 @pytest.fixture
 def other_staff(other_manager):
     return make_person("other_staff", role="housing-worker", manager=other_manager)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """A real OpenID Connect provider (tests/sso_provider.py) for the whole run, its client allowed
+    SSO_CALLBACK. Its people persist from test to test: each test sets up those it signs in with
+    (`set_user`), under usernames of its own where the details differ."""
+    with Provider([SSO_CALLBACK]) as provider:
+        yield provider
 
 
 def pytest_report_header(config):
