@@ -108,8 +108,9 @@ def authenticator_code(secret: str) -> str:
 
 
 class Server:
-    def __init__(self, url: str, ids: dict, secrets: dict[str, str], manage=None):
+    def __init__(self, url: str, ids: dict, secrets: dict[str, str], manage=None, env=None):
         self.url, self.ids, self._manage = url, ids, manage
+        self.env = env or {}  # the server's environment (settings, database)
         self.secrets = secrets  # username -> the second factor's secret, as printed
 
     def manage(self, *args, extra_env=None) -> str:
@@ -125,6 +126,20 @@ class Server:
 
     def staff_id(self, username: str) -> int:
         return self.ids["staff"][username]
+
+
+def answers(url: str, process: subprocess.Popen, *, within: float = 30) -> bool:
+    """Whether the server started at `url` answers its login page within `within` seconds."""
+    deadline = time.monotonic() + within
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:  # noqa: S310 - http:// on 127.0.0.1, a server the tests started
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 @pytest.fixture(scope="session")
@@ -169,21 +184,12 @@ def server(tmp_path_factory):
     worker_log = open(work / "worker.log", "w")
     worker = subprocess.Popen([*manage, "qcluster"], cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:  # noqa: S310 - http:// on 127.0.0.1, the server started above
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            worker.kill()
-            pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
-        time.sleep(0.2)
+    if not answers(url, process):
+        process.kill()
+        worker.kill()
+        pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
     try:
-        yield Server(url, ids, {"hr": printed.group(1).strip()}, manage=run)
+        yield Server(url, ids, {"hr": printed.group(1).strip()}, manage=run, env=env)
     finally:
         for child in (process, worker):
             child.terminate()

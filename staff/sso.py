@@ -248,7 +248,8 @@ def find_person(config: Provider, claims: dict[str, Any]) -> User:
     if not user.is_active:
         raise Refused(Refusal.INACTIVE, email=email, user=user)
     if has_left(user):
-        raise Refused(Refusal.LEFT, email=email, user=user, detail=left_message(user.staff_left_on))
+        left_on = user.staff_left_on  # type: ignore[attr-defined]  # read by has_left
+        raise Refused(Refusal.LEFT, email=email, user=user, detail=left_message(left_on))
     with transaction.atomic():
         now = timezone.now()
         member = StaffMember.objects.filter(user=user).first()

@@ -8,7 +8,10 @@ The provider's people persist from test to test, so each test signs in people of
 """
 
 import datetime
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -332,3 +335,22 @@ def test_the_two_addresses_are_open_to_everyone_and_take_get_alone(client, sso_o
         response = client.get(reverse(url_name))
         assert response.status_code in (302, 400)
         assert client.post(reverse(url_name)).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "environment, message",
+    [
+        ({"SSO_ISSUER": "https://login.example.org"}, "needs all three of SSO_ISSUER, SSO_CLIENT_ID"),
+        ({"SSO_ONLY": "1"}, "SSO_ONLY=1 needs single sign-on set up"),
+    ],
+)
+def test_single_sign_on_half_set_up_stops_the_app_at_start(environment, message):
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("SSO_")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.settings"],
+        env={**clean, "SECRET_KEY": "settings-test", **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr and message in result.stderr

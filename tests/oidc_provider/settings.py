@@ -90,3 +90,8 @@ LOGGING = {
         "django.server": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
     },
 }
+
+# Cookies do not tell ports apart: the app under test on another 127.0.0.1 port must not have its own
+# `sessionid` and `csrftoken` replaced by the provider's (in real life the two are on different hosts).
+SESSION_COOKIE_NAME = "provider_sessionid"
+CSRF_COOKIE_NAME = "provider_csrftoken"
