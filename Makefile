@@ -16,9 +16,15 @@ install: $(BIN)/python
 	@echo "Installing into $(VENV)"
 	@$(BIN)/pip install -q -e . > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 
-install-dev: $(BIN)/python
+# Done again only when pyproject.toml has changed since (or the environment is new): the code itself is
+# installed editable, so an edit needs no install. Two `make test` started at once after it (.ci/run runs the
+# suite on SQLite and on PostgreSQL side by side) both find it done, and neither installs over the other.
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@echo "Installing into $(VENV), with the test tools"
 	@$(BIN)/pip install -q -e ".[dev]" > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $@
 
 # Local development: DEBUG on (static files served from static/ as they are, nothing collected), SQLite unless DATABASE_URL says otherwise.
 run: export DEBUG ?= 1
