@@ -31,7 +31,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -254,9 +254,13 @@ def find_person(config: Provider, claims: dict[str, Any]) -> User:
         now = timezone.now()
         member = StaffMember.objects.filter(user=user).first()
         if identity is None:
-            identity = SingleSignOnIdentity.objects.create(
-                user=user, issuer=issuer, subject=subject, email=email, bound_at=now, last_sign_in_at=now
-            )
+            try:
+                with transaction.atomic():
+                    identity = SingleSignOnIdentity.objects.create(
+                        user=user, issuer=issuer, subject=subject, email=email, bound_at=now, last_sign_in_at=now
+                    )
+            except IntegrityError:  # bound at the same moment by another sign-in (a second tab, a double click)
+                raise Refused(Refusal.EXPIRED, email=email, user=user) from None
             record(
                 actor=user,
                 action=BOUND,

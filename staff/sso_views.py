@@ -64,12 +64,12 @@ def single_sign_on_callback(request):
     if flow is not None:  # used once: a replayed callback finds nothing
         request.session[STATES_KEY] = states
         request.session.save()
-    if request.GET.get("error"):
-        error = request.GET["error"][:100]
+    if flow is None:  # not a sign-in this browser started (or one already used): nothing is audited for it
+        return refused(request, Refused(Refusal.EXPIRED), config)
+    if request.GET.get("error") or not request.GET.get("code"):
+        error = request.GET.get("error", "no code")[:100]
         description = request.GET.get("error_description", "")[:300]
         return refused(request, Refused(Refusal.PROVIDER_ERROR, detail=f"{error}: {description}".strip(": ")), config)
-    if flow is None or not request.GET.get("code"):
-        return refused(request, Refused(Refusal.EXPIRED), config)
     try:
         found = sso.endpoints(config)
         backend = sso.SingleSignOnBackend(config, found)

@@ -167,6 +167,17 @@ def test_someone_the_provider_knows_and_the_organisation_does_not_is_refused_and
     assert entry.changes == {"reason": "unknown person"} and "stranger@elsewhere.example" in entry.object_repr
 
 
+def test_an_address_the_provider_has_not_verified_finds_nobody(client, sso_on):
+    person("sso_una", "una@example.org")
+    sso_on.set_user("una", password=PROVIDER_PASSWORD, email="una@example.org", email_verified=False)
+
+    response = single_sign_on(client, sso_on, "una")
+
+    assert response.status_code == 403 and signed_in_as(client) is None
+    assert "has not confirmed that <strong>una@example.org</strong> is your address" in response.content.decode()
+    assert refusals() == [{"reason": "unverified email"}] and not SingleSignOnIdentity.objects.exists()
+
+
 def test_a_token_from_another_issuer_is_refused(client, sso_on, settings):
     """The app trusts one issuer (an organisation's tenant); the provider it is sent to issues as another."""
     person("sso_eve", "eve@example.org")
@@ -250,6 +261,11 @@ def test_a_callback_is_used_once_and_a_cancelled_sign_in_is_a_page(client, sso_o
     state = start["Location"].split("state=")[1].split("&")[0]
     cancelled = client.get(reverse("sso_callback"), {"state": state, "error": "access_denied"})
     assert cancelled.status_code == 403 and "The sign-in did not finish" in cancelled.content.decode()
+    assert refusals()[-1] == {"reason": "provider error", "detail": "access_denied"}
+    # An error this browser did not start a sign-in for is the expired page, and writes nothing.
+    entries = AuditEntry.objects.count()
+    forged = client.get(reverse("sso_callback"), {"state": "forged", "error": "access_denied"})
+    assert forged.status_code == 400 and AuditEntry.objects.count() == entries
     assert actions(member) == [sso.BOUND, sso.SIGNED_IN]
 
 
