@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit.trail import build, record, record_all
+from staff import sso
 from staff.access import hr_conflicts
 from staff.models import Invitation, StaffMember, StaffMemberQuerySet, single_sign_on
 
@@ -67,6 +68,9 @@ def refusal(member: StaffMember, *, by=None, kind: str = Invitation.Kind.LINK) -
         if single_sign_on() and not member.user.has_usable_password():
             return f"{member.name} can already sign in, with single sign-on"
         return f"{member.name} can already sign in"
+    if sso.only_way_in(member.user):  # a password would not let them in
+        name = sso.provider().name  # type: ignore[union-attr]  # only_way_in: it is set up
+        return f"single sign-on is the only way in: put the address of their {name} account on this record"
     if by is not None and member.pk in hr_conflicts(by):
         return "this is your own record or that of someone above you: another HR admin must invite them"
     if kind == Invitation.Kind.LINK and not member.user.email:

@@ -21,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from staff import sso
+from outbox.models import Email
+from staff import invitations, sso
 from staff.models import SingleSignOnIdentity, StaffMember, user_can_sign_in
 from tests.conftest import PASSWORD, make_person
 
@@ -303,6 +304,17 @@ def test_with_single_sign_on_the_only_way_in_passwords_are_for_hr_admins(client,
 
     assert client.post(reverse("login"), {"username": "sso_lee", "password": PASSWORD}).status_code == 302
     assert signed_in_as(client).username == "sso_lee"
+    client.logout()
+
+    # "Forgot password?" sends HR admins a link, and nobody else (the page is the same for both).
+    for username in ("sso_kim", "sso_lee"):
+        assert client.post(reverse("password_reset"), {"login": username}).status_code == 302
+    assert list(Email.objects.values_list("recipients", flat=True)) == ["lee@example.org"]
+    # Nor is anyone given a password to set: someone without an address needs one for single sign-on.
+    no_address = person("sso_ola", "")
+    no_address.user.set_unusable_password()
+    no_address.user.save()
+    assert "single sign-on is the only way in" in invitations.refusal(no_address, kind="code")
 
 
 def test_with_single_sign_on_anyone_with_an_address_can_sign_in_and_hr_can_unlink_a_replaced_account(
