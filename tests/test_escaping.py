@@ -34,7 +34,7 @@ from competencies.models import Competency, Level
 from roles import services as role_profiles
 from roles.models import RoleProfile
 from staff import invitations, records as staff_records
-from staff.models import StaffMember
+from staff.models import SingleSignOnIdentity, StaffMember
 from tests.appraisals import fresh, make_cycle, reload
 from tests.conftest import make_person
 
@@ -58,6 +58,7 @@ NOT_FREE_TEXT = {
     "path",
     "secret_hash",  # a keyed hash of an invitation's token or code, never shown
     "identifier",  # what was typed to ask for a password reset, counted for throttling, never shown
+    "subject",  # a single sign-on provider's identifier of a person (SingleSignOnIdentity), never shown
 }
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"
@@ -274,6 +275,10 @@ def build_world() -> World:
         by=by, member=staff.staff_member, first_name=TYPED, last_name=TYPED, email="staff@example.org",
         service=staff.staff_member.service, job_title=TYPED,
     )  # fmt: skip
+    # The staff record shows the account at the single sign-on provider it is linked to.
+    SingleSignOnIdentity.objects.create(
+        user=staff, issuer="https://sso.example.org", subject="1", email="s@example.org"
+    )
     competency = edit_framework(hr)
     edit_role_profile(hr)
     put_payloads()  # before the cycles open, so that each appraisal's copy of its window holds them too
@@ -458,7 +463,9 @@ PAGES = [
         "staff_detail",
         "member:staff",
         "",
-        STAFF | {"Service.name", "User.email", "Competency.name", "Indicator.text", AUDIT_CHANGES},
+        STAFF
+        | {"Service.name", "User.email", "Competency.name", "Indicator.text", AUDIT_CHANGES}
+        | {"SingleSignOnIdentity.email", "SingleSignOnIdentity.issuer"},
     ),
     ("hr", "staff_detail", "starter", "", STAFF | {"User.email", "Invitation.email", AUDIT_CHANGES}),
     ("hr", "staff_edit", "member:staff", "", STAFF | {"Service.name", "User.email"}),
