@@ -18,15 +18,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit.trail import build, record, record_all
+from core.access import HR_ADMIN_GROUP, in_hr_admin_group
 from staff import sso
 from staff.access import hr_conflicts
 from staff.models import Invitation, StaffMember, StaffMemberQuerySet, single_sign_on
@@ -291,6 +293,7 @@ def with_access(members: QuerySet) -> QuerySet:
     return members.annotate(
         invited_at=Subquery(newest.values("created_at")[:1]),
         invitation_expires_at=Subquery(newest.values("expires_at")[:1]),
+        is_hr_admin=Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"), group__name=HR_ADMIN_GROUP)),
     )
 
 
@@ -301,13 +304,21 @@ class Access:
     on: datetime.date | datetime.datetime | None = None
 
 
+def _password_refused(member: StaffMember) -> bool:
+    """Whether single sign-on is the only way in for them (SSO_ONLY, not an HR admin): their password is refused."""
+    if not settings.SSO_ONLY:
+        return False
+    is_hr = getattr(member, "is_hr_admin", None)  # annotated by `with_access`
+    return not (in_hr_admin_group(member.user) if is_hr is None else is_hr)
+
+
 def access_of(member: StaffMember) -> Access:
     """A person's access (their record annotated by `with_access`, with their login)."""
     if not member.is_active:
         return Access("left", "Left", member.left_on)
     if member.can_sign_in:
         last = member.user.last_login
-        if single_sign_on() and not member.user.has_usable_password():
+        if single_sign_on() and (not member.user.has_usable_password() or _password_refused(member)):
             return Access("sso", "Single sign-on", last)
         return Access("active", "Active", last)
     invited_at = getattr(member, "invited_at", None)

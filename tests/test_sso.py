@@ -295,6 +295,12 @@ def test_with_single_sign_on_the_only_way_in_passwords_are_for_hr_admins(client,
     person("sso_lee", "lee@example.org", role=None, hr=True)
     page = client.get(reverse("login")).content.decode()
     assert "HR admins: sign in with a password" in page
+    kim, lee = StaffMember.objects.get(user__username="sso_kim"), StaffMember.objects.get(user__username="sso_lee")
+    assert (invitations.access_of(kim).state, invitations.access_of(lee).state) == ("sso", "active")
+    listed = {
+        member.pk: invitations.access_of(member).state for member in invitations.with_access(StaffMember.objects.all())
+    }
+    assert (listed[kim.pk], listed[lee.pk]) == ("sso", "active")  # kim's password is refused; lee's is not
 
     refused = client.post(reverse("login"), {"username": "sso_kim", "password": PASSWORD})
     assert refused.status_code == 200 and signed_in_as(client) is None
