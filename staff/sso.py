@@ -48,8 +48,6 @@ CLOCK_LEEWAY = 60  # seconds of difference allowed between the provider's clock 
 # Set in the session at a single sign-on whose token says the provider asked for a second factor (the
 # login's id): `staff.second_factor_views` counts it as the session's second factor (core.access).
 PROVIDER_MFA_KEY = "sso_provider_mfa"
-# Set in the session at a single sign-on (the login's id).
-SIGNED_IN_KEY = "sso_signed_in"
 
 # Audit trail actions.
 SIGNED_IN = "sign in (single sign-on)"
@@ -210,7 +208,8 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             userinfo = self.get_userinfo(access_token, id_token, payload)
             if userinfo.get("sub") == claims["sub"]:
                 for name in ("email", "email_verified", "name"):
-                    claims.setdefault(name, userinfo.get(name))
+                    if claims.get(name) in (None, "") and name in userinfo:
+                        claims[name] = userinfo[name]
         self.claims = claims
         return find_person(self.config, claims)
 

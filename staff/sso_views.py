@@ -91,8 +91,7 @@ def single_sign_on_callback(request):
     next_url = request.session.get(NEXT_KEY)
     if sso.provider_mfa(config, backend.claims):
         request.session[sso.PROVIDER_MFA_KEY] = user.pk
-    login(request, user, backend="staff.auth.StaffBackend")
-    request.session[sso.SIGNED_IN_KEY] = user.pk
+    login(request, user, backend="staff.auth.StaffBackend")  # checked on every request as a password's session
     return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 

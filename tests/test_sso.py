@@ -12,8 +12,10 @@ import os
 import socket
 import subprocess
 import sys
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
@@ -388,3 +390,32 @@ def test_single_sign_on_half_set_up_stops_the_app_at_start(environment, message)
         check=False,
     )
     assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_an_address_missing_from_the_id_token_is_read_from_the_userinfo_endpoint(client, sso_on):
+    """Some providers put the address only in their userinfo answer: asked with the sign-in's access token."""
+    member = person("sso_vic", "vic@example.org")
+    sso_on.set_user("vic", password=PROVIDER_PASSWORD, email="vic@example.org")
+    start = client.get(reverse("sso_start"))
+    callback = sso_on.sign_in(start["Location"], "vic", PROVIDER_PASSWORD)
+    query = dict(parse_qsl(urlsplit(callback).query))
+    flow = client.session["oidc_states"][query["state"]]
+    tokens = requests.post(
+        sso_on.token_endpoint,
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": "http://testserver/accounts/sso/callback/",
+            "client_id": sso_on.client_id,
+            "client_secret": sso_on.client_secret,
+            "code_verifier": flow["code_verifier"],
+        },
+        timeout=10,
+    ).json()
+    config = sso.provider()
+    backend = sso.SingleSignOnBackend(config, sso.endpoints(config))
+    claims = backend.verify_token(tokens["id_token"], nonce=flow["nonce"])
+    without_address = {name: value for name, value in claims.items() if name not in ("email", "email_verified")}
+
+    assert backend.get_or_create_user(tokens["access_token"], tokens["id_token"], without_address) == member.user
+    assert backend.claims["email"] == "vic@example.org"
