@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit.trail import build, record, record_all
-from core.access import HR_ADMIN_GROUP, in_hr_admin_group
+from core.access import HR_ADMIN_GROUP
 from staff import sso
 from staff.access import hr_conflicts
 from staff.models import Invitation, StaffMember, StaffMemberQuerySet, single_sign_on
@@ -304,21 +304,17 @@ class Access:
     on: datetime.date | datetime.datetime | None = None
 
 
-def _password_refused(member: StaffMember) -> bool:
-    """Whether single sign-on is the only way in for them (SSO_ONLY, not an HR admin): their password is refused."""
-    if not settings.SSO_ONLY:
-        return False
-    is_hr = getattr(member, "is_hr_admin", None)  # annotated by `with_access`
-    return not (in_hr_admin_group(member.user) if is_hr is None else is_hr)
-
-
 def access_of(member: StaffMember) -> Access:
     """A person's access (their record annotated by `with_access`, with their login)."""
     if not member.is_active:
         return Access("left", "Left", member.left_on)
     if member.can_sign_in:
         last = member.user.last_login
-        if single_sign_on() and (not member.user.has_usable_password() or _password_refused(member)):
+        # Under SSO_ONLY a member of staff's password is refused: single sign-on is their way in.
+        is_hr_admin = getattr(member, "is_hr_admin", None)  # annotated by `with_access`
+        if single_sign_on() and (
+            not member.user.has_usable_password() or sso.only_way_in(member.user, is_hr_admin=is_hr_admin)
+        ):
             return Access("sso", "Single sign-on", last)
         return Access("active", "Active", last)
     invited_at = getattr(member, "invited_at", None)

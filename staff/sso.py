@@ -36,8 +36,10 @@ from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from audit.trail import record
+from core.access import in_hr_admin_group
+from staff.access import staff_member_for
 from staff.auth import has_left, left_message
-from staff.models import SingleSignOnIdentity, StaffMember
+from staff.models import SingleSignOnIdentity, single_sign_on
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class Provider:
 
 def provider() -> Provider | None:
     """The configured provider, or None when single sign-on is off."""
-    if not (settings.SSO_ISSUER and settings.SSO_CLIENT_ID and settings.SSO_CLIENT_SECRET):
+    if not single_sign_on():
         return None
     issuer = settings.SSO_ISSUER.rstrip("/")
     return Provider(
@@ -85,19 +87,14 @@ def provider() -> Provider | None:
     )
 
 
-def enabled() -> bool:
-    return provider() is not None
-
-
-def only_way_in(user: User | None = None) -> bool:
-    """Whether single sign-on is the only way in (SSO_ONLY) for `user` (HR admins keep their password)."""
-    if not (settings.SSO_ONLY and enabled()):
+def only_way_in(user: User | None = None, *, is_hr_admin: bool | None = None) -> bool:
+    """Whether single sign-on is the only way in (SSO_ONLY) for `user` (HR admins keep their password).
+    `is_hr_admin`: whether they are one, when the caller has read it already (a list's annotation)."""
+    if not (settings.SSO_ONLY and single_sign_on()):
         return False
     if user is None:
         return True
-    from core.access import in_hr_admin_group
-
-    return not in_hr_admin_group(user)
+    return not (in_hr_admin_group(user) if is_hr_admin is None else is_hr_admin)
 
 
 class Refusal(StrEnum):
@@ -251,7 +248,7 @@ def find_person(config: Provider, claims: dict[str, Any]) -> User:
         raise Refused(Refusal.LEFT, email=email, user=user, detail=left_message(left_on))
     with transaction.atomic():
         now = timezone.now()
-        member = StaffMember.objects.filter(user=user).first()
+        member = staff_member_for(user)
         if identity is None:
             try:
                 with transaction.atomic():
@@ -293,7 +290,7 @@ def unlink(*, by: User, identity: SingleSignOnIdentity) -> None:
     """HR ends a binding (the person's account at the provider was replaced): their next single sign-on
     finds them by their email address again, and binds the account it comes with."""
     with transaction.atomic():
-        member = StaffMember.objects.filter(user_id=identity.user_id).first()
+        member = staff_member_for(identity.user)
         record(
             actor=by,
             action=UNBOUND,
@@ -307,7 +304,7 @@ def unlink(*, by: User, identity: SingleSignOnIdentity) -> None:
 def record_refusal(refusal: Refused, config: Provider | None) -> None:
     """A refused single sign-on, in the audit trail: who, if known, and why (never a token)."""
     user = refusal.user
-    member = StaffMember.objects.filter(user=user).first() if user is not None else None
+    member = staff_member_for(user) if user is not None else None
     who = refusal.email or (str(member) if member else "") or "someone"
     record(
         actor=None,
