@@ -142,6 +142,42 @@ def answers(url: str, process: subprocess.Popen, *, within: float = 30) -> bool:
     return False
 
 
+MANAGE = [sys.executable, str(ROOT / "manage.py")]
+
+
+def manage_command(env: dict):
+    """`run(*args, extra_env=None)`: what a manage.py command prints, run on `env` (it must succeed)."""
+
+    def run(*args, extra_env=None):
+        result = subprocess.run(
+            [*MANAGE, *args], cwd=ROOT, env={**env, **(extra_env or {})}, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    return run
+
+
+def runserver(env: dict, port: int, log) -> subprocess.Popen:
+    """The app served by `manage.py runserver` on 127.0.0.1:`port` with `env`, its output to `log`."""
+    return subprocess.Popen(
+        [*MANAGE, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """The app, served on a fresh demo database for the whole run."""
@@ -153,14 +189,7 @@ def server(tmp_path_factory):
         "STATIC_ROOT": str(work / "static"),
     }
     env.pop("DEBUG", None)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-
-    def run(*args, extra_env=None):
-        result = subprocess.run(
-            [*manage, *args], cwd=ROOT, env={**env, **(extra_env or {})}, capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
+    run = manage_command(env)
 
     run("collectstatic", "--no-input", "-v", "0")
     run("migrate", "--no-input", "-v", "0")
@@ -170,19 +199,13 @@ def server(tmp_path_factory):
 
     port = _free_port()
     log = open(work / "server.log", "w")
-    process = subprocess.Popen(
-        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = runserver(env, port, log)
     # A worker for the long jobs (opening a cycle, a ZIP), as `make run` starts one. The PDFs that
     # seeding queued for the demo's completed records are dropped first: the ZIP makes those it needs,
     # and a cycle's opening is not left waiting behind them.
     run("shell", "-c", "from django_q.models import OrmQ; OrmQ.objects.all().delete()")
     worker_log = open(work / "worker.log", "w")
-    worker = subprocess.Popen([*manage, "qcluster"], cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([*MANAGE, "qcluster"], cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     if not answers(url, process):
         process.kill()
@@ -191,12 +214,7 @@ def server(tmp_path_factory):
     try:
         yield Server(url, ids, {"hr": printed.group(1).strip()}, manage=run, env=env)
     finally:
-        for child in (process, worker):
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop(process, worker)
         log.close()
         worker_log.close()
 

@@ -4,12 +4,10 @@ Chromium goes from the app's login page to the provider's, signs in there and co
 person the organisation does not know comes back to a page that says so."""
 
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-from e2e.conftest import ROOT, Server, Session, _free_port, answers, check_page
+from e2e.conftest import Server, Session, _free_port, answers, check_page, manage_command, runserver, stop
 from tests.sso_provider import Provider
 
 PROVIDER_PASSWORD = "provider-pass-phrase"
@@ -36,33 +34,16 @@ def sso_server(server, tmp_path_factory):
         "SSO_CLIENT_SECRET": provider.client_secret,
         "SSO_PROVIDER_NAME": "Example Provider",
     }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-
-    def run(*args, extra_env=None):
-        result = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
     log = open(work / "server.log", "w")
-    process = subprocess.Popen(
-        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = runserver(env, port, log)
     try:
         if not answers(url, process):
             pytest.fail(f"the server did not start:\n{(work / 'server.log').read_text()}")
-        app = Server(url, server.ids, {}, manage=run, env=env)
+        app = Server(url, server.ids, {}, manage=manage_command(env), env=env)
         app.provider = provider
         yield app
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         provider.stop()
         log.close()
 
