@@ -3,9 +3,10 @@ referred (to whom, since when), or completed (noted in the countersignature, or 
 
 from dataclasses import dataclass
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from appraisal.models import Appraisal
+from staff.models import StaffMember
 
 State = Appraisal.State
 # Waiting first: a referral, then a countersignature; completed ones last.
@@ -17,13 +18,28 @@ _ORDER = Case(
 )
 
 
-def disagreements(appraisals: QuerySet[Appraisal]) -> QuerySet[Appraisal]:
-    """Of `appraisals`, those whose person recorded disagreement at sign-off, waiting ones first."""
-    return (
+def _person_s(field: str) -> Subquery:
+    """The appraised person's `field` of their login, read record by record (a sort key)."""
+    return Subquery(StaffMember.objects.filter(pk=OuterRef("staff_member_id")).order_by().values(f"user__{field}")[:1])
+
+
+def disagreements(appraisals: QuerySet[Appraisal], *, limit: int | None = None) -> list[Appraisal]:
+    """Of `appraisals`, those whose person recorded disagreement at sign-off, waiting ones first, then by
+    the person's name (the first `limit` of them), with their people and logins: two queries (one if none).
+
+    The records are chosen first, by their sort keys alone, through the index of disagreements; only those
+    are then read with their people. In one query, PostgreSQL read every staff record and login of the
+    organisation (tens of thousands at 20,000 staff) to order a few hundred disagreements."""
+    page = list(
         appraisals.filter(Q(staff_agrees=False))
-        .select_related("staff_member__user", "appraiser__user", "referred_to__user", "referral_decided_by")
-        .order_by(_ORDER, "staff_member__user__last_name", "staff_member__user__first_name", "pk")
+        .annotate(_last=_person_s("last_name"), _first=_person_s("first_name"))
+        .order_by(_ORDER, "_last", "_first", "pk")
+        .values_list("pk", flat=True)[:limit]
     )
+    records = Appraisal.objects.select_related(
+        "staff_member__user", "appraiser__user", "referred_to__user", "referral_decided_by"
+    ).in_bulk(page)
+    return [records[pk] for pk in page]
 
 
 def where_it_stands(appraisal: Appraisal) -> str:

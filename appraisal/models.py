@@ -166,7 +166,12 @@ class Appraisal(models.Model):
                 violation_error_message="This person already has an appraisal in this cycle.",
             ),
         ]
-        indexes = [models.Index(fields=["staff_member", "state"], name="appraisal_person_state")]
+        indexes = [
+            models.Index(fields=["staff_member", "state"], name="appraisal_person_state"),
+            # The cycle's disagreements (`appraisal.disagreements`, on HR's report and cycle page): a few
+            # records found among the cycle's thousands.
+            models.Index(fields=["cycle"], condition=models.Q(staff_agrees=False), name="appraisal_disagreed"),
+        ]
 
     def __str__(self):
         return f"{self.staff_member} – {self.cycle}"

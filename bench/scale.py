@@ -46,6 +46,7 @@ from core.access import make_hr_admin
 from demo.appraisals import (
     COUNTERSIGN_COMMENTS,
     DEVELOPMENT,
+    DISAGREEMENTS,
     MANAGER_COMMENTS,
     MEASURE_COMMENTS,
     OBJECTIVES,
@@ -63,6 +64,8 @@ State = Appraisal.State
 PASSWORD = "demo"  # noqa: S105 - the seeded logins' password, given in the README
 BATCH = 5000
 SERVICE_SIZE = 200
+# The share of sign-offs that record disagreement (HR's report lists them, a page at a time).
+DISAGREEING = 0.02
 
 MANAGER_ROLE = "senior-service-coordinator-afeo"
 NIGHT_MANAGER_ROLE = "night-senior-support-worker"
@@ -687,10 +690,16 @@ def _write(
         if "share" in done:
             appraisal.shared_at = times["share"]
         if "sign off" in done:
-            appraisal.staff_agrees, appraisal.staff_comments = True, prng.choice(SIGN_OFF_COMMENTS)
+            disagrees = prng.random() < DISAGREEING  # countersigned noting it, as most disagreements end
+            appraisal.staff_agrees = not disagrees
+            appraisal.staff_comments = prng.choice(list(DISAGREEMENTS.values()) if disagrees else SIGN_OFF_COMMENTS)
             appraisal.signed_off_at, appraisal.signed_off_by_id = times["sign off"], person.user_id
         if "countersign" in done:
-            appraisal.countersign_comments = prng.choice(COUNTERSIGN_COMMENTS).format(name=person.first)
+            appraisal.countersign_comments = (
+                f"Countersigned, noting {person.first}'s disagreement: we have discussed it and I stand by the levels."
+                if appraisal.staff_agrees is False
+                else prng.choice(COUNTERSIGN_COMMENTS).format(name=person.first)
+            )
             appraisal.countersigned_at = appraisal.completed_at = times["countersign"]
             appraisal.countersigned_by_id = manager.user_id
         appraisals.append(appraisal)
@@ -873,13 +882,22 @@ def _events(appraisal, person, manager, opened, times, done, context) -> list[Ap
                     appraisal_id=appraisal.pk,
                     at=times[action],
                     by_id=by,
-                    action=action,
+                    action=_as_recorded(action, appraisal),
                     from_state=before,
                     to_state=after,
                     comment=comment,
                 )
             )
     return events
+
+
+def _as_recorded(action: str, appraisal) -> str:
+    """The step's name as the workflow records it: a sign-off and countersignature of a disagreement say so."""
+    if appraisal.staff_agrees is False:
+        return {"sign off": "sign off, disagreeing", "countersign": "countersign, noting disagreement"}.get(
+            action, action
+        )
+    return action
 
 
 def _audit_entries(
@@ -927,5 +945,7 @@ def _audit_entries(
             changes = {"state": [State(before).label, State(after).label]}
             if action == "sign off":
                 changes["staff comments"] = ["", appraisal.staff_comments]
-        entries.append(AuditEntry(at=times[action], actor_id=by, action=action, changes=changes, **about))
+        entries.append(
+            AuditEntry(at=times[action], actor_id=by, action=_as_recorded(action, appraisal), changes=changes, **about)
+        )
     return entries

@@ -1,9 +1,11 @@
 """Form helpers every app uses: crispy-forms' helper set up as the project uses it, a service's
-refusal shown on its form, and ordered lists edited without JavaScript."""
+refusal shown on its form, ordered lists edited without JavaScript, and a quick `<select>`."""
 
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
 # What a form says when it was saved as it was: nothing changed, so nothing was recorded either.
 NO_CHANGES = "No changes to save: it was already as you sent it."
@@ -47,3 +49,28 @@ def ordered_formset(form_class, *, extra=3, formset=OrderedFormSet):
 def ordered_values(formset) -> list[dict]:
     """The formset's items as dicts in the chosen order, without removed or empty ones."""
     return [form.cleaned_data for form in formset.ordered_forms if not form.cleaned_data.get("DELETE")]
+
+
+class QuickSelect(forms.Select):
+    """A `<select>` written in one pass, with the same markup as Django's template for it (no option groups).
+
+    Django renders each `<option>` through a template of its own: a hundred services took milliseconds of a
+    page. The attributes (`aria-describedby`, `aria-invalid`, the class) are the widget's, as ever."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = []
+        for group_name, choices, _index in widget["optgroups"]:
+            if group_name:
+                raise ValueError("QuickSelect writes no option groups: use forms.Select")
+            options += choices
+        return format_html(
+            '<select name="{}"{}>{}\n</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            format_html_join(
+                "",
+                '\n  <option value="{}"{}>{}</option>',
+                ((str(option["value"]), flatatt(option["attrs"]), option["label"]) for option in options),
+            ),
+        )

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from core.forms import QuickSelect
 from reports.selectors import ReportFilters, opened_cycles, reportable_role_profiles
 from staff.models import Service
 
@@ -28,6 +29,7 @@ class ReportFilterForm(forms.Form):
         queryset=opened_cycles(),
         required=False,
         empty_label=None,
+        widget=QuickSelect,
         label="Cycle",
         error_messages={
             "invalid_choice": "Choose a cycle from the list: that one does not exist or has not been opened."
@@ -37,6 +39,7 @@ class ReportFilterForm(forms.Form):
         queryset=Service.objects.order_by("name"),
         required=False,
         empty_label="All services",
+        widget=QuickSelect,
         label="Service",
         help_text="The person's current service.",
         error_messages={"invalid_choice": "Choose a service from the list, or All services."},
@@ -45,6 +48,7 @@ class ReportFilterForm(forms.Form):
         queryset=reportable_role_profiles(),
         required=False,
         empty_label="All roles",
+        widget=QuickSelect,
         label="Role profile",
         help_text="The role the appraisal was opened against.",
         error_messages={"invalid_choice": "Choose a role profile from the list, or All roles."},

@@ -136,12 +136,13 @@ def report_page(request):
     if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
         progress = reports.progress_by_state(filters)
         # The two sections that grow with the organisation, a page at a time (each page link keeps the other's).
-        managers = Paginator(reports.progress_groups(filters, "manager"), REPORT_PAGE_SIZE).get_page(
-            request.GET.get("managers")
+        managers = Paginator(reports.ManagerGroups(filters), REPORT_PAGE_SIZE).get_page(request.GET.get("managers"))
+        heatmap = reports.standing_heatmap(filters)
+        below = Paginator(reports.below_entry(filters, count=heatmap.below_entry), REPORT_PAGE_SIZE).get_page(
+            request.GET.get("below")
         )
-        below = Paginator(reports.below_entry(filters), REPORT_PAGE_SIZE).get_page(request.GET.get("below"))
         by_service = reports.progress_by(filters, "service")
-        disagreed = listed(disagreements(Appraisal.objects.filter(filters.appraisal_q()))[: REPORT_PAGE_SIZE + 1])
+        disagreed = listed(disagreements(Appraisal.objects.filter(filters.appraisal_q()), limit=REPORT_PAGE_SIZE + 1))
         context.update(
             filters=filters,
             progress=progress,
@@ -151,7 +152,7 @@ def report_page(request):
             by_manager=managers,
             by_manager_rows=reports.progress_rows_html(reports.as_progress(filters, managers.object_list)),
             manager_pages_query=_pages_query(filters, below=below.number),
-            heatmap=reports.standing_heatmap(filters),
+            heatmap=heatmap,
             below_entry=below,
             below_entry_rows=reports.below_entry_rows_html(below.object_list),
             below_pages_query=_pages_query(filters, managers=managers.number),

@@ -9,6 +9,8 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -255,3 +257,42 @@ def test_hr_s_cycle_page_and_report_list_disagreements_and_referrals_waiting_one
     housing = RoleProfile.objects.get(slug="housing-worker")
     page = _text(client.get(reverse("reports"), {"cycle": referred.cycle_id, "role": housing.pk}))
     assert "Nobody has recorded disagreement with their record within these filters." in page
+
+
+def test_the_list_of_disagreements_is_in_order_and_a_limit_takes_the_first(hr, manager, staff, head):
+    from appraisal.disagreements import disagreements
+
+    people = []
+    for first, last in [("Zoe", "Adams"), ("Amy", "Young"), ("Bea", "Adams"), ("Al", "Agrees")]:
+        person = make_person(f"{first}_{last}".lower(), manager=manager)
+        person.first_name, person.last_name = first, last
+        person.save()
+        people.append(person)
+    referred = _disagreed(hr, manager, staff)  # opens the cycle, for everyone
+    workflow.refer(by=fresh(manager), appraisal=reload(referred), to="manager", note="Please decide.")
+    for person in people:
+        appraisal = Appraisal.objects.get(cycle=referred.cycle, staff_member__user=person)
+        appraisal = workflow.share(by=fresh(manager), appraisal=reload(rate(appraisal, manager)))
+        agrees = person.last_name == "Agrees"
+        workflow.sign_off(
+            by=fresh(person), appraisal=reload(appraisal), agrees=agrees, comments="Fair." if agrees else "No."
+        )
+
+    def names(records):
+        return [str(record.staff_member) for record in records]
+
+    cycle = Appraisal.objects.filter(cycle=referred.cycle)
+    # The referral first, then those awaiting a countersignature by last name and first name; not the agreed one.
+    expected = ["Staff Example", "Bea Adams", "Zoe Adams", "Amy Young"]
+    assert names(disagreements(cycle)) == expected
+    assert names(disagreements(cycle, limit=2)) == expected[:2]
+    assert names(disagreements(cycle.exclude(staff_member__user__username="bea_adams"), limit=2)) == [
+        "Staff Example",
+        "Zoe Adams",
+    ]
+    # Each record comes with its people, read in the same query.
+    with CaptureQueriesContext(connection) as queries:
+        found = disagreements(cycle, limit=3)
+        assert [str(record.appraiser) for record in found] == ["Manager Example"] * 3
+        assert str(found[0].referred_to) == "Head Example"
+    assert len(queries) == 2

@@ -132,6 +132,14 @@ def test_reports_and_downloads_leave_out_an_hr_admins_own_record_and_those_above
         assert ("boss" in below) is sees_boss
         page = client.get(reverse("reports") + f"?cycle={cycle.pk}").content.decode()
         assert ("Boss Example" in page) is sees_boss
+        # By manager: an appraiser of none but the records left out is not listed, on the page (whose pages
+        # are counted in the database) or in the download.
+        by_manager = client.get(reverse("reports") + f"?cycle={cycle.pk}").context["by_manager"]
+        managers = client.get(reverse("report_progress_by_manager") + f"?cycle={cycle.pk}").content.decode()
+        listed = {row["manager"] for row in csv.DictReader(io.StringIO(managers))}
+        expected = ["Boss Example", "Head Example", "Helen Example"] if sees_boss else ["Helen Example"]
+        assert [label for label, _counts in by_manager] == expected and sorted(listed) == expected
+        assert by_manager.paginator.count == len(expected)
     assert "Not included" in helen.get(reverse("reports") + f"?cycle={cycle.pk}").content.decode()
 
 

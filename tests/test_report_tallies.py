@@ -110,6 +110,7 @@ def reference(filters: reports.ReportFilters) -> dict:
         "manager order": manager_order,
         "heat": heat,
         "below entry": below,
+        "below entry count": len(below),
     }
 
 
@@ -139,6 +140,8 @@ def report(filters: reports.ReportFilters) -> dict:
             (row.appraisal_id, row.competency, row.achieved_level, row.entry_level)
             for row in reports.below_entry(filters)
         ],
+        # The page counts them from the heatmap, with no query of their own.
+        "below entry count": heatmap.below_entry,
     }
 
 

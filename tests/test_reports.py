@@ -530,10 +530,10 @@ def test_a_cycle_that_is_not_open_cannot_be_chosen(client, hr, staff):
 
 # --- bounded queries ------------------------------------------------------------------------------
 
-# Measured: the page 16 (18 with a service and a role chosen), each download 7 or 8 (8 or 9): two of
-# them read what the HR admin's own appraisal (and those of the people above them) count for in the
-# report's tallies, to leave them out.
-MAX_PAGE_QUERIES = 18
+# Measured: the page 18 (19 with a service and a role chosen; one more where there are disagreements),
+# each download 5 to 7 (6 to 8): some read what the HR admin's own appraisal (and those of the people
+# above them) count for in the report's tallies, to leave them out.
+MAX_PAGE_QUERIES = 20
 MAX_CSV_QUERIES = 9
 
 
@@ -545,12 +545,14 @@ def count_queries(client, url, django_assert_max_num_queries) -> int:
 def test_the_page_and_every_download_run_the_same_number_of_queries_however_big_the_organisation(
     client, hr, manager, staff, other_manager, other_staff, django_assert_max_num_queries
 ):
-    housing = Service.objects.get_or_create(name=HOUSING)[0]
+    # The filters name the service and role of `staff`, so that every section has rows at both sizes (a
+    # section with none to show reads none).
+    bristol = Service.objects.get(name=BRISTOL)
     support = RoleProfile.objects.get(slug="support-worker-supported-housing")
 
     def urls(cycle):
         every = [PAGE, *CSV_URLS.values()]
-        filtered = f"?cycle={cycle.pk}&service={housing.pk}&role={support.pk}"
+        filtered = f"?cycle={cycle.pk}&service={bristol.pk}&role={support.pk}"
         return [*every, *(url + filtered for url in every)]
 
     def completed_cycle(year, people):
@@ -589,9 +591,10 @@ def test_the_page_and_every_download_run_the_same_number_of_queries_however_big_
     for year in (2024, 2025, 2026):
         completed_cycle(year, large_people)
     assert Appraisal.objects.filter(state=State.COMPLETED).count() == 24
-    assert Appraisal.objects.filter(
-        cycle=cycle, staff_member__service=housing, role_version__role_profile=support
-    ).exists()
+    assert (
+        Appraisal.objects.filter(cycle=cycle, staff_member__service=bristol, role_version__role_profile=support).count()
+        > 1
+    )
     large = {url: count_queries(client, url, django_assert_max_num_queries) for url in urls(cycle)}
 
     assert large == small

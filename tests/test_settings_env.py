@@ -38,7 +38,7 @@ def test_postgres_urls_give_every_connection_detail():
     assert (config["HOST"], config["PORT"]) == ("db.internal", "5433")
     assert config["OPTIONS"] == {
         "sslmode": "require",
-        "options": "-c join_collapse_limit=4 -c lock_timeout=10s",
+        "options": "-c join_collapse_limit=4 -c random_page_cost=1.1 -c lock_timeout=10s",
         "connect_timeout": "10",
     }
 
@@ -46,17 +46,20 @@ def test_postgres_urls_give_every_connection_detail():
 def test_postgres_planner_options_in_the_url_come_after_the_app_s_own():
     config = parse_database_url("postgres://app@db/appraisals?options=-c%20join_collapse_limit%3D8", base_dir=Path("."))
     assert (
-        config["OPTIONS"]["options"] == "-c join_collapse_limit=4 -c lock_timeout=10s -c join_collapse_limit=8"
+        config["OPTIONS"]["options"]
+        == "-c join_collapse_limit=4 -c random_page_cost=1.1 -c lock_timeout=10s -c join_collapse_limit=8"
     )  # the last one wins
 
 
-def test_the_suite_s_database_connection_has_the_planner_setting_when_it_is_postgresql(django_db_blocker):
+def test_the_suite_s_database_connection_has_the_planner_settings_when_it_is_postgresql(django_db_blocker):
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("SHOW join_collapse_limit")
             assert cursor.fetchone()[0] == "4"
+            cursor.execute("SHOW random_page_cost")
+            assert cursor.fetchone()[0] == "1.1"
     else:  # a PostgreSQL option only: SQLite is given none
         assert "options" not in connection.settings_dict["OPTIONS"]
 

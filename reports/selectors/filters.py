@@ -1,8 +1,10 @@
 """The reports' filters (one opened cycle, optionally a service and a role profile) and what every
 section shares."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Generic, TypeVar, overload
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
@@ -113,3 +115,39 @@ class ReportFilters:
 
 def blank_if_none(value: int | None) -> int | str:
     return "" if value is None else value
+
+
+Row = TypeVar("Row")
+
+
+class Paged(Generic[Row]):
+    """A section's rows, read from the database a page at a time: `Paginator` asks `count()`, then a slice
+    (`rows(page)`, one query); iterating reads them all (a download)."""
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def rows(self, page: slice) -> list[Row]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            if index.step is not None:
+                raise TypeError("a page is a slice without a step")
+            return self.rows(index)
+        found = self.rows(slice(index, index + 1))
+        if not found:
+            raise IndexError(index)
+        return found[0]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows(slice(None)))

@@ -3,9 +3,11 @@
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -14,6 +16,7 @@ from appraisal.models import ProgressTally
 from reports.selectors.filters import (
     NO_SERVICE,
     STATES_IN_ORDER,
+    Paged,
     ReportFilters,
     State,
     blank_if_none,
@@ -153,32 +156,88 @@ def as_progress(filters: ReportFilters, groups: Iterable[tuple[str, Counter[str]
 
 
 def progress_groups(filters: ReportFilters, group: str) -> list[tuple[str, Counter[str]]]:
-    """`progress_by`'s groups, in order, as (label, {state: appraisals}): a page can be made Progress
-    rows alone (two thousand managers at 20,000 staff)."""
-    sort_keys: dict[object, tuple[Any, ...]] = {}
-    labels: dict[object, str] = {}
-    if group == "service":
-        counts, _ = _state_counts(filters, "service_key")
-        names = dict(Service.objects.values_list("pk", "name"))  # a hundred at most: always the same one query
-        for key in counts:
-            name = names.get(key)
-            labels[key] = name or NO_SERVICE
-            sort_keys[key] = (name is None, (name or "").casefold())
-    elif group == "manager":
-        counts, about = _state_counts(
-            filters,
-            "appraiser_id",
-            "appraiser__user__first_name",
-            "appraiser__user__last_name",
-            "appraiser__user__username",
-        )
-        for key in counts:
-            first, last, username = about[key]
-            labels[key] = full_name(first, last, username)
-            sort_keys[key] = ((last or username).casefold(), first.casefold(), key)
-    else:
+    """`progress_by`'s groups, in order, as (label, {state: appraisals}). The managers' are read in the
+    database's order (`ManagerGroups`), which a page of them shares."""
+    if group == "manager":
+        return ManagerGroups(filters)[:]
+    if group != "service":
         raise ValueError(f"group must be one of {PROGRESS_GROUPS}, not {group!r}")
-    return [(labels[key], counts[key]) for key in sorted(counts, key=sort_keys.__getitem__)]
+    counts, _ = _state_counts(filters, "service_key")
+    names = dict(Service.objects.values_list("pk", "name"))  # a hundred at most: always the same one query
+    sort_keys = {key: (names.get(key) is None, (names.get(key) or "").casefold()) for key in counts}
+    return [(names.get(key) or NO_SERVICE, counts[key]) for key in sorted(counts, key=sort_keys.__getitem__)]
+
+
+# The appraisers' order: by last name (the username when there is none), first name, then record.
+MANAGER_ORDER = (
+    Lower(Coalesce(NullIf(F("appraiser__user__last_name"), Value("")), F("appraiser__user__username"))),
+    Lower(F("appraiser__user__first_name")),
+    F("appraiser_id"),
+)
+
+
+class ManagerGroups(Paged[tuple[str, Counter[str]]]):
+    """The cycle's appraisers and their appraisals by state, in `MANAGER_ORDER`, as (label, {state: count}),
+    read a page at a time: `Paginator` asks `count()` and a slice, each one query over the tallies
+    (two thousand managers at 20,000 staff, of whom a page is read and built).
+
+    The excluded people's records are subtracted from their appraisers' counts; an appraiser left with
+    none is left out (read first, in one more query, when the viewer has exclusions in the filters)."""
+
+    def __init__(self, filters: ReportFilters):
+        self.filters = filters
+        self.less: dict[int, Counter[str]] = defaultdict(Counter)  # appraiser: what the excluded records count
+        for tally, count in filters.excluded.progress.items():
+            if filters.matches(tally) and count:
+                self.less[tally[3]][tally[4]] += count
+        self._count: int | None = None
+
+    @cached_property
+    def _emptied(self) -> list[int]:
+        """The appraisers whose every appraisal is an excluded person's."""
+        if not self.less:
+            return []
+        totals = (
+            ProgressTally.objects.filter(self.filters.tally_q(), appraiser_id__in=list(self.less))
+            .values_list("appraiser_id")
+            .annotate(total=Sum("count"))
+            .order_by()
+        )
+        return [appraiser for appraiser, total in totals if total <= self.less[appraiser].total()]
+
+    def _groups(self):
+        return (
+            ProgressTally.objects.filter(self.filters.tally_q())
+            .exclude(appraiser_id__in=self._emptied)
+            .values("appraiser_id")
+            .annotate(total=Sum("count"))
+            .filter(total__gt=0)
+        )
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._groups().order_by().count()
+        return self._count
+
+    def rows(self, page: slice) -> list[tuple[str, Counter[str]]]:
+        states = {f"in_{index}": state.value for index, state in enumerate(STATES_IN_ORDER)}
+        rows = (
+            self._groups()
+            .values(
+                "appraiser_id", "appraiser__user__first_name", "appraiser__user__last_name", "appraiser__user__username"
+            )
+            .annotate(**{column: Sum("count", filter=Q(state=state)) for column, state in states.items()})
+            .order_by(*MANAGER_ORDER)
+        )[page]
+        groups = []
+        for row in rows:
+            counts = Counter({state: row[column] or 0 for column, state in states.items()})
+            counts.subtract(self.less.get(row["appraiser_id"], Counter()))
+            label = full_name(
+                row["appraiser__user__first_name"], row["appraiser__user__last_name"], row["appraiser__user__username"]
+            )
+            groups.append((label, +counts))
+        return groups
 
 
 def progress_state_csv_rows(filters: ReportFilters, progress: Progress) -> list[list[Any]]:

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 
 from appraisal.models import DevelopmentNeed, StandingTally
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
-from reports.selectors.filters import NO_SERVICE, ReportFilters, blank_if_none, full_name, percent
+from reports.selectors.filters import NO_SERVICE, Paged, ReportFilters, blank_if_none, full_name, percent
 from roles.models import RoleProfile
 from roles.selectors import current_title
 
@@ -101,6 +101,11 @@ class Heatmap:
     @property
     def is_empty(self) -> bool:
         return not self.rows
+
+    @property
+    def below_entry(self) -> int:
+        """How many competencies stand below entry: as many as `below_entry` lists (the same records)."""
+        return sum(cell.below_entry for row in self.rows for cell in row.cells if cell is not None)
 
 
 def heat_step_ranges() -> list[dict[str, Any]]:
@@ -198,69 +203,74 @@ class BelowEntryRow:
         return reverse("appraisal", args=[self.appraisal_id])
 
 
-def below_entry(filters: ReportFilters) -> list[BelowEntryRow]:
-    """Completed appraisals of the cycle: each competency scored below entry (development needs), one query.
+class BelowEntry(Paged[BelowEntryRow]):
+    """Completed appraisals of the cycle: each competency scored below entry (development needs), ordered
+    by the person's last name, first name, then the competency's framework position; read a page at a
+    time (`Paginator` asks `count()` and a slice, one query each) or whole (iterated, for the download).
 
-    Ordered by the person's last name, first name, then the competency's framework position.
-    """
-    # From the cycle's development needs, kept with its completed records (`appraisal.tallies`): a few
-    # hundred rows at most, found by the cycle, rather than every competency the cycle's records scored.
-    rows = (
-        DevelopmentNeed.objects.filter(cycle=filters.cycle)
-        .filter(filters.appraisal_q("scored_competency__appraisal__"))
-        .annotate(achieved=Coalesce("scored_competency__override_level", "scored_competency__derived_level"))
-        .order_by(
-            "scored_competency__appraisal__staff_member__user__last_name",
-            "scored_competency__appraisal__staff_member__user__first_name",
-            "scored_competency__appraisal_id",
-            "scored_competency__competency__position",
-            "scored_competency__position",
+    From the cycle's development needs, kept with its completed records (`appraisal.tallies`): a few
+    hundred rows at most, found by the cycle, rather than every competency the cycle's records scored."""
+
+    def __init__(self, filters: ReportFilters, *, count: int | None = None):
+        self._count = count  # known already: `Heatmap.below_entry`, from the same records
+        self.values = (
+            DevelopmentNeed.objects.filter(cycle=filters.cycle)
+            .filter(filters.appraisal_q("scored_competency__appraisal__"))
+            .annotate(achieved=Coalesce("scored_competency__override_level", "scored_competency__derived_level"))
+            .order_by(
+                "scored_competency__appraisal__staff_member__user__last_name",
+                "scored_competency__appraisal__staff_member__user__first_name",
+                "scored_competency__appraisal_id",
+                "scored_competency__competency__position",
+                "scored_competency__position",
+            )
+            .values_list(
+                "scored_competency__appraisal_id",
+                "scored_competency__appraisal__staff_member_id",
+                "scored_competency__appraisal__staff_member__user__username",
+                "scored_competency__appraisal__staff_member__user__first_name",
+                "scored_competency__appraisal__staff_member__user__last_name",
+                "scored_competency__appraisal__staff_member__service__name",
+                "scored_competency__appraisal__role_version__title",
+                "scored_competency__appraisal__appraiser__user__first_name",
+                "scored_competency__appraisal__appraiser__user__last_name",
+                "scored_competency__appraisal__appraiser__user__username",
+                "scored_competency__name",
+                "achieved",
+                "scored_competency__entry_level",
+            )
         )
-        .values_list(
-            "scored_competency__appraisal_id",
-            "scored_competency__appraisal__staff_member_id",
-            "scored_competency__appraisal__staff_member__user__username",
-            "scored_competency__appraisal__staff_member__user__first_name",
-            "scored_competency__appraisal__staff_member__user__last_name",
-            "scored_competency__appraisal__staff_member__service__name",
-            "scored_competency__appraisal__role_version__title",
-            "scored_competency__appraisal__appraiser__user__first_name",
-            "scored_competency__appraisal__appraiser__user__last_name",
-            "scored_competency__appraisal__appraiser__user__username",
-            "scored_competency__name",
-            "achieved",
-            "scored_competency__entry_level",
-        )
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.values.count()
+        return self._count
+
+    def rows(self, page: slice) -> list[BelowEntryRow]:
+        return [_below_entry_row(*values) for values in self.values[page]]
+
+
+def _below_entry_row(
+    appraisal_id, member_id, username, first, last, service, role, a_first, a_last, a_username, name, achieved, entry
+) -> BelowEntryRow:
+    return BelowEntryRow(
+        appraisal_id=appraisal_id,
+        staff_member_id=member_id,
+        username=username,
+        person=full_name(first, last, username),
+        service=service or NO_SERVICE,
+        role=role,
+        appraiser=full_name(a_first, a_last, a_username),
+        competency=name,
+        achieved_level=achieved,
+        entry_level=entry,
     )
-    return [
-        BelowEntryRow(
-            appraisal_id=appraisal_id,
-            staff_member_id=member_id,
-            username=username,
-            person=full_name(first, last, username),
-            service=service or NO_SERVICE,
-            role=role,
-            appraiser=full_name(a_first, a_last, a_username),
-            competency=name,
-            achieved_level=achieved,
-            entry_level=entry,
-        )
-        for (
-            appraisal_id,
-            member_id,
-            username,
-            first,
-            last,
-            service,
-            role,
-            a_first,
-            a_last,
-            a_username,
-            name,
-            achieved,
-            entry,
-        ) in rows
-    ]
+
+
+def below_entry(filters: ReportFilters, *, count: int | None = None) -> BelowEntry:
+    """The cycle's competencies scored below entry (`BelowEntry`): a page of them, or all, one query; with
+    their `count` when it is known (the heatmap's), none to count them."""
+    return BelowEntry(filters, count=count)
 
 
 def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
@@ -289,7 +299,7 @@ def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
     )
 
 
-def below_entry_csv_rows(filters: ReportFilters, rows: list[BelowEntryRow]) -> list[list[Any]]:
+def below_entry_csv_rows(filters: ReportFilters, rows: Iterable[BelowEntryRow]) -> list[list[Any]]:
     return [
         [
             filters.cycle.name,
