@@ -1,9 +1,13 @@
 """Form helpers every app uses: crispy-forms' helper set up as the project uses it, a service's
-refusal shown on its form, ordered lists edited without JavaScript, and a quick `<select>`."""
+refusal shown on its form, ordered lists edited without JavaScript, and a quick `<select>` of a
+short list read once."""
+
+from typing import cast
 
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
@@ -57,6 +61,11 @@ class QuickSelect(forms.Select):
     Django renders each `<option>` through a template of its own: a hundred services took milliseconds of a
     page. The attributes (`aria-describedby`, `aria-invalid`, the class) are the widget's, as ever."""
 
+    def use_required_attribute(self, initial):
+        # Django reads the first choice to decide (a query, for a model's choices); only a required field's
+        # select is marked required.
+        return self.is_required and super().use_required_attribute(initial)
+
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
         options = []
@@ -74,3 +83,44 @@ class QuickSelect(forms.Select):
                 ((str(option["value"]), flatatt(option["attrs"]), option["label"]) for option in options),
             ),
         )
+
+
+class _ListedChoices(ModelChoiceIterator):
+    def __iter__(self):
+        field = cast(ListedChoiceField, self.field)
+        if field.empty_label is not None:
+            yield ("", field.empty_label)
+        for obj in field.listed:
+            yield self.choice(obj)
+
+    def __len__(self):
+        field = cast(ListedChoiceField, self.field)
+        return len(field.listed) + (field.empty_label is not None)
+
+
+class ListedChoiceField(forms.ModelChoiceField):
+    """A choice of one of a short list of records (a few cycles, a hundred services), shown with
+    `QuickSelect`: the list is read once, in one query, for both checking the value and writing the
+    options (Django reads it for each). A value not in the list is refused as `invalid_choice`."""
+
+    iterator = _ListedChoices
+    widget = QuickSelect
+
+    @property
+    def listed(self) -> list:
+        # Each form has its own copy of the field and of its queryset (Django copies them), so its own list.
+        queryset = self.queryset
+        if getattr(self, "_listed_from", None) is not queryset:
+            self._listed_from, self._listed = queryset, list(queryset if queryset is not None else [])
+        return self._listed
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        key = self.to_field_name or "pk"
+        if self.queryset is not None and isinstance(value, self.queryset.model):
+            value = getattr(value, key)
+        for obj in self.listed:
+            if str(getattr(obj, key)) == str(value):
+                return obj
+        raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})

@@ -1,18 +1,20 @@
 """The filters of the organisation reports (/reports/ and its CSV downloads), read from the query string."""
 
+from typing import cast
+
 from django import forms
 
-from core.forms import QuickSelect
+from core.forms import ListedChoiceField
 from reports.selectors import ReportFilters, opened_cycles, reportable_role_profiles
 from staff.models import Service
 
 
-class CycleChoiceField(forms.ModelChoiceField):
+class CycleChoiceField(ListedChoiceField):
     def label_from_instance(self, cycle):
         return cycle.name
 
 
-class RoleChoiceField(forms.ModelChoiceField):
+class RoleChoiceField(ListedChoiceField):
     def label_from_instance(self, role_profile):
         return role_profile.current_title  # annotated by reportable_role_profiles()
 
@@ -29,17 +31,15 @@ class ReportFilterForm(forms.Form):
         queryset=opened_cycles(),
         required=False,
         empty_label=None,
-        widget=QuickSelect,
         label="Cycle",
         error_messages={
             "invalid_choice": "Choose a cycle from the list: that one does not exist or has not been opened."
         },
     )
-    service = forms.ModelChoiceField(
+    service = ListedChoiceField(
         queryset=Service.objects.order_by("name"),
         required=False,
         empty_label="All services",
-        widget=QuickSelect,
         label="Service",
         help_text="The person's current service.",
         error_messages={"invalid_choice": "Choose a service from the list, or All services."},
@@ -48,19 +48,18 @@ class ReportFilterForm(forms.Form):
         queryset=reportable_role_profiles(),
         required=False,
         empty_label="All roles",
-        widget=QuickSelect,
         label="Role profile",
         help_text="The role the appraisal was opened against.",
         error_messages={"invalid_choice": "Choose a role profile from the list, or All roles."},
     )
 
     def __init__(self, data=None, **kwargs):
-        if data is not None and not data.get("cycle"):
-            latest = opened_cycles().only("pk").first()
-            if latest is not None:
-                data = data.copy()
-                data["cycle"] = str(latest.pk)
         super().__init__(data, **kwargs)
+        cycles = cast(CycleChoiceField, self.fields["cycle"])
+        if data is not None and not data.get("cycle") and (opened := cycles.listed):
+            data = data.copy()
+            data["cycle"] = str(opened[0].pk)  # the latest: the list is in that order
+            self.data = data
         # Django links each select to "<id>_helptext" and "<id>_error" (aria-describedby); the template uses those ids.
         for field in self.fields.values():
             field.widget.attrs["class"] = "form-select"

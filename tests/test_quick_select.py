@@ -1,10 +1,11 @@
-"""`core.forms.QuickSelect` writes the same `<select>` as Django's own widget, in one pass."""
+"""`core.forms.QuickSelect` writes the same `<select>` as Django's own widget, in one pass; a
+`ListedChoiceField` reads its list once."""
 
 import pytest
 from django import forms
 from django.test.html import parse_html
 
-from core.forms import QuickSelect
+from core.forms import ListedChoiceField, QuickSelect
 from reports.forms import ReportFilterForm
 from staff.models import Service
 
@@ -47,3 +48,44 @@ def test_the_report_s_filters_are_quick_selects_with_their_error_and_help_links(
     assert isinstance(form.fields["service"].widget, QuickSelect)
     assert 'aria-invalid="true"' in html and 'aria-describedby="id_service_helptext id_service_error"' in html
     assert "is-invalid" in html and ">All services</option>" in html
+
+
+class ListedService(forms.Form):
+    service = ListedChoiceField(
+        queryset=Service.objects.order_by("name"),
+        required=False,
+        empty_label="All services",
+        error_messages={"invalid_choice": "Choose a service from the list."},
+    )
+
+
+def test_a_listed_choice_is_read_once_for_checking_the_value_and_writing_the_options(django_assert_num_queries):
+    for name in ("Crisis House", "Supported Housing, Bristol", "Night Service"):
+        Service.objects.create(name=name)
+    chosen = Service.objects.get(name="Night Service")
+    with django_assert_num_queries(1):
+        form = ListedService({"service": str(chosen.pk)})
+        assert form.is_valid() and form.cleaned_data["service"] == chosen
+        html = str(form["service"])
+    assert f'<option value="{chosen.pk}" selected>Night Service</option>' in html
+    assert html.index("Crisis House") < html.index("Night Service") < html.index("Supported Housing")
+    for wrong in ("999999", "abc", "1.5"):
+        form = ListedService({"service": wrong})
+        assert not form.is_valid() and form.errors["service"] == ["Choose a service from the list."]
+    assert ListedService({"service": ""}).is_valid()
+    # Each form reads the list as it is then.
+    Service.objects.create(name="Added Later")
+    assert "Added Later" in str(ListedService({})["service"])
+
+
+def test_the_report_s_cycle_is_the_latest_opened_when_none_is_given(hr, manager, staff):
+    from appraisal.models import AppraisalCycle
+    from tests.appraisals import open_appraisal
+
+    older = open_appraisal(hr, staff, year=2025).cycle
+    newer = open_appraisal(hr, staff, year=2026).cycle
+    assert AppraisalCycle.objects.filter(opened_at__isnull=False).count() == 2
+    form = ReportFilterForm({})
+    assert form.is_valid() and form.cleaned_data["cycle"] == newer
+    form = ReportFilterForm({"cycle": str(older.pk)})
+    assert form.is_valid() and form.filters().cycle == older
