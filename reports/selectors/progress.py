@@ -96,29 +96,23 @@ def progress_rows_html(rows: list[Progress]) -> SafeString:
     )
 
 
-def _state_counts(
-    filters: ReportFilters, group_field: str | None = None, *details: str
-) -> tuple[dict[Any, Counter[str]], dict[Any, tuple]]:
-    """The cycle's appraisals counted by `group_field` of the tallies ("service_key", "appraiser_id";
-    None: one group) and state, in one query over the tallies, less the excluded people's records;
-    and the `details` of each group (fields reached through the tallies' keys, read in the same query)."""
+def _state_counts(filters: ReportFilters, by_service: bool = False) -> dict[Any, Counter[str]]:
+    """The cycle's appraisals counted by state (`by_service`: by the person's service key too; else one
+    group, None), in one query over the tallies, less the excluded people's records. The managers'
+    are counted a page at a time (`ManagerGroups`)."""
     groups: dict[Any, Counter[str]] = defaultdict(Counter)
-    about: dict[Any, tuple] = {}
-    fields = (group_field, *details) if group_field else ()
+    fields = ("service_key",) if by_service else ()
     for *group, state, appraisals in (
         ProgressTally.objects.filter(filters.tally_q())
         .values_list(*fields, "state")
         .annotate(appraisals=Sum("count"))
         .order_by()
     ):
-        key = group[0] if group else None
-        groups[key][state] += appraisals
-        about[key] = tuple(group[1:])
-    position = {"service_key": 1, "appraiser_id": 3}.get(group_field or "")
+        groups[group[0] if group else None][state] += appraisals
     for tally, count in filters.excluded.progress.items():
         if filters.matches(tally):
-            groups[tally[position] if position else None][tally[4]] -= count
-    return {key: counts for key, counts in groups.items() if counts.total()}, about
+            groups[tally[1] if by_service else None][tally[4]] -= count  # the key: cycle, service key, ...
+    return {key: counts for key, counts in groups.items() if counts.total()}
 
 
 def _progress(label: str, counts: Counter[str], *, overdue: bool) -> Progress:
@@ -137,7 +131,7 @@ def _is_overdue(filters: ReportFilters) -> bool:
 
 def progress_by_state(filters: ReportFilters) -> Progress:
     """The cycle's appraisals by state (one query)."""
-    counts = _state_counts(filters)[0].get(None, Counter())
+    counts = _state_counts(filters).get(None, Counter())
     return _progress(filters.cycle.name, counts, overdue=_is_overdue(filters))
 
 
@@ -162,7 +156,7 @@ def progress_groups(filters: ReportFilters, group: str) -> list[tuple[str, Count
         return ManagerGroups(filters)[:]
     if group != "service":
         raise ValueError(f"group must be one of {PROGRESS_GROUPS}, not {group!r}")
-    counts, _ = _state_counts(filters, "service_key")
+    counts = _state_counts(filters, by_service=True)
     names = dict(Service.objects.values_list("pk", "name"))  # a hundred at most: always the same one query
     sort_keys = {key: (names.get(key) is None, (names.get(key) or "").casefold()) for key in counts}
     return [(names.get(key) or NO_SERVICE, counts[key]) for key in sorted(counts, key=sort_keys.__getitem__)]
@@ -190,7 +184,6 @@ class ManagerGroups(Paged[tuple[str, Counter[str]]]):
         for tally, count in filters.excluded.progress.items():
             if filters.matches(tally) and count:
                 self.less[tally[3]][tally[4]] += count
-        self._count: int | None = None
 
     @cached_property
     def _emptied(self) -> list[int]:
@@ -215,9 +208,7 @@ class ManagerGroups(Paged[tuple[str, Counter[str]]]):
         )
 
     def count(self) -> int:
-        if self._count is None:
-            self._count = self._groups().order_by().count()
-        return self._count
+        return self._groups().order_by().count()  # once per page: `Paginator` keeps it
 
     def rows(self, page: slice) -> list[tuple[str, Counter[str]]]:
         states = {f"in_{index}": state.value for index, state in enumerate(STATES_IN_ORDER)}

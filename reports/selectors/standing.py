@@ -242,9 +242,7 @@ class BelowEntry(Paged[BelowEntryRow]):
         )
 
     def count(self) -> int:
-        if self._count is None:
-            self._count = self.values.count()
-        return self._count
+        return self._count if self._count is not None else self.values.count()  # `Paginator` keeps it
 
     def rows(self, page: slice) -> list[BelowEntryRow]:
         return [_below_entry_row(*values) for values in self.values[page]]
