@@ -39,7 +39,7 @@ from django.utils import timezone
 from appraisal import selectors, tallies
 from appraisal.models import Appraisal, AppraisalCycle, AppraisalEvent, IndicatorRating, MeasureReview, ScoredCompetency
 from appraisal.rules import Record, WindowLevel, derive_level
-from appraisal.services import cycles
+from appraisal.services import cycles, workflow
 from audit.models import AuditEntry
 from competencies.models import Competency
 from core.access import make_hr_admin
@@ -893,10 +893,10 @@ def _events(appraisal, person, manager, opened, times, done, context) -> list[Ap
 
 def _as_recorded(action: str, appraisal) -> str:
     """The step's name as the workflow records it: a sign-off and countersignature of a disagreement say so."""
-    if appraisal.staff_agrees is False:
-        return {"sign off": "sign off, disagreeing", "countersign": "countersign, noting disagreement"}.get(
-            action, action
-        )
+    if action == "sign off":
+        return workflow.sign_off_action(appraisal.staff_agrees is not False)
+    if action == "countersign":
+        return workflow.countersign_action(appraisal.staff_agrees)
     return action
 
 

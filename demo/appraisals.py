@@ -642,7 +642,7 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
         agrees=disagreement is None,
         comments=disagreement or rng.choice(SIGN_OFF_COMMENTS),
     )
-    done.append("sign off, disagreeing" if disagreement else "sign off")
+    done.append(workflow.sign_off_action(disagreement is None))
     if to == State.AWAITING_COUNTERSIGN:
         _date(appraisal, times, done)
         return
@@ -664,7 +664,7 @@ def _walk(appraisal: Appraisal, to: str, variant: str, context: _Context) -> Non
 
     reply = COUNTERSIGN_REPLIES.get((username, year)) or rng.choice(COUNTERSIGN_COMMENTS).format(name=name)
     workflow.countersign(by=appraiser_user, appraisal=appraisal, revision=appraisal.revision, comments=reply)
-    action = "countersign" if disagreement is None else "countersign, noting disagreement"
+    action = workflow.countersign_action(disagreement is None)
     times[action] = times["countersign"]
     done.append(action)
     _date(appraisal, times, done)

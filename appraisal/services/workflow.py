@@ -126,6 +126,17 @@ def withdraw(
     )
 
 
+def sign_off_action(agrees: bool) -> str:
+    """How a sign-off is named in the record's history and the audit trail: a disagreement says so."""
+    return "sign off" if agrees else "sign off, disagreeing"
+
+
+def countersign_action(staff_agrees: bool | None) -> str:
+    """How a countersignature is named in the record's history and the audit trail: one noting the
+    person's disagreement says so."""
+    return "countersign" if staff_agrees is not False else "countersign, noting disagreement"
+
+
 def sign_off(
     *,
     by: User,
@@ -144,7 +155,7 @@ def sign_off(
         appraisal,
         by=by,
         step=Action.SIGN_OFF,
-        action="sign off" if agrees else "sign off, disagreeing",
+        action=sign_off_action(agrees),
         to=State.AWAITING_COUNTERSIGN,
         revision=revision,
         values={
@@ -184,7 +195,7 @@ def countersign(
         appraisal,
         by=by,
         step=Action.COUNTERSIGN,
-        action="countersign" if appraisal.staff_agrees is not False else "countersign, noting disagreement",
+        action=countersign_action(appraisal.staff_agrees),
         to=State.COMPLETED,
         revision=revision,
         values={
