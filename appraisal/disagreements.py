@@ -1,68 +1,116 @@
 """Records whose person disagreed with them, for HR's cycle page and report: waiting on the appraiser,
 referred (to whom, since when), or completed (noted in the countersignature, or decided on referral)."""
 
+import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Q
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
-from appraisal.models import Appraisal
-from staff.models import StaffMember
+from appraisal.models import Appraisal, AppraisalCycle, ListedDisagreement
+from core.links import url_for
 
 State = Appraisal.State
-# Waiting first: a referral, then a countersignature; completed ones last.
-_ORDER = Case(
-    When(state=State.REFERRED, then=Value(0)),
-    When(state=State.AWAITING_COUNTERSIGN, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
-
-
-def _person_s(field: str) -> Subquery:
-    """The appraised person's `field` of their login, read record by record (a sort key)."""
-    return Subquery(StaffMember.objects.filter(pk=OuterRef("staff_member_id")).order_by().values(f"user__{field}")[:1])
-
-
-def disagreements(appraisals: QuerySet[Appraisal], *, limit: int | None = None) -> list[Appraisal]:
-    """Of `appraisals`, those whose person recorded disagreement at sign-off, waiting ones first, then by
-    the person's name (the first `limit` of them), with their people and logins: two queries (one if none).
-
-    The records are chosen first, by their sort keys alone, through the index of disagreements; only those
-    are then read with their people. In one query, PostgreSQL read every staff record and login of the
-    organisation (tens of thousands at 20,000 staff) to order a few hundred disagreements."""
-    page = list(
-        appraisals.filter(Q(staff_agrees=False))
-        .annotate(_last=_person_s("last_name"), _first=_person_s("first_name"))
-        .order_by(_ORDER, "_last", "_first", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    records = Appraisal.objects.select_related(
-        "staff_member__user", "appraiser__user", "referred_to__user", "referral_decided_by"
-    ).in_bulk(page)
-    return [records[pk] for pk in page]
-
-
-def where_it_stands(appraisal: Appraisal) -> str:
-    """The disagreement's stage, in words."""
-    if appraisal.state == State.REFERRED:
-        return f"Referred to {appraisal.referred_to or 'HR'} on {appraisal.referred_at:%-d %B %Y}: awaiting a decision"
-    if appraisal.state == State.AWAITING_COUNTERSIGN:
-        return f"Awaiting {appraisal.appraiser}: countersign noting it, take it back, or refer it"
-    if appraisal.state == State.COMPLETED and appraisal.referral_decided_at:
-        decided_by = appraisal.referral_decided_by
-        name = decided_by.get_full_name() or decided_by.username if decided_by else "the referee"
-        return f"Completed: decided on referral by {name}"
-    if appraisal.state == State.COMPLETED:
-        return "Completed: countersigned, noting the disagreement"
-    return appraisal.get_state_display()
 
 
 @dataclass(frozen=True)
 class Disagreement:
-    appraisal: Appraisal
-    stands: str  # `where_it_stands`
+    """A record whose person disagreed at sign-off, as HR's lists show it."""
+
+    appraisal_id: int
+    person: str
+    appraiser: str
+    state: str
+    stands: str  # where it stands, in words (`where_it_stands`)
 
 
-def listed(appraisals) -> list[Disagreement]:
-    """`disagreements` (or a slice of them) as rows for `_disagreements.html`."""
-    return [Disagreement(appraisal, where_it_stands(appraisal)) for appraisal in appraisals]
+def _name(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """A login's name as `StaffMember.name` and `User.get_full_name` give it (else its username), from values."""
+    return f"{first_name or ''} {last_name or ''}".strip() or (username or "")
+
+
+def _names(path: str) -> tuple[str, str, str]:
+    return (f"{path}first_name", f"{path}last_name", f"{path}username")
+
+
+def disagreements(cycle: AppraisalCycle, *, within: Q | None = None, limit: int | None = None) -> list[Disagreement]:
+    """The records of `cycle` whose person recorded disagreement at sign-off (`within`: those matching it, a
+    Q on `ListedDisagreement`, reaching the record through "appraisal__"), waiting ones first, then by the
+    person's name (`staff.models.name_order`): the first `limit` of them, in one query.
+
+    They are read through the index of the cycle's disagreements in this order (`appraisal.tallies` keeps
+    it), which stops at the page's end, with only what the lists show of each record and its people."""
+    listed = ListedDisagreement.objects.filter(cycle=cycle)
+    if within is not None:
+        listed = listed.filter(within)
+    rows = listed.order_by("stage", "person_order", "appraisal_id").values_list(
+        "appraisal_id",
+        "appraisal__state",
+        "appraisal__referred_at",
+        "appraisal__referral_decided_at",
+        *_names("appraisal__staff_member__user__"),
+        *_names("appraisal__appraiser__user__"),
+        *_names("appraisal__referred_to__user__"),
+        *_names("appraisal__referral_decided_by__"),
+    )[:limit]
+    return [
+        Disagreement(
+            appraisal_id=pk,
+            person=_name(*names[0:3]),
+            appraiser=_name(*names[3:6]),
+            state=state,
+            stands=where_it_stands(
+                state,
+                referred_to=_name(*names[6:9]),
+                referred_at=referred_at,
+                appraiser=_name(*names[3:6]),
+                decided_at=decided_at,
+                decided_by=_name(*names[9:12]),
+            ),
+        )
+        for pk, state, referred_at, decided_at, *names in rows
+    ]
+
+
+def where_it_stands(
+    state: str,
+    *,
+    referred_to: str,
+    referred_at: datetime.datetime | None,
+    appraiser: str,
+    decided_at: datetime.datetime | None,
+    decided_by: str,
+) -> str:
+    """The disagreement's stage, in words (`referred_to` empty: referred to HR)."""
+    if state == State.REFERRED:
+        return f"Referred to {referred_to or 'HR'} on {referred_at:%-d %B %Y}: awaiting a decision"
+    if state == State.AWAITING_COUNTERSIGN:
+        return f"Awaiting {appraiser}: countersign noting it, take it back, or refer it"
+    if state == State.COMPLETED and decided_at:
+        return f"Completed: decided on referral by {decided_by or 'the referee'}"
+    if state == State.COMPLETED:
+        return "Completed: countersigned, noting the disagreement"
+    return State(state).label
+
+
+def rows_html(rows: list[Disagreement]) -> SafeString:
+    """The table rows of `_disagreements.html`, built here (fifty rendered tag by tag in the template took
+    longer than reading them): a waiting record's row is highlighted; every name is escaped."""
+    record = url_for("appraisal")
+    return format_html_join(
+        "\n",
+        '      <tr{}>\n        <th scope="row">{}</th>\n        <td>{}</td>\n        <td>{}</td>\n'
+        '        <td><a href="{}">Open<span class="visually-hidden"> {}\'s record</span></a></td>\n      </tr>',
+        (
+            (
+                SafeString(' class="table-warning"') if row.state != State.COMPLETED else "",
+                row.person,
+                row.appraiser,
+                row.stands,
+                record(row.appraisal_id),
+                row.person,
+            )
+            for row in rows
+        ),
+    )

@@ -451,6 +451,10 @@ class Reminder(models.Model):
 # hundred rows however many appraisals there are. `service_key` is the person's current service's id,
 # 0 for none (a unique constraint treats no two NULLs as equal).
 
+# `StandingTally.service_key` of the rows counting every service together, beside each service's own: the
+# report without a service filter reads these, as few whatever the number of services.
+EVERY_SERVICE = 2_147_483_647  # the largest PositiveIntegerField: never a service's id
+
 
 class ProgressTally(models.Model):
     """How many of a cycle's appraisals are in a state, by the person's service, the role profile of the
@@ -462,6 +466,9 @@ class ProgressTally(models.Model):
     appraiser = models.ForeignKey("staff.StaffMember", on_delete=models.CASCADE, related_name="+")
     state = models.CharField(max_length=24, choices=Appraisal.State.choices)
     count = models.IntegerField()
+    # The appraiser's place in a list by name (`staff.models.name_order`), kept as their name changes: the
+    # report reads a page of appraisers in this order through the index below, however many there are.
+    appraiser_order = models.TextField(default="")
 
     class Meta:
         constraints = [
@@ -469,6 +476,7 @@ class ProgressTally(models.Model):
                 fields=["cycle", "service_key", "role_profile", "appraiser", "state"], name="progress_tally_key"
             )
         ]
+        indexes = [models.Index(fields=["cycle", "appraiser_order", "appraiser"], name="progress_tally_by_name")]
 
     def __str__(self):
         return f"{self.count} in {self.state} (cycle {self.cycle_id}, appraiser {self.appraiser_id})"
@@ -476,7 +484,8 @@ class ProgressTally(models.Model):
 
 class StandingTally(models.Model):
     """How many competencies of a cycle's completed appraisals stand where against the window, by the
-    person's service, the role profile and the competency (not scored is not counted)."""
+    person's service (and for every service together, `EVERY_SERVICE`), the role profile and the
+    competency (not scored is not counted)."""
 
     cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
     service_key = models.PositiveIntegerField()
@@ -499,10 +508,45 @@ class StandingTally(models.Model):
 
 
 class DevelopmentNeed(models.Model):
-    """A competency of a completed appraisal achieved below the window's Entry level, found by its cycle."""
+    """A competency of a completed appraisal achieved below the window's Entry level, found by its cycle
+    and kept in the report's order: the person's name (`staff.models.name_order`, kept as it changes),
+    the record, the competency's place in it."""
 
     cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
     scored_competency = models.OneToOneField(ScoredCompetency, on_delete=models.CASCADE, related_name="+")
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()  # the scored competency's
+    person_order = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cycle", "person_order", "appraisal", "position"], name="development_need_order")
+        ]
 
     def __str__(self):
         return f"Below entry: scored competency {self.scored_competency_id}"
+
+
+class ListedDisagreement(models.Model):
+    """A record whose person disagreed at sign-off, in the order HR's lists show them (`appraisal.disagreements`):
+    waiting ones first (`stage`), then by the person's name (`staff.models.name_order`, kept as it changes).
+    Kept with the report's tallies (`appraisal.tallies`), so that a page of them is read through the index
+    below rather than sorted from every disagreement's names."""
+
+    class Stage(models.IntegerChoices):
+        REFERRED = 0
+        AWAITING_COUNTERSIGN = 1
+        OTHER = 2  # completed, or back before sign-off (no longer listed then: its agreement is cleared)
+
+    appraisal = models.OneToOneField(Appraisal, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    cycle = models.ForeignKey(AppraisalCycle, on_delete=models.CASCADE, related_name="+")
+    stage = models.PositiveSmallIntegerField(choices=Stage.choices)
+    person_order = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cycle", "stage", "person_order", "appraisal"], name="listed_disagreement_order")
+        ]
+
+    def __str__(self):
+        return f"Disagreement: appraisal {self.appraisal_id}"

@@ -18,7 +18,6 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 from django.template.defaultfilters import date as date_format
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
@@ -26,6 +25,7 @@ from django.utils.safestring import SafeString
 from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
 from appraisal.rules import Standing, final_level, standing
 from competencies.models import Competency
+from core.links import url_for
 from roles.models import RoleRequirement
 from staff.hierarchy import reports_in_line
 from staff.models import StaffMember
@@ -147,24 +147,16 @@ class Member:
         return sum(1 for cell in self.cells if cell.standing == Standing.BELOW_ENTRY)
 
 
-def _url_for(name: str) -> Callable[[int], SafeString]:
-    """`reverse(name, args=[pk])` for many ids at the cost of one reverse: the URL is reversed once
-    with a stand-in id, which is then replaced by each real one."""
-    stand_in = "918273645"
-    before, after = conditional_escape(reverse(name, args=[int(stand_in)])).split(stand_in)
-    return lambda pk: SafeString(f"{before}{pk}{after}")  # the URL escaped, and a number
-
-
 class _Urls:
-    """The links of a page's rows (`_url_for`), made once for all its tables."""
+    """The links of a page's rows (`core.links.url_for`), made once for all its tables."""
 
     @functools.cached_property
     def history(self) -> Callable[[int], SafeString]:
-        return _url_for("person_history")
+        return url_for("person_history")
 
     @functools.cached_property
     def record(self) -> Callable[[int], SafeString]:
-        return _url_for("appraisal")
+        return url_for("appraisal")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 # What a form says when it was saved as it was: nothing changed, so nothing was recorded either.
 NO_CHANGES = "No changes to save: it was already as you sent it."
@@ -55,6 +56,9 @@ def ordered_values(formset) -> list[dict]:
     return [form.cleaned_data for form in formset.ordered_forms if not form.cleaned_data.get("DELETE")]
 
 
+SELECTED = SafeString(" selected")
+
+
 class QuickSelect(forms.Select):
     """A `<select>` written in one pass, with the same markup as Django's template for it (no option groups).
 
@@ -67,21 +71,23 @@ class QuickSelect(forms.Select):
         return self.is_required and super().use_required_attribute(initial)
 
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
+        # The widget's name and attributes as Django gives them, without its options (`ChoiceWidget.optgroups`
+        # builds a dictionary of attributes for each): they are written here, the first chosen one selected.
+        widget = forms.Widget.get_context(self, name, value, attrs)["widget"]
+        chosen, selected = set(widget["value"]), False
         options = []
-        for group_name, choices, _index in widget["optgroups"]:
-            if group_name:
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
                 raise ValueError("QuickSelect writes no option groups: use forms.Select")
-            options += choices
+            option_value = "" if option_value is None else str(option_value)
+            select = not selected and option_value in chosen
+            selected |= select
+            options.append((option_value, SELECTED if select else "", label))
         return format_html(
             '<select name="{}"{}>{}\n</select>',
             widget["name"],
             flatatt(widget["attrs"]),
-            format_html_join(
-                "",
-                '\n  <option value="{}"{}>{}</option>',
-                ((str(option["value"]), flatatt(option["attrs"]), option["label"]) for option in options),
-            ),
+            format_html_join("", '\n  <option value="{}"{}>{}</option>', options),
         )
 
 

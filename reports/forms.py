@@ -70,6 +70,14 @@ class ReportFilterForm(forms.Form):
             if name in self.fields:
                 self.fields[name].widget.attrs["class"] = "form-select is-invalid"
 
+    def service_names(self) -> dict[int, str]:
+        """{id: name} of every service, as the service filter lists them (one query, shared with its options)."""
+        return {service.pk: service.name for service in cast(ListedChoiceField, self.fields["service"]).listed}
+
+    def role_titles(self) -> dict[int, str]:
+        """{id: current title} of the role profiles the role filter lists (one query, shared with its options)."""
+        return {role.pk: role.current_title for role in cast(RoleChoiceField, self.fields["role"]).listed}
+
     def filters(self, *, excluded_people: frozenset[int] = frozenset()) -> ReportFilters | None:
         """The valid filters, or None when no cycle has been opened yet. Call after `is_valid()`.
 

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
-from appraisal.disagreements import disagreements, listed
-from appraisal.models import Appraisal, AppraisalCycle, ScoredCompetency
+from appraisal.disagreements import disagreements, rows_html as disagreement_rows
+from appraisal.models import AppraisalCycle, ScoredCompetency
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, final_level
 from core.access import hr_admin_required
 from core.params import id_param
@@ -134,15 +134,18 @@ def report_page(request):
     form = ReportFilterForm(request.GET)
     context: dict[str, Any] = {"form": form, "filters": None}
     if form.is_valid() and (filters := form.filters(excluded_people=hr_conflicts(request.user))) is not None:
-        progress = reports.progress_by_state(filters)
         # The two sections that grow with the organisation, a page at a time (each page link keeps the other's).
         managers = Paginator(reports.ManagerGroups(filters), REPORT_PAGE_SIZE).get_page(request.GET.get("managers"))
-        heatmap = reports.standing_heatmap(filters)
+        # The services and role profiles the filters list (read for their options) name the sections' rows.
+        heatmap = reports.standing_heatmap(filters, titles=form.role_titles())
         below = Paginator(reports.below_entry(filters, count=heatmap.below_entry), REPORT_PAGE_SIZE).get_page(
             request.GET.get("below")
         )
-        by_service = reports.progress_by(filters, "service")
-        disagreed = listed(disagreements(Appraisal.objects.filter(filters.appraisal_q()), limit=REPORT_PAGE_SIZE + 1))
+        by_service = reports.progress_by(filters, "service", service_names=form.service_names())
+        progress = reports.progress_by_state(filters, by_service=by_service)
+        disagreed = disagreements(
+            filters.cycle, within=filters.appraisal_q("appraisal__", cycle=False), limit=REPORT_PAGE_SIZE + 1
+        )
         context.update(
             filters=filters,
             progress=progress,
@@ -153,6 +156,7 @@ def report_page(request):
             by_manager_rows=reports.progress_rows_html(reports.as_progress(filters, managers.object_list)),
             manager_pages_query=_pages_query(filters, below=below.number),
             heatmap=heatmap,
+            heatmap_rows=reports.heatmap_rows_html(heatmap),
             below_entry=below,
             below_entry_rows=reports.below_entry_rows_html(below.object_list),
             below_pages_query=_pages_query(filters, managers=managers.number),
@@ -161,6 +165,7 @@ def report_page(request):
             standing_labels=[STANDING_LABELS[standing] for standing in STANDINGS_IN_ORDER],
             excluded=bool(filters.excluded_people),
             disagreements=disagreed[:REPORT_PAGE_SIZE],
+            disagreement_rows=disagreement_rows(disagreed[:REPORT_PAGE_SIZE]),
             more=bool(disagreed[REPORT_PAGE_SIZE:]),
             filtered=bool(filters.service or filters.role_profile),
         )

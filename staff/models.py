@@ -15,6 +15,16 @@ from django.utils import timezone
 from roles.models import RoleProfile
 
 
+def name_order(first_name: str, last_name: str, username: str) -> str:
+    """Where a person comes in a list by name: last name (else the username), then first name, case-folded.
+
+    The organisation report's long lists keep it beside their rows (`appraisal.tallies`), so that the
+    database reads a page of them in this order rather than sorting everyone's names for each page. The
+    two parts are joined by a control character, which sorts before every letter in a binary collation
+    (SQLite's, PostgreSQL's "C"); a linguistic collation skips it, and compares the names run together."""
+    return f"{(last_name or username).casefold()}\x1f{first_name.casefold()}"
+
+
 class Service(models.Model):
     """A service of the organisation that staff work in (used to group people in reports)."""
 

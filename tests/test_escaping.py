@@ -59,6 +59,10 @@ NOT_FREE_TEXT = {
     "secret_hash",  # a keyed hash of an invitation's token or code, never shown
     "identifier",  # what was typed to ask for a password reset, counted for throttling, never shown
     "subject",  # a single sign-on provider's identifier of a person (SingleSignOnIdentity), never shown
+    # A name's place in the report's lists (`staff.models.name_order`), kept beside their rows for ordering,
+    # never shown (the names shown are read from the logins).
+    "appraiser_order",
+    "person_order",
 }
 USER_FIELDS = ("first_name", "last_name", "email")
 ROW_DIGITS = 12  # room left in a field for " #<row id>"

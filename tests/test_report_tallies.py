@@ -16,7 +16,15 @@ from django.test import TestCase
 from django.utils import timezone
 
 from appraisal import tallies
-from appraisal.models import Appraisal, AppraisalCycle, DevelopmentNeed, ProgressTally, ScoredCompetency
+from appraisal.models import (
+    Appraisal,
+    AppraisalCycle,
+    DevelopmentNeed,
+    ListedDisagreement,
+    ProgressTally,
+    ScoredCompetency,
+    StandingTally,
+)
 from appraisal.rules import STANDINGS_IN_ORDER, Standing
 from appraisal.services import cycles, workflow
 from bench.scale import seed_scale
@@ -27,7 +35,7 @@ from reports.selectors.filters import full_name
 from roles.models import RoleProfile
 from staff import records
 from staff.access import hr_conflicts
-from staff.models import Service, StaffMember
+from staff.models import Service, StaffMember, name_order
 from tests.appraisals import complete, fresh, reload
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +82,7 @@ def reference(filters: reports.ReportFilters) -> dict:
     }
     manager_order = [
         full_name(first, last, username)
-        for (pk, first, last, username) in sorted(
-            manager_groups, key=lambda key: ((key[2] or key[3]).casefold(), key[1].casefold(), key[0])
-        )
+        for (pk, first, last, username) in sorted(manager_groups, key=lambda key: (name_order(*key[1:]), key[0]))
     ]
     heat: Counter = Counter()
     for row in (
@@ -88,20 +94,31 @@ def reference(filters: reports.ReportFilters) -> dict:
     ):
         if Standing(row["standing"]) in STANDINGS_IN_ORDER:
             heat[row["appraisal__role_version__role_profile_id"], row["competency__name"], row["standing"]] += row["n"]
-    below = list(
+    # By the person's name (`name_order`: last name, else username, then first name, case-folded), the record,
+    # the competency's place in it.
+    scored_below = (
         ScoredCompetency.objects.with_standing()
         .filter(
             filters.appraisal_q("appraisal__"), appraisal__state=State.COMPLETED, standing=Standing.BELOW_ENTRY.value
         )
-        .order_by(
-            "appraisal__staff_member__user__last_name",
+        .values_list(
             "appraisal__staff_member__user__first_name",
+            "appraisal__staff_member__user__last_name",
+            "appraisal__staff_member__user__username",
             "appraisal_id",
-            "competency__position",
             "position",
+            "name",
+            "achieved",
+            "entry_level",
         )
-        .values_list("appraisal_id", "name", "achieved", "entry_level")
     )
+    below = [
+        row[3:]
+        for row in sorted(
+            (name_order(first, last, username), appraisal_id, position, appraisal_id, name, achieved, entry)
+            for first, last, username, appraisal_id, position, name, achieved, entry in scored_below
+        )
+    ]
     return {
         "by state": (dict(state_counts), state_overdue),
         "services": services,
@@ -122,6 +139,7 @@ def report(filters: reports.ReportFilters) -> dict:
 
     progress = reports.progress_by_state(filters)
     services = reports.progress_by(filters, "service")
+    assert reports.progress_by_state(filters, by_service=services) == progress  # the page adds up the services'
     managers = reports.progress_by(filters, "manager")
     heatmap = reports.standing_heatmap(filters)
     heat: Counter = Counter()
@@ -348,3 +366,104 @@ def test_a_tally_changed_outside_the_application_is_mended_and_the_nightly_check
     call_command("rebuild_report_tallies", stdout=out)
     assert "differed from the records in 1 place(s); mended" in out.getvalue()
     assert DevelopmentNeed.objects.filter(scored_competency_id=need.scored_competency_id).exists()
+
+
+# --- the lists by name: the name's order kept in their rows --------------------------------------------
+
+
+def rename(hr: User, member: StaffMember, first_name: str, last_name: str) -> None:
+    member = person(member.user.username)
+    records.update_staff_details(
+        by=hr,
+        member=member,
+        first_name=first_name,
+        last_name=last_name,
+        email=member.user.email,
+        service=member.service,
+        job_title=member.job_title,
+    )
+
+
+def test_a_change_of_name_moves_the_person_in_the_report_s_lists_at_once(demo):
+    hr = fresh(demo)
+    cycle = AppraisalCycle.objects.get(
+        pk=DevelopmentNeed.objects.values("cycle_id").annotate(n=Count("pk")).order_by("-n")[0]["cycle_id"]
+    )
+    filters = reports.ReportFilters(cycle=cycle)
+    managers = reports.ManagerGroups(filters)
+    below = list(reports.below_entry(filters))
+    assert len(managers) > 1 and len({row.staff_member_id for row in below}) > 1
+    first_manager = StaffMember.objects.get(
+        pk=ProgressTally.objects.filter(cycle=cycle).order_by("appraiser_order", "appraiser_id")[0].appraiser_id
+    )
+    first_person = StaffMember.objects.get(pk=below[0].staff_member_id)
+    assert managers[0][0] == first_manager.name and below[0].person == first_person.name
+
+    rename(hr, first_manager, "Zed", "Zzyzx")
+    rename(hr, first_person, "Zoe", "Zzyzx-Last")
+    managers = reports.ManagerGroups(filters)
+    assert managers[len(managers) - 1][0] == "Zed Zzyzx" and managers[0][0] != "Zed Zzyzx"
+    below = list(reports.below_entry(filters))
+    assert below[-1].person == "Zoe Zzyzx-Last" and below[0].person != "Zoe Zzyzx-Last"
+    assert_report_is_exact(viewers=[hr])  # the kept orders equal a recount; the lists, the records' order
+
+    # A disagreement too: the demo's waiting ones, each under its person's name.
+    listed = ListedDisagreement.objects.select_related("appraisal__staff_member__user").order_by("appraisal_id")
+    assert listed.exists()
+    disagreeing = listed[0].appraisal.staff_member
+    rename(hr, disagreeing, "Ada", "Aardvark")
+    assert ListedDisagreement.objects.get(pk=listed[0].pk).person_order == name_order("Ada", "Aardvark", "")
+    assert tallies.rebuild() == 0
+
+
+def test_the_order_of_names_sorts_by_last_name_else_username_then_first_name_ignoring_case():
+    people = [("ann", "Smith", "as"), ("Bob", "smith", "bs"), ("Cy", "", "aaron"), ("Di", "Smithson", "ds")]
+    assert sorted(people, key=lambda p: name_order(*p)) == [
+        ("Cy", "", "aaron"),
+        ("ann", "Smith", "as"),
+        ("Bob", "smith", "bs"),
+        ("Di", "Smithson", "ds"),
+    ]
+
+
+def test_an_order_of_names_changed_outside_the_application_is_mended(demo):
+    tally = ProgressTally.objects.order_by("pk").first()
+    kept = tally.appraiser_order
+    ProgressTally.objects.filter(pk=tally.pk).update(appraiser_order="0")  # bypassing `on_user_saved`
+    listed = ListedDisagreement.objects.order_by("pk").first()
+    ListedDisagreement.objects.filter(pk=listed.pk).update(person_order="0")
+    assert tallies.rebuild() == 2
+    assert ProgressTally.objects.get(pk=tally.pk).appraiser_order == kept
+    assert ListedDisagreement.objects.get(pk=listed.pk).person_order == listed.person_order
+    assert tallies.rebuild() == 0
+
+
+def test_the_standing_of_every_service_together_is_kept_beside_each_service_s(demo):
+    """The report without a service filter reads the rows of every service together (`EVERY_SERVICE`): they
+    are the sums of each service's, after a change of service too."""
+    from appraisal.models import EVERY_SERVICE
+
+    def sums():
+        each: Counter = Counter()
+        together: Counter = Counter()
+        for cycle, service, role, competency, standing, count in StandingTally.objects.values_list(
+            "cycle_id", "service_key", "role_profile_id", "competency_id", "standing", "count"
+        ):
+            (together if service == EVERY_SERVICE else each)[cycle, role, competency, standing] += count
+        return each, together
+
+    each, together = sums()
+    assert together and each == together
+    mover = Appraisal.objects.filter(state=State.COMPLETED).exclude(staff_member__service=None).first().staff_member
+    records.update_staff_details(
+        by=fresh(demo),
+        member=mover,
+        first_name=mover.user.first_name,
+        last_name=mover.user.last_name,
+        email=mover.user.email,
+        service=Service.objects.exclude(pk=mover.service_id).first(),
+        job_title=mover.job_title,
+    )
+    each, together = sums()
+    assert each == together
+    assert tallies.rebuild() == 0

@@ -530,11 +530,11 @@ def test_a_cycle_that_is_not_open_cannot_be_chosen(client, hr, staff):
 
 # --- bounded queries ------------------------------------------------------------------------------
 
-# Measured: the page 15, with or without a service and a role chosen (one more where the cycle has
-# disagreements: their records are read by id); each download 4 to 6 (6 to 8 with both filters): some
-# read what the HR admin's own appraisal (and those of the people above them) count for in the
-# report's tallies, to leave them out.
-MAX_PAGE_QUERIES = 17
+# Measured: the page 13, with or without a service and a role chosen (one more where an excluded
+# person's appraiser must be checked for anything left, as in the benchmark's organisation); each
+# download 4 to 6 (6 to 8 with both filters): some read what the HR admin's own appraisal (and those of
+# the people above them) count for in the report's tallies, to leave them out.
+MAX_PAGE_QUERIES = 14
 MAX_CSV_QUERIES = 9
 
 

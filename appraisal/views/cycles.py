@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from appraisal import cycle_zip as cycle_zip_job, reminders
-from appraisal.disagreements import disagreements, listed
+from appraisal.disagreements import disagreements, rows_html as disagreement_rows
 from appraisal.forms import CycleForm
 from appraisal.models import Appraisal, AppraisalCycle, Reminder
 from appraisal.selectors import not_appraised, opening_preview
@@ -75,6 +75,7 @@ def cycle_detail(request, pk):
         for member in (appraisal.staff_member, appraisal.appraiser)
         if member.is_active and not member.can_sign_in
     }
+    disagreed = disagreements(cycle, within=~Q(appraisal__staff_member_id__in=hidden))
     return render(
         request,
         "appraisal/cycle_detail.html",
@@ -83,7 +84,8 @@ def cycle_detail(request, pk):
             "appraisals": shown,
             "states": states,
             "not_appraised": not_appraised(cycle),
-            "disagreements": listed(disagreements(cycle.appraisals.exclude(staff_member_id__in=hidden))),
+            "disagreements": disagreed,
+            "disagreement_rows": disagreement_rows(disagreed),
             "hidden": len(appraisals) - len(shown),
             "no_access": sorted(no_access.values(), key=lambda member: (member.user.last_name, member.user.first_name)),
             "reminder_days": settings.REMINDER_DAYS_BEFORE,

@@ -48,6 +48,7 @@ from reports.selectors.standing import (
     below_entry_csv_rows,
     below_entry_rows_html,
     heat_step_ranges,
+    heatmap_rows_html,
     standing_csv_rows,
     standing_heatmap,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "below_entry_csv_rows",
     "below_entry_rows_html",
     "heat_step_ranges",
+    "heatmap_rows_html",
     "opened_cycles",
     "percent",
     "progress_by",

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.db.models import Q, QuerySet
 
 from appraisal import tallies
-from appraisal.models import Appraisal, AppraisalCycle
+from appraisal.models import EVERY_SERVICE, Appraisal, AppraisalCycle
 from roles.models import RoleProfile
 from roles.selectors import current_title
 from staff.models import Service
@@ -62,9 +62,11 @@ class ReportFilters:
     # (`staff.access.hr_conflicts`). Left out of every section; not part of the query string.
     excluded_people: frozenset[int] = frozenset()
 
-    def appraisal_q(self, prefix: str = "") -> Q:
-        """The filters as a Q on Appraisal, or on a model reaching it through `prefix` ("appraisal__")."""
-        q = Q(**{f"{prefix}cycle": self.cycle})
+    def appraisal_q(self, prefix: str = "", *, cycle: bool = True) -> Q:
+        """The filters as a Q on Appraisal, or on a model reaching it through `prefix` ("appraisal__"); without
+        the cycle (`cycle=False`) for a model that holds it (said twice, the planner takes the two conditions
+        for independent, expects a few rows where there are hundreds, and sorts them all for a page)."""
+        q = Q(**{f"{prefix}cycle": self.cycle}) if cycle else Q()
         if self.service is not None:
             q &= Q(**{f"{prefix}staff_member__service": self.service})
         if self.role_profile is not None:
@@ -82,6 +84,14 @@ class ReportFilters:
         if self.role_profile is not None:
             q &= Q(role_profile=self.role_profile)
         return q
+
+    def standing_q(self) -> Q:
+        """The filters as a Q on the standing tallies: a service's rows, or those of every service together."""
+        return self.tally_q() if self.service is not None else Q(self.tally_q(), service_key=EVERY_SERVICE)
+
+    def matches_standing(self, key: tuple) -> bool:
+        """Whether a standing tally's key is among those `standing_q` reads."""
+        return self.matches(key) and (self.service is not None or key[1] == EVERY_SERVICE)
 
     def matches(self, key: tuple) -> bool:
         """Whether a tally's key (cycle, service key, role profile, ...) is within the filters."""

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import F, Q, Sum, Value
-from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -23,7 +22,7 @@ from reports.selectors.filters import (
     full_name,
     percent,
 )
-from staff.models import Service
+from staff.models import Service, StaffMember
 
 PROGRESS_GROUPS = ("service", "manager")
 
@@ -129,18 +128,25 @@ def _is_overdue(filters: ReportFilters) -> bool:
     return filters.cycle.due_on < timezone.localdate()
 
 
-def progress_by_state(filters: ReportFilters) -> Progress:
-    """The cycle's appraisals by state (one query)."""
-    counts = _state_counts(filters).get(None, Counter())
+def progress_by_state(filters: ReportFilters, *, by_service: list[Progress] | None = None) -> Progress:
+    """The cycle's appraisals by state (one query; none when `progress_by(filters, "service")` is given:
+    its rows add up to it, every appraisal counted under one service or "No service")."""
+    if by_service is None:
+        counts = _state_counts(filters).get(None, Counter())
+    else:
+        counts = Counter()
+        for row in by_service:
+            counts.update(row.counts)
     return _progress(filters.cycle.name, counts, overdue=_is_overdue(filters))
 
 
-def progress_by(filters: ReportFilters, group: str) -> list[Progress]:
-    """The cycle's appraisals by state for each service ("No service" last) or each appraiser (two queries).
+def progress_by(filters: ReportFilters, group: str, *, service_names: dict[int, str] | None = None) -> list[Progress]:
+    """The cycle's appraisals by state for each service ("No service" last) or each appraiser (two queries;
+    one for the services when their names are given, {id: name} of every service, as the filters list them).
 
     Services are the people's current services; managers are the appraisers, by last name.
     """
-    return as_progress(filters, progress_groups(filters, group))
+    return as_progress(filters, progress_groups(filters, group, service_names=service_names))
 
 
 def as_progress(filters: ReportFilters, groups: Iterable[tuple[str, Counter[str]]]) -> list[Progress]:
@@ -149,7 +155,9 @@ def as_progress(filters: ReportFilters, groups: Iterable[tuple[str, Counter[str]
     return [_progress(label, counts, overdue=overdue) for label, counts in groups]
 
 
-def progress_groups(filters: ReportFilters, group: str) -> list[tuple[str, Counter[str]]]:
+def progress_groups(
+    filters: ReportFilters, group: str, *, service_names: dict[int, str] | None = None
+) -> list[tuple[str, Counter[str]]]:
     """`progress_by`'s groups, in order, as (label, {state: appraisals}). The managers' are read in the
     database's order (`ManagerGroups`), which a page of them shares."""
     if group == "manager":
@@ -157,23 +165,18 @@ def progress_groups(filters: ReportFilters, group: str) -> list[tuple[str, Count
     if group != "service":
         raise ValueError(f"group must be one of {PROGRESS_GROUPS}, not {group!r}")
     counts = _state_counts(filters, by_service=True)
-    names = dict(Service.objects.values_list("pk", "name"))  # a hundred at most: always the same one query
+    # A hundred at most: always the same one query, unless the filters' list of them is given.
+    names = service_names if service_names is not None else dict(Service.objects.values_list("pk", "name"))
     sort_keys = {key: (names.get(key) is None, (names.get(key) or "").casefold()) for key in counts}
     return [(names.get(key) or NO_SERVICE, counts[key]) for key in sorted(counts, key=sort_keys.__getitem__)]
 
 
-# The appraisers' order: by last name (the username when there is none), first name, then record.
-MANAGER_ORDER = (
-    Lower(Coalesce(NullIf(F("appraiser__user__last_name"), Value("")), F("appraiser__user__username"))),
-    Lower(F("appraiser__user__first_name")),
-    F("appraiser_id"),
-)
-
-
 class ManagerGroups(Paged[tuple[str, Counter[str]]]):
-    """The cycle's appraisers and their appraisals by state, in `MANAGER_ORDER`, as (label, {state: count}),
-    read a page at a time: `Paginator` asks `count()` and a slice, each one query over the tallies
-    (two thousand managers at 20,000 staff, of whom a page is read and built).
+    """The cycle's appraisers and their appraisals by state, by name (`staff.models.name_order`, which the
+    tallies keep beside each appraiser's counts), as (label, {state: count}), read a page at a time:
+    `Paginator` asks `count()` (one query over the cycle's tallies), then a slice: one query reads the
+    page's counts through the tallies' index by name, which stops at the page's end however many
+    appraisers there are, and one more their names.
 
     The excluded people's records are subtracted from their appraisers' counts; an appraiser left with
     none is left out (read first, in one more query, when the viewer has exclusions in the filters)."""
@@ -202,32 +205,40 @@ class ManagerGroups(Paged[tuple[str, Counter[str]]]):
         return (
             ProgressTally.objects.filter(self.filters.tally_q())
             .exclude(appraiser_id__in=self._emptied)
-            .values("appraiser_id")
+            .values("appraiser_order", "appraiser_id")
             .annotate(total=Sum("count"))
             .filter(total__gt=0)
         )
 
     def count(self) -> int:
-        return self._groups().order_by().count()  # once per page: `Paginator` keeps it
+        # Once per page (`Paginator` keeps it): the appraisers with a tally, none of which is ever 0 (`tallies`
+        # deletes it), through the index by name alone.
+        return (
+            ProgressTally.objects.filter(self.filters.tally_q())
+            .exclude(appraiser_id__in=self._emptied)
+            .values("appraiser_id")
+            .distinct()
+            .count()
+        )
 
     def rows(self, page: slice) -> list[tuple[str, Counter[str]]]:
         states = {f"in_{index}": state.value for index, state in enumerate(STATES_IN_ORDER)}
-        rows = (
+        rows = list(
             self._groups()
-            .values(
-                "appraiser_id", "appraiser__user__first_name", "appraiser__user__last_name", "appraiser__user__username"
-            )
             .annotate(**{column: Sum("count", filter=Q(state=state)) for column, state in states.items()})
-            .order_by(*MANAGER_ORDER)
-        )[page]
+            .order_by("appraiser_order", "appraiser_id")[page]
+        )
+        names = {
+            pk: full_name(first, last, username)
+            for pk, first, last, username in StaffMember.objects.filter(pk__in=[row["appraiser_id"] for row in rows])
+            .order_by()
+            .values_list("pk", "user__first_name", "user__last_name", "user__username")
+        }
         groups = []
         for row in rows:
             counts = Counter({state: row[column] or 0 for column, state in states.items()})
             counts.subtract(self.less.get(row["appraiser_id"], Counter()))
-            label = full_name(
-                row["appraiser__user__first_name"], row["appraiser__user__last_name"], row["appraiser__user__username"]
-            )
-            groups.append((label, +counts))
+            groups.append((names.get(row["appraiser_id"], ""), +counts))
         return groups
 
 

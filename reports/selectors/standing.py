@@ -9,11 +9,12 @@ from typing import Any
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from appraisal.models import DevelopmentNeed, StandingTally
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
+from core.links import url_for
 from reports.selectors.filters import NO_SERVICE, Paged, ReportFilters, blank_if_none, full_name, percent
 from roles.models import RoleProfile
 from roles.selectors import current_title
@@ -117,8 +118,9 @@ def heat_step_ranges() -> list[dict[str, Any]]:
     ]
 
 
-def standing_heatmap(filters: ReportFilters) -> Heatmap:
-    """Completed appraisals of the cycle: people per role profile, competency and standing (two queries).
+def standing_heatmap(filters: ReportFilters, *, titles: dict[int, str] | None = None) -> Heatmap:
+    """Completed appraisals of the cycle: people per role profile, competency and standing (two queries; one
+    when the role profiles' `titles` are given, {id: current title}, as the filters list them).
 
     Competencies in framework order, named as the framework names them now; role profiles by their
     current title.
@@ -126,7 +128,7 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
     counts: Counter[tuple[int, int, str]] = Counter()  # (role profile, competency, standing): competencies
     competencies: dict[int, tuple[int, str]] = {}  # competency id: its place in the framework and name now
     for role_id, competency_id, position, name, standing, count in (
-        StandingTally.objects.filter(filters.tally_q())
+        StandingTally.objects.filter(filters.standing_q())
         .values_list("role_profile_id", "competency_id", "competency__position", "competency__name", "standing")
         .annotate(competencies=Sum("count"))
         .order_by()
@@ -134,10 +136,11 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
         counts[role_id, competency_id, standing] += count
         competencies[competency_id] = (position, name)
     for key, count in filters.excluded.standing.items():
-        if filters.matches(key):
+        if filters.matches_standing(key):
             counts[key[2], key[3], key[4]] -= count
     # The titles in a second query: every role profile's, a handful (the same queries whatever the filters).
-    titles = dict(RoleProfile.objects.annotate(title=current_title()).values_list("pk", "title"))
+    if titles is None:
+        titles = dict(RoleProfile.objects.annotate(title=current_title()).values_list("pk", "title"))
     cells: dict[tuple[int, int], StandingCell] = {}
     roles: dict[int, str] = {}
     for (role_id, competency_id, standing), count in counts.items():
@@ -158,6 +161,58 @@ def standing_heatmap(filters: ReportFilters) -> Heatmap:
         for competency_id, (_, name) in sorted(competencies.items(), key=lambda item: (item[1][0], item[0]))
     ]
     return Heatmap(roles=columns, rows=heat_rows)
+
+
+_CELL = (
+    '        <td class="heat heat-{}">\n'
+    '          <span class="heat-percent">{}%</span><span class="visually-hidden"> at Desired or above,</span>\n'
+    '          <span class="heat-people">{} {}</span>\n'
+    "          {}\n"
+    '          <span class="visually-hidden">. {}.</span>\n'
+    "        </td>"
+)
+_NOT_REQUIRED = (
+    '        <td class="heat heat-none"><span aria-hidden="true">—</span>'
+    '<span class="visually-hidden">not in this role</span></td>'
+)
+
+
+def heatmap_rows_html(heatmap: Heatmap) -> SafeString:
+    """The heatmap's table rows, built here rather than cell by cell in the template (five role profiles by
+    eleven competencies, each cell with its breakdown for screen readers): the names are escaped, the rest
+    are numbers and the standings' labels."""
+    rows = []
+    for row in heatmap.rows:
+        cells = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append(_NOT_REQUIRED)
+                continue
+            below = (
+                format_html(
+                    '<span class="heat-below"><span aria-hidden="true">▼</span> {} below entry</span>', cell.below_entry
+                )
+                if cell.below_entry
+                else ""
+            )
+            breakdown = "; ".join(f"{item['label']}: {item['count']}" for item in cell.breakdown)
+            cells.append(
+                format_html(
+                    _CELL,
+                    cell.step,
+                    cell.desired_or_above_percent,
+                    cell.people,
+                    "person" if cell.people == 1 else "people",
+                    below,
+                    breakdown,
+                )
+            )
+        rows.append(
+            format_html(
+                '      <tr>\n        <th scope="row">{}</th>\n{}\n      </tr>', row.name, SafeString("\n".join(cells))
+            )
+        )
+    return SafeString("\n".join(rows))
 
 
 def standing_csv_rows(filters: ReportFilters, heatmap: Heatmap) -> list[list[Any]]:
@@ -204,37 +259,32 @@ class BelowEntryRow:
 
 
 class BelowEntry(Paged[BelowEntryRow]):
-    """Completed appraisals of the cycle: each competency scored below entry (development needs), ordered
-    by the person's last name, first name, then the competency's framework position; read a page at a
-    time (`Paginator` asks `count()` and a slice, one query each) or whole (iterated, for the download).
+    """Completed appraisals of the cycle: each competency scored below entry (development needs), by the
+    person's name (`staff.models.name_order`), then the record and the competency's place in it; read a page
+    at a time (`Paginator` asks `count()` and a slice, one query each) or whole (iterated, for the download).
 
-    From the cycle's development needs, kept with its completed records (`appraisal.tallies`): a few
-    hundred rows at most, found by the cycle, rather than every competency the cycle's records scored."""
+    From the cycle's development needs, kept with its completed records (`appraisal.tallies`) in this order:
+    a page is read through their index, which stops at the page's end, rather than every competency the
+    cycle's records scored, or every development need's names, being sorted."""
 
     def __init__(self, filters: ReportFilters, *, count: int | None = None):
         self._count = count  # known already: `Heatmap.below_entry`, from the same records
         self.values = (
             DevelopmentNeed.objects.filter(cycle=filters.cycle)
-            .filter(filters.appraisal_q("scored_competency__appraisal__"))
+            .filter(filters.appraisal_q("appraisal__", cycle=False))
             .annotate(achieved=Coalesce("scored_competency__override_level", "scored_competency__derived_level"))
-            .order_by(
-                "scored_competency__appraisal__staff_member__user__last_name",
-                "scored_competency__appraisal__staff_member__user__first_name",
-                "scored_competency__appraisal_id",
-                "scored_competency__competency__position",
-                "scored_competency__position",
-            )
+            .order_by("person_order", "appraisal_id", "position")
             .values_list(
-                "scored_competency__appraisal_id",
-                "scored_competency__appraisal__staff_member_id",
-                "scored_competency__appraisal__staff_member__user__username",
-                "scored_competency__appraisal__staff_member__user__first_name",
-                "scored_competency__appraisal__staff_member__user__last_name",
-                "scored_competency__appraisal__staff_member__service__name",
-                "scored_competency__appraisal__role_version__title",
-                "scored_competency__appraisal__appraiser__user__first_name",
-                "scored_competency__appraisal__appraiser__user__last_name",
-                "scored_competency__appraisal__appraiser__user__username",
+                "appraisal_id",
+                "appraisal__staff_member_id",
+                "appraisal__staff_member__user__username",
+                "appraisal__staff_member__user__first_name",
+                "appraisal__staff_member__user__last_name",
+                "appraisal__staff_member__service__name",
+                "appraisal__role_version__title",
+                "appraisal__appraiser__user__first_name",
+                "appraisal__appraiser__user__last_name",
+                "appraisal__appraiser__user__username",
                 "scored_competency__name",
                 "achieved",
                 "scored_competency__entry_level",
@@ -273,6 +323,7 @@ def below_entry(filters: ReportFilters, *, count: int | None = None) -> BelowEnt
 
 def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
     """The rows of the page's table of staff below entry (built here rather than cell by cell in the template)."""
+    history, record = url_for("person_history"), url_for("appraisal")
     return format_html_join(
         "\n",
         '      <tr>\n        <th scope="row"><a href="{}">{}</a></th>\n        <td>{}</td>\n        <td>{}</td>\n'
@@ -281,7 +332,7 @@ def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
         '        <td><a href="{}">Appraisal<span class="visually-hidden"> of {}</span></a></td>\n      </tr>',
         (
             (
-                row.history_url,
+                history(row.staff_member_id),
                 row.person,
                 row.service,
                 row.role,
@@ -289,7 +340,7 @@ def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
                 row.competency,
                 row.achieved_level,
                 row.entry_level,
-                row.appraisal_url,
+                record(row.appraisal_id),
                 row.person,
             )
             for row in rows
