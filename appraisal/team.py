@@ -3,8 +3,9 @@ each person's latest achieved levels against their current role's window. A fixe
 queries whatever the size of the team or of the line.
 
 A whole line (LINE) of up to PAGE_SIZE people is one list, the direct reports first. A longer one
-is shown team by team, a page at a time (`teams_in_line`, `pages_of_teams`): the line is worked out
-from ids and names alone, and only the people of the page's teams are read in full.
+is shown team by team, a page at a time (`teams_in_line`, `pages_of_teams`): the line is read as
+values (`Person`), its teams worked out from them, and only the page's people have their appraisals
+and levels read.
 """
 
 import datetime
@@ -110,11 +111,65 @@ def _grid_cell(required: bool, entry_level: int | None, level: int | None) -> Sa
     return format_html("<td>{}</td>", Cell(required=required, entry_level=entry_level, level=level).html)
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What the page shows of a person, read as values (`PERSON_FIELDS`): a line of hundreds without a
+    staff record and a login built for each."""
+
+    pk: int
+    user_id: int
+    username: str
+    first_name: str
+    last_name: str
+    job_title: str
+    role_profile_id: int | None
+    line_manager_id: int | None
+
+    @property
+    def name(self) -> str:
+        """As `StaffMember.name` gives it."""
+        return _name(self.first_name, self.last_name, self.username)
+
+
+PERSON_FIELDS = (
+    "pk",
+    "user_id",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "job_title",
+    "role_profile_id",
+    "line_manager_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamAppraisal:
+    """What the page shows of a person's appraisal in the cycle, read as values (`_appraisals_in`)."""
+
+    pk: int
+    staff_member_id: int
+    appraiser_id: int
+    referred_to_id: int | None
+    state: str
+    completed_at: datetime.datetime | None
+    cycle: AppraisalCycle
+
+    @property
+    def is_completed(self) -> bool:
+        return self.state == Appraisal.State.COMPLETED
+
+    @property
+    def is_overdue(self) -> bool:
+        """As `Appraisal.is_overdue`."""
+        return not self.is_completed and self.cycle.due_on < timezone.localdate()
+
+
 @dataclass
 class Member:
-    person: StaffMember
+    person: Person
     direct: bool = True  # a direct report (else further down the line)
-    appraisal: Appraisal | None = None
+    appraisal: TeamAppraisal | None = None
     role_title: str = ""
     latest_cycle: str = ""  # the cycle of the latest completed appraisal, which the grid shows
     cells: list[Cell] = field(default_factory=list)
@@ -417,46 +472,40 @@ def team_overview(
 ) -> Team:
     """`manager`'s active reports (DIRECT, or everyone in their LINE, however deep) with their
     appraisal in the cycle (`cycle_id`, else the latest opened one) and their grid row, in eight
-    queries; one more for a line longer than PAGE_SIZE, shown a page at a time (`page`: the number
-    asked for), and one more if an appraiser or a team's manager is from outside the line."""
+    queries (seven for a whole line: its people are read once, as values, for both the outline of its
+    teams and their rows); one more for a line longer than PAGE_SIZE, shown a page at a time (`page`:
+    the number asked for), and one more if an appraiser or a team's manager is from outside the line."""
     line = reports_in_line(manager.pk)
     parts: list[TeamPart] | None = None
     line_page = None
     names: dict[int, str] = {}  # staff member id -> name: of the line, then of the appraisers and managers shown
-    people = (
-        StaffMember.objects.active()
-        .select_related("user")
-        .only("job_title", "role_profile", "line_manager", "user__first_name", "user__last_name", "user__username")
-        .order_by()
-    )
+    people = StaffMember.objects.active().order_by().values_list(*PERSON_FIELDS)
     if scope == LINE:
-        # The whole line as ids and names: what a page holds is worked out before anyone is read in full.
-        outline = list(
-            StaffMember.objects.active()
-            .filter(pk__in=line)
-            .order_by()
-            .values_list("pk", "line_manager_id", "user__last_name", "user__first_name", "user__username")
-        )
-        names = {pk: _name(first, last, username) for pk, _, last, first, username in outline}
-        direct_count = sum(1 for row in outline if row[1] == manager.pk)
+        # The whole line, as values: what a page holds is worked out from them, and its people taken from them.
+        outline = [Person(*row) for row in people.filter(pk__in=line)]
+        names = {person.pk: person.name for person in outline}
+        direct_count = sum(1 for person in outline if person.line_manager_id == manager.pk)
         line_count = len(outline)
         if line_count > PAGE_SIZE:
-            teams = teams_in_line(manager.pk, [row[:4] for row in outline])
+            # Everyone in a line has a line manager.
+            teams = teams_in_line(
+                manager.pk, [(p.pk, cast(int, p.line_manager_id), p.last_name, p.first_name) for p in outline]
+            )
             line_page, parts = _line_page(pages_of_teams(teams, PAGE_SIZE), page)
-            people = people.filter(pk__in=[pk for part in parts for pk in part.people])
+            on_page = {pk for part in parts for pk in part.people}
+            by_id = {person.pk: person for person in outline if person.pk in on_page}
         else:
-            people = people.filter(pk__in=[row[0] for row in outline])
+            by_id = {person.pk: person for person in outline}
     else:
-        people = people.filter(line_manager=manager)
+        by_id = {row[0]: Person(*row) for row in people.filter(line_manager=manager)}
         line_count = StaffMember.objects.active().filter(pk__in=line).count()
-    by_id = {person.pk: person for person in people}
     ids = list(by_id)
     if scope != LINE:
         direct_count = len(ids)
     cycles = list(AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name"))
     cycle = next((c for c in cycles if c.pk == cycle_id), cycles[0] if cycles else None)
 
-    appraisals = _appraisals_in(cycle, by_id) if cycle is not None else {}
+    appraisals = _appraisals_in(cycle, ids) if cycle is not None else {}
     # The names shown besides the people's own: who acts next (the person or the appraiser) and, in a whole
     # line, each person's line manager (the viewer's are shown as "You" or not at all).
     names.update((person.pk, person.name) for person in by_id.values())
@@ -474,7 +523,7 @@ def team_overview(
     columns = [competency.pk for competency in competencies]
     members = {}
     for person_id, person in by_id.items():
-        windows = requirements.get(person.role_profile_id, {})
+        windows = requirements.get(person.role_profile_id or 0, {})
         theirs = appraisals.get(person_id)
         acts = Appraisal.ACTED_ON_BY.get(theirs.state) if theirs else None
         actor_id = getattr(theirs, f"{acts}_id") if acts else None  # `Appraisal.next_actor`'s id
@@ -497,7 +546,7 @@ def team_overview(
     if parts is None:
         ordered = sorted(
             members.values(),
-            key=lambda m: (not m.direct, m.person.user.last_name, m.person.user.first_name, m.person.pk),
+            key=lambda m: (not m.direct, m.person.last_name, m.person.first_name, m.person.pk),
         )
         groups = [Group(members=ordered, viewer_id=manager.pk, cycle=cycle)]
         total = len(ordered)
@@ -507,7 +556,6 @@ def team_overview(
         urls = _Urls()
         groups = [
             Group(
-                # Without anyone who left between the outline's query and the people's.
                 members=[members[pk] for pk in part.people if pk in members],
                 viewer_id=manager.pk,
                 cycle=cycle,
@@ -522,8 +570,8 @@ def team_overview(
         groups = [group for group in groups if group.members]
         ordered = [member for group in groups for member in group.members]
         total = line_count
-        completed, overdue = _line_tally(cycle, [row[0] for row in outline])
-    counted_ids = [row[0] for row in outline] if scope == LINE else ids
+        completed, overdue = _line_tally(cycle, [person.pk for person in outline])
+    counted_ids = [person.pk for person in outline] if scope == LINE else ids
     return Team(
         overdue_earlier=_overdue_earlier(cycle, cycles, counted_ids) if cycle is not None else [],
         manager=manager,
@@ -557,19 +605,14 @@ def _names_of(ids: set[int]) -> dict[int, str]:
     }
 
 
-def _appraisals_in(cycle: AppraisalCycle, people: dict[int, StaffMember]) -> dict[int, Appraisal]:
-    """{person id: their appraisal in `cycle`} of `people` ({id: person}), with what the page shows of
-    them (one query)."""
-    appraisals = {}
-    for appraisal in (
-        Appraisal.objects.filter(cycle=cycle, staff_member_id__in=list(people))
-        .only("state", "completed_at", "cycle", "staff_member", "appraiser", "referred_to")
+def _appraisals_in(cycle: AppraisalCycle, ids: list[int]) -> dict[int, TeamAppraisal]:
+    """{person id: their appraisal in `cycle`} of the people `ids`, with what the page shows of them (one query)."""
+    return {
+        row[1]: TeamAppraisal(*row, cycle=cycle)
+        for row in Appraisal.objects.filter(cycle=cycle, staff_member_id__in=ids)
         .order_by()
-    ):
-        appraisal.cycle = cycle
-        appraisal.staff_member = people[appraisal.staff_member_id]  # for next_actor, without a query per row
-        appraisals[appraisal.staff_member_id] = appraisal
-    return appraisals
+        .values_list("pk", "staff_member_id", "appraiser_id", "referred_to_id", "state", "completed_at")
+    }
 
 
 def _windows(role_ids: set[int | None]) -> tuple[dict[int, dict[int, int]], dict[int, str]]:
