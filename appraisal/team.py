@@ -67,9 +67,9 @@ YOU = SafeString("<strong>You</strong>")
 NOBODY = "Nobody: completed"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cell:
-    """One person × competency of the grid."""
+    """One person × competency of the grid (`cell`: the grid's few dozen different ones, shared)."""
 
     required: bool
     entry_level: int | None = None
@@ -103,6 +103,12 @@ class Cell:
         if self.level is None:
             return format_html(NOT_APPRAISED, words="Not appraised")
         return format_html(APPRAISED, standing=self.standing.value, level=self.level_text, words=self.words)
+
+
+@functools.lru_cache(maxsize=256)
+def cell(required: bool, entry_level: int | None, level: int | None) -> Cell:
+    """The grid's cell of these values: a grid of thousands of cells holds a few dozen different ones."""
+    return Cell(required=required, entry_level=entry_level, level=level)
 
 
 @functools.lru_cache(maxsize=256)
@@ -534,7 +540,7 @@ def team_overview(
             role_title=role_titles.get(person.role_profile_id or 0, person.job_title),
             latest_cycle=latest_cycles.get(person_id, ""),
             cells=[
-                Cell(required=entry is not None, entry_level=entry, level=levels.get((person_id, column)))
+                cell(entry is not None, entry, levels.get((person_id, column)))
                 for column in columns
                 for entry in (windows.get(column),)
             ],

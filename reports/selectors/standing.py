@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
 from appraisal.models import DevelopmentNeed, StandingTally
@@ -322,30 +322,22 @@ def below_entry(filters: ReportFilters, *, count: int | None = None) -> BelowEnt
 
 
 def below_entry_rows_html(rows: Iterable[BelowEntryRow]) -> SafeString:
-    """The rows of the page's table of staff below entry (built here rather than cell by cell in the template)."""
+    """The rows of the page's table of staff below entry (built here rather than cell by cell in the template):
+    the names escaped, the levels integers, the links made once (`url_for`)."""
     history, record = url_for("person_history"), url_for("appraisal")
-    return format_html_join(
-        "\n",
-        '      <tr>\n        <th scope="row"><a href="{}">{}</a></th>\n        <td>{}</td>\n        <td>{}</td>\n'
-        "        <td>{}</td>\n        <td>{}</td>\n"
-        '        <td class="text-end">{}</td>\n        <td class="text-end">{}</td>\n'
-        '        <td><a href="{}">Appraisal<span class="visually-hidden"> of {}</span></a></td>\n      </tr>',
-        (
-            (
-                history(row.staff_member_id),
-                row.person,
-                row.service,
-                row.role,
-                row.appraiser,
-                row.competency,
-                row.achieved_level,
-                row.entry_level,
-                record(row.appraisal_id),
-                row.person,
-            )
-            for row in rows
-        ),
-    )
+    html = []
+    for row in rows:
+        person = escape(row.person)
+        html.append(
+            f'      <tr>\n        <th scope="row"><a href="{history(row.staff_member_id)}">{person}</a></th>\n'
+            f"        <td>{escape(row.service)}</td>\n        <td>{escape(row.role)}</td>\n"
+            f"        <td>{escape(row.appraiser)}</td>\n        <td>{escape(row.competency)}</td>\n"
+            f'        <td class="text-end">{int(row.achieved_level)}</td>\n'
+            f'        <td class="text-end">{int(row.entry_level)}</td>\n'
+            f'        <td><a href="{record(row.appraisal_id)}">Appraisal<span class="visually-hidden"> of {person}'
+            "</span></a></td>\n      </tr>"
+        )
+    return SafeString("\n".join(html))
 
 
 def below_entry_csv_rows(filters: ReportFilters, rows: Iterable[BelowEntryRow]) -> list[list[Any]]:
