@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
@@ -233,30 +233,25 @@ def apply(before: Contribution, after: Contribution) -> None:
         before.standing,
         after.standing,
     )
-    if gone := [pk for pk in before.needs if pk not in after.needs]:
-        DevelopmentNeed.objects.filter(scored_competency_id__in=gone).delete()
-    DevelopmentNeed.objects.bulk_create(
-        [
-            DevelopmentNeed(scored_competency_id=pk, **need._asdict())
-            for pk, need in sorted(after.needs.items())
-            if before.needs.get(pk) != need
-        ],
-        update_conflicts=True,
-        unique_fields=["scored_competency"],
-        update_fields=["cycle", "appraisal", "position", "person_order"],
-    )
-    if gone := [pk for pk in before.disagreements if pk not in after.disagreements]:
-        ListedDisagreement.objects.filter(appraisal_id__in=gone).delete()
-    ListedDisagreement.objects.bulk_create(
-        [
-            ListedDisagreement(appraisal_id=pk, **listed._asdict())
-            for pk, listed in sorted(after.disagreements.items())
-            if before.disagreements.get(pk) != listed
-        ],
-        update_conflicts=True,
-        unique_fields=["appraisal"],
-        update_fields=["cycle", "stage", "person_order"],
-    )
+    _write_rows(DevelopmentNeed, "scored_competency", before.needs, after.needs)
+    _write_rows(ListedDisagreement, "appraisal", before.disagreements, after.disagreements)
+
+
+Listing = TypeVar("Listing", DevelopmentNeed, ListedDisagreement)
+
+
+def _write_rows(model: type[Listing], key: str, before: dict[int, Any], after: dict[int, Any]) -> None:
+    """`model`'s rows (one per `key`; their other values a `Need` or a `Listed`) from `before` to `after`:
+    those gone deleted, the new and the changed written."""
+    if gone := [pk for pk in before if pk not in after]:
+        model.objects.filter(**{f"{key}_id__in": gone}).delete()
+    if changed := [(pk, row) for pk, row in sorted(after.items()) if before.get(pk) != row]:
+        model.objects.bulk_create(
+            [model(**{f"{key}_id": pk}, **row._asdict()) for pk, row in changed],
+            update_conflicts=True,
+            unique_fields=[key],
+            update_fields=[name.removesuffix("_id") for name in changed[0][1]._fields],
+        )
 
 
 def _add_counts(
