@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 
 from appraisal.models import Appraisal, AppraisalCycle, ListedDisagreement
 from core.links import url_for
+from staff.models import display_name
 
 State = Appraisal.State
 
@@ -23,11 +24,6 @@ class Disagreement:
     appraiser: str
     state: str
     stands: str  # where it stands, in words (`where_it_stands`)
-
-
-def _name(first_name: str | None, last_name: str | None, username: str | None) -> str:
-    """A login's name as `StaffMember.name` and `User.get_full_name` give it (else its username), from values."""
-    return f"{first_name or ''} {last_name or ''}".strip() or (username or "")
 
 
 def _names(path: str) -> tuple[str, str, str]:
@@ -54,23 +50,19 @@ def disagreements(cycle: AppraisalCycle, *, within: Q | None = None, limit: int 
         *_names("appraisal__referred_to__user__"),
         *_names("appraisal__referral_decided_by__"),
     )[:limit]
-    return [
-        Disagreement(
-            appraisal_id=pk,
-            person=_name(*names[0:3]),
-            appraiser=_name(*names[3:6]),
-            state=state,
-            stands=where_it_stands(
-                state,
-                referred_to=_name(*names[6:9]),
-                referred_at=referred_at,
-                appraiser=_name(*names[3:6]),
-                decided_at=decided_at,
-                decided_by=_name(*names[9:12]),
-            ),
+    found = []
+    for pk, state, referred_at, decided_at, *names in rows:
+        person, appraiser, referred_to, decided_by = (display_name(*names[i : i + 3]) for i in range(0, 12, 3))
+        stands = where_it_stands(
+            state,
+            referred_to=referred_to,
+            referred_at=referred_at,
+            appraiser=appraiser,
+            decided_at=decided_at,
+            decided_by=decided_by,
         )
-        for pk, state, referred_at, decided_at, *names in rows
-    ]
+        found.append(Disagreement(pk, person=person, appraiser=appraiser, state=state, stands=stands))
+    return found
 
 
 def where_it_stands(

@@ -29,7 +29,7 @@ from competencies.models import Competency
 from core.links import url_for
 from roles.models import RoleRequirement
 from staff.hierarchy import reports_in_line
-from staff.models import StaffMember
+from staff.models import StaffMember, display_name
 
 DIRECT, LINE = "direct", "line"
 # A line of more people than this is shown team by team, a page of at most this many people at a time.
@@ -112,9 +112,9 @@ def cell(required: bool, entry_level: int | None, level: int | None) -> Cell:
 
 
 @functools.lru_cache(maxsize=256)
-def _grid_cell(required: bool, entry_level: int | None, level: int | None) -> SafeString:
-    """A grid cell, `<td>` and all. A grid of thousands of cells holds a few dozen different ones."""
-    return format_html("<td>{}</td>", Cell(required=required, entry_level=entry_level, level=level).html)
+def _grid_cell(cell: Cell) -> SafeString:
+    """A grid cell, `<td>` and all, made once for each of the grid's few dozen different ones."""
+    return format_html("<td>{}</td>", cell.html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ class Person:
     @property
     def name(self) -> str:
         """As `StaffMember.name` gives it."""
-        return _name(self.first_name, self.last_name, self.username)
+        return display_name(self.first_name, self.last_name, self.username)
 
 
 PERSON_FIELDS = (
@@ -193,9 +193,7 @@ class Member:
     def cells_html(self) -> str:
         """The grid row's cells. Built here rather than in the template: a head of service's whole
         line is a grid of a few thousand cells, and the template engine took most of the page's time."""
-        return SafeString(
-            "".join(_grid_cell(cell.required, cell.entry_level, cell.level) for cell in self.cells)
-        )  # from format_html
+        return SafeString("".join(_grid_cell(cell) for cell in self.cells))  # from format_html
 
     @property
     def days_overdue(self) -> int:
@@ -520,7 +518,7 @@ def team_overview(
     if scope == LINE:
         shown |= {person.line_manager_id for person in by_id.values() if person.line_manager_id}
     if unnamed := shown - names.keys() - {manager.pk}:  # from outside the line, or who left
-        names.update(_names_of(unnamed))
+        names.update(StaffMember.objects.filter(pk__in=unnamed).names())
     requirements, role_titles = _windows({person.role_profile_id for person in by_id.values()} - {None})
     levels, latest_cycles = _latest_levels(ids)
 
@@ -594,21 +592,6 @@ def team_overview(
         overdue=overdue,
         page=line_page,
     )
-
-
-def _name(first_name: str, last_name: str, username: str) -> str:
-    """A person's name as `StaffMember.name` gives it (their full name, else their username), from values."""
-    return f"{first_name} {last_name}".strip() or username
-
-
-def _names_of(ids: set[int]) -> dict[int, str]:
-    """{staff member id: name} (one query)."""
-    return {
-        pk: _name(first, last, username)
-        for pk, first, last, username in StaffMember.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list("pk", "user__first_name", "user__last_name", "user__username")
-    }
 
 
 def _appraisals_in(cycle: AppraisalCycle, ids: list[int]) -> dict[int, TeamAppraisal]:
@@ -698,7 +681,7 @@ def _overdue_earlier(cycle: AppraisalCycle, cycles: list[AppraisalCycle], ids: l
     by_id = {c.pk: c for c in cycles}
     for pk, cycle_id, state, first, last, username, total in rows:
         entry = found.setdefault(cycle_id, OverdueCycle(cycle=by_id[cycle_id], count=total))
-        entry.appraisals.append(OverdueAppraisal(pk=pk, name=_name(first, last, username), stage=STAGES[state]))
+        entry.appraisals.append(OverdueAppraisal(pk=pk, name=display_name(first, last, username), stage=STAGES[state]))
     return [found[c.pk] for c in cycles if c.pk in found]
 
 

@@ -25,6 +25,12 @@ def name_order(first_name: str, last_name: str, username: str) -> str:
     return f"{(last_name or username).casefold()}\x1f{first_name.casefold()}"
 
 
+def display_name(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """A person's name from values, as `StaffMember.name` gives it: their full name, else their username
+    ("" for no login at all, read through an outer join)."""
+    return f"{first_name or ''} {last_name or ''}".strip() or (username or "")
+
+
 class Service(models.Model):
     """A service of the organisation that staff work in (used to group people in reports)."""
 
@@ -72,6 +78,15 @@ class StaffMemberQuerySet(models.QuerySet):
 
     def able_to_sign_in(self):
         return self.filter(can_sign_in_q())
+
+    def names(self) -> dict[int, str]:
+        """{id: name} of these staff members (`display_name`), read as values in one query."""
+        return {
+            pk: display_name(first, last, username)
+            for pk, first, last, username in self.order_by().values_list(
+                "pk", "user__first_name", "user__last_name", "user__username"
+            )
+        }
 
     def unable_to_sign_in(self):
         return self.exclude(can_sign_in_q())

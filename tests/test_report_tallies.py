@@ -32,11 +32,10 @@ from bench.scale import seed_scale
 from core.access import HR_ADMIN_GROUP
 from demo.dates import REFERENCE_DAY
 from reports import selectors as reports
-from reports.selectors.filters import full_name
 from roles.models import RoleProfile
 from staff import records
 from staff.access import hr_conflicts
-from staff.models import Service, StaffMember, name_order
+from staff.models import Service, StaffMember, display_name, name_order
 from tests.appraisals import complete, fresh, reload
 
 pytestmark = pytest.mark.django_db
@@ -78,11 +77,11 @@ def reference(filters: reports.ReportFilters) -> dict:
         "appraiser_id", "appraiser__user__first_name", "appraiser__user__last_name", "appraiser__user__username"
     )
     managers = {
-        full_name(first, last, username): (dict(counts), late)
+        display_name(first, last, username): (dict(counts), late)
         for (_pk, first, last, username), (counts, late) in manager_groups.items()
     }
     manager_order = [
-        full_name(first, last, username)
+        display_name(first, last, username)
         for (pk, first, last, username) in sorted(manager_groups, key=lambda key: (name_order(*key[1:]), key[0]))
     ]
     heat: Counter = Counter()

@@ -35,10 +35,6 @@ def percent(part: int, whole: int) -> int | None:
     return value
 
 
-def full_name(first: str, last: str, username: str) -> str:
-    return f"{first} {last}".strip() or username
-
-
 def opened_cycles() -> QuerySet[AppraisalCycle]:
     """Cycles that have been opened, the latest period first (the first is the report's default)."""
     return AppraisalCycle.objects.filter(opened_at__isnull=False).order_by("-period_end", "name")

@@ -19,7 +19,6 @@ from reports.selectors.filters import (
     ReportFilters,
     State,
     blank_if_none,
-    full_name,
     percent,
 )
 from staff.models import Service, StaffMember
@@ -225,12 +224,7 @@ class ManagerGroups(Paged[tuple[str, Counter[str]]]):
             .annotate(**{column: Sum("count", filter=Q(state=state)) for column, state in states.items()})
             .order_by("appraiser_order", "appraiser_id")[page]
         )
-        names = {
-            pk: full_name(first, last, username)
-            for pk, first, last, username in StaffMember.objects.filter(pk__in=[row["appraiser_id"] for row in rows])
-            .order_by()
-            .values_list("pk", "user__first_name", "user__last_name", "user__username")
-        }
+        names = StaffMember.objects.filter(pk__in=[row["appraiser_id"] for row in rows]).names()
         groups = []
         for row in rows:
             counts = Counter({state: row[column] or 0 for column, state in states.items()})

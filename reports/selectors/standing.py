@@ -15,9 +15,10 @@ from django.utils.safestring import SafeString
 from appraisal.models import DevelopmentNeed, StandingTally
 from appraisal.rules import STANDING_LABELS, STANDINGS_IN_ORDER, Standing
 from core.links import url_for
-from reports.selectors.filters import NO_SERVICE, Paged, ReportFilters, blank_if_none, full_name, percent
+from reports.selectors.filters import NO_SERVICE, Paged, ReportFilters, blank_if_none, percent
 from roles.models import RoleProfile
 from roles.selectors import current_title
+from staff.models import display_name
 
 # Standings that count as "at Desired or above" in the heatmap.
 DESIRED_OR_ABOVE = (Standing.DESIRED, Standing.EXCEPTIONAL, Standing.ABOVE)
@@ -305,10 +306,10 @@ def _below_entry_row(
         appraisal_id=appraisal_id,
         staff_member_id=member_id,
         username=username,
-        person=full_name(first, last, username),
+        person=display_name(first, last, username),
         service=service or NO_SERVICE,
         role=role,
-        appraiser=full_name(a_first, a_last, a_username),
+        appraiser=display_name(a_first, a_last, a_username),
         competency=name,
         achieved_level=achieved,
         entry_level=entry,
